@@ -1,0 +1,1 @@
+"""The ``dockyard`` command-line front: parse, call the service, render."""

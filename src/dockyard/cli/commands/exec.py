@@ -1,0 +1,55 @@
+"""``dockyard exec KEY -- CMD...``: run a command in a workspace, with its exit code."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+
+import click
+
+from dockyard.cli.app import App, pass_app
+from dockyard.cli.params import LABEL
+
+
+@click.command(name="exec", context_settings={"ignore_unknown_options": True})
+@click.argument("key")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.option("-i", "--interactive", is_flag=True, help="Pass standard input to the command.")
+@click.option("-e", "--env", "env", type=LABEL, multiple=True, help="Environment KEY=VALUE.")
+@click.option("-w", "--workdir", help="Working directory (default: the workspace directory).")
+@pass_app
+def exec_(
+    app: App,
+    *,
+    key: str,
+    command: tuple[str, ...],
+    interactive: bool,
+    env: tuple[tuple[str, str], ...],
+    workdir: str | None,
+) -> int:
+    """Run COMMAND in the workspace KEY; output streams as it comes.
+
+    Exits with the command's exit code. Counts as activity for the whole run, so a
+    long silent command keeps the workspace alive. Put `--` before the command when it
+    has options of its own: dockyard exec KEY -- ls -la
+    """
+    argv = list(command)
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    if not argv:
+        raise click.UsageError("missing the command to run")
+    return app.dockyard().exec(
+        key,
+        argv,
+        env=dict(env),
+        workdir=workdir,
+        stdin=_stdin_chunks() if interactive else None,
+        on_output=app.term.write_bytes,
+    )
+
+
+def _stdin_chunks() -> Iterator[bytes]:
+    fd = sys.stdin.fileno()
+    while chunk := os.read(fd, 65536):
+        yield chunk

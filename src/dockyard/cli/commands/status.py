@@ -1,0 +1,96 @@
+"""``dockyard status [KEY]``: one workspace in detail, or the whole installation."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import click
+
+from dockyard.cli.app import App, pass_app
+from dockyard.cli.params import clock_time, json_option, relative, seconds_text
+from dockyard.core.errors import DockyardError
+from dockyard.core.model import Workspace
+from dockyard.core.units import format_size
+from dockyard.service.views import WorkspaceView
+
+
+@click.command()
+@click.argument("key", required=False)
+@json_option
+@pass_app
+def status(app: App, *, key: str | None, as_json: bool) -> None:
+    """Show the workspace KEY in detail, or without KEY the installation's status."""
+    dy = app.dockyard()
+    if key is not None:
+        view = dy.status(key)
+        if as_json:
+            app.term.json(view.to_json())
+        else:
+            _render_one(app, view)
+        return
+    views, engine_ok = dy.list()
+    engine: dict[str, object] = {"url": dy.ctx.engine.url, "reachable": engine_ok}
+    if engine_ok:
+        try:
+            info = dy.ctx.engine.ping()
+            engine.update(kind=info.kind, version=info.version, api_version=info.api_version)
+        except DockyardError as exc:
+            engine.update(reachable=False, error=exc.message)
+    counts = Counter(v.workspace.state.value for v in views)
+    summary = {
+        "installation": dy.ctx.installation,
+        "store": dy.ctx.store.url,
+        "engine": engine,
+        "counts": dict(sorted(counts.items())),
+        "workspaces": [v.to_json() for v in views],
+    }
+    if as_json:
+        app.term.json(summary)
+        return
+    app.term.out(f"installation  {summary['installation']}")
+    app.term.out(f"store         {summary['store']}")
+    reach = (
+        f"{engine.get('kind')} {engine.get('version')}" if engine["reachable"] else "unreachable"
+    )
+    app.term.out(f"engine        {engine['url']} ({reach})")
+    states = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"
+    app.term.out(f"workspaces    {len(views)} ({states})")
+
+
+def _render_one(app: App, view: WorkspaceView) -> None:
+    ws = view.workspace
+    now = app.dockyard().ctx.now()
+    rows = [
+        ("key", ws.key),
+        ("state", ws.state.value + (f" ({ws.reason})" if ws.reason else "")),
+        ("container", f"{ws.name} ({view.container_status})"),
+        ("owner", ws.owner),
+        ("repo", ws.repo or "-"),
+        ("branch", ws.branch or "-"),
+        ("image", ws.image),
+        ("volume", ws.volume),
+        ("strategy", ws.strategy.value),
+        ("keep", "yes" if ws.keep else "no"),
+        ("resources", _resources(ws)),
+        ("created", f"{clock_time(ws.created_at)} ({relative(ws.created_at, now=now)})"),
+        (
+            "last activity",
+            f"{clock_time(ws.last_activity_at)} ({relative(ws.last_activity_at, now=now)})",
+        ),
+        ("idle for", seconds_text(view.idle_for_s)),
+        (
+            "deadline",
+            f"{clock_time(view.deadline)} ({relative(view.deadline, now=now)})"
+            if view.deadline
+            else "-",
+        ),
+        ("sessions", f"{view.sessions_active} active, {view.sessions_total} total"),
+    ]
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        app.term.out(f"{label.ljust(width)}  {value}")
+
+
+def _resources(ws: Workspace) -> str:
+    memory = format_size(ws.resources.memory_bytes)
+    return f"{memory} memory, {ws.resources.cpus:g} CPUs, {ws.resources.pids} pids"

@@ -1,0 +1,88 @@
+"""``dockyard up KEY``: create, reuse, start or restore a workspace, and print its name."""
+
+from __future__ import annotations
+
+import getpass
+from datetime import timedelta
+
+import click
+
+from dockyard.cli.app import App, pass_app
+from dockyard.cli.params import DURATION, LABEL, SIZE, json_option
+from dockyard.core.model import PolicyOverrides, SaveStrategy
+from dockyard.service import AcquireRequest
+from dockyard.service.views import status as status_view
+
+
+@click.command()
+@click.argument("key")
+@click.option("--owner", help="Owner of a new workspace (default: your user name).")
+@click.option("--repo", help="Local git repository to copy in, or a URL to clone inside.")
+@click.option("--branch", help="Branch to check out.")
+@click.option("--image", help="Image of a new workspace (default: workspace.image).")
+@click.option("--memory", type=SIZE, help="Memory limit, e.g. 2g.")
+@click.option("--cpus", type=float, help="CPU limit, e.g. 1.5.")
+@click.option("--pids", type=int, help="Process limit.")
+@click.option("--label", "labels", type=LABEL, multiple=True, help="Extra label (repeatable).")
+@click.option("--keep", is_flag=True, default=None, help="Never clean this workspace up.")
+@click.option(
+    "--strategy",
+    type=click.Choice([s.value for s in SaveStrategy]),
+    help="How work is saved when the workspace is parked.",
+)
+@click.option("--idle-timeout", type=DURATION, help="Idle timeout of this workspace.")
+@json_option
+@pass_app
+def up(
+    app: App,
+    *,
+    key: str,
+    owner: str | None,
+    repo: str | None,
+    branch: str | None,
+    image: str | None,
+    memory: int | None,
+    cpus: float | None,
+    pids: int | None,
+    labels: tuple[tuple[str, str], ...],
+    keep: bool | None,
+    strategy: str | None,
+    idle_timeout: timedelta | None,
+    as_json: bool,
+) -> None:
+    """Bring up the workspace KEY and print its container name.
+
+    Says what it did: created, reused (it was running), started (it was stopped) or
+    restored (it was parked, or its container was gone; the work comes back).
+    """
+    dy = app.dockyard()
+    request = AcquireRequest(
+        key=key,
+        owner=owner,
+        default_owner=_user(),
+        repo=repo,
+        branch=branch,
+        image=image,
+        memory=memory,
+        cpus=cpus,
+        pids=pids,
+        labels=dict(labels),
+        keep=keep or None,
+        strategy=SaveStrategy(strategy) if strategy else None,
+        overrides=PolicyOverrides(idle_timeout=idle_timeout),
+    )
+    result = dy.acquire(request, progress=app.term.progress)
+    if as_json:
+        view = status_view(dy.ctx, key)
+        app.term.json({"outcome": result.outcome.value, "note": result.note, **view.to_json()})
+        return
+    app.term.out(f"{result.outcome.value} {result.workspace.name}")
+    if result.note:
+        app.term.note(result.note)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "default"

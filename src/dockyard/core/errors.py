@@ -1,0 +1,112 @@
+"""The one error tree of dockyard.
+
+Every failure a user can meet is one of these, with a stable ``code`` (for JSON and the
+HTTP API) and an ``exit_code`` (for the CLI). Foreign exceptions (sockets, HTTP, SQL) are
+translated into this tree in exactly one place each: the engine adapter and the store.
+Messages are one line, name the thing that failed, and never carry request bodies,
+environments or tokens.
+
+    DockyardError
+    ├── InvalidInput            bad key, value, path, setting          exit 2
+    │   ├── InvalidKey
+    │   └── SettingsError       names the key path (policy.rules[2].idle_timeout)
+    ├── NotFound                no such workspace, image, container     exit 3
+    ├── Conflict                the state forbids it now                exit 4
+    │   ├── IllegalTransition
+    │   ├── Refused             needs --force / a terminal to confirm
+    │   └── Busy                another process holds the workspace
+    ├── QuotaExceeded           per-owner / per-workspace limits        exit 5
+    ├── Unavailable             cannot reach a dependency               exit 6
+    │   ├── EngineUnavailable
+    │   └── StoreUnavailable
+    └── OperationFailed         a step ran and failed                   exit 1
+        ├── EngineError         the engine answered with an error
+        ├── StoreError
+        └── ProvisionFailed     clone / copy / checkout inside the container
+"""
+
+from __future__ import annotations
+
+
+class DockyardError(Exception):
+    """Base of every error dockyard raises on purpose."""
+
+    code: str = "error"
+    exit_code: int = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInput(DockyardError):
+    code = "invalid_input"
+    exit_code = 2
+
+
+class InvalidKey(InvalidInput):
+    code = "invalid_key"
+
+
+class SettingsError(InvalidInput):
+    code = "invalid_settings"
+
+
+class NotFound(DockyardError):
+    code = "not_found"
+    exit_code = 3
+
+
+class Conflict(DockyardError):
+    code = "conflict"
+    exit_code = 4
+
+
+class IllegalTransition(Conflict):
+    code = "illegal_transition"
+
+
+class Refused(Conflict):
+    code = "refused"
+
+
+class Busy(Conflict):
+    code = "busy"
+
+
+class QuotaExceeded(DockyardError):
+    code = "quota_exceeded"
+    exit_code = 5
+
+
+class Unavailable(DockyardError):
+    code = "unavailable"
+    exit_code = 6
+
+
+class EngineUnavailable(Unavailable):
+    code = "engine_unavailable"
+
+
+class StoreUnavailable(Unavailable):
+    code = "store_unavailable"
+
+
+class OperationFailed(DockyardError):
+    code = "failed"
+    exit_code = 1
+
+
+class EngineError(OperationFailed):
+    code = "engine_error"
+
+
+class StoreError(OperationFailed):
+    code = "store_error"
+
+
+class ProvisionFailed(OperationFailed):
+    code = "provision_failed"

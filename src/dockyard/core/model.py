@@ -1,0 +1,175 @@
+"""Workspaces, sessions and their states: plain frozen data and one transition table.
+
+A workspace's life is one enum and one table; there are no boolean flags that could
+disagree with it. ``transition`` is the only way to change a state and raises
+``IllegalTransition`` for anything the table does not allow.
+
+    creating ──> running <──> warned
+        │          │  ▲          │
+        │          │  └── stopped (kept, restartable)
+        │          ▼             ▼
+        │        parking ──> parked ──> restoring ──> running
+        │                      │
+        │                      └──> expired (saved state dropped after retention)
+        └──> failed (any live state; crashed or vanished, with a reason)
+    removed: explicit removal from any state; a removed key may be created again.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timedelta
+
+from dockyard.core.errors import IllegalTransition
+
+
+class State(enum.StrEnum):
+    CREATING = "creating"
+    RUNNING = "running"
+    WARNED = "warned"
+    STOPPED = "stopped"
+    PARKING = "parking"
+    PARKED = "parked"
+    RESTORING = "restoring"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    REMOVED = "removed"
+
+
+S = State
+TRANSITIONS: Mapping[State, frozenset[State]] = {
+    S.CREATING: frozenset({S.RUNNING, S.FAILED, S.REMOVED}),
+    S.RUNNING: frozenset({S.RUNNING, S.WARNED, S.STOPPED, S.PARKING, S.FAILED, S.REMOVED}),
+    S.WARNED: frozenset({S.RUNNING, S.STOPPED, S.PARKING, S.FAILED, S.REMOVED}),
+    S.STOPPED: frozenset({S.RUNNING, S.PARKING, S.FAILED, S.REMOVED}),
+    S.PARKING: frozenset({S.PARKED, S.RUNNING, S.STOPPED, S.FAILED, S.REMOVED}),
+    S.PARKED: frozenset({S.RESTORING, S.EXPIRED, S.REMOVED}),
+    S.RESTORING: frozenset({S.RUNNING, S.PARKED, S.FAILED, S.REMOVED}),
+    S.FAILED: frozenset({S.RUNNING, S.RESTORING, S.PARKING, S.REMOVED}),
+    S.EXPIRED: frozenset({S.CREATING, S.REMOVED}),
+    S.REMOVED: frozenset({S.CREATING, S.RESTORING}),
+}
+
+#: States in which the workspace has (or is getting) a container that may be running.
+LIVE_STATES = frozenset({S.CREATING, S.RUNNING, S.WARNED, S.RESTORING, S.PARKING})
+#: States in which the workspace's container is expected to be running.
+ACTIVE_STATES = frozenset({S.RUNNING, S.WARNED})
+
+
+class Outcome(enum.StrEnum):
+    """What an acquire did, as the caller is told."""
+
+    CREATED = "created"
+    REUSED = "reused"
+    STARTED = "started"
+    RESTORED = "restored"
+
+
+class SaveStrategy(enum.StrEnum):
+    VOLUME = "volume"
+    GIT = "git"
+    IMAGE = "image"
+
+
+class SessionKind(enum.StrEnum):
+    EXEC = "exec"
+    SHELL = "shell"
+    AGENT = "agent"
+    API = "api"
+
+
+class SessionStatus(enum.StrEnum):
+    ACTIVE = "active"
+    DETACHED = "detached"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    """Per-container limits. ``nano_cpus`` is CPUs x 1e9, as the engine takes it."""
+
+    memory_bytes: int
+    nano_cpus: int
+    pids: int
+
+    @property
+    def cpus(self) -> float:
+        return self.nano_cpus / 1e9
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyOverrides:
+    """Fields a rule or a workspace may override; ``None`` means "inherit"."""
+
+    idle_timeout: timedelta | None = None
+    warn_before: timedelta | None = None
+    max_lifetime: timedelta | None = None
+    stopped_retention: timedelta | None = None
+    checkpoint_retention: timedelta | None = None
+
+    def is_empty(self) -> bool:
+        return all(getattr(self, f.name) is None for f in fields(self))
+
+    def as_seconds(self) -> dict[str, float]:
+        """The set fields as seconds, for storage and JSON."""
+        result: dict[str, float] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                result[f.name] = value.total_seconds()
+        return result
+
+    @classmethod
+    def from_seconds(cls, data: dict[str, float]) -> PolicyOverrides:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: timedelta(seconds=v) for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    key: str
+    name: str
+    volume: str
+    owner: str
+    image: str
+    resources: Resources
+    state: State
+    created_at: datetime
+    state_changed_at: datetime
+    last_activity_at: datetime
+    repo: str | None = None
+    branch: str | None = None
+    strategy: SaveStrategy = SaveStrategy.VOLUME
+    keep: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)
+    overrides: PolicyOverrides = field(default_factory=PolicyOverrides)
+    reason: str | None = None
+    container_id: str | None = None
+    engine: str = "default"
+    started_at: datetime | None = None
+    extended_until: datetime | None = None
+    warned_deadline: datetime | None = None
+
+    def transition(self, to: State, *, now: datetime, reason: str | None = None) -> Workspace:
+        """Return this workspace in state ``to``, or raise ``IllegalTransition``."""
+        check_transition(self.state, to, key=self.key)
+        return replace(self, state=to, state_changed_at=now, reason=reason)
+
+
+def check_transition(current: State, to: State, *, key: str) -> None:
+    if to not in TRANSITIONS[current]:
+        raise IllegalTransition(f"workspace {key!r} cannot go from {current} to {to}")
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: str
+    workspace_key: str
+    kind: SessionKind
+    status: SessionStatus
+    created_at: datetime
+    last_used: datetime
+    holder: str
+    description: str = ""

@@ -1,0 +1,1 @@
+"""Container engines behind one small protocol (``base.Engine``); Docker and Podman today."""

@@ -1,0 +1,143 @@
+"""The Engine protocol: everything dockyard asks of a container engine.
+
+Every method is keyword-only and speaks the typed models of ``engine.models``. Failures
+are dockyard errors (``core.errors``), never foreign exceptions:
+
+- ``NotFound`` when the named object does not exist (except where noted),
+- ``Conflict`` when the engine refuses because of the object's state,
+- ``EngineUnavailable`` when the engine cannot be reached at all,
+- ``EngineError`` for any other refusal.
+
+Removal is idempotent: removing something already gone (404) or already being removed
+(409) is success, as every controller in this field learned the hard way.
+
+Implementations: ``DockerEngine`` (dockerd and Podman's Docker-compatible API) and
+``FakeEngine`` (in memory, for orchestration unit tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from dockyard.engine.models import (
+    ContainerInfo,
+    ContainerSpec,
+    ContainerSummary,
+    EngineEvent,
+    EngineInfo,
+    ExecInfo,
+    ImageInfo,
+    VolumeInfo,
+)
+
+STDOUT = 1
+STDERR = 2
+
+
+@dataclass(frozen=True, slots=True)
+class ExecSpec:
+    """A process to run inside a running container."""
+
+    argv: Sequence[str]
+    env: Mapping[str, str] = field(default_factory=dict)
+    workdir: str | None = None
+    user: str | None = None
+    tty: bool = False
+    stdin: bool = False
+
+
+class ExecStream(Protocol):
+    """The attached input and output of a started exec."""
+
+    def frames(self) -> Iterator[tuple[int, bytes]]:
+        """Output as ``(STDOUT|STDERR, data)`` until the process closes it."""
+        ...
+
+    def send(self, data: bytes) -> None:
+        """Write to the process's standard input."""
+        ...
+
+    def close_input(self) -> None:
+        """Signal end of input."""
+        ...
+
+    def close(self) -> None: ...
+
+
+LabelFilter = Mapping[str, str | None]
+"""Label constraints: ``{"dockyard.managed": "true", "dockyard.workspace": None}`` means
+the first label has that value and the second is present with any value."""
+
+
+class Engine(Protocol):
+    @property
+    def url(self) -> str: ...
+
+    def ping(self) -> EngineInfo: ...
+
+    # -- images -------------------------------------------------------------------------
+    def inspect_image(self, *, ref: str) -> ImageInfo: ...
+
+    # -- volumes ------------------------------------------------------------------------
+    def create_volume(self, *, name: str, labels: Mapping[str, str]) -> VolumeInfo:
+        """Create the volume, or return the existing one of that name."""
+        ...
+
+    def inspect_volume(self, *, name: str) -> VolumeInfo: ...
+
+    def list_volumes(self, *, labels: LabelFilter) -> list[VolumeInfo]: ...
+
+    def remove_volume(self, *, name: str) -> None: ...
+
+    # -- containers ---------------------------------------------------------------------
+    def create_container(self, *, spec: ContainerSpec) -> str:
+        """Create (not start) a container; returns its id. ``Conflict`` if the name is taken."""
+        ...
+
+    def start_container(self, *, ref: str) -> None:
+        """Start it; starting a running container is a no-op."""
+        ...
+
+    def stop_container(self, *, ref: str, timeout_s: float) -> None:
+        """Stop it (TERM, then KILL after ``timeout_s``); stopping a stopped one is a no-op."""
+        ...
+
+    def remove_container(self, *, ref: str) -> None:
+        """Remove it, running or not; its named volumes are kept."""
+        ...
+
+    def inspect_container(self, *, ref: str) -> ContainerInfo: ...
+
+    def list_containers(self, *, labels: LabelFilter) -> list[ContainerSummary]:
+        """All containers (running or not) carrying the labels, in one call."""
+        ...
+
+    # -- processes and files ------------------------------------------------------------
+    def exec_create(self, *, ref: str, spec: ExecSpec) -> str: ...
+
+    def exec_start(self, *, exec_id: str, tty: bool) -> ExecStream: ...
+
+    def exec_inspect(self, *, exec_id: str) -> ExecInfo: ...
+
+    def put_archive(self, *, ref: str, path: str, data: Iterable[bytes]) -> None:
+        """Extract a tar stream into the container at ``path`` (which must exist)."""
+        ...
+
+    def get_archive(self, *, ref: str, path: str) -> AbstractContextManager[Iterator[bytes]]:
+        """A tar stream of ``path`` inside the container."""
+        ...
+
+    def commit(self, *, ref: str, repo: str, tag: str, labels: Mapping[str, str]) -> str:
+        """Snapshot the container's filesystem as an image; returns the image id."""
+        ...
+
+    # -- events -------------------------------------------------------------------------
+    def events(
+        self, *, since: datetime | None, until: datetime | None, labels: LabelFilter
+    ) -> AbstractContextManager[Iterator[EngineEvent]]:
+        """Container events; without ``until`` the stream stays open until closed."""
+        ...

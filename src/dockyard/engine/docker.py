@@ -1,0 +1,224 @@
+"""The Engine protocol over the Docker Engine API (dockerd, and Podman's compatible API).
+
+Each method is one or two API calls through ``EngineTransport``; errors arrive already
+translated. The only engine-specific knowledge beyond endpoints is here: removal treats
+404/409 as done, start/stop treat 304 as done, list filters by label in one call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from dockyard.core.errors import Conflict, EngineError, NotFound
+from dockyard.engine.base import STDERR, STDOUT, ExecSpec, LabelFilter
+from dockyard.engine.http import EngineTransport, RawStream
+from dockyard.engine.models import (
+    ContainerInfo,
+    ContainerSpec,
+    ContainerSummary,
+    EngineEvent,
+    EngineInfo,
+    ExecInfo,
+    ImageInfo,
+    VolumeInfo,
+)
+
+DEFAULT_URL = "unix:///var/run/docker.sock"
+
+
+def default_engine_url() -> str:
+    """``DOCKER_HOST`` if set, else the local Docker socket."""
+    return os.environ.get("DOCKER_HOST") or DEFAULT_URL
+
+
+def _label_filters(labels: LabelFilter) -> dict[str, list[str]]:
+    return {"label": [k if v is None else f"{k}={v}" for k, v in labels.items()]}
+
+
+class DockerExecStream:
+    """Output frames of an attached exec; stdout and stderr are multiplexed unless tty."""
+
+    def __init__(self, raw: RawStream, *, tty: bool) -> None:
+        self._raw = raw
+        self._tty = tty
+
+    def frames(self) -> Iterator[tuple[int, bytes]]:
+        if self._tty:
+            while chunk := self._raw.recv(65536):
+                yield STDOUT, chunk
+            return
+        while True:
+            header = self._raw.recv_exactly(8)
+            if len(header) < 8:
+                return
+            stream, size = header[0], struct.unpack(">I", header[4:8])[0]
+            payload = self._raw.recv_exactly(size)
+            yield (STDERR if stream == 2 else STDOUT), payload
+
+    def send(self, data: bytes) -> None:
+        self._raw.sendall(data)
+
+    def close_input(self) -> None:
+        self._raw.close_write()
+
+    def close(self) -> None:
+        self._raw.close()
+
+
+class DockerEngine:
+    """An engine reached at ``url`` (``unix:///...`` or ``tcp://host:port``)."""
+
+    def __init__(self, url: str | None = None, *, timeout_s: float = 60.0) -> None:
+        self._http = EngineTransport(url or default_engine_url(), timeout_s=timeout_s)
+
+    @property
+    def url(self) -> str:
+        return self._http.url
+
+    def close(self) -> None:
+        self._http.close()
+
+    def ping(self) -> EngineInfo:
+        return EngineInfo.from_api(self.url, self._http.request("GET", "/version").json())
+
+    # -- images -------------------------------------------------------------------------
+
+    def inspect_image(self, *, ref: str) -> ImageInfo:
+        return ImageInfo.from_api(self._http.request("GET", f"/images/{ref}/json").json())
+
+    # -- volumes ------------------------------------------------------------------------
+
+    def create_volume(self, *, name: str, labels: Mapping[str, str]) -> VolumeInfo:
+        body = {"Name": name, "Labels": dict(labels)}
+        return VolumeInfo.from_api(self._http.request("POST", "/volumes/create", body=body).json())
+
+    def inspect_volume(self, *, name: str) -> VolumeInfo:
+        return VolumeInfo.from_api(self._http.request("GET", f"/volumes/{name}").json())
+
+    def list_volumes(self, *, labels: LabelFilter) -> list[VolumeInfo]:
+        query = {"filters": _label_filters(labels)}
+        data = self._http.request("GET", "/volumes", query=query).json() or {}
+        return [VolumeInfo.from_api(v) for v in data.get("Volumes") or []]
+
+    def remove_volume(self, *, name: str) -> None:
+        try:
+            self._http.request("DELETE", f"/volumes/{name}")
+        except NotFound:
+            return
+
+    # -- containers ---------------------------------------------------------------------
+
+    def create_container(self, *, spec: ContainerSpec) -> str:
+        response = self._http.request(
+            "POST", "/containers/create", query={"name": spec.name}, body=spec.to_api()
+        )
+        return str(response.json()["Id"])
+
+    def start_container(self, *, ref: str) -> None:
+        self._http.request("POST", f"/containers/{ref}/start")
+
+    def stop_container(self, *, ref: str, timeout_s: float) -> None:
+        seconds = max(0, int(timeout_s))
+        self._http.request(
+            "POST",
+            f"/containers/{ref}/stop",
+            query={"t": seconds},
+            timeout_s=self._http.timeout_s + seconds,
+        )
+
+    def remove_container(self, *, ref: str) -> None:
+        try:
+            self._http.request("DELETE", f"/containers/{ref}", query={"force": True})
+        except (NotFound, Conflict):
+            return  # already gone, or its removal is already in progress
+
+    def inspect_container(self, *, ref: str) -> ContainerInfo:
+        return ContainerInfo.from_api(self._http.request("GET", f"/containers/{ref}/json").json())
+
+    def list_containers(self, *, labels: LabelFilter) -> list[ContainerSummary]:
+        query = {"all": True, "filters": _label_filters(labels)}
+        data = self._http.request("GET", "/containers/json", query=query).json() or []
+        return [ContainerSummary.from_api(c) for c in data]
+
+    # -- processes and files ------------------------------------------------------------
+
+    def exec_create(self, *, ref: str, spec: ExecSpec) -> str:
+        body: dict[str, Any] = {
+            "AttachStdin": spec.stdin,
+            "AttachStdout": True,
+            "AttachStderr": True,
+            "Tty": spec.tty,
+            "Cmd": list(spec.argv),
+            "Env": [f"{k}={v}" for k, v in spec.env.items()],
+        }
+        if spec.workdir:
+            body["WorkingDir"] = spec.workdir
+        if spec.user:
+            body["User"] = spec.user
+        response = self._http.request("POST", f"/containers/{ref}/exec", body=body)
+        return str(response.json()["Id"])
+
+    def exec_start(self, *, exec_id: str, tty: bool) -> DockerExecStream:
+        raw = self._http.hijack(f"/exec/{exec_id}/start", body={"Detach": False, "Tty": tty})
+        return DockerExecStream(raw, tty=tty)
+
+    def exec_inspect(self, *, exec_id: str) -> ExecInfo:
+        return ExecInfo.from_api(self._http.request("GET", f"/exec/{exec_id}/json").json())
+
+    def put_archive(self, *, ref: str, path: str, data: Iterable[bytes]) -> None:
+        self._http.request(
+            "PUT",
+            f"/containers/{ref}/archive",
+            query={"path": path},
+            data=data,
+            content_type="application/x-tar",
+            timeout_s=None,
+        )
+
+    @contextmanager
+    def get_archive(self, *, ref: str, path: str) -> Iterator[Iterator[bytes]]:
+        with self._http.stream(
+            "GET", f"/containers/{ref}/archive", query={"path": path}
+        ) as response:
+            yield iter(lambda: response.read(65536), b"")
+
+    def commit(self, *, ref: str, repo: str, tag: str, labels: Mapping[str, str]) -> str:
+        response = self._http.request(
+            "POST",
+            "/commit",
+            query={"container": ref, "repo": repo, "tag": tag, "pause": True},
+            body={"Labels": dict(labels)},
+            timeout_s=None,
+        )
+        image_id = response.json().get("Id")
+        if not image_id:
+            raise EngineError(f"commit of {ref} returned no image id")
+        return str(image_id)
+
+    # -- events -------------------------------------------------------------------------
+
+    @contextmanager
+    def events(
+        self, *, since: datetime | None, until: datetime | None, labels: LabelFilter
+    ) -> Iterator[Iterator[EngineEvent]]:
+        filters = _label_filters(labels)
+        filters["type"] = ["container"]
+        query: dict[str, object] = {"filters": filters}
+        if since is not None:
+            query["since"] = f"{since.timestamp():.9f}"
+        if until is not None:
+            query["until"] = f"{until.timestamp():.9f}"
+        with self._http.stream("GET", "/events", query=query, timeout_s=None) as response:
+
+            def parse() -> Iterator[EngineEvent]:
+                for line in response:
+                    if line.strip():
+                        yield EngineEvent.from_api(json.loads(line))
+
+            yield parse()

@@ -1,0 +1,120 @@
+"""Use cases: what dockyard does, independent of how it was asked (CLI, HTTP, library).
+
+``Dockyard`` is the library entry point; each method is one use case from the modules
+of this package, which the CLI and the API call the same way::
+
+    from dockyard.service import Dockyard, AcquireRequest
+    with Dockyard.open() as dy:
+        result = dy.acquire(AcquireRequest(key="user:42", owner="42"))
+        code = dy.exec("user:42", ["git", "status"])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
+from types import TracebackType
+
+from dockyard.core.model import SessionKind, Workspace
+from dockyard.engine.process import OutputSink
+from dockyard.service import activity, lifecycle, views
+from dockyard.service.acquire import AcquireRequest, AcquireResult, acquire
+from dockyard.service.activity import Extension, Usage
+from dockyard.service.context import Clock, Context, Progress, no_progress, system_clock
+from dockyard.service.lifecycle import Change
+from dockyard.service.views import WorkspaceView
+from dockyard.settings import Settings, load_settings
+
+__all__ = [
+    "AcquireRequest",
+    "AcquireResult",
+    "Change",
+    "Context",
+    "Dockyard",
+    "Extension",
+    "Usage",
+    "WorkspaceView",
+]
+
+
+class Dockyard:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    @classmethod
+    def open(cls, settings: Settings | None = None, *, clock: Clock = system_clock) -> Dockyard:
+        return cls(Context.open(settings or load_settings(), clock=clock))
+
+    def close(self) -> None:
+        self.ctx.close()
+
+    def __enter__(self) -> Dockyard:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def acquire(
+        self, request: AcquireRequest, *, progress: Progress = no_progress
+    ) -> AcquireResult:
+        """Create, reuse, start or restore the workspace for ``request.key``."""
+        return acquire(self.ctx, request, progress=progress)
+
+    def exec(
+        self,
+        key: str,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        workdir: str | None = None,
+        tty: bool = False,
+        stdin: Iterable[bytes] | None = None,
+        on_output: OutputSink | None = None,
+        kind: SessionKind = SessionKind.EXEC,
+    ) -> int:
+        """Run a command in a running workspace; returns its exit code."""
+        return activity.exec_in(
+            self.ctx,
+            key,
+            argv,
+            env=env,
+            workdir=workdir,
+            tty=tty,
+            stdin=stdin,
+            on_output=on_output,
+            kind=kind,
+        )
+
+    def touch(self, key: str) -> Workspace:
+        return activity.touch(self.ctx, key)
+
+    def extend(self, key: str, *, by: timedelta) -> Extension:
+        return activity.extend(self.ctx, key, by=by)
+
+    def usage(self, key: str) -> Usage:
+        return activity.usage(self.ctx, activity.get_workspace(self.ctx, key))
+
+    def stop(self, key: str, *, force: bool = False) -> Change:
+        return lifecycle.stop(self.ctx, key, force=force)
+
+    def park(self, key: str, *, force: bool = False) -> Change:
+        return lifecycle.park(self.ctx, key, force=force)
+
+    def remove(self, key: str, *, purge: bool = False, force: bool = False) -> Change:
+        return lifecycle.remove(self.ctx, key, purge=purge, force=force)
+
+    def get(self, key: str) -> Workspace:
+        return activity.get_workspace(self.ctx, key)
+
+    def status(self, key: str) -> WorkspaceView:
+        return views.status(self.ctx, key)
+
+    def list(
+        self, *, include_removed: bool = False, owner: str | None = None
+    ) -> tuple[list[WorkspaceView], bool]:
+        return views.list_views(self.ctx, include_removed=include_removed, owner=owner)

@@ -1,0 +1,218 @@
+"""Activity on a workspace: touch, extend, exec, and what is using it right now.
+
+Every exec counts as activity at its start and its end, and holds an ``exec`` session
+for its duration, so a long silent build keeps its workspace alive and shows up as "in
+use" to ``stop``. Sessions left ``active`` by a process that died (killed CLI) are
+recognised by their holder (``host:pid`` of a process on this host that no longer
+exists) and ended before the session limit is enforced.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from dockyard.core.errors import Conflict, DockyardError, InvalidInput, NotFound, QuotaExceeded
+from dockyard.core.events import EventType
+from dockyard.core.model import ACTIVE_STATES, Session, SessionKind, SessionStatus, Workspace
+from dockyard.core.naming import validate_key
+from dockyard.core.policy import extended_deadline, idle_deadline
+from dockyard.core.units import format_duration
+from dockyard.engine.base import ExecSpec
+from dockyard.engine.process import OutputSink, run
+from dockyard.service.context import Context
+
+log = logging.getLogger("dockyard.activity")
+
+
+def get_workspace(ctx: Context, key: str) -> Workspace:
+    ws = ctx.store.get(validate_key(key))
+    if ws is None:
+        raise NotFound(f"no workspace {key!r}")
+    return ws
+
+
+def require_running(ctx: Context, key: str) -> Workspace:
+    ws = get_workspace(ctx, key)
+    if ws.state not in ACTIVE_STATES or ws.container_id is None:
+        raise Conflict(f"workspace {key!r} is {ws.state}; run `dockyard up {key}` first")
+    return ws
+
+
+def touch(ctx: Context, key: str) -> Workspace:
+    """Record activity now; the idle deadline moves to now + idle timeout."""
+    ws = require_running(ctx, key)
+    now = ctx.now()
+    if not ctx.store.touch(ws.key, at=now):
+        return require_running(ctx, key)  # raises: it stopped meanwhile
+    return replace(ws, last_activity_at=max(now, ws.last_activity_at), warned_deadline=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Extension:
+    workspace: Workspace
+    previous_deadline: datetime
+    deadline: datetime
+    capped: bool
+
+
+def extend(ctx: Context, key: str, *, by: timedelta) -> Extension:
+    """Push the idle deadline forward by ``by`` (never backward, never past the cap)."""
+    if by <= timedelta(0):
+        raise InvalidInput("extend needs a positive duration")
+    for _attempt in range(5):
+        ws = require_running(ctx, key)
+        policy = ctx.policy_for(ws)
+        now = ctx.now()
+        before = idle_deadline(ws, policy)
+        after = extended_deadline(ws, policy, by=by, now=now)
+        capped = after < max(before, now) + by
+        updated = replace(ws, extended_until=after, warned_deadline=None)
+        if ctx.store.save(updated, expect_state=ws.state):
+            ctx.emit(
+                EventType.WORKSPACE_EXTENDED,
+                updated,
+                deadline=after.isoformat(),
+                by=format_duration(by),
+                capped=capped,
+            )
+            return Extension(updated, before, after, capped)
+    raise Conflict(f"workspace {key!r} kept changing; try extending again")
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What is using a workspace now."""
+
+    sessions: Sequence[Session]
+    processes: int
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.sessions) or self.processes > 0
+
+    def describe(self) -> str:
+        parts = []
+        if self.sessions:
+            kinds = sorted({s.kind.value for s in self.sessions})
+            count = len(self.sessions)
+            parts.append(f"{count} active session{'s' if count != 1 else ''} ({', '.join(kinds)})")
+        if self.processes:
+            plural = "es" if self.processes != 1 else ""
+            parts.append(f"{self.processes} running exec process{plural}")
+        return " and ".join(parts) or "nothing"
+
+
+def usage(ctx: Context, ws: Workspace) -> Usage:
+    """Live sessions (dead holders reaped) and exec processes running in the container."""
+    reap_dead_sessions(ctx, ws.key)
+    live = ctx.store.list_sessions(workspace_key=ws.key, statuses=[SessionStatus.ACTIVE])
+    processes = 0
+    if ws.container_id is not None and ws.state in ACTIVE_STATES:
+        try:
+            info = ctx.engine.inspect_container(ref=ws.container_id)
+        except NotFound:
+            info = None
+        for exec_id in info.exec_ids if info and info.running else ():
+            try:
+                if ctx.engine.exec_inspect(exec_id=exec_id).running:
+                    processes += 1
+            except NotFound:
+                continue
+    return Usage(sessions=live, processes=processes)
+
+
+def reap_dead_sessions(ctx: Context, key: str) -> int:
+    """End active sessions whose holder is a process on this host that no longer exists."""
+    host = socket.gethostname()
+    dead = [
+        s.id
+        for s in ctx.store.list_sessions(workspace_key=key, statuses=[SessionStatus.ACTIVE])
+        if _holder_is_dead(s.holder, host)
+    ]
+    return ctx.store.end_sessions(ids=dead) if dead else 0
+
+
+def _holder_is_dead(holder: str, host: str) -> bool:
+    holder_host, _, pid = holder.rpartition(":")
+    if holder_host != host or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def exec_in(
+    ctx: Context,
+    key: str,
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    workdir: str | None = None,
+    tty: bool = False,
+    stdin: Iterable[bytes] | None = None,
+    on_output: OutputSink | None = None,
+    kind: SessionKind = SessionKind.EXEC,
+) -> int:
+    """Run ``argv`` in the workspace, streaming output; returns the process's exit code."""
+    if not argv:
+        raise InvalidInput("exec needs a command")
+    ws = require_running(ctx, key)
+    policy = ctx.policy_for(ws)
+    ctx.store.touch(ws.key, at=ctx.now())
+    session = _open_session(ctx, ws, kind, " ".join(argv)[:255], policy.max_sessions_per_workspace)
+    try:
+        result = run(
+            ctx.engine,
+            ref=ws.container_id or ws.name,
+            spec=ExecSpec(
+                argv=list(argv),
+                env=dict(env or {}),
+                workdir=workdir or ctx.settings.workspace.workdir,
+                tty=tty,
+                stdin=stdin is not None,
+            ),
+            stdin=stdin,
+            on_output=on_output,
+        )
+    except Conflict as exc:
+        raise Conflict(
+            f"workspace {key!r}: its container is not running ({exc}); run `dockyard up {key}`"
+        ) from None
+    finally:
+        now = ctx.now()
+        try:
+            ctx.store.close_session(session.id, at=now)
+            ctx.store.touch(ws.key, at=now)
+        except DockyardError as exc:  # the exec's own outcome matters more than bookkeeping
+            log.warning("could not close exec session %s of %s: %s", session.id, key, exc)
+    return result.exit_code
+
+
+def _open_session(
+    ctx: Context, ws: Workspace, kind: SessionKind, description: str, limit: int
+) -> Session:
+    def attempt() -> Session:
+        return ctx.store.open_session(
+            workspace_key=ws.key,
+            kind=kind,
+            holder=ctx.holder,
+            at=ctx.now(),
+            description=description,
+            limit=limit,
+        )
+
+    try:
+        return attempt()
+    except QuotaExceeded:
+        if not reap_dead_sessions(ctx, ws.key):
+            raise
+        return attempt()

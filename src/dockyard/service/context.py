@@ -1,0 +1,93 @@
+"""The dependencies every use case needs, bundled once: settings, store, engine, clock.
+
+``Context.open`` is the composition root: it reads nothing global except what the
+settings say, and every part can be replaced (a fake engine, a fixed clock) by
+constructing ``Context`` directly, which is how the orchestration tests run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from dockyard.core.events import Event, EventType
+from dockyard.core.model import Workspace
+from dockyard.core.policy import Policy
+from dockyard.engine.base import Engine
+from dockyard.engine.docker import DockerEngine
+from dockyard.events import EventBus, log_sink, store_sink
+from dockyard.service.locking import workspace_lock
+from dockyard.settings import Settings
+from dockyard.store import Store
+
+Clock = Callable[[], datetime]
+Progress = Callable[[str], None]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def no_progress(_message: str) -> None:
+    """A progress sink that shows nothing."""
+
+
+def process_identity() -> str:
+    """Who holds leases and sessions: host and process, readable in ``status`` output."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class Context:
+    settings: Settings
+    store: Store
+    engine: Engine
+    clock: Clock = system_clock
+    bus: EventBus = field(default_factory=EventBus)
+    holder: str = field(default_factory=process_identity)
+    policy: Policy = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.policy = self.settings.policy.to_policy()
+
+    @classmethod
+    def open(cls, settings: Settings, *, clock: Clock = system_clock) -> Context:
+        store = Store.open(settings.store_url)
+        engine = DockerEngine(settings.engine_url)
+        bus = EventBus([store_sink(store), log_sink])
+        return cls(settings=settings, store=store, engine=engine, clock=clock, bus=bus)
+
+    def close(self) -> None:
+        self.store.close()
+        close = getattr(self.engine, "close", None)
+        if close is not None:
+            close()
+
+    @property
+    def installation(self) -> str:
+        return self.store.installation_id
+
+    def policy_for(self, ws: Workspace) -> Policy:
+        return self.policy.for_workspace(owner=ws.owner, repo=ws.repo, overrides=ws.overrides)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def lock(self, key: str) -> AbstractContextManager[None]:
+        return workspace_lock(
+            self.store,
+            key,
+            holder=self.holder,
+            clock=self.clock,
+            wait=self.settings.lock_timeout,
+        )
+
+    def emit(self, type_: EventType, ws: Workspace, **data: Any) -> None:
+        self.bus.publish(
+            Event(type=type_, at=self.now(), workspace_key=ws.key, owner=ws.owner, data=data)
+        )

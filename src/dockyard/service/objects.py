@@ -1,0 +1,97 @@
+"""The engine objects of a workspace (its container and volume), made and removed safely.
+
+Shared by every use case that creates, revives or removes containers. Two rules live
+here: a container is created and started as one step that leaves nothing behind when
+the start fails (the engine keeps failed starts in ``created``), and nothing is removed
+unless its labels say it belongs to this installation and this workspace.
+"""
+
+from __future__ import annotations
+
+from dockyard.core.errors import Conflict, NotFound
+from dockyard.core.model import State, Workspace
+from dockyard.core.naming import LABEL_INSTALLATION, LABEL_WORKSPACE, ownership_labels
+from dockyard.engine.models import ContainerSpec, VolumeMount
+from dockyard.service.context import Context, Progress
+
+
+def require_image(ctx: Context, image: str) -> None:
+    try:
+        ctx.engine.inspect_image(ref=image)
+    except NotFound:
+        raise NotFound(
+            f"image {image!r} not found on the engine at {ctx.engine.url}; "
+            "build it first (scripts/setup builds the default image) or pass --image"
+        ) from None
+
+
+def volume_exists(ctx: Context, ws: Workspace) -> bool:
+    try:
+        volume = ctx.engine.inspect_volume(name=ws.volume)
+    except NotFound:
+        return False
+    if volume.labels.get(LABEL_INSTALLATION) != ctx.installation or (
+        volume.labels.get(LABEL_WORKSPACE) != ws.key
+    ):
+        raise Conflict(f"volume {ws.volume!r} exists but does not belong to workspace {ws.key!r}")
+    return True
+
+
+def labels_for(ctx: Context, ws: Workspace, *, role: str) -> dict[str, str]:
+    own = ownership_labels(
+        installation=ctx.installation, key=ws.key, owner=ws.owner, keep=ws.keep, role=role
+    )
+    return {**ws.labels, **own}
+
+
+def container_spec(ctx: Context, ws: Workspace) -> ContainerSpec:
+    settings = ctx.settings.workspace
+    return ContainerSpec(
+        name=ws.name,
+        image=ws.image,
+        command=settings.command,
+        labels=labels_for(ctx, ws, role="workspace"),
+        mounts=[VolumeMount(volume=ws.volume, target=settings.workdir)],
+        env={"DOCKYARD_WORKSPACE": ws.key},
+        workdir=settings.workdir,
+        memory_bytes=ws.resources.memory_bytes,
+        nano_cpus=ws.resources.nano_cpus,
+        pids_limit=ws.resources.pids,
+        init=True,
+        hostname=ws.name[:63],
+    )
+
+
+def start_new_container(ctx: Context, ws: Workspace, progress: Progress) -> str:
+    """Create and start the workspace's container; on failure nothing is left behind."""
+    progress(f"starting container {ws.name}")
+    container_id = ctx.engine.create_container(spec=container_spec(ctx, ws))
+    try:
+        ctx.engine.start_container(ref=container_id)
+    except BaseException:
+        ctx.engine.remove_container(ref=container_id)
+        raise
+    return container_id
+
+
+def discard_container(ctx: Context, ws: Workspace) -> None:
+    """Remove the workspace's container if there is one and it is ours."""
+    for ref in filter(None, (ws.container_id, ws.name)):
+        try:
+            info = ctx.engine.inspect_container(ref=ref)
+        except NotFound:
+            continue
+        if info.labels.get(LABEL_INSTALLATION) != ctx.installation or (
+            info.labels.get(LABEL_WORKSPACE) != ws.key
+        ):
+            raise Conflict(
+                f"container {info.name!r} has workspace {ws.key!r}'s name but is not ours; "
+                "rename or remove it"
+            )
+        ctx.engine.remove_container(ref=info.id)
+        return
+
+
+def save_cas(ctx: Context, ws: Workspace, *, expect: State) -> None:
+    if not ctx.store.save(ws, expect_state=expect):
+        raise Conflict(f"workspace {ws.key!r} changed state concurrently; try again")

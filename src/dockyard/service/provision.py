@@ -1,0 +1,167 @@
+"""Putting a repository into a new workspace: copy a local one, or clone a URL inside.
+
+Local repositories are streamed into the container as a tar archive (no network, no
+git on the host: a repository's hooks and config can run code, so git only ever runs
+inside the container). Files arrive owned by root, as the container's user expects.
+URLs are cloned by git inside the container; the URL travels in an environment
+variable, not the command line, because the engine's event stream publishes command
+lines and a URL may carry a token.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from dockyard.core.errors import InvalidInput, ProvisionFailed
+from dockyard.core.repos import RepoKind, RepoSpec
+from dockyard.core.units import format_size
+from dockyard.engine.base import Engine, ExecSpec
+from dockyard.engine.process import run
+from dockyard.service.context import Progress
+
+GIT_SAFE = ("-c", "core.hooksPath=/dev/null", "-c", "advice.detachedHead=false")
+_CHUNK = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A validated repo argument: a local repository directory, or a URL."""
+
+    spec: RepoSpec
+    path: Path | None = None
+
+
+def check_source(spec: RepoSpec, *, cwd: Path | None = None) -> Source:
+    """Validate a repo argument before anything is created; local paths must be git repos."""
+    if spec.kind is RepoKind.URL:
+        return Source(spec)
+    path = Path(spec.value).expanduser()
+    if not path.is_absolute():
+        path = (cwd or Path.cwd()) / path
+    path = path.resolve()
+    if not path.exists():
+        raise InvalidInput(f"--repo {spec.value}: no such directory")
+    if not path.is_dir():
+        raise InvalidInput(f"--repo {spec.value}: not a directory")
+    git = path / ".git"
+    if git.is_file():
+        raise InvalidInput(
+            f"--repo {spec.value}: is a git worktree or submodule (.git is a file); "
+            "pass the main repository instead"
+        )
+    if not git.is_dir():
+        raise InvalidInput(f"--repo {spec.value}: not a git repository (no .git directory)")
+    return Source(spec, path)
+
+
+def provision(
+    engine: Engine,
+    *,
+    container: str,
+    workdir: str,
+    source: Source,
+    branch: str | None,
+    progress: Progress,
+) -> None:
+    """Fill ``workdir`` of a running container from ``source`` and check out ``branch``."""
+    if source.path is not None:
+        progress(f"copying {source.spec.display} into the workspace")
+        engine.put_archive(ref=container, path=workdir, data=tar_stream(source.path, progress))
+        if branch:
+            progress(f"checking out {branch}")
+            _git(engine, container, workdir, ["checkout", "--quiet", branch], what="checkout")
+        return
+    progress(f"cloning {source.spec.display}")
+    argv = ["git", *GIT_SAFE, "clone", "--quiet"]
+    if branch:
+        argv += ["--branch", branch]
+    script = " ".join(_quote(a) for a in argv) + ' -- "$DOCKYARD_REPO_URL" .'
+    result = run(
+        engine,
+        ref=container,
+        spec=ExecSpec(
+            argv=["sh", "-c", script],
+            env={"DOCKYARD_REPO_URL": source.spec.value, "GIT_TERMINAL_PROMPT": "0"},
+            workdir=workdir,
+        ),
+    )
+    if not result.ok:
+        detail = result.last_error_line().replace(source.spec.value, source.spec.display)
+        raise ProvisionFailed(f"clone of {source.spec.display} failed: {detail}")
+
+
+def _git(engine: Engine, container: str, workdir: str, args: list[str], *, what: str) -> None:
+    result = run(
+        engine,
+        ref=container,
+        spec=ExecSpec(argv=["git", *GIT_SAFE, *args], workdir=workdir),
+    )
+    if not result.ok:
+        raise ProvisionFailed(f"git {what} in the workspace failed: {result.last_error_line()}")
+
+
+def _quote(arg: str) -> str:
+    return "'" + arg.replace("'", "'\"'\"'") + "'"
+
+
+class _Buffer:
+    """The file object tarfile writes to; the generator drains it chunk by chunk."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.parts.append(bytes(data))
+        self.size += len(data)
+        return len(data)
+
+    def drain(self) -> bytes:
+        data = b"".join(self.parts)
+        self.parts.clear()
+        return data
+
+
+def tar_stream(root: Path, progress: Progress) -> Iterator[bytes]:
+    """A tar archive of ``root``'s contents, produced lazily, owned by root:root.
+
+    Regular files, directories and symlinks are included; sockets, fifos and devices
+    are skipped. Progress is reported every 1,000 files.
+    """
+    buffer = _Buffer()
+    files = 0
+    with tarfile.open(fileobj=buffer, mode="w|", format=tarfile.PAX_FORMAT) as archive:  # type: ignore[call-overload]
+        for path in _walk(root):
+            info = archive.gettarinfo(str(path), arcname=str(path.relative_to(root)))
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            if info.isreg():
+                with path.open("rb") as handle:
+                    archive.addfile(info, handle)
+                files += 1
+                if files % 1000 == 0:
+                    progress(f"copied {files} files ({format_size(buffer.size)})")
+            else:
+                archive.addfile(info)
+            if sum(len(p) for p in buffer.parts) >= _CHUNK:
+                yield buffer.drain()
+    yield buffer.drain()
+    progress(f"copied {files} files ({format_size(buffer.size)})")
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        base = Path(dirpath)
+        dirnames.sort()
+        # A symlink to a directory is listed here and archived as the link itself.
+        yield from (base / name for name in dirnames)
+        for name in sorted(filenames):
+            path = base / name
+            mode = path.lstat().st_mode
+            if stat.S_ISREG(mode) or stat.S_ISLNK(mode):
+                yield path

@@ -1,0 +1,115 @@
+"""Table definitions (SQLAlchemy Core), the same on SQLite and PostgreSQL.
+
+Times are stored as UTC epoch seconds in a float column: cheap to compare and index on
+both databases, and free of the naive/aware datetime traps of SQLite. ``UTCDateTime``
+converts at the boundary so the rest of the code sees aware ``datetime`` objects.
+
+The schema changes only through Alembic migrations (``store/migrations``);
+``SCHEMA_REVISION`` names the newest one so that opening an up-to-date store does not
+have to load Alembic at all (a test checks it matches the migrations' head).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+SCHEMA_REVISION = "0001"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime stored as epoch seconds."""
+
+    impl = sa.Float(precision=53)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> float | None:  # noqa: ARG002
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use aware UTC datetimes")
+        return value.timestamp()
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:  # noqa: ARG002
+        return None if value is None else datetime.fromtimestamp(float(value), UTC)
+
+
+metadata = sa.MetaData()
+
+workspaces = sa.Table(
+    "workspaces",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("volume", sa.String(80), nullable=False),
+    sa.Column("owner", sa.String(255), nullable=False, index=True),
+    sa.Column("image", sa.String(512), nullable=False),
+    sa.Column("memory_bytes", sa.BigInteger, nullable=False),
+    sa.Column("nano_cpus", sa.BigInteger, nullable=False),
+    sa.Column("pids", sa.Integer, nullable=False),
+    sa.Column("repo", sa.String(2048)),
+    sa.Column("branch", sa.String(255)),
+    sa.Column("strategy", sa.String(16), nullable=False),
+    sa.Column("keep", sa.Boolean, nullable=False),
+    sa.Column("labels", sa.JSON, nullable=False),
+    sa.Column("overrides", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("reason", sa.Text),
+    sa.Column("container_id", sa.String(128)),
+    sa.Column("engine", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("state_changed_at", UTCDateTime, nullable=False),
+    sa.Column("last_activity_at", UTCDateTime, nullable=False),
+    sa.Column("started_at", UTCDateTime),
+    sa.Column("extended_until", UTCDateTime),
+    sa.Column("warned_deadline", UTCDateTime),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column(
+        "workspace_key",
+        sa.String(255),
+        sa.ForeignKey("workspaces.key", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_used", UTCDateTime, nullable=False),
+    sa.Column("holder", sa.String(255), nullable=False),
+    sa.Column("description", sa.String(255), nullable=False),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("workspace_key", sa.String(255), index=True),
+    sa.Column("owner", sa.String(255)),
+    sa.Column("data", sa.JSON, nullable=False),
+)
+
+locks = sa.Table(
+    "locks",
+    metadata,
+    sa.Column("name", sa.String(300), primary_key=True),
+    sa.Column("holder", sa.String(255), nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
