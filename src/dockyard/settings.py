@@ -289,4 +289,6 @@ def _origin(loc: tuple[Any, ...], sources: Mapping[tuple[str, ...], str]) -> str
     for length in range(len(names), 0, -1):
         if names[:length] in sources:
             return sources[names[:length]]
-    return None
+    # An unknown section set by a deeper key: DOCKYARD_POLCY__X makes "polcy" unknown.
+    deeper = [origin for path, origin in sources.items() if path[: len(names)] == names]
+    return deeper[0] if deeper else None

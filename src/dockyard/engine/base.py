@@ -116,6 +116,10 @@ class Engine(Protocol):
         """All containers (running or not) carrying the labels, in one call."""
         ...
 
+    def logs(self, *, ref: str, tail: int) -> str:
+        """The last ``tail`` lines the container's main process wrote (stdout and stderr)."""
+        ...
+
     # -- processes and files ------------------------------------------------------------
     def exec_create(self, *, ref: str, spec: ExecSpec) -> str: ...
 

@@ -71,6 +71,19 @@ class DockerExecStream:
         self._raw.close()
 
 
+def _demultiplex(data: bytes) -> bytes:
+    """Strip the 8-byte frame headers of a non-tty log or attach stream."""
+    out = bytearray()
+    position = 0
+    while position + 8 <= len(data):
+        size = struct.unpack(">I", data[position + 4 : position + 8])[0]
+        if data[position] not in (0, 1, 2) or data[position + 1 : position + 4] != b"\0\0\0":
+            return data  # not multiplexed (a tty container): the bytes are the text
+        out += data[position + 8 : position + 8 + size]
+        position += 8 + size
+    return bytes(out)
+
+
 class DockerEngine:
     """An engine reached at ``url`` (``unix:///...`` or ``tcp://host:port``)."""
 
@@ -145,6 +158,14 @@ class DockerEngine:
         query = {"all": True, "filters": _label_filters(labels)}
         data = self._http.request("GET", "/containers/json", query=query).json() or []
         return [ContainerSummary.from_api(c) for c in data]
+
+    def logs(self, *, ref: str, tail: int) -> str:
+        response = self._http.request(
+            "GET",
+            f"/containers/{ref}/logs",
+            query={"stdout": True, "stderr": True, "tail": tail},
+        )
+        return _demultiplex(response.body).decode(errors="replace")
 
     # -- processes and files ------------------------------------------------------------
 

@@ -89,6 +89,9 @@ class EngineTransport:
         self.url = url
         self.timeout_s = timeout_s
         self._local = threading.local()
+        # Every kept-alive connection, whichever thread opened it, so close() reaches all.
+        self._all: set[http.client.HTTPConnection] = set()
+        self._all_lock = threading.Lock()
 
     # -- connections --------------------------------------------------------------------
 
@@ -103,6 +106,8 @@ class EngineTransport:
             return conn, True
         conn = self._new_connection(self.timeout_s)
         self._local.conn = conn
+        with self._all_lock:
+            self._all.add(conn)
         return conn, False
 
     def _drop_pooled(self) -> None:
@@ -110,10 +115,15 @@ class EngineTransport:
         if conn is not None:
             conn.close()
             self._local.conn = None
+            with self._all_lock:
+                self._all.discard(conn)
 
     def close(self) -> None:
-        """Close this thread's kept-alive connection."""
-        self._drop_pooled()
+        """Close every kept-alive connection (of all threads); later calls reconnect."""
+        with self._all_lock:
+            connections, self._all = self._all, set()
+        for conn in connections:
+            conn.close()
 
     def _unavailable(self, exc: BaseException) -> EngineUnavailable:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__

@@ -43,6 +43,7 @@ from dockyard.core.repos import parse_repo, validate_branch
 from dockyard.service.context import Context, Progress, no_progress
 from dockyard.service.objects import (
     discard_container,
+    ensure_running,
     labels_for,
     require_image,
     save_cas,
@@ -264,6 +265,7 @@ def _revive(ctx: Context, ws: Workspace, *, progress: Progress) -> AcquireResult
         progress(f"starting container {ws.name}")
         try:
             ctx.engine.start_container(ref=info.id)
+            ensure_running(ctx, info.id, what=f"container {ws.name}")
         except DockyardError as exc:
             discard_container(ctx, ws)
             failed = ws.transition(State.FAILED, now=now, reason=f"would not start: {exc}")

@@ -31,8 +31,15 @@ class Check:
     hint: str = ""
 
 
-def run_checks(settings: Settings, *, engine: Engine | None = None) -> list[Check]:
-    engine = engine or DockerEngine(settings.engine_url)
+def run_checks(settings: Settings) -> list[Check]:
+    engine = DockerEngine(settings.engine_url)
+    try:
+        return _run_checks(settings, engine)
+    finally:
+        engine.close()
+
+
+def _run_checks(settings: Settings, engine: Engine) -> list[Check]:
     checks = [_data_dir(settings.data_dir)]
     store_check, installation = _store(settings)
     checks.append(store_check)

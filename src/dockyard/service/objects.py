@@ -8,7 +8,7 @@ unless its labels say it belongs to this installation and this workspace.
 
 from __future__ import annotations
 
-from dockyard.core.errors import Conflict, NotFound
+from dockyard.core.errors import Conflict, EngineError, NotFound
 from dockyard.core.model import State, Workspace
 from dockyard.core.naming import LABEL_INSTALLATION, LABEL_WORKSPACE, ownership_labels
 from dockyard.engine.models import ContainerSpec, VolumeMount
@@ -68,10 +68,26 @@ def start_new_container(ctx: Context, ws: Workspace, progress: Progress) -> str:
     container_id = ctx.engine.create_container(spec=container_spec(ctx, ws))
     try:
         ctx.engine.start_container(ref=container_id)
+        ensure_running(ctx, container_id, what=f"container {ws.name}")
     except BaseException:
         ctx.engine.remove_container(ref=container_id)
         raise
     return container_id
+
+
+def ensure_running(ctx: Context, container_id: str, *, what: str) -> None:
+    """Raise if the container died right after its start.
+
+    With an init process a bad command does not fail the start: init starts, cannot
+    exec the command and exits (127) a moment later. The container's last log lines
+    say why, so they become the error message.
+    """
+    info = ctx.engine.inspect_container(ref=container_id)
+    if info.running:
+        return
+    tail = ctx.engine.logs(ref=container_id, tail=3).strip().splitlines()
+    reason = tail[-1] if tail else info.error or f"exit code {info.exit_code}"
+    raise EngineError(f"{what} exited right after it started (exit {info.exit_code}): {reason}")
 
 
 def discard_container(ctx: Context, ws: Workspace) -> None:

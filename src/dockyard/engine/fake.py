@@ -1,0 +1,314 @@
+"""An in-memory Engine for orchestration tests: fast, deterministic, with failure hooks.
+
+It follows the protocol's contract (idempotent removal, ``Conflict`` on a taken name,
+``NotFound`` for unknown objects, a failed start leaves the container ``created``) so
+that tests written against it mean something. It is never the only proof of a
+container behaviour: the same behaviours are tested against the real engine.
+
+Failure hooks are plain attributes: set ``start_error`` to make the next starts fail,
+``down`` to make every call raise ``EngineUnavailable``, ``exec_handler`` to decide what
+a process prints and returns.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from dockyard.core.errors import Conflict, DockyardError, EngineUnavailable, NotFound
+from dockyard.engine.base import STDERR, STDOUT, ExecSpec, LabelFilter
+from dockyard.engine.models import (
+    ContainerInfo,
+    ContainerSpec,
+    ContainerSummary,
+    EngineEvent,
+    EngineInfo,
+    ExecInfo,
+    ImageInfo,
+    VolumeInfo,
+)
+
+ExecHandler = Callable[["FakeContainer", ExecSpec, bytes], tuple[int, bytes, bytes]]
+
+
+def _ok_handler(
+    _container: FakeContainer, _spec: ExecSpec, _stdin: bytes
+) -> tuple[int, bytes, bytes]:
+    return 0, b"", b""
+
+
+@dataclass
+class FakeContainer:
+    id: str
+    spec: ContainerSpec
+    status: str = "created"
+    exit_code: int = 0
+    oom_killed: bool = False
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    exec_ids: list[str] = field(default_factory=list)
+    archives: list[tuple[str, bytes]] = field(default_factory=list)
+
+    def info(self) -> ContainerInfo:
+        return ContainerInfo(
+            id=self.id,
+            name=self.spec.name,
+            image=self.spec.image,
+            image_id=f"sha256:{self.spec.image}",
+            labels=dict(self.spec.labels),
+            status=self.status,
+            running=self.status == "running",
+            exit_code=self.exit_code,
+            oom_killed=self.oom_killed,
+            error="",
+            created_at=self.created_at,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            exec_ids=list(self.exec_ids),
+            volumes=[m.volume for m in self.spec.mounts],
+            memory_bytes=self.spec.memory_bytes or 0,
+            nano_cpus=self.spec.nano_cpus or 0,
+            pids_limit=self.spec.pids_limit or 0,
+        )
+
+
+@dataclass
+class _FakeExec:
+    id: str
+    container: FakeContainer
+    spec: ExecSpec
+    running: bool = False
+    exit_code: int | None = None
+
+
+class FakeExecStream:
+    def __init__(self, run: Callable[[bytes], list[tuple[int, bytes]]]) -> None:
+        self._run = run
+        self._input: list[bytes] = []
+
+    def frames(self) -> Iterator[tuple[int, bytes]]:
+        yield from self._run(b"".join(self._input))
+
+    def send(self, data: bytes) -> None:
+        self._input.append(data)
+
+    def close_input(self) -> None:
+        """Input is complete once sent; nothing to signal in memory."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class FakeEngine:
+    def __init__(self, *, images: Iterable[str] = ("dockyard/workspace:latest",)) -> None:
+        self.images = set(images)
+        self.containers: dict[str, FakeContainer] = {}
+        self.volumes: dict[str, VolumeInfo] = {}
+        self.execs: dict[str, _FakeExec] = {}
+        self.events_log: list[EngineEvent] = []
+        self.exec_handler: ExecHandler = _ok_handler
+        self.start_error: DockyardError | None = None
+        self.down = False
+        self._ids = itertools.count(1)
+
+    @property
+    def url(self) -> str:
+        return "fake://engine"
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _check(self) -> None:
+        if self.down:
+            raise EngineUnavailable("cannot reach the container engine at fake://engine")
+
+    def _find(self, ref: str) -> FakeContainer:
+        self._check()
+        for container in self.containers.values():
+            if ref in (container.id, container.spec.name):
+                return container
+        raise NotFound(f"No such container: {ref}")
+
+    def _event(self, action: str, container: FakeContainer) -> None:
+        self.events_log.append(
+            EngineEvent(
+                type="container",
+                action=action,
+                actor_id=container.id,
+                attributes=dict(container.spec.labels),
+                time=datetime.now(UTC),
+            )
+        )
+
+    def crash(self, ref: str, *, exit_code: int = 137, oom: bool = False) -> None:
+        """Make a running container die, as a crash or the OOM killer would."""
+        container = self._find(ref)
+        container.status, container.exit_code, container.oom_killed = "exited", exit_code, oom
+        container.finished_at = datetime.now(UTC)
+        self._event("die", container)
+
+    def vanish(self, ref: str) -> None:
+        """Remove a container behind dockyard's back."""
+        del self.containers[self._find(ref).id]
+
+    # -- protocol -----------------------------------------------------------------------
+
+    def ping(self) -> EngineInfo:
+        self._check()
+        return EngineInfo(url=self.url, version="fake", api_version="1.41", os="linux", kind="fake")
+
+    def inspect_image(self, *, ref: str) -> ImageInfo:
+        self._check()
+        if ref not in self.images:
+            raise NotFound(f"No such image: {ref}")
+        return ImageInfo(id=f"sha256:{ref}", tags=[ref], size=1, created_at=None, labels={})
+
+    def create_volume(self, *, name: str, labels: Mapping[str, str]) -> VolumeInfo:
+        self._check()
+        if name not in self.volumes:
+            self.volumes[name] = VolumeInfo(
+                name=name, labels=dict(labels), created_at=datetime.now(UTC), mountpoint=""
+            )
+        return self.volumes[name]
+
+    def inspect_volume(self, *, name: str) -> VolumeInfo:
+        self._check()
+        if name not in self.volumes:
+            raise NotFound(f"get {name}: no such volume")
+        return self.volumes[name]
+
+    def list_volumes(self, *, labels: LabelFilter) -> list[VolumeInfo]:
+        self._check()
+        return [v for v in self.volumes.values() if _matches(v.labels, labels)]
+
+    def remove_volume(self, *, name: str) -> None:
+        self._check()
+        for container in self.containers.values():
+            if any(m.volume == name for m in container.spec.mounts):
+                raise Conflict(f"remove {name}: volume is in use")
+        self.volumes.pop(name, None)
+
+    def create_container(self, *, spec: ContainerSpec) -> str:
+        self._check()
+        if spec.image not in self.images:
+            raise NotFound(f"No such image: {spec.image}")
+        if any(c.spec.name == spec.name for c in self.containers.values()):
+            raise Conflict(f'The container name "/{spec.name}" is already in use')
+        for mount in spec.mounts:
+            self.create_volume(name=mount.volume, labels={})
+        container = FakeContainer(id=f"{next(self._ids):064x}", spec=spec)
+        self.containers[container.id] = container
+        self._event("create", container)
+        return container.id
+
+    def start_container(self, *, ref: str) -> None:
+        container = self._find(ref)
+        if self.start_error is not None:
+            raise self.start_error
+        if container.status != "running":
+            container.status, container.started_at = "running", datetime.now(UTC)
+            self._event("start", container)
+
+    def stop_container(self, *, ref: str, timeout_s: float) -> None:  # noqa: ARG002
+        container = self._find(ref)
+        if container.status == "running":
+            container.status, container.exit_code = "exited", 0
+            container.finished_at = datetime.now(UTC)
+            self._event("die", container)
+
+    def remove_container(self, *, ref: str) -> None:
+        try:
+            container = self._find(ref)
+        except NotFound:
+            return
+        del self.containers[container.id]
+        self._event("destroy", container)
+
+    def inspect_container(self, *, ref: str) -> ContainerInfo:
+        return self._find(ref).info()
+
+    def list_containers(self, *, labels: LabelFilter) -> list[ContainerSummary]:
+        self._check()
+        return [
+            ContainerSummary(
+                id=c.id,
+                name=c.spec.name,
+                image=c.spec.image,
+                image_id=f"sha256:{c.spec.image}",
+                labels=dict(c.spec.labels),
+                status=c.status,
+                created_at=c.created_at,
+            )
+            for c in self.containers.values()
+            if _matches(c.spec.labels, labels)
+        ]
+
+    def logs(self, *, ref: str, tail: int) -> str:  # noqa: ARG002
+        self._find(ref)
+        return ""
+
+    def exec_create(self, *, ref: str, spec: ExecSpec) -> str:
+        container = self._find(ref)
+        if container.status != "running":
+            raise Conflict(f"Container {container.id} is not running")
+        exec_id = f"exec{next(self._ids)}"
+        self.execs[exec_id] = _FakeExec(exec_id, container, spec)
+        container.exec_ids.append(exec_id)
+        return exec_id
+
+    def exec_start(self, *, exec_id: str, tty: bool) -> FakeExecStream:  # noqa: ARG002
+        record = self.execs[exec_id]
+
+        def run(stdin: bytes) -> list[tuple[int, bytes]]:
+            record.running = True
+            code, out, err = self.exec_handler(record.container, record.spec, stdin)
+            record.running, record.exit_code = False, code
+            return [(STDOUT, out)] * bool(out) + [(STDERR, err)] * bool(err)
+
+        return FakeExecStream(run)
+
+    def exec_inspect(self, *, exec_id: str) -> ExecInfo:
+        self._check()
+        if exec_id not in self.execs:
+            raise NotFound(f"No such exec instance: {exec_id}")
+        record = self.execs[exec_id]
+        return ExecInfo(id=exec_id, running=record.running, exit_code=record.exit_code, pid=1)
+
+    def put_archive(self, *, ref: str, path: str, data: Iterable[bytes]) -> None:
+        container = self._find(ref)
+        container.archives.append((path, b"".join(data)))
+
+    @contextmanager
+    def get_archive(self, *, ref: str, path: str) -> Iterator[Iterator[bytes]]:
+        container = self._find(ref)
+        yield iter([data for target, data in container.archives if target == path])
+
+    def commit(self, *, ref: str, repo: str, tag: str, labels: Mapping[str, str]) -> str:  # noqa: ARG002
+        self._find(ref)
+        image = f"{repo}:{tag}"
+        self.images.add(image)
+        return f"sha256:{image}"
+
+    @contextmanager
+    def events(
+        self, *, since: datetime | None, until: datetime | None, labels: LabelFilter
+    ) -> Iterator[Iterator[EngineEvent]]:
+        self._check()
+        yield iter(
+            [
+                e
+                for e in list(self.events_log)
+                if _matches(e.attributes, labels)
+                and (since is None or (e.time is not None and e.time >= since))
+                and (until is None or (e.time is not None and e.time <= until))
+            ]
+        )
+
+
+def _matches(labels: Mapping[str, str], wanted: LabelFilter) -> bool:
+    return all(
+        key in labels and (value is None or labels[key] == value) for key, value in wanted.items()
+    )

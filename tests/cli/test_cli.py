@@ -1,0 +1,208 @@
+"""The CLI as a user meets it: exact output, exit codes, one-line errors, real engine."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dockyard.cli.main import main
+from dockyard.service import Dockyard
+from dockyard.settings import load_settings
+from dockyard.store import Store
+
+
+class CLI:
+    """Runs ``dockyard`` in-process against one data directory, capturing output."""
+
+    def __init__(self, data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        self.data = data
+        self.capsys = capsys
+
+    def __call__(self, *args: str) -> tuple[int, str, str]:
+        self.capsys.readouterr()
+        code = main(["--data-dir", str(self.data), *args])
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+    @property
+    def installation(self) -> str:
+        store = Store.open(f"sqlite:///{self.data / 'dockyard.db'}")
+        try:
+            return store.installation_id
+        finally:
+            store.close()
+
+
+@pytest.fixture
+def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], installed: list[str]) -> Any:
+    runner = CLI(tmp_path / "data", capsys)
+    yield runner
+    if (runner.data / "dockyard.db").exists():
+        installed.append(runner.installation)
+
+
+def test_up_says_what_it_did_and_prints_the_name(cli: CLI) -> None:
+    code, out, err = cli("up", "john@example.com-my-react-app", "--owner", "john@example.com")
+    assert (code, err) == (0, "")
+    assert re.fullmatch(r"created dy-john-example-com-my-reac-[a-z2-7]{8}\n", out)
+    name = out.split()[1]
+    assert cli("up", "john@example.com-my-react-app") == (0, f"reused {name}\n", "")
+    assert cli("stop", "john@example.com-my-react-app") == (
+        0,
+        "stopped john@example.com-my-react-app\n",
+        "",
+    )
+    assert cli("up", "john@example.com-my-react-app") == (0, f"started {name}\n", "")
+
+
+def test_up_json(cli: CLI) -> None:
+    code, out, _ = cli("up", "k", "--owner", "o", "--memory", "300m", "--cpus", "0.5", "--json")
+    record = json.loads(out)
+    assert code == 0
+    assert record["outcome"] == "created" and record["state"] == "running"
+    assert record["resources"] == {"memory_bytes": 300 * 1024**2, "cpus": 0.5, "pids": 512}
+    assert record["container_status"] == "running"
+
+
+def test_exec_streams_and_exits_with_the_commands_code(cli: CLI) -> None:
+    cli("up", "k")
+    code, out, err = cli(
+        "exec",
+        "k",
+        "--",
+        "sh",
+        "-c",
+        "echo hi > /workspace/note.txt; cat /workspace/note.txt; echo oops >&2; exit 3",
+    )
+    assert (code, out, err) == (3, "hi\n", "oops\n")
+
+
+def test_ls_and_status(cli: CLI) -> None:
+    cli("up", "k1", "--owner", "alice")
+    cli("up", "k2", "--owner", "bob")
+    code, out, _ = cli("ls")
+    lines = out.splitlines()
+    assert code == 0
+    assert lines[0].split() == ["KEY", "CONTAINER", "STATE", "OWNER", "IDLE", "LEFT", "SESSIONS"]
+    assert [line.split()[0] for line in lines[1:]] == ["k1", "k2"]
+    assert lines[1].split()[2:4] == ["running", "alice"]
+    assert lines[1].split()[-1] == "0/0"
+    listed = json.loads(cli("ls", "--json")[1])
+    assert [w["key"] for w in listed] == ["k1", "k2"]
+    assert listed[0]["time_left_s"] > 44 * 60
+    status = json.loads(cli("status", "k1", "--json")[1])
+    assert status["owner"] == "alice" and status["sessions"] == {"active": 0, "total": 0}
+    overall = json.loads(cli("status", "--json")[1])
+    assert overall["counts"] == {"running": 2}
+    assert overall["engine"]["reachable"] is True
+
+
+def test_touch_and_extend(cli: CLI) -> None:
+    cli("up", "k")
+    code, out, _ = cli("touch", "k")
+    assert code == 0 and out.startswith("touched k: idle deadline ")
+    before = json.loads(cli("status", "k", "--json")[1])["deadline"]
+    extended = json.loads(cli("extend", "k", "--by", "30m", "--json")[1])
+    assert extended["previous_deadline"] == before
+    assert extended["capped"] is False
+    code, _, err = cli("extend", "k", "--by", "soon")
+    assert code == 2 and "expected a duration" in err
+
+
+def test_stop_refuses_a_busy_workspace_without_a_terminal(cli: CLI) -> None:
+    cli("up", "busy")
+    with Dockyard.open(load_settings(flags={"data_dir": cli.data})) as dy:
+        worker = threading.Thread(target=dy.exec, args=("busy", ["sleep", "3"]))
+        worker.start()
+        try:
+            deadline = time.monotonic() + 5
+            while dy.usage("busy").processes == 0 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            code, out, err = cli("stop", "busy")
+            assert code == 4 and out == ""
+            assert err == (
+                "dockyard: error: workspace 'busy' is in use (1 active session (exec) and "
+                "1 running exec process); pass --force to stop it anyway\n"
+            )
+            assert cli("stop", "busy", "--force")[0:2] == (0, "stopped busy\n")
+        finally:
+            worker.join()
+
+
+def test_stop_all_remove_and_rm(cli: CLI) -> None:
+    cli("up", "a")
+    cli("up", "b")
+    code, out, _ = cli("stop", "--all", "--remove")
+    assert code == 0
+    assert sorted(out.splitlines()) == sorted(
+        [f"parked {k} (work kept on volume {v})" for k, v in _volumes(cli).items()]
+    )
+    assert cli("up", "a")[1].startswith("restored ")
+    code, out, _ = cli("rm", "a", "--purge")
+    assert code == 0 and out.startswith("removed a (volume dy-a-") and out.endswith(" deleted)\n")
+    assert cli("rm", "a") == (3, "", "dockyard: error: no workspace 'a'\n")
+
+
+def _volumes(cli: CLI) -> dict[str, str]:
+    return {w["key"]: w["volume"] for w in json.loads(cli("ls", "--json")[1])}
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["up", ""], 2, "invalid workspace key: it is empty"),
+        (["up", "a\tb"], 2, "invalid workspace key: control character '\\t' at position 1"),
+        (["up", "k" * 129], 2, "invalid workspace key: 129 characters, the limit is 128"),
+        (["up", "k", "--image", "nope/nope:1"], 3, "image 'nope/nope:1' not found on the engine"),
+        (["up", "k", "--repo", "/"], 2, "--repo /: not a git repository (no .git directory)"),
+        (["up", "k", "--branch", "a..b"], 2, "invalid branch name 'a..b'"),
+        (
+            ["--engine-url", "unix:///nonexistent.sock", "up", "k"],
+            6,
+            "cannot reach the container engine at unix:///nonexistent.sock: No such file",
+        ),
+        (["exec", "nope", "--", "true"], 3, "no workspace 'nope'"),
+    ],
+)
+def test_bad_input_is_one_line_with_a_code_and_leaves_nothing(
+    cli: CLI, args: list[str], code: int, message: str
+) -> None:
+    got_code, out, err = cli(*args)
+    assert (got_code, out) == (code, "")
+    assert err.startswith(f"dockyard: error: {message}")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert json.loads(cli("ls", "--json")[1]) == []
+
+
+def test_settings_error_names_key_and_source(cli: CLI, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKYARD_POLICY__IDLE_TIMEOUT", "soon")
+    assert cli("ls") == (
+        2,
+        "",
+        (
+            "dockyard: error: policy.idle_timeout: expected a duration like 90s, 45m, 1h30m "
+            "or 7d, got 'soon' (from DOCKYARD_POLICY__IDLE_TIMEOUT)\n"
+        ),
+    )
+
+
+def test_doctor(cli: CLI) -> None:
+    code, out, _ = cli("doctor", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["ok"] is True
+    assert [c["name"] for c in report["checks"]] == [
+        "data dir",
+        "store",
+        "engine",
+        "image",
+        "container",
+    ]
+    code, out, _ = cli("--engine-url", "unix:///nonexistent.sock", "doctor")
+    assert code == 1
+    assert "FAIL engine" in out and "fix: start the engine" in out

@@ -1,0 +1,68 @@
+"""Shared fixtures: a fake clock, settings in a temporary data dir, a context on the fake engine."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dockyard.engine.fake import FakeEngine
+from dockyard.events import EventBus, store_sink
+from dockyard.service import Context, Dockyard
+from dockyard.settings import Settings, load_settings
+from dockyard.store import Store
+from tests.helpers import FakeClock
+
+pytest_plugins = ["tests.engine_fixtures"]
+_ENGINE_DIRS = ("engine", "cli")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/engine and tests/cli drives the real engine."""
+    root = Path(__file__).parent
+    for item in items:
+        if item.path.relative_to(root).parts[0] in _ENGINE_DIRS:
+            item.add_marker(pytest.mark.engine)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(env={}, flags={"data_dir": tmp_path / "data"})
+
+
+@pytest.fixture
+def fake_engine() -> FakeEngine:
+    return FakeEngine()
+
+
+@pytest.fixture
+def fake_dy(settings: Settings, fake_engine: FakeEngine, clock: FakeClock) -> Iterator[Dockyard]:
+    """The service on the fake engine, a real SQLite store and a fake clock."""
+    store = Store.open(settings.store_url)
+    ctx = Context(
+        settings=settings,
+        store=store,
+        engine=fake_engine,
+        clock=clock,
+        bus=EventBus([store_sink(store)]),
+    )
+    yield Dockyard(ctx)
+    store.close()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's own settings or data directory."""
+    for name in list(os.environ):
+        if name.startswith("DOCKYARD_"):
+            monkeypatch.delenv(name)
+    empty = tmp_path / "empty-config.toml"
+    empty.write_text("")
+    monkeypatch.setenv("DOCKYARD_CONFIG", str(empty))

@@ -1,0 +1,111 @@
+"""Fixtures for tests that drive the real engine (tests/engine, tests/cli).
+
+Every test gets its own store, hence its own installation id; everything it creates
+carries that id in ``dockyard.installation`` and is removed by label afterwards, even
+when the test fails. On failure the test's containers are dumped (state, exit code,
+labels) so the CI log says what the engine saw. A missing engine fails the test: in
+CI, Docker is required, never skipped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator, Iterator
+from pathlib import Path
+
+import pytest
+
+from dockyard.core.errors import DockyardError
+from dockyard.core.naming import LABEL_INSTALLATION
+from dockyard.engine.docker import DockerEngine
+from dockyard.engine.http import EngineTransport
+from dockyard.service import Dockyard
+from dockyard.settings import Settings, load_settings
+
+
+@pytest.fixture(scope="session")
+def docker() -> Iterator[DockerEngine]:
+    engine = DockerEngine()
+    try:
+        engine.ping()
+    except DockyardError as exc:
+        pytest.fail(f"these tests need a running Docker engine (run scripts/setup): {exc}")
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def engine_settings(tmp_path: Path) -> Settings:
+    return load_settings(
+        env={},
+        flags={
+            "data_dir": tmp_path / "data",
+            "workspace.memory": "256m",
+            "workspace.stop_timeout": "2s",
+            "lock_timeout": "60s",
+        },
+    )
+
+
+def remove_installation(docker: DockerEngine, installation: str) -> None:
+    labels = {LABEL_INSTALLATION: installation}
+    for container in docker.list_containers(labels=labels):
+        docker.remove_container(ref=container.id)
+    for volume in docker.list_volumes(labels=labels):
+        docker.remove_volume(name=volume.name)
+
+
+def dump_installation(docker: DockerEngine, installation: str) -> str:
+    lines = [f"engine state of installation {installation}:"]
+    for summary in docker.list_containers(labels={LABEL_INSTALLATION: installation}):
+        info = docker.inspect_container(ref=summary.id)
+        lines.append(
+            f"  {info.name} {info.status} exit={info.exit_code} oom={info.oom_killed} "
+            f"error={info.error!r} labels={json.dumps(dict(info.labels))}"
+        )
+    volumes = docker.list_volumes(labels={LABEL_INSTALLATION: installation})
+    lines.extend(f"  volume {volume.name}" for volume in volumes)
+    return "\n".join(lines)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item,
+    call: pytest.CallInfo[None],  # noqa: ARG001 - the hook's signature
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.when == "call":
+        item.stash[_FAILED] = report.failed
+    return report
+
+
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.fixture
+def installed(docker: DockerEngine, request: pytest.FixtureRequest) -> Iterator[list[str]]:
+    """Register installation ids to clean up (and dump on failure) after the test."""
+    installations: list[str] = []
+    yield installations
+    for installation in installations:
+        if request.node.stash.get(_FAILED, False):
+            print(dump_installation(docker, installation))  # noqa: T201 - shown on failure
+        remove_installation(docker, installation)
+
+
+@pytest.fixture
+def dy(engine_settings: Settings, installed: list[str]) -> Iterator[Dockyard]:
+    """The service on the real engine with a fresh store (a fresh installation)."""
+    service = Dockyard.open(engine_settings)
+    installed.append(service.ctx.installation)
+    yield service
+    service.close()
+
+
+def engine_json(path: str) -> object:
+    """A raw engine API read, for assertions about what the engine really has."""
+    transport = EngineTransport(DockerEngine().url)
+    try:
+        return transport.request("GET", path).json()
+    finally:
+        transport.close()

@@ -1,0 +1,44 @@
+"""Test helpers: a clock that only moves when told, and quick workspace records."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dockyard.core.model import Resources, State, Workspace
+
+T0 = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
+
+
+class FakeClock:
+    """``clock()`` returns the current fake time; ``advance`` moves it. Never sleeps."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta | None = None, **kwargs: float) -> datetime:
+        self.now += delta if delta is not None else timedelta(**kwargs)
+        return self.now
+
+
+def workspace(**changes: Any) -> Workspace:
+    """A running workspace record created at T0, with ``changes`` applied."""
+    base = Workspace(
+        key="k",
+        name="dy-k-aaaaaaaa",
+        volume="dy-k-aaaaaaaa-work",
+        owner="alice",
+        image="dockyard/workspace:latest",
+        resources=Resources(memory_bytes=2 * 1024**3, nano_cpus=1_000_000_000, pids=512),
+        state=State.RUNNING,
+        created_at=T0,
+        state_changed_at=T0,
+        last_activity_at=T0,
+        started_at=T0,
+        container_id="c0ffee",
+    )
+    return replace(base, **changes)

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from dockyard.core.errors import Conflict, QuotaExceeded, StoreError, StoreUnavailable
+from dockyard.core.model import SessionKind, SessionStatus, State
+from dockyard.store import Store
+from dockyard.store.migrate import _MIGRATIONS
+from dockyard.store.schema import SCHEMA_REVISION, metadata
+from tests.helpers import T0, workspace
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store.open(f"sqlite:///{tmp_path / 'd.db'}")
+    yield s
+    s.close()
+
+
+def test_schema_revision_constant_is_the_migrations_head() -> None:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_REVISION
+
+
+@pytest.mark.usefixtures("store")  # migrates the database this test inspects
+def test_migrations_produce_exactly_the_declared_schema(tmp_path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'd.db'}")
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    engine.dispose()
+    assert diff == []
+
+
+def test_installation_id_is_stable_per_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    first = Store.open(url)
+    second = Store.open(url)
+    other = Store.open(f"sqlite:///{tmp_path / 'y.db'}")
+    assert first.installation_id == second.installation_id != other.installation_id
+    for s in (first, second, other):
+        s.close()
+
+
+def test_insert_get_and_conflicts(store: Store) -> None:
+    ws = workspace(labels={"team": "a"})
+    store.insert(ws)
+    assert store.get("k") == ws
+    with pytest.raises(Conflict):
+        store.insert(ws)
+    with pytest.raises(Conflict):
+        store.insert(replace(ws, key="other"))  # same container name
+
+
+def test_save_is_compare_and_set(store: Store) -> None:
+    ws = workspace()
+    store.insert(ws)
+    stopped = ws.transition(State.STOPPED, now=T0)
+    assert store.save(stopped, expect_state=State.RUNNING)
+    assert not store.save(stopped, expect_state=State.RUNNING)  # it moved on already
+    assert store.get("k").state is State.STOPPED  # type: ignore[union-attr]
+
+
+def test_touch_only_lands_on_running_and_never_goes_back(store: Store) -> None:
+    store.insert(workspace(state=State.WARNED, warned_deadline=T0))
+    assert store.touch("k", at=T0 + timedelta(minutes=5))
+    got = store.get("k")
+    assert got is not None
+    assert got.state is State.RUNNING and got.warned_deadline is None
+    assert got.last_activity_at == T0 + timedelta(minutes=5)
+    assert store.touch("k", at=T0)  # an older touch (clock skew) does not move it back
+    assert store.get("k").last_activity_at == T0 + timedelta(minutes=5)  # type: ignore[union-attr]
+    store.save(workspace(state=State.STOPPED), expect_state=State.RUNNING)
+    assert not store.touch("k", at=T0 + timedelta(hours=1))
+
+
+def test_leases(store: Store) -> None:
+    later = T0 + timedelta(seconds=30)
+    assert store.try_lease("l", holder="a", now=T0, until=later)
+    assert store.try_lease("l", holder="a", now=T0, until=later)  # renewal
+    assert not store.try_lease("l", holder="b", now=T0, until=later)
+    expired = later + timedelta(seconds=1)
+    assert store.try_lease("l", holder="b", now=expired, until=expired + timedelta(minutes=1))
+    store.release_lease("l", holder="a")  # not the holder any more: no effect
+    assert store.lease_holder("l")[0] == "b"  # type: ignore[index]
+    store.release_lease("l", holder="b")
+    assert store.lease_holder("l") is None
+
+
+def test_session_limit_is_enforced_atomically(store: Store) -> None:
+    store.insert(workspace())
+    opened = [
+        store.open_session(workspace_key="k", kind=SessionKind.EXEC, holder="h", at=T0, limit=2)
+        for _ in range(2)
+    ]
+    with pytest.raises(QuotaExceeded, match="the limit is 2"):
+        store.open_session(workspace_key="k", kind=SessionKind.EXEC, holder="h", at=T0, limit=2)
+    store.close_session(opened[0].id, at=T0)
+    store.open_session(workspace_key="k", kind=SessionKind.SHELL, holder="h", at=T0, limit=2)
+    assert store.session_counts() == {"k": (2, 2)}
+    assert store.end_sessions(workspace_key="k") == 2
+    assert store.list_sessions(workspace_key="k", statuses=[SessionStatus.ACTIVE]) == []
+
+
+def test_delete_removes_sessions_too(store: Store) -> None:
+    store.insert(workspace())
+    store.open_session(workspace_key="k", kind=SessionKind.EXEC, holder="h", at=T0)
+    store.delete("k")
+    assert store.get("k") is None
+    assert store.list_sessions() == []
+
+
+def test_events_are_ordered_and_paged(store: Store) -> None:
+    for i in range(5):
+        store.append_event(type="t", at=T0, workspace_key="k", owner="o", data={"i": i})
+    first = store.list_events(limit=2)
+    rest = store.list_events(after_id=first[-1]["id"])
+    assert [e["data"]["i"] for e in first + rest] == [0, 1, 2, 3, 4]
+
+
+def test_unreachable_and_bad_urls(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="invalid database URL"):
+        Store.open("not a url")
+    (tmp_path / "dir.db").mkdir()
+    with pytest.raises(StoreUnavailable, match="cannot open the store"):
+        Store.open(f"sqlite:///{tmp_path / 'dir.db'}")
