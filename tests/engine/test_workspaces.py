@@ -242,16 +242,14 @@ def test_unreachable_clone_fails_cleanly(dy: Dockyard, docker: DockerEngine) -> 
 def test_failed_start_leaves_no_created_container(
     engine_settings: Any, docker: DockerEngine, installed: list[str]
 ) -> None:
+    # A working directory below a file: the engine accepts the create and fails the start,
+    # which leaves a container in "created" unless dockyard removes it.
     broken = engine_settings.model_copy(
-        update={
-            "workspace": engine_settings.workspace.model_copy(
-                update={"command": ("/no/such/binary",)}
-            )
-        }
+        update={"workspace": engine_settings.workspace.model_copy(update={"workdir": "/bin/sh/x"})}
     )
     with Dockyard.open(broken) as dy:
         installed.append(dy.ctx.installation)
-        with pytest.raises(EngineError, match="no/such/binary"):
+        with pytest.raises(EngineError, match="not a directory"):
             dy.acquire(AcquireRequest(key="broken"))
         assert docker.list_containers(labels={LABEL_INSTALLATION: dy.ctx.installation}) == []
         assert docker.list_volumes(labels={LABEL_INSTALLATION: dy.ctx.installation}) == []
