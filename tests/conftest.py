@@ -34,12 +34,14 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return load_settings(env={}, flags={"data_dir": tmp_path / "data"})
+    return load_settings(
+        env={}, flags={"data_dir": tmp_path / "data", "reconciler.busy_sample": "0s"}
+    )
 
 
 @pytest.fixture
-def fake_engine() -> FakeEngine:
-    return FakeEngine()
+def fake_engine(clock: FakeClock) -> FakeEngine:
+    return FakeEngine(clock=clock)
 
 
 @pytest.fixture
@@ -66,3 +68,5 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     empty = tmp_path / "empty-config.toml"
     empty.write_text("")
     monkeypatch.setenv("DOCKYARD_CONFIG", str(empty))
+    # The opportunistic background pass would outlive the test; tests that want it say so.
+    monkeypatch.setenv("DOCKYARD_RECONCILER__BACKGROUND_INTERVAL", "0")

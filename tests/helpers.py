@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -42,3 +44,16 @@ def workspace(**changes: Any) -> Workspace:
         container_id="c0ffee",
     )
     return replace(base, **changes)
+
+
+def wait_until(condition: Callable[[], bool], *, what: str, within_s: float = 10.0) -> None:
+    """Wait for something the engine does asynchronously (a process dying, a loop waking).
+
+    Not a timeout under test: the condition is checked every 10 ms and the bound only
+    turns a hang into a failure that says what never happened.
+    """
+    deadline = time.monotonic() + within_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not reached within {within_s:g}s")
+        time.sleep(0.01)

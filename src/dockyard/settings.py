@@ -121,6 +121,22 @@ class PolicySettings(_Section):
     checkpoint_retention: Duration = timedelta(days=7)
     max_workspaces_per_owner: int = Field(5, ge=1)
     max_sessions_per_workspace: int = Field(5, ge=1)
+    quota_idle_after: Duration = Field(
+        timedelta(minutes=5),
+        description="unused this long before the quota may park a workspace for another",
+    )
+    leftover_grace: Duration = Field(
+        timedelta(minutes=1), description="before a never-started container is removed"
+    )
+    interrupted_after: Duration = Field(
+        timedelta(minutes=2), description="before a stuck create/restore/park is recovered"
+    )
+    busy_cpu_percent: float = Field(
+        5.0, ge=0, description="CPU use (percent of one CPU) that counts as activity"
+    )
+    busy_processes: tuple[str, ...] = Field(
+        (), description="process names whose presence counts as activity (e.g. make, npm)"
+    )
     rules: tuple[RuleSettings, ...] = ()
 
     def to_policy(self) -> Policy:
@@ -133,8 +149,29 @@ class PolicySettings(_Section):
             checkpoint_retention=self.checkpoint_retention,
             max_workspaces_per_owner=self.max_workspaces_per_owner,
             max_sessions_per_workspace=self.max_sessions_per_workspace,
+            quota_idle_after=self.quota_idle_after,
+            leftover_grace=self.leftover_grace,
+            interrupted_after=self.interrupted_after,
+            busy_cpu_percent=self.busy_cpu_percent,
+            busy_processes=self.busy_processes,
             rules=tuple(rule.to_rule() for rule in self.rules),
         )
+
+
+class ReconcilerSettings(_Section):
+    """The loop that applies the policy (``dockyard reconcile``, ``serve``, ``clean``)."""
+
+    max_interval: Duration = Field(
+        timedelta(seconds=60), description="longest sleep between passes"
+    )
+    workers: int = Field(4, ge=1, le=64, description="actions executed in parallel")
+    busy_sample: Duration = Field(
+        timedelta(milliseconds=250), description="CPU sampling window for the busy check"
+    )
+    background_interval: Duration = Field(
+        timedelta(hours=1),
+        description="common CLI commands start a cleanup pass at most this often; 0 = never",
+    )
 
 
 class Settings(_Section):
@@ -153,6 +190,7 @@ class Settings(_Section):
     )
     workspace: WorkspaceSettings = WorkspaceSettings()
     policy: PolicySettings = PolicySettings()
+    reconciler: ReconcilerSettings = ReconcilerSettings()
 
     @property
     def store_url(self) -> str:

@@ -89,10 +89,19 @@ def test_ls_and_status(cli: CLI) -> None:
     code, out, _ = cli("ls")
     lines = out.splitlines()
     assert code == 0
-    assert lines[0].split() == ["KEY", "CONTAINER", "STATE", "OWNER", "IDLE", "LEFT", "SESSIONS"]
+    assert lines[0].split() == [
+        "KEY",
+        "CONTAINER",
+        "STATE",
+        "OWNER",
+        "IDLE",
+        "LEFT",
+        "SESSIONS",
+        "NEXT",
+    ]
     assert [line.split()[0] for line in lines[1:]] == ["k1", "k2"]
     assert lines[1].split()[2:4] == ["running", "alice"]
-    assert lines[1].split()[-1] == "0/0"
+    assert lines[1].split()[6] == "0/0"
     listed = json.loads(cli("ls", "--json")[1])
     assert [w["key"] for w in listed] == ["k1", "k2"]
     assert listed[0]["time_left_s"] > 44 * 60
@@ -206,3 +215,59 @@ def test_doctor(cli: CLI) -> None:
     code, out, _ = cli("--engine-url", "unix:///nonexistent.sock", "doctor")
     assert code == 1
     assert "FAIL engine" in out and "fix: start the engine" in out
+
+
+def test_clean_dry_run_shows_the_plan_and_changes_nothing(cli: CLI) -> None:
+    cli("up", "due", "--idle-timeout", "0s")
+    cli("up", "kept", "--idle-timeout", "0s", "--keep")
+    cli("up", "fresh")
+    code, out, _ = cli("clean", "--dry-run")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["ACTION", "TARGET", "REASON", "DETAIL"]
+    assert [line.split()[:3] for line in lines[1:]] == [["park", "due", "idle"]]
+    states = {w["key"]: w["state"] for w in json.loads(cli("ls", "--json")[1])}
+    assert states == {"due": "running", "kept": "running", "fresh": "running"}
+    listed = {w["key"]: w["pending"] for w in json.loads(cli("ls", "--json")[1])}
+    assert listed["due"]["action"] == "park" and listed["due"]["in_s"] == 0
+    assert listed["fresh"]["action"] == "warn" and listed["kept"] is None
+    code, out, _ = cli("clean", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["dry_run"] is False
+    assert [(a["action"], a["target"], a["outcome"]) for a in report["actions"]] == [
+        ("park", "due", "done")
+    ]
+    states = {w["key"]: w["state"] for w in json.loads(cli("ls", "--json")[1])}
+    assert states == {"due": "parked", "kept": "running", "fresh": "running"}
+    assert cli("clean")[1] == "nothing to do; next due " + cli("clean")[1].split("next due ")[1]
+
+
+def test_ls_shows_what_comes_next(cli: CLI) -> None:
+    cli("up", "k")
+    code, out, _ = cli("ls")
+    header, row = out.splitlines()
+    assert code == 0 and header.split()[-1] == "NEXT"
+    assert row.endswith(("warn in 39m (idle_soon)", "warn in 40m (idle_soon)"))
+
+
+def test_keep_and_unkeep(cli: CLI) -> None:
+    cli("up", "k", "--idle-timeout", "0s")
+    assert cli("keep", "k") == (0, "kept k\n", "")
+    assert cli("keep", "k") == (0, "k: already kept\n", "")
+    assert json.loads(cli("clean", "--json")[1])["actions"] == []
+    assert cli("unkeep", "k")[:2] == (0, "unkept k\n")
+    assert [a["target"] for a in json.loads(cli("clean", "--json")[1])["actions"]] == ["k"]
+
+
+def test_background_cleanup_never_fails_the_command(
+    cli: CLI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKYARD_RECONCILER__BACKGROUND_INTERVAL", "1h")
+    code, out, err = cli("--engine-url", "unix:///nonexistent.sock", "ls")
+    assert (code, out) == (0, "")
+    assert err.startswith("warning: the engine did not answer")
+    marker = cli.data / ".last_container_cleanup"
+    assert marker.exists()
+    first = marker.stat().st_mtime
+    cli("--engine-url", "unix:///nonexistent.sock", "ls")
+    assert marker.stat().st_mtime == first  # at most once an interval

@@ -7,8 +7,10 @@ from typing import Any
 
 import click
 
+from dockyard.cli import background
 from dockyard.cli.output import Terminal
 from dockyard.service import Dockyard
+from dockyard.service.reconciler import notify
 from dockyard.settings import Settings, load_settings
 
 
@@ -36,6 +38,28 @@ class App:
     def close(self) -> None:
         if self._dockyard is not None:
             self._dockyard.close()
+
+    def global_args(self) -> list[str]:
+        """The global options this command was given, for a child ``dockyard`` process."""
+        args: list[str] = []
+        if self.config_file is not None:
+            args += ["--config", str(self.config_file)]
+        for flag, value in self.flags.items():
+            if value is not None:
+                args += [f"--{flag.replace('_', '-')}", str(value)]
+        return args
+
+    def cleanup_in_background(self) -> None:
+        """Start the throttled background cleanup, and show its last failure once."""
+        settings = self.settings()
+        error = background.take_error(settings.data_dir)
+        if error:
+            self.term.warn(f"the last background cleanup failed: {error}")
+        background.start(settings, self.global_args())
+
+    def notify_reconciler(self) -> None:
+        """Wake a reconcile loop on this data directory: something changed."""
+        notify(self.settings().data_dir)
 
 
 pass_app = click.make_pass_decorator(App)

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from dockyard.core.units import format_duration, parse_duration, parse_size
+from dockyard.service.views import WorkspaceView
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,3 +80,13 @@ def clock_time(moment: datetime | None) -> str:
 
 def seconds_text(seconds: float | None) -> str:
     return "-" if seconds is None else format_duration(seconds)
+
+
+def pending_text(view: WorkspaceView) -> str:
+    """``park in 12m (idle)``, ``park now (crashed: exited 137)``, or ``-``."""
+    pending = view.pending
+    if pending is None:
+        return "-"
+    when = "now" if pending.at is None else relative(pending.at, now=view.now)
+    why = pending.reason + (f": {pending.detail}" if pending.detail else "")
+    return f"{pending.action} {when} ({why})"

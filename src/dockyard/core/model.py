@@ -151,6 +151,7 @@ class Workspace:
     started_at: datetime | None = None
     extended_until: datetime | None = None
     warned_deadline: datetime | None = None
+    revision: int = 0  # bumped by the store on every write: optimistic concurrency
 
     def transition(self, to: State, *, now: datetime, reason: str | None = None) -> Workspace:
         """Return this workspace in state ``to``, or raise ``IllegalTransition``."""

@@ -41,6 +41,11 @@ class Policy:
     checkpoint_retention: timedelta = timedelta(days=7)
     max_workspaces_per_owner: int = 5
     max_sessions_per_workspace: int = 5
+    quota_idle_after: timedelta = timedelta(minutes=5)
+    leftover_grace: timedelta = timedelta(minutes=1)
+    interrupted_after: timedelta = timedelta(minutes=2)
+    busy_cpu_percent: float = 5.0
+    busy_processes: tuple[str, ...] = ()
     rules: Sequence[Rule] = ()
 
     def apply(self, overrides: PolicyOverrides) -> Policy:

@@ -120,6 +120,14 @@ class Engine(Protocol):
         """The last ``tail`` lines the container's main process wrote (stdout and stderr)."""
         ...
 
+    def cpu_usage_ns(self, *, container_id: str) -> int | None:
+        """Cumulative CPU time of a running container in ns; None if not measurable."""
+        ...
+
+    def processes(self, *, ref: str) -> list[str]:
+        """Command lines of the processes running in a container."""
+        ...
+
     # -- processes and files ------------------------------------------------------------
     def exec_create(self, *, ref: str, spec: ExecSpec) -> str: ...
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from dockyard.core.errors import Conflict, EngineError, NotFound
+from dockyard.engine import cgroups
 from dockyard.engine.base import STDERR, STDOUT, ExecSpec, LabelFilter
 from dockyard.engine.http import EngineTransport, RawStream
 from dockyard.engine.models import (
@@ -166,6 +167,28 @@ class DockerEngine:
             query={"stdout": True, "stderr": True, "tail": tail},
         )
         return _demultiplex(response.body).decode(errors="replace")
+
+    def cpu_usage_ns(self, *, container_id: str) -> int | None:
+        if self._http.is_local:
+            usage = cgroups.cpu_usage_ns(container_id)
+            if usage is not None:
+                return usage
+        try:
+            stats = self._http.request(
+                "GET",
+                f"/containers/{container_id}/stats",
+                query={"stream": False, "one-shot": True},
+            ).json()
+        except NotFound:
+            return None
+        total = ((stats or {}).get("cpu_stats") or {}).get("cpu_usage", {}).get("total_usage")
+        return int(total) if total else None
+
+    def processes(self, *, ref: str) -> list[str]:
+        data = self._http.request("GET", f"/containers/{ref}/top").json() or {}
+        titles = [str(t) for t in data.get("Titles") or []]
+        column = titles.index("CMD") if "CMD" in titles else len(titles) - 1
+        return [str(row[column]) for row in data.get("Processes") or [] if len(row) > column]
 
     # -- processes and files ------------------------------------------------------------
 

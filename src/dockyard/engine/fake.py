@@ -47,7 +47,7 @@ class FakeContainer:
     status: str = "created"
     exit_code: int = 0
     oom_killed: bool = False
-    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))  # engine sets it
     started_at: datetime | None = None
     finished_at: datetime | None = None
     exec_ids: list[str] = field(default_factory=list)
@@ -104,7 +104,13 @@ class FakeExecStream:
 
 
 class FakeEngine:
-    def __init__(self, *, images: Iterable[str] = ("dockyard/workspace:latest",)) -> None:
+    def __init__(
+        self,
+        *,
+        images: Iterable[str] = ("dockyard/workspace:latest",),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.clock = clock
         self.images = set(images)
         self.containers: dict[str, FakeContainer] = {}
         self.volumes: dict[str, VolumeInfo] = {}
@@ -113,6 +119,12 @@ class FakeEngine:
         self.exec_handler: ExecHandler = _ok_handler
         self.start_error: DockyardError | None = None
         self.down = False
+        #: container id -> cumulative CPU ns
+        self.cpu_ns: dict[str, int] = {}
+        #: containers that burn CPU (their counter grows by a second on every read)
+        self.busy_cpu: set[str] = set()
+        #: container id -> extra process command lines
+        self.process_names: dict[str, list[str]] = {}
         self._ids = itertools.count(1)
 
     @property
@@ -139,7 +151,7 @@ class FakeEngine:
                 action=action,
                 actor_id=container.id,
                 attributes=dict(container.spec.labels),
-                time=datetime.now(UTC),
+                time=self.clock(),
             )
         )
 
@@ -147,7 +159,7 @@ class FakeEngine:
         """Make a running container die, as a crash or the OOM killer would."""
         container = self._find(ref)
         container.status, container.exit_code, container.oom_killed = "exited", exit_code, oom
-        container.finished_at = datetime.now(UTC)
+        container.finished_at = self.clock()
         self._event("die", container)
 
     def vanish(self, ref: str) -> None:
@@ -170,7 +182,7 @@ class FakeEngine:
         self._check()
         if name not in self.volumes:
             self.volumes[name] = VolumeInfo(
-                name=name, labels=dict(labels), created_at=datetime.now(UTC), mountpoint=""
+                name=name, labels=dict(labels), created_at=self.clock(), mountpoint=""
             )
         return self.volumes[name]
 
@@ -199,7 +211,7 @@ class FakeEngine:
             raise Conflict(f'The container name "/{spec.name}" is already in use')
         for mount in spec.mounts:
             self.create_volume(name=mount.volume, labels={})
-        container = FakeContainer(id=f"{next(self._ids):064x}", spec=spec)
+        container = FakeContainer(id=f"{next(self._ids):064x}", spec=spec, created_at=self.clock())
         self.containers[container.id] = container
         self._event("create", container)
         return container.id
@@ -209,14 +221,14 @@ class FakeEngine:
         if self.start_error is not None:
             raise self.start_error
         if container.status != "running":
-            container.status, container.started_at = "running", datetime.now(UTC)
+            container.status, container.started_at = "running", self.clock()
             self._event("start", container)
 
     def stop_container(self, *, ref: str, timeout_s: float) -> None:  # noqa: ARG002
         container = self._find(ref)
         if container.status == "running":
             container.status, container.exit_code = "exited", 0
-            container.finished_at = datetime.now(UTC)
+            container.finished_at = self.clock()
             self._event("die", container)
 
     def remove_container(self, *, ref: str) -> None:
@@ -245,6 +257,18 @@ class FakeEngine:
             for c in self.containers.values()
             if _matches(c.spec.labels, labels)
         ]
+
+    def cpu_usage_ns(self, *, container_id: str) -> int | None:
+        container = self._find(container_id)
+        if container.status != "running":
+            return None
+        if container.id in self.busy_cpu:  # a whole CPU-second per look: always busy
+            self.cpu_ns[container.id] = self.cpu_ns.get(container.id, 0) + 10**9
+        return self.cpu_ns.get(container.id, 0)
+
+    def processes(self, *, ref: str) -> list[str]:
+        container = self._find(ref)
+        return ["sleep infinity", *self.process_names.get(container.id, [])]
 
     def logs(self, *, ref: str, tail: int) -> str:  # noqa: ARG002
         self._find(ref)

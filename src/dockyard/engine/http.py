@@ -125,6 +125,11 @@ class EngineTransport:
         for conn in connections:
             conn.close()
 
+    @property
+    def is_local(self) -> bool:
+        """Is the engine on this machine (a unix socket), so its cgroups are readable here?"""
+        return self._unix_path is not None
+
     def _unavailable(self, exc: BaseException) -> EngineUnavailable:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
         if isinstance(exc, TimeoutError | socket.timeout):

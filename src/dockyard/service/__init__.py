@@ -11,17 +11,18 @@ of this package, which the CLI and the API call the same way::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from types import TracebackType
 
 from dockyard.core.model import SessionKind, Workspace
 from dockyard.engine.process import OutputSink
-from dockyard.service import activity, lifecycle, views
+from dockyard.service import activity, lifecycle, reconciler, views
 from dockyard.service.acquire import AcquireRequest, AcquireResult, acquire
 from dockyard.service.activity import Extension, Usage
 from dockyard.service.context import Clock, Context, Progress, no_progress, system_clock
 from dockyard.service.lifecycle import Change
+from dockyard.service.reconciler import PassReport, Reconciler
 from dockyard.service.views import WorkspaceView
 from dockyard.settings import Settings, load_settings
 
@@ -32,6 +33,8 @@ __all__ = [
     "Context",
     "Dockyard",
     "Extension",
+    "PassReport",
+    "Reconciler",
     "Usage",
     "WorkspaceView",
 ]
@@ -107,6 +110,17 @@ class Dockyard:
 
     def remove(self, key: str, *, purge: bool = False, force: bool = False) -> Change:
         return lifecycle.remove(self.ctx, key, purge=purge, force=force)
+
+    def keep(self, key: str, *, keep: bool = True) -> Change:
+        return lifecycle.set_keep(self.ctx, key, keep=keep)
+
+    def clean(self, *, dry_run: bool = False) -> PassReport:
+        """One reconcile pass now; with ``dry_run`` only the plan."""
+        return reconciler.run_pass(self.ctx, dry_run=dry_run)
+
+    def reconciler(self, *, on_pass: Callable[[PassReport], None] | None = None) -> Reconciler:
+        """A reconcile loop on this service's context; ``run()`` it in a thread."""
+        return Reconciler(self.ctx, on_pass=on_pass)
 
     def get(self, key: str) -> Workspace:
         return activity.get_workspace(self.ctx, key)

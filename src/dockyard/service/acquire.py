@@ -23,7 +23,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from dockyard.core.errors import Conflict, DockyardError, InvalidInput, NotFound
+from dockyard.core.errors import (
+    Busy,
+    Conflict,
+    DockyardError,
+    InvalidInput,
+    NotFound,
+    QuotaExceeded,
+)
 from dockyard.core.events import EventType
 from dockyard.core.model import (
     ACTIVE_STATES,
@@ -51,6 +58,7 @@ from dockyard.service.objects import (
     volume_exists,
 )
 from dockyard.service.provision import check_source, provision
+from dockyard.service.quota import ensure_room
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +193,9 @@ def _create(
         labels=dict(request.labels),
         overrides=request.overrides,
     )
-    _write_intent(ctx, ws, previous)
+    with ctx.owner_lock(ws.owner):
+        ensure_room(ctx, owner=ws.owner, key=ws.key, progress=progress)
+        _write_intent(ctx, ws, previous)
     made_volume = False
     try:
         volume_kept = volume_exists(ctx, ws)
@@ -255,8 +265,10 @@ def _revive(ctx: Context, ws: Workspace, *, progress: Progress) -> AcquireResult
             continue
     now = ctx.now()
     if info is None:
-        failed = ws.transition(State.FAILED, now=now, reason="its container vanished")
-        save_cas(ctx, failed, expect=ws.state)
+        failed = ws
+        if ws.state is not State.FAILED:
+            failed = ws.transition(State.FAILED, now=now, reason="its container vanished")
+            save_cas(ctx, failed, expect=ws.state)
         note = f"its container was gone; a new one uses the kept volume {ws.volume}"
         return _restore(ctx, failed, progress=progress, note=note)
     if info.running:
@@ -264,8 +276,14 @@ def _revive(ctx: Context, ws: Workspace, *, progress: Progress) -> AcquireResult
     else:
         progress(f"starting container {ws.name}")
         try:
-            ctx.engine.start_container(ref=info.id)
-            ensure_running(ctx, info.id, what=f"container {ws.name}")
+            if ws.state in ACTIVE_STATES:  # already counted as live
+                _start_existing(ctx, info.id, ws.name)
+            else:
+                with ctx.owner_lock(ws.owner):
+                    ensure_room(ctx, owner=ws.owner, key=ws.key, progress=progress)
+                    _start_existing(ctx, info.id, ws.name)
+        except (Busy, QuotaExceeded):
+            raise
         except DockyardError as exc:
             discard_container(ctx, ws)
             failed = ws.transition(State.FAILED, now=now, reason=f"would not start: {exc}")
@@ -286,6 +304,11 @@ def _revive(ctx: Context, ws: Workspace, *, progress: Progress) -> AcquireResult
     return AcquireResult(outcome, revived)
 
 
+def _start_existing(ctx: Context, container_id: str, name: str) -> None:
+    ctx.engine.start_container(ref=container_id)
+    ensure_running(ctx, container_id, what=f"container {name}")
+
+
 def _restore(ctx: Context, ws: Workspace, *, progress: Progress, note: str | None) -> AcquireResult:
     """A new container for a workspace whose container is gone; its volume holds the work."""
     require_image(ctx, ws.image)
@@ -293,7 +316,9 @@ def _restore(ctx: Context, ws: Workspace, *, progress: Progress, note: str | Non
         restoring, fallback = ws, ws.transition(State.PARKED, now=ctx.now())
     else:
         restoring, fallback = ws.transition(State.RESTORING, now=ctx.now()), ws
-        save_cas(ctx, restoring, expect=ws.state)
+        with ctx.owner_lock(ws.owner):
+            ensure_room(ctx, owner=ws.owner, key=ws.key, progress=progress)
+            save_cas(ctx, restoring, expect=ws.state)
     volume_kept = volume_exists(ctx, ws)
     if not volume_kept:
         ctx.engine.create_volume(name=ws.volume, labels=labels_for(ctx, ws, role="volume"))

@@ -25,6 +25,7 @@ from dockyard.core.units import format_duration
 from dockyard.engine.base import ExecSpec
 from dockyard.engine.process import OutputSink, run
 from dockyard.service.context import Context
+from dockyard.service.observe import running_execs
 
 log = logging.getLogger("dockyard.activity")
 
@@ -113,28 +114,28 @@ def usage(ctx: Context, ws: Workspace) -> Usage:
     live = ctx.store.list_sessions(workspace_key=ws.key, statuses=[SessionStatus.ACTIVE])
     processes = 0
     if ws.container_id is not None and ws.state in ACTIVE_STATES:
-        try:
-            info = ctx.engine.inspect_container(ref=ws.container_id)
-        except NotFound:
-            info = None
-        for exec_id in info.exec_ids if info and info.running else ():
-            try:
-                if ctx.engine.exec_inspect(exec_id=exec_id).running:
-                    processes += 1
-            except NotFound:
-                continue
+        processes = running_execs(ctx.engine, ws.container_id)
     return Usage(sessions=live, processes=processes)
 
 
-def reap_dead_sessions(ctx: Context, key: str) -> int:
-    """End active sessions whose holder is a process on this host that no longer exists."""
+def dead_holder_sessions(ctx: Context, key: str | None = None) -> list[Session]:
+    """Active sessions whose holder is a process on this host that no longer exists."""
     host = socket.gethostname()
-    dead = [
-        s.id
+    return [
+        s
         for s in ctx.store.list_sessions(workspace_key=key, statuses=[SessionStatus.ACTIVE])
         if _holder_is_dead(s.holder, host)
     ]
-    return ctx.store.end_sessions(ids=dead) if dead else 0
+
+
+def reap_dead_sessions(ctx: Context, key: str) -> int:
+    """Sessions of dead holders stop counting as live: execs end, the rest are detached."""
+    dead = dead_holder_sessions(ctx, key)
+    execs = [s.id for s in dead if s.kind is SessionKind.EXEC]
+    others = [s.id for s in dead if s.kind is not SessionKind.EXEC]
+    return ctx.store.set_session_status(execs, SessionStatus.DEAD) + ctx.store.set_session_status(
+        others, SessionStatus.DETACHED
+    )
 
 
 def _holder_is_dead(holder: str, host: str) -> bool:

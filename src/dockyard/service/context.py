@@ -12,7 +12,7 @@ import socket
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dockyard.core.events import Event, EventType
@@ -21,7 +21,7 @@ from dockyard.core.policy import Policy
 from dockyard.engine.base import Engine
 from dockyard.engine.docker import DockerEngine
 from dockyard.events import EventBus, log_sink, store_sink
-from dockyard.service.locking import workspace_lock
+from dockyard.service.locking import lease
 from dockyard.settings import Settings
 from dockyard.store import Store
 
@@ -78,10 +78,24 @@ class Context:
     def now(self) -> datetime:
         return self.clock()
 
-    def lock(self, key: str) -> AbstractContextManager[None]:
-        return workspace_lock(
+    def lock(self, key: str, *, wait: timedelta | None = None) -> AbstractContextManager[None]:
+        """The workspace's lease; waits up to ``wait`` (default ``lock_timeout``) for it."""
+        return lease(
             self.store,
-            key,
+            f"workspace:{key}",
+            what=f"workspace {key!r}",
+            holder=self.holder,
+            clock=self.clock,
+            wait=self.settings.lock_timeout if wait is None else wait,
+        )
+
+    def owner_lock(self, owner: str) -> AbstractContextManager[None]:
+        """The owner's lease: held while counting the owner's live workspaces and
+        reserving a place (the intent write), so the quota holds under concurrency."""
+        return lease(
+            self.store,
+            f"owner:{owner}",
+            what=f"owner {owner!r}",
             holder=self.holder,
             clock=self.clock,
             wait=self.settings.lock_timeout,

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from dockyard.core.errors import NotFound, Refused
+from dockyard.core.actions import Reason
+from dockyard.core.errors import Conflict, NotFound, Refused
 from dockyard.core.events import EventType
 from dockyard.core.model import ACTIVE_STATES, State, Workspace
-from dockyard.core.naming import validate_key
+from dockyard.core.naming import LABEL_KEEP, is_truthy_label, validate_key
 from dockyard.service.activity import get_workspace, usage
 from dockyard.service.context import Context
 from dockyard.service.objects import discard_container, save_cas
@@ -67,33 +68,59 @@ def stop(ctx: Context, key: str, *, force: bool = False) -> Change:
         return Change(stopped, changed=True)
 
 
-def park(ctx: Context, key: str, *, force: bool = False, reason: str = "request") -> Change:
+PARKABLE_STATES = frozenset({*ACTIVE_STATES, State.STOPPED, State.FAILED, State.PARKING})
+
+
+def park(ctx: Context, key: str, *, force: bool = False) -> Change:
     """Save the work and remove the container; ``up`` restores it later."""
     with ctx.lock(validate_key(key)):
         ws = get_workspace(ctx, key)
         if ws.state is State.PARKED:
             return Change(ws, changed=False, detail="already parked")
-        if ws.state not in (*ACTIVE_STATES, State.STOPPED, State.FAILED, State.PARKING):
+        if ws.state not in PARKABLE_STATES:
             return Change(ws, changed=False, detail=f"it is {ws.state}; nothing to park")
         _refuse_if_busy(ctx, ws, force=force)
-        parking = ws
-        if ws.state is not State.PARKING:
-            parking = ws.transition(State.PARKING, now=ctx.now(), reason=reason)
-            save_cas(ctx, parking, expect=ws.state)
-        _stop_container(ctx, ws)
-        discard_container(ctx, ws)
-        parked = replace(
-            parking.transition(State.PARKED, now=ctx.now(), reason=reason),
-            container_id=None,
-            warned_deadline=None,
-            extended_until=None,
-        )
-        save_cas(ctx, parked, expect=State.PARKING)
-        ctx.store.end_sessions(workspace_key=ws.key)
-        ctx.emit(
-            EventType.WORKSPACE_PARKED, parked, reason=reason, strategy="volume", volume=ws.volume
-        )
+        parked = park_locked(ctx, ws, reason=Reason.REQUEST, detail="parked on request")
         return Change(parked, changed=True, detail=f"work kept on volume {ws.volume}")
+
+
+def park_locked(
+    ctx: Context,
+    ws: Workspace,
+    *,
+    reason: Reason,
+    detail: str,
+    expect_revision: int | None = None,
+) -> Workspace:
+    """Park ``ws``, whose lease the caller holds; ``Conflict`` if its revision moved on.
+
+    The intent (``parking``) is written first, so a manager killed midway leaves a record
+    that says what it was doing; the next holder finishes the park.
+    """
+    parking = ws
+    if ws.state is not State.PARKING:
+        parking = ws.transition(State.PARKING, now=ctx.now(), reason=f"{reason}: {detail}")
+        if not ctx.store.save(parking, expect_state=ws.state, expect_revision=expect_revision):
+            raise Conflict(f"workspace {ws.key!r} changed since the decision to park it")
+    _stop_container(ctx, ws)
+    discard_container(ctx, ws)
+    parked = replace(
+        parking.transition(State.PARKED, now=ctx.now(), reason=f"{reason}: {detail}"),
+        container_id=None,
+        warned_deadline=None,
+        extended_until=None,
+    )
+    save_cas(ctx, parked, expect=State.PARKING)
+    ctx.store.end_sessions(workspace_key=ws.key)
+    ctx.emit(
+        EventType.WORKSPACE_PARKED,
+        parked,
+        reason=reason.value,
+        detail=detail,
+        strategy="volume",
+        volume=ws.volume,
+    )
+    return parked
 
 
 def remove(ctx: Context, key: str, *, purge: bool = False, force: bool = False) -> Change:
@@ -120,3 +147,32 @@ def remove(ctx: Context, key: str, *, purge: bool = False, force: bool = False) 
         return Change(
             removed, changed=True, detail=f"volume {ws.volume} kept until gc or rm --purge"
         )
+
+
+def set_keep(ctx: Context, key: str, *, keep: bool) -> Change:
+    """Mark a workspace as never to be cleaned up (or not). The record decides; the
+    container's ``dockyard.keep`` label (set at creation) is honoured too."""
+    for _attempt in range(5):
+        ws = get_workspace(ctx, key)
+        if ws.keep == keep:
+            return Change(ws, changed=False, detail="already " + ("kept" if keep else "not kept"))
+        updated = replace(ws, keep=keep)
+        if ctx.store.save(updated, expect_state=ws.state, expect_revision=ws.revision):
+            return Change(updated, changed=True, detail=_label_note(ctx, updated))
+    raise Conflict(f"workspace {key!r} kept changing; try again")
+
+
+def _label_note(ctx: Context, ws: Workspace) -> str:
+    """Engine labels cannot change: a container created kept stays kept until recreated."""
+    if ws.keep or ws.container_id is None:
+        return ""
+    try:
+        labels = ctx.engine.inspect_container(ref=ws.container_id).labels
+    except NotFound:
+        return ""
+    if is_truthy_label(labels.get(LABEL_KEEP)):
+        return (
+            f"its container was created with {LABEL_KEEP}=true and stays kept until it is "
+            "recreated (park it, then up)"
+        )
+    return ""

@@ -1,4 +1,4 @@
-"""Per-workspace mutual exclusion across threads, processes and manager replicas.
+"""Mutual exclusion across threads, processes and manager replicas (per workspace, per owner).
 
 A lock is a lease row in the store (``locks``): taken with a compare-and-set, renewed by
 a background thread while held, released at the end. If the holder dies (SIGKILL, a
@@ -24,20 +24,22 @@ from dockyard.core.errors import Busy
 from dockyard.store import Store
 
 DEFAULT_TTL = timedelta(seconds=30)
+#: For background work on a workspace someone else holds: skip it rather than queue.
+SHORT_WAIT = timedelta(seconds=1)
 
 
 @contextmanager
-def workspace_lock(
+def lease(
     store: Store,
-    key: str,
+    name: str,
     *,
+    what: str,
     holder: str,
     clock: Callable[[], datetime],
     wait: timedelta,
     ttl: timedelta = DEFAULT_TTL,
 ) -> Iterator[None]:
-    """Hold the lease on workspace ``key`` for the duration of the block."""
-    name = f"workspace:{key}"
+    """Hold the lease ``name`` (``what`` names it in messages) for the block."""
     token = f"{holder}:{secrets.token_hex(4)}"
     give_up = time.monotonic() + wait.total_seconds()
     delay = 0.005
@@ -49,8 +51,8 @@ def workspace_lock(
             current = store.lease_holder(name)
             who = f" (held by {current[0].rsplit(':', 1)[0]})" if current else ""
             raise Busy(
-                f"workspace {key!r} is busy: another operation holds it{who}; "
-                f"gave up after {wait.total_seconds():.0f}s"
+                f"{what} is busy: another operation holds it{who}; "
+                f"gave up after {wait.total_seconds():g}s"
             )
         time.sleep(delay)
         delay = min(delay * 2, 0.2)
@@ -62,7 +64,7 @@ def workspace_lock(
             now = clock()
             store.try_lease(name, holder=token, now=now, until=now + ttl)
 
-    renewer = threading.Thread(target=renew, name=f"lease-{key}", daemon=True)
+    renewer = threading.Thread(target=renew, name=f"lease-{name}", daemon=True)
     renewer.start()
     try:
         yield

@@ -1,10 +1,11 @@
 """Read models for ``ls``, ``status`` and the API: a workspace as people and scripts see it.
 
 A view joins the record, the effective policy (idle deadline, time left), session
-counts and, when asked, what the engine says about the container, from one
-label-filtered list call for all workspaces rather than an inspect per container. If
-the engine cannot be reached the views still come back, with ``container_status``
-``unknown`` and a warning, because the records alone answer most questions.
+counts, what the engine says about the container (one label-filtered list for all
+workspaces, not an inspect each) and what the planner will do next and why: the same
+``plan`` the reconciler executes, so ``ls`` never promises something the loop would not
+do. If the engine cannot be reached the views still come back, with container status
+``unknown`` and no pending action, because the records alone answer most questions.
 """
 
 from __future__ import annotations
@@ -13,23 +14,44 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from dockyard.core.errors import EngineUnavailable, NotFound
+from dockyard.core.errors import EngineUnavailable
 from dockyard.core.model import ACTIVE_STATES, State, Workspace
-from dockyard.core.naming import LABEL_INSTALLATION, LABEL_MANAGED
-from dockyard.core.policy import idle_deadline
+from dockyard.core.planner import Activity, Plan, effective_deadline, last_activity, plan
 from dockyard.service.activity import get_workspace
 from dockyard.service.context import Context
+from dockyard.service.observe import Observation, observe
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """The next thing the reconciler will do to a workspace; ``at`` None means now."""
+
+    action: str
+    reason: str
+    detail: str
+    at: datetime | None
+
+    def to_json(self, now: datetime) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "reason": self.reason,
+            "detail": self.detail or None,
+            "at": self.at.isoformat() if self.at else now.isoformat(),
+            "in_s": round(max(0.0, (self.at - now).total_seconds()), 3) if self.at else 0.0,
+        }
 
 
 @dataclass(frozen=True, slots=True)
 class WorkspaceView:
     workspace: Workspace
+    now: datetime
     idle_for_s: float | None
     deadline: datetime | None
     time_left_s: float | None
     sessions_active: int
     sessions_total: int
     container_status: str
+    pending: Pending | None
 
     def to_json(self) -> dict[str, Any]:
         ws = self.workspace
@@ -60,6 +82,7 @@ class WorkspaceView:
             "deadline": self.deadline.isoformat() if self.deadline else None,
             "time_left_s": _round(self.time_left_s),
             "sessions": {"active": self.sessions_active, "total": self.sessions_total},
+            "pending": self.pending.to_json(self.now) if self.pending else None,
         }
 
 
@@ -67,74 +90,91 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def build_view(
+def _pending(the_plan: Plan | None, key: str) -> Pending | None:
+    if the_plan is None:
+        return None
+    due = the_plan.for_key(key)
+    if due is not None:
+        return Pending(due.verb, due.reason.value, due.detail, None)
+    upcoming = the_plan.upcoming.get(key)
+    if upcoming is not None:
+        return Pending(upcoming.action, upcoming.reason.value, "", upcoming.at)
+    return None
+
+
+def _build(
     ctx: Context,
     ws: Workspace,
     *,
     now: datetime,
     sessions: tuple[int, int],
     container_status: str,
+    activity: Activity | None,
+    the_plan: Plan | None,
 ) -> WorkspaceView:
     deadline = time_left = idle_for = None
     if ws.state in ACTIVE_STATES:
-        deadline = idle_deadline(ws, ctx.policy_for(ws))
+        deadline = effective_deadline(ws, ctx.policy_for(ws), activity)
         time_left = (deadline - now).total_seconds()
-        idle_for = max(0.0, (now - ws.last_activity_at).total_seconds())
+        idle_for = max(0.0, (now - last_activity(ws, activity)).total_seconds())
     return WorkspaceView(
         workspace=ws,
+        now=now,
         idle_for_s=idle_for,
         deadline=deadline,
         time_left_s=time_left,
         sessions_active=sessions[0],
         sessions_total=sessions[1],
         container_status=container_status,
+        pending=_pending(the_plan, ws.key),
     )
 
 
-def container_statuses(ctx: Context) -> dict[str, str] | None:
-    """Container name -> engine status for this installation; None if unreachable."""
+def _observe_and_plan(ctx: Context) -> tuple[Observation | None, Plan | None]:
     try:
-        listing = ctx.engine.list_containers(
-            labels={LABEL_MANAGED: "true", LABEL_INSTALLATION: ctx.installation}
-        )
+        observation = observe(ctx, probe=False)
     except EngineUnavailable:
-        return None
-    return {c.name: c.status for c in listing}
+        return None, None
+    the_plan = plan(
+        now=observation.now,
+        policy=ctx.policy,
+        workspaces=observation.workspaces,
+        containers=observation.containers,
+        activity=observation.activity,
+    )
+    return observation, the_plan
 
 
 def list_views(
     ctx: Context, *, include_removed: bool = False, owner: str | None = None
 ) -> tuple[list[WorkspaceView], bool]:
-    """All workspaces' views, and whether the engine answered."""
-    states = None if include_removed else [s for s in State if s is not State.REMOVED]
-    records = ctx.store.list_workspaces(owner=owner, states=states)
+    """All workspaces' views (optionally one owner's), and whether the engine answered."""
+    observation, the_plan = _observe_and_plan(ctx)
+    if observation is not None:
+        records, now = observation.workspaces, observation.now
+        statuses: dict[str, str] | None = {c.name: c.status for c in observation.containers}
+        activity = observation.activity
+    else:
+        records, now, statuses, activity = ctx.store.list_workspaces(), ctx.now(), None, {}
     counts = ctx.store.session_counts()
-    statuses = container_statuses(ctx)
-    now = ctx.now()
     views = [
-        build_view(
+        _build(
             ctx,
             ws,
             now=now,
             sessions=counts.get(ws.key, (0, 0)),
             container_status="unknown" if statuses is None else statuses.get(ws.name, "none"),
+            activity=activity.get(ws.key),
+            the_plan=the_plan,
         )
         for ws in records
+        if (include_removed or ws.state is not State.REMOVED)
+        and (owner is None or ws.owner == owner)
     ]
-    return views, statuses is not None
+    return views, observation is not None
 
 
 def status(ctx: Context, key: str) -> WorkspaceView:
-    ws = get_workspace(ctx, key)
-    counts = ctx.store.session_counts().get(ws.key, (0, 0))
-    container_status = "none"
-    for ref in filter(None, (ws.container_id, ws.name)):
-        try:
-            container_status = ctx.engine.inspect_container(ref=ref).status
-            break
-        except EngineUnavailable:
-            container_status = "unknown"
-            break
-        except NotFound:
-            continue
-    return build_view(ctx, ws, now=ctx.now(), sessions=counts, container_status=container_status)
+    get_workspace(ctx, key)  # a clear NotFound before any engine call
+    views, _ = list_views(ctx, include_removed=True)
+    return next(v for v in views if v.workspace.key == key)

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -67,6 +67,7 @@ workspaces = sa.Table(
     sa.Column("started_at", UTCDateTime),
     sa.Column("extended_until", UTCDateTime),
     sa.Column("warned_deadline", UTCDateTime),
+    sa.Column("revision", sa.Integer, nullable=False, server_default="0"),
 )
 
 sessions = sa.Table(

@@ -139,19 +139,23 @@ class Store:
                     workspaces.c.key == ws.key,
                     workspaces.c.state.in_([State.REMOVED.value, State.EXPIRED.value]),
                 )
-                .values(**_workspace_row(ws))
+                .values(**_workspace_row(ws), revision=workspaces.c.revision + 1)
             )
             return result.rowcount == 1
 
-    def save(self, ws: Workspace, *, expect_state: State) -> bool:
-        """Write ``ws`` if the stored state is still ``expect_state``; False if it moved."""
+    def save(
+        self, ws: Workspace, *, expect_state: State, expect_revision: int | None = None
+    ) -> bool:
+        """Write ``ws`` if the stored state is still ``expect_state`` (and, if given, the
+        revision still ``expect_revision``); False if the record moved on meanwhile."""
+        query = workspaces.update().where(
+            workspaces.c.key == ws.key, workspaces.c.state == expect_state.value
+        )
+        if expect_revision is not None:
+            query = query.where(workspaces.c.revision == expect_revision)
+        values = _workspace_row(ws) | {"revision": workspaces.c.revision + 1}
         with self._write() as conn:
-            result = conn.execute(
-                workspaces.update()
-                .where(workspaces.c.key == ws.key, workspaces.c.state == expect_state.value)
-                .values(**_workspace_row(ws))
-            )
-            return result.rowcount == 1
+            return conn.execute(query.values(**values)).rowcount == 1
 
     def delete(self, key: str) -> None:
         with self._write() as conn:
@@ -226,6 +230,15 @@ class Store:
                 .where(sessions.c.id == session_id)
                 .values(status=SessionStatus.DEAD.value, last_used=at)
             )
+
+    def set_session_status(self, ids: Iterable[str], status: SessionStatus) -> int:
+        ids = list(ids)
+        if not ids:
+            return 0
+        with self._write() as conn:
+            return conn.execute(
+                sessions.update().where(sessions.c.id.in_(ids)).values(status=status.value)
+            ).rowcount
 
     def end_sessions(
         self, *, workspace_key: str | None = None, ids: Iterable[str] | None = None
@@ -342,6 +355,7 @@ _TOUCH_WORKSPACE = (
         ),
         state=State.RUNNING.value,
         warned_deadline=None,
+        revision=workspaces.c.revision + 1,
     )
 )
 
@@ -472,6 +486,7 @@ def _workspace(row: sa.RowMapping) -> Workspace:
         started_at=row["started_at"],
         extended_until=row["extended_until"],
         warned_deadline=row["warned_deadline"],
+        revision=row["revision"],
     )
 
 

@@ -4,15 +4,33 @@ from __future__ import annotations
 
 import click
 
+from dockyard.cli.commands.clean import clean
 from dockyard.cli.commands.doctor import doctor
 from dockyard.cli.commands.exec import exec_
 from dockyard.cli.commands.extend import extend
+from dockyard.cli.commands.keep import keep, unkeep
 from dockyard.cli.commands.ls import ls
 from dockyard.cli.commands.park import park
+from dockyard.cli.commands.reconcile import reconcile
 from dockyard.cli.commands.rm import rm
 from dockyard.cli.commands.status import status
 from dockyard.cli.commands.stop import stop
 from dockyard.cli.commands.touch import touch
 from dockyard.cli.commands.up import up
 
-COMMANDS: list[click.Command] = [up, exec_, ls, status, touch, extend, stop, park, rm, doctor]
+COMMANDS: list[click.Command] = [
+    up,
+    exec_,
+    ls,
+    status,
+    touch,
+    extend,
+    stop,
+    park,
+    rm,
+    keep,
+    unkeep,
+    clean,
+    reconcile,
+    doctor,
+]

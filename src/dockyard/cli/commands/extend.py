@@ -19,6 +19,7 @@ def extend(app: App, *, key: str, by: timedelta, as_json: bool) -> None:
     """Extend the idle deadline of KEY (never shortens it; capped by max_lifetime)."""
     dy = app.dockyard()
     result = dy.extend(key, by=by)
+    app.notify_reconciler()
     if as_json:
         app.term.json(
             {

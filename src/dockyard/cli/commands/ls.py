@@ -7,7 +7,7 @@ from rich.text import Text
 
 from dockyard.cli.app import App, pass_app
 from dockyard.cli.output import styled_state
-from dockyard.cli.params import json_option, seconds_text
+from dockyard.cli.params import json_option, pending_text, seconds_text
 
 
 @click.command(name="ls")
@@ -16,7 +16,9 @@ from dockyard.cli.params import json_option, seconds_text
 @json_option
 @pass_app
 def ls(app: App, *, include_removed: bool, owner: str | None, as_json: bool) -> None:
-    """List workspaces: key, container, state, owner, idle for, time left, sessions."""
+    """List workspaces: key, container, state, owner, idle for, time left, sessions, and
+    what the reconciler will do next to each and why."""
+    app.cleanup_in_background()
     views, engine_ok = app.dockyard().list(include_removed=include_removed, owner=owner)
     if not engine_ok:
         app.term.warn("the engine did not answer; container status is unknown")
@@ -41,6 +43,7 @@ def ls(app: App, *, include_removed: bool, owner: str | None, as_json: bool) -> 
                 seconds_text(view.idle_for_s),
                 seconds_text(view.time_left_s),
                 f"{view.sessions_active}/{view.sessions_total}",
+                pending_text(view),
             ]
         )
-    app.term.table(["KEY", "CONTAINER", "STATE", "OWNER", "IDLE", "LEFT", "SESSIONS"], rows)
+    app.term.table(["KEY", "CONTAINER", "STATE", "OWNER", "IDLE", "LEFT", "SESSIONS", "NEXT"], rows)

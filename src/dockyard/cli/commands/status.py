@@ -7,7 +7,7 @@ from collections import Counter
 import click
 
 from dockyard.cli.app import App, pass_app
-from dockyard.cli.params import clock_time, json_option, relative, seconds_text
+from dockyard.cli.params import clock_time, json_option, pending_text, relative, seconds_text
 from dockyard.core.errors import DockyardError
 from dockyard.core.model import Workspace
 from dockyard.core.units import format_size
@@ -20,6 +20,7 @@ from dockyard.service.views import WorkspaceView
 @pass_app
 def status(app: App, *, key: str | None, as_json: bool) -> None:
     """Show the workspace KEY in detail, or without KEY the installation's status."""
+    app.cleanup_in_background()
     dy = app.dockyard()
     if key is not None:
         view = dy.status(key)
@@ -84,6 +85,8 @@ def _render_one(app: App, view: WorkspaceView) -> None:
             if view.deadline
             else "-",
         ),
+        ("time left", seconds_text(view.time_left_s)),
+        ("next", pending_text(view)),
         ("sessions", f"{view.sessions_active} active, {view.sessions_total} total"),
     ]
     width = max(len(label) for label, _ in rows)

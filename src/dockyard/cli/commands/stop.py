@@ -27,6 +27,7 @@ def stop(app: App, *, key: str | None, all_: bool, remove: bool, force: bool, as
     """Stop the workspace KEY (or --all); `up` starts it again."""
     if bool(key) == all_:
         raise click.UsageError("give a workspace KEY or --all, not both")
+    app.cleanup_in_background()
     dy = app.dockyard()
     keys = [key] if key else _stoppable(dy)
     verb = "park" if remove else "stop"
@@ -43,6 +44,8 @@ def stop(app: App, *, key: str | None, all_: bool, remove: bool, force: bool, as
             changes.append(_apply(app, dy, k, remove=remove, force=forced, ask=key is not None))
         except Refused as exc:
             refused.append((k, exc.message))
+    if any(c.changed for c in changes):
+        app.notify_reconciler()
     if as_json:
         app.term.json(
             {

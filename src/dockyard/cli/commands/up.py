@@ -9,7 +9,7 @@ import click
 
 from dockyard.cli.app import App, pass_app
 from dockyard.cli.params import DURATION, LABEL, SIZE, json_option
-from dockyard.core.model import PolicyOverrides, SaveStrategy
+from dockyard.core.model import Outcome, PolicyOverrides, SaveStrategy
 from dockyard.service import AcquireRequest
 from dockyard.service.views import status as status_view
 
@@ -55,6 +55,7 @@ def up(
     Says what it did: created, reused (it was running), started (it was stopped) or
     restored (it was parked, or its container was gone; the work comes back).
     """
+    app.cleanup_in_background()
     dy = app.dockyard()
     request = AcquireRequest(
         key=key,
@@ -72,6 +73,8 @@ def up(
         overrides=PolicyOverrides(idle_timeout=idle_timeout),
     )
     result = dy.acquire(request, progress=app.term.progress)
+    if result.outcome is not Outcome.REUSED:
+        app.notify_reconciler()  # a new deadline to watch
     if as_json:
         view = status_view(dy.ctx, key)
         app.term.json({"outcome": result.outcome.value, "note": result.note, **view.to_json()})

@@ -1,0 +1,357 @@
+"""The planner: from records and what the engine shows, decide what to do and why.
+
+``plan`` is a pure function (no I/O, no clock: ``now`` is an argument), so the reconcile
+loop, ``clean --dry-run``, ``ls`` and the stats API all see the same decisions, and
+tests state the rules as tables. Per workspace, at most one action is due now; the
+``upcoming`` map says what comes next and when, and ``next_wakeup`` is the earliest of
+those moments, which is when the loop should look again.
+
+Rules (DESIGN.md section 4), for each record by state:
+
+    running/warned  container running: busy near the deadline -> keep alive;
+                    deadline passed -> park (idle); within warn_before -> warn once
+                    container exited non-zero or OOM -> park (crashed); exited 0 ->
+                    mark stopped; container gone -> mark failed (vanished)
+    stopped         past stopped_retention -> park; running again -> mark running
+    failed          container left (not running) -> park (crashed); running -> mark running
+    creating/restoring/parking for longer than interrupted_after -> recover
+    parked/removed/expired with a stopped container -> remove it (orphan)
+
+Containers with this installation's labels and no record are orphans, removed after
+``orphan_grace``; those never started (a failed start) after ``leftover_grace``.
+Never touched: anything with ``keep`` (record or label), and running containers
+without a record inside their grace; other installations' containers are not even
+observed (the listing is filtered by installation id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from dockyard.core.actions import (
+    Action,
+    KeepAlive,
+    MarkFailed,
+    MarkRunning,
+    MarkStopped,
+    Park,
+    Reason,
+    Recover,
+    RemoveContainer,
+    Upcoming,
+    Warn,
+)
+from dockyard.core.model import ACTIVE_STATES, State, Workspace
+from dockyard.core.policy import Policy, idle_deadline
+from dockyard.core.units import format_duration
+
+RUNNING_STATUSES = frozenset({"running", "paused", "restarting"})
+#: Records in these states are mid-operation; a lease holder is working on them.
+TRANSIENT_STATES = frozenset({State.CREATING, State.RESTORING, State.PARKING})
+#: Records in these states should have no container.
+CONTAINERLESS_STATES = frozenset({State.PARKED, State.REMOVED, State.EXPIRED})
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedContainer:
+    """A container carrying this installation's labels, as the engine shows it."""
+
+    id: str
+    name: str
+    key: str | None
+    status: str
+    created_at: datetime | None
+    exit_code: int | None = None
+    oom_killed: bool = False
+    finished_at: datetime | None = None
+    keep: bool = False
+
+    @property
+    def running(self) -> bool:
+        return self.status in RUNNING_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """Observed signs of use of one workspace beyond its recorded activity."""
+
+    last_session_use: datetime | None = None
+    busy: str | None = None  # why it is busy right now ("cpu 37%", "1 running exec")
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    actions: tuple[Action, ...]
+    upcoming: Mapping[str, Upcoming] = field(default_factory=dict)
+    next_wakeup: datetime | None = None
+
+    def for_key(self, key: str) -> Action | None:
+        return next((a for a in self.actions if a.key == key), None)
+
+
+def last_activity(ws: Workspace, activity: Activity | None) -> datetime:
+    """The latest sign of use: recorded activity or a live session's last use."""
+    session_use = activity.last_session_use if activity else None
+    if session_use is not None and session_use > ws.last_activity_at:
+        return session_use
+    return ws.last_activity_at
+
+
+def effective_deadline(ws: Workspace, policy: Policy, activity: Activity | None) -> datetime:
+    return idle_deadline(replace(ws, last_activity_at=last_activity(ws, activity)), policy)
+
+
+def idle_candidates(
+    *, now: datetime, policy: Policy, workspaces: Sequence[Workspace]
+) -> list[Workspace]:
+    """Running workspaces within their warning window: the ones worth probing for busyness."""
+    result = []
+    for ws in workspaces:
+        if ws.state not in ACTIVE_STATES or ws.keep:
+            continue
+        effective = policy.for_workspace(owner=ws.owner, repo=ws.repo, overrides=ws.overrides)
+        if now >= idle_deadline(ws, effective) - effective.warn_before:
+            result.append(ws)
+    return result
+
+
+def plan(
+    *,
+    now: datetime,
+    policy: Policy,
+    workspaces: Sequence[Workspace],
+    containers: Sequence[ObservedContainer],
+    activity: Mapping[str, Activity] | None = None,
+) -> Plan:
+    activity = activity or {}
+    by_id = {c.id: c for c in containers}
+    by_name = {c.name: c for c in containers}
+    records = {ws.key: ws for ws in workspaces}
+    claimed: set[str] = set()
+    actions: list[Action] = []
+    upcoming: dict[str, Upcoming] = {}
+
+    for ws in workspaces:
+        container = by_id.get(ws.container_id or "") or by_name.get(ws.name)
+        if container is not None:
+            claimed.add(container.id)
+        effective = policy.for_workspace(owner=ws.owner, repo=ws.repo, overrides=ws.overrides)
+        action, next_up = _plan_workspace(now, effective, ws, container, activity.get(ws.key))
+        if action is not None:
+            actions.append(action)
+        if next_up is not None:
+            upcoming[ws.key] = next_up
+
+    wakeups = [u.at for u in upcoming.values()]
+    for container in containers:
+        if container.id in claimed or container.keep:
+            continue
+        owned_by_record = container.key in records and records[container.key].state in (
+            TRANSIENT_STATES
+        )
+        if owned_by_record:
+            continue  # a create/restore in flight; Recover handles it if its holder died
+        action, due = _plan_unclaimed(now, policy, container)
+        if action is not None:
+            actions.append(action)
+        elif due is not None:
+            wakeups.append(due)
+
+    return Plan(
+        actions=tuple(actions),
+        upcoming=upcoming,
+        next_wakeup=min(wakeups) if wakeups else None,
+    )
+
+
+Decision = tuple[Action | None, Upcoming | None]
+
+
+def _plan_workspace(  # noqa: PLR0911 - a dispatch on the record's state
+    now: datetime,
+    policy: Policy,
+    ws: Workspace,
+    container: ObservedContainer | None,
+    activity: Activity | None,
+) -> Decision:
+    keep = ws.keep or (container is not None and container.keep)
+    if ws.state in TRANSIENT_STATES:
+        return _plan_transient(now, policy, ws)
+    if ws.state in CONTAINERLESS_STATES:
+        return _plan_containerless(now, policy, ws, container, keep=keep)
+    if container is None:
+        if ws.state is State.FAILED:
+            return None, None  # nothing left to save or remove: the next up restores
+        return MarkFailed(
+            ws.key, Reason.VANISHED, "its container is gone", revision=ws.revision
+        ), None
+    if ws.state in ACTIVE_STATES:
+        return _plan_active(now, policy, ws, container, activity, keep=keep)
+    if ws.state is State.STOPPED:
+        return _plan_stopped(now, policy, ws, container, keep=keep)
+    return _plan_failed(ws, container, keep=keep)
+
+
+def _plan_transient(now: datetime, policy: Policy, ws: Workspace) -> Decision:
+    due = ws.state_changed_at + policy.interrupted_after
+    if now < due:
+        return None, Upcoming("recover", Reason.INTERRUPTED, due)
+    detail = f"{ws.state} since {format_duration(now - ws.state_changed_at)} ago"
+    return Recover(ws.key, Reason.INTERRUPTED, detail, revision=ws.revision), None
+
+
+def _plan_containerless(
+    now: datetime, policy: Policy, ws: Workspace, container: ObservedContainer | None, *, keep: bool
+) -> Decision:
+    if container is None or container.running or keep:
+        return None, None  # a running one might hold work: left alone
+    due = (container.finished_at or container.created_at or now) + policy.orphan_grace
+    if now < due:
+        return None, Upcoming("remove container", Reason.ORPHAN, due)
+    detail = f"{container.status} container of a {ws.state} workspace"
+    return RemoveContainer(
+        ws.key, Reason.ORPHAN, detail, container_id=container.id, name=container.name
+    ), None
+
+
+def _plan_active(
+    now: datetime,
+    policy: Policy,
+    ws: Workspace,
+    container: ObservedContainer,
+    activity: Activity | None,
+    *,
+    keep: bool,
+) -> Decision:
+    if container.running:
+        return _plan_idle(now, policy, ws, activity, keep=keep)
+    if container.status == "created" or _crashed(container):
+        if keep:
+            detail = _exit_text(container) + " (kept)"
+            return MarkFailed(ws.key, Reason.CRASHED, detail, revision=ws.revision), None
+        return Park(ws.key, Reason.CRASHED, _exit_text(container), revision=ws.revision), None
+    detail = "its container exited (code 0)"
+    return MarkStopped(ws.key, Reason.EXITED, detail, revision=ws.revision), None
+
+
+def _plan_stopped(
+    now: datetime, policy: Policy, ws: Workspace, container: ObservedContainer, *, keep: bool
+) -> Decision:
+    if container.running:
+        return _mark_running(ws, container), None
+    if keep:
+        return None, None
+    stopped_since = container.finished_at or ws.state_changed_at
+    due = stopped_since + policy.stopped_retention
+    if now < due:
+        return None, Upcoming("park", Reason.STOPPED_TOO_LONG, due)
+    detail = f"stopped for {format_duration(now - stopped_since)}"
+    return Park(ws.key, Reason.STOPPED_TOO_LONG, detail, revision=ws.revision), None
+
+
+def _plan_failed(ws: Workspace, container: ObservedContainer, *, keep: bool) -> Decision:
+    if container.running:
+        return _mark_running(ws, container), None
+    if keep:
+        return None, None
+    detail = ws.reason or _exit_text(container)
+    return Park(ws.key, Reason.CRASHED, detail, revision=ws.revision), None
+
+
+def _plan_idle(
+    now: datetime, policy: Policy, ws: Workspace, activity: Activity | None, *, keep: bool
+) -> Decision:
+    if keep:
+        return None, None
+    deadline = effective_deadline(ws, policy, activity)
+    warn_at = deadline - policy.warn_before
+    if now >= warn_at and activity is not None and activity.busy:
+        return KeepAlive(ws.key, Reason.BUSY, activity.busy), None
+    if now >= deadline:
+        idle_for = now - last_activity(ws, activity)
+        detail = f"idle for {format_duration(idle_for)}"
+        return Park(ws.key, Reason.IDLE, detail, revision=ws.revision), None
+    if now >= warn_at and ws.warned_deadline != deadline:
+        detail = f"idle; parks in {format_duration(deadline - now)}"
+        return Warn(ws.key, Reason.IDLE_SOON, detail, revision=ws.revision, deadline=deadline), None
+    if now < warn_at and ws.warned_deadline != deadline:
+        return None, Upcoming("warn", Reason.IDLE_SOON, warn_at)
+    return None, Upcoming("park", Reason.IDLE, deadline)
+
+
+def _plan_unclaimed(
+    now: datetime, policy: Policy, container: ObservedContainer
+) -> tuple[Action | None, datetime | None]:
+    created = container.created_at or now
+    if container.status == "created":
+        due, reason, detail = created + policy.leftover_grace, Reason.LEFTOVER, "never started"
+    else:
+        due, reason = created + policy.orphan_grace, Reason.ORPHAN
+        detail = f"{container.status}, no record" + (
+            f" of workspace {container.key!r}" if container.key else ""
+        )
+    if now < due:
+        return None, due
+    action = RemoveContainer(
+        container.key, reason, detail, container_id=container.id, name=container.name
+    )
+    return action, None
+
+
+def _mark_running(ws: Workspace, container: ObservedContainer) -> MarkRunning:
+    return MarkRunning(
+        ws.key,
+        Reason.STARTED_OUTSIDE,
+        "its container is running",
+        revision=ws.revision,
+        container_id=container.id,
+    )
+
+
+def _crashed(container: ObservedContainer) -> bool:
+    return container.oom_killed or (container.exit_code is not None and container.exit_code != 0)
+
+
+def _exit_text(container: ObservedContainer) -> str:
+    if container.status == "created":
+        return "its container never started"
+    if container.oom_killed:
+        return f"exited {container.exit_code} (OOM-killed)"
+    return f"exited {container.exit_code}"
+
+
+def quota_victim(
+    *,
+    now: datetime,
+    policy: Policy,
+    workspaces: Sequence[Workspace],
+    activity: Mapping[str, Activity],
+    exclude: str,
+) -> Workspace | None:
+    """The owner's live workspace to park for room: the one idle longest, if any is idle.
+
+    Idle here means not in use (no live session use, nothing busy) for at least
+    ``quota_idle_after``: an agent between two commands, its model thinking, is not idle.
+    """
+    candidates = [
+        ws
+        for ws in workspaces
+        if ws.key != exclude
+        and looks_idle(ws, now=now, policy=policy, activity=activity.get(ws.key))
+    ]
+    return min(candidates, key=lambda ws: last_activity(ws, activity.get(ws.key)), default=None)
+
+
+def looks_idle(ws: Workspace, *, now: datetime, policy: Policy, activity: Activity | None) -> bool:
+    """Running, not kept, not busy, and unused for at least ``quota_idle_after``."""
+    if ws.keep or ws.state not in ACTIVE_STATES or (activity is not None and activity.busy):
+        return False
+    return now - last_activity(ws, activity) >= policy.quota_idle_after
+
+
+def live_count(workspaces: Sequence[Workspace], *, exclude: str) -> int:
+    """Workspaces that hold (or are getting) a running container, for the owner quota."""
+    live = {State.CREATING, State.RESTORING, *ACTIVE_STATES}
+    return sum(1 for ws in workspaces if ws.key != exclude and ws.state in live)

@@ -1,0 +1,166 @@
+"""Observe: what the engine and the store say now, in the planner's terms.
+
+One label-filtered list call finds this installation's containers; only containers that
+are not running are inspected (for exit code, OOM and finish time). Live sessions give
+each workspace its latest session use. Busyness is probed only for candidates, the
+running workspaces within their warning window, because it costs engine calls:
+
+- a running exec process (the engine's exec list for the container) is busy;
+- a process whose name is in ``policy.busy_processes`` is busy;
+- CPU use at or above ``policy.busy_cpu_percent`` over ``reconciler.busy_sample`` is busy
+  (all candidates are sampled together, so the window is paid once per pass).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import PurePosixPath
+
+from dockyard.core.errors import NotFound
+from dockyard.core.model import SessionStatus, Workspace
+from dockyard.core.naming import (
+    LABEL_INSTALLATION,
+    LABEL_KEEP,
+    LABEL_MANAGED,
+    LABEL_WORKSPACE,
+    is_truthy_label,
+)
+from dockyard.core.planner import Activity, ObservedContainer, idle_candidates
+from dockyard.engine.base import Engine
+from dockyard.engine.models import ContainerSummary
+from dockyard.service.context import Context
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    now: datetime
+    workspaces: list[Workspace]
+    containers: list[ObservedContainer]
+    activity: dict[str, Activity]
+
+
+def installation_labels(ctx: Context) -> dict[str, str | None]:
+    return {LABEL_MANAGED: "true", LABEL_INSTALLATION: ctx.installation}
+
+
+def observe(ctx: Context, *, probe: bool) -> Observation:
+    """Read the engine first, then the store: a container created in between already has
+    its record; a record created in between has no container yet, which is harmless."""
+    listing = ctx.engine.list_containers(labels=installation_labels(ctx))
+    containers = [_observed(ctx.engine, summary) for summary in listing]
+    workspaces = ctx.store.list_workspaces()
+    now = ctx.now()
+    last_use: dict[str, datetime] = {}
+    for session in ctx.store.list_sessions(statuses=[SessionStatus.ACTIVE]):
+        seen = last_use.get(session.workspace_key)
+        if seen is None or session.last_used > seen:
+            last_use[session.workspace_key] = session.last_used
+    busy: dict[str, str] = {}
+    if probe:
+        running = {c.key for c in containers if c.running}
+        candidates = [
+            ws
+            for ws in idle_candidates(now=now, policy=ctx.policy, workspaces=workspaces)
+            if ws.key in running and ws.container_id
+        ]
+        busy = probe_busy(ctx, candidates)
+    activity = {
+        key: Activity(last_session_use=last_use.get(key), busy=busy.get(key))
+        for key in set(last_use) | set(busy)
+    }
+    return Observation(now, workspaces, containers, activity)
+
+
+def _observed(engine: Engine, summary: ContainerSummary) -> ObservedContainer:
+    base = ObservedContainer(
+        id=summary.id,
+        name=summary.name,
+        key=summary.labels.get(LABEL_WORKSPACE),
+        status=summary.status,
+        created_at=summary.created_at,
+        keep=is_truthy_label(summary.labels.get(LABEL_KEEP)),
+    )
+    if summary.running:
+        return base
+    try:
+        info = engine.inspect_container(ref=summary.id)
+    except NotFound:
+        return base  # removed since the listing: the next pass will not see it
+    return ObservedContainer(
+        id=base.id,
+        name=base.name,
+        key=base.key,
+        status=info.status,
+        created_at=base.created_at,
+        exit_code=info.exit_code,
+        oom_killed=info.oom_killed,
+        finished_at=info.finished_at,
+        keep=base.keep,
+    )
+
+
+def running_execs(engine: Engine, container_id: str) -> int:
+    try:
+        info = engine.inspect_container(ref=container_id)
+    except NotFound:
+        return 0
+    count = 0
+    for exec_id in info.exec_ids:
+        try:
+            if engine.exec_inspect(exec_id=exec_id).running:
+                count += 1
+        except NotFound:
+            continue
+    return count
+
+
+def probe_busy(ctx: Context, candidates: Sequence[Workspace]) -> dict[str, str]:
+    """Why each busy candidate is busy; candidates not in the result are idle."""
+    policy = ctx.policy
+    engine = ctx.engine
+    reasons: dict[str, str] = {}
+    samples: dict[str, tuple[str, int]] = {}
+    for ws in candidates:
+        container_id = ws.container_id or ws.name
+        execs = running_execs(engine, container_id)
+        if execs:
+            reasons[ws.key] = f"{execs} running exec process{'es' if execs != 1 else ''}"
+            continue
+        if policy.busy_processes:
+            found = _named_process(engine, container_id, policy.busy_processes)
+            if found:
+                reasons[ws.key] = f"process {found} is running"
+                continue
+        usage = engine.cpu_usage_ns(container_id=container_id)
+        if usage is not None:
+            samples[ws.key] = (container_id, usage)
+    if samples and policy.busy_cpu_percent > 0:
+        window = ctx.settings.reconciler.busy_sample.total_seconds()
+        began = time.monotonic()
+        time.sleep(window)
+        elapsed = time.monotonic() - began
+        for key, (container_id, before) in samples.items():
+            after = engine.cpu_usage_ns(container_id=container_id)
+            if after is None:
+                continue
+            percent = (after - before) / (elapsed * 1e9) * 100
+            if percent >= policy.busy_cpu_percent:
+                reasons[key] = f"cpu {percent:.0f}%"
+    return reasons
+
+
+def _named_process(engine: Engine, container_id: str, names: Sequence[str]) -> str | None:
+    try:
+        commands = engine.processes(ref=container_id)
+    except NotFound:
+        return None
+    wanted = set(names)
+    for command in commands:
+        for token in command.split():
+            name = PurePosixPath(token).name
+            if name in wanted:
+                return name
+    return None

@@ -1,0 +1,423 @@
+"""The reconcile loop: observe -> plan -> execute, level-triggered and idempotent.
+
+``run_pass`` is one pass; ``clean`` runs one, ``dockyard reconcile`` and ``serve`` run the
+``Reconciler`` loop, which sleeps until the plan's next deadline (at most
+``max_interval``) unless woken: by an API call in the same process, by a datagram on
+``<data_dir>/reconciler.sock`` from a CLI command in another, or by the engine's event
+stream (a container died: handle it at once).
+
+Execution re-checks every action just before acting, because time passed since the
+plan: destructive actions take the workspace's lease (skipping it if someone else holds
+it: that someone is using it) and land only if the record's revision is the one the
+plan saw, so a touch or an extend that arrives meanwhile wins. Errors are per action;
+an unreachable engine or store aborts the pass without acting, and the loop retries
+with backoff. Nothing here sleeps in tests: ``step`` runs one iteration and returns how
+long the loop would wait.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from dockyard.core.actions import (
+    Action,
+    KeepAlive,
+    MarkFailed,
+    MarkRunning,
+    MarkStopped,
+    Park,
+    Reason,
+    Recover,
+    RemoveContainer,
+    Warn,
+)
+from dockyard.core.errors import Busy, Conflict, DockyardError, NotFound, Unavailable
+from dockyard.core.events import Event, EventType
+from dockyard.core.model import SessionKind, SessionStatus, State, Workspace
+from dockyard.core.naming import LABEL_INSTALLATION, LABEL_WORKSPACE
+from dockyard.core.planner import CONTAINERLESS_STATES, Plan, plan
+from dockyard.core.units import format_duration
+from dockyard.service.activity import dead_holder_sessions
+from dockyard.service.context import Context
+from dockyard.service.lifecycle import park_locked
+from dockyard.service.locking import SHORT_WAIT
+from dockyard.service.objects import discard_container, save_cas
+from dockyard.service.observe import installation_labels, observe, running_execs
+
+log = logging.getLogger("dockyard.reconciler")
+
+WAKE_SOCKET = "reconciler.sock"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    action: Action
+    outcome: str  # "done", "skipped" or "failed"
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class PassReport:
+    plan: Plan
+    results: list[Result] = field(default_factory=list)
+    started_at: datetime | None = None
+    duration_s: float = 0.0
+
+
+def run_pass(ctx: Context, *, dry_run: bool = False, probe: bool = True) -> PassReport:
+    """Observe, plan and (unless ``dry_run``) execute once."""
+    began = time.monotonic()
+    started = ctx.now()
+    observation = observe(ctx, probe=probe)
+    the_plan = plan(
+        now=observation.now,
+        policy=ctx.policy,
+        workspaces=observation.workspaces,
+        containers=observation.containers,
+        activity=observation.activity,
+    )
+    results: list[Result] = []
+    if not dry_run and the_plan.actions:
+        workers = min(ctx.settings.reconciler.workers, len(the_plan.actions))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile") as pool:
+            results = list(pool.map(lambda a: execute(ctx, a), the_plan.actions))
+    return PassReport(the_plan, results, started, time.monotonic() - began)
+
+
+def execute(ctx: Context, action: Action) -> Result:
+    """Carry out one action after re-checking it; never raises for a single action."""
+    try:
+        message = _execute(ctx, action)
+    except _Skip as skip:
+        return Result(action, "skipped", str(skip))
+    except Busy:
+        return Result(action, "skipped", "another operation holds the workspace")
+    except Conflict as exc:
+        return Result(action, "skipped", f"changed since the plan ({exc})")
+    except Unavailable:
+        raise
+    except DockyardError as exc:
+        log.warning("%s %s failed: %s", action.kind, action.target, exc)
+        return Result(action, "failed", exc.message)
+    if message:
+        log.info("%s %s: %s", action.kind, action.target, message)
+    return Result(action, "done", message)
+
+
+class _Skip(Exception):
+    """The action's precondition no longer holds."""
+
+
+def _current(ctx: Context, action: Action, revision: int) -> Workspace:
+    ws = ctx.store.get(action.key or "")
+    if ws is None:
+        raise _Skip("the workspace is gone")
+    if ws.revision != revision:
+        raise _Skip("the workspace changed since the plan")
+    return ws
+
+
+def _execute(ctx: Context, action: Action) -> str:
+    handler = _HANDLERS[type(action)]
+    return handler(ctx, action)
+
+
+def _warn(ctx: Context, action: Warn) -> str:
+    ws = _current(ctx, action, action.revision)
+    warned = replace(
+        ws.transition(State.WARNED, now=ctx.now(), reason="idle"),
+        warned_deadline=action.deadline,
+    )
+    if not ctx.store.save(warned, expect_state=ws.state, expect_revision=ws.revision):
+        raise _Skip("the workspace changed since the plan")
+    left = action.deadline - ctx.now()
+    ctx.emit(
+        EventType.WORKSPACE_IDLE_WARNING,
+        warned,
+        deadline=action.deadline.isoformat(),
+        time_left_s=round(left.total_seconds(), 3),
+    )
+    return f"warned: parks in {format_duration(left)} unless used or extended"
+
+
+def _park(ctx: Context, action: Park) -> str:
+    with ctx.lock(action.key or "", wait=SHORT_WAIT):
+        ws = _current(ctx, action, action.revision)
+        if action.reason is Reason.IDLE and ws.container_id:
+            execs = running_execs(ctx.engine, ws.container_id)
+            if execs:
+                ctx.store.touch(ws.key, at=ctx.now())
+                raise _Skip(f"busy: {execs} running exec process(es)")
+        park_locked(
+            ctx, ws, reason=action.reason, detail=action.detail, expect_revision=ws.revision
+        )
+    return f"parked ({action.reason}: {action.detail})"
+
+
+def _keep_alive(ctx: Context, action: KeepAlive) -> str:
+    if not ctx.store.touch(action.key or "", at=ctx.now()):
+        raise _Skip("not running any more")
+    return f"kept alive: {action.detail}"
+
+
+def _mark_stopped(ctx: Context, action: MarkStopped) -> str:
+    _mark(ctx, action, action.revision, State.STOPPED, action.detail)
+    return "marked stopped"
+
+
+def _mark_failed(ctx: Context, action: MarkFailed) -> str:
+    ws = _mark(ctx, action, action.revision, State.FAILED, action.detail)
+    ctx.emit(EventType.WORKSPACE_FAILED, ws, reason=action.reason.value, detail=action.detail)
+    return "marked failed"
+
+
+def _mark_running(ctx: Context, action: MarkRunning) -> str:
+    ws = _current(ctx, action, action.revision)
+    now = ctx.now()
+    running = replace(
+        ws.transition(State.RUNNING, now=now, reason=action.detail),
+        container_id=action.container_id,
+        last_activity_at=now,
+        started_at=now,
+    )
+    if not ctx.store.save(running, expect_state=ws.state, expect_revision=ws.revision):
+        raise _Skip("the workspace changed since the plan")
+    return "adopted its running container"
+
+
+def _mark(ctx: Context, action: Action, revision: int, to: State, reason: str) -> Workspace:
+    ws = _current(ctx, action, revision)
+    marked = ws.transition(to, now=ctx.now(), reason=reason)
+    if not ctx.store.save(marked, expect_state=ws.state, expect_revision=revision):
+        raise _Skip("the workspace changed since the plan")
+    return marked
+
+
+def _recover(ctx: Context, action: Recover) -> str:
+    # Taking the lease proves its previous holder is gone (a live one keeps renewing it).
+    with ctx.lock(action.key or "", wait=SHORT_WAIT):
+        ws = _current(ctx, action, action.revision)
+        if ws.state is State.CREATING:
+            discard_container(ctx, ws)
+            with suppress(Conflict):
+                ctx.engine.remove_volume(name=ws.volume)
+            ctx.store.delete(ws.key)
+            ctx.emit(EventType.WORKSPACE_FAILED, ws, reason="interrupted", detail="creation undone")
+            return "undid an interrupted creation"
+        if ws.state is State.RESTORING:
+            discard_container(ctx, ws)
+            save_cas(
+                ctx,
+                ws.transition(State.PARKED, now=ctx.now(), reason="restore interrupted"),
+                expect=State.RESTORING,
+            )
+            return "an interrupted restore went back to parked"
+        if ws.state is State.PARKING:
+            park_locked(ctx, ws, reason=Reason.INTERRUPTED, detail="finishing an interrupted park")
+            return "finished an interrupted park"
+    raise _Skip(f"it is {ws.state} now")
+
+
+def _remove_container(ctx: Context, action: RemoveContainer) -> str:
+    try:
+        info = ctx.engine.inspect_container(ref=action.container_id)
+    except NotFound:
+        return "already gone"
+    if info.labels.get(LABEL_INSTALLATION) != ctx.installation:
+        raise _Skip("not this installation's container")  # never, but never is cheap to check
+    key = info.labels.get(LABEL_WORKSPACE)
+    if key:
+        with ctx.lock(key, wait=SHORT_WAIT):
+            ws = ctx.store.get(key)
+            if ws is not None and ws.state not in CONTAINERLESS_STATES and ws.name == info.name:
+                raise _Skip(f"workspace {key!r} claims it now ({ws.state})")
+            ctx.engine.remove_container(ref=action.container_id)
+    else:
+        ctx.engine.remove_container(ref=action.container_id)
+    ctx.bus.publish(
+        Event(
+            type=EventType.ORPHAN_REMOVED,
+            at=ctx.now(),
+            workspace_key=key,
+            data={"container": info.name, "reason": action.reason.value, "detail": action.detail},
+        )
+    )
+    return f"removed {info.name} ({action.reason}: {action.detail})"
+
+
+_HANDLERS: dict[type[Action], Callable[[Context, Any], str]] = {
+    Warn: _warn,
+    Park: _park,
+    KeepAlive: _keep_alive,
+    MarkStopped: _mark_stopped,
+    MarkFailed: _mark_failed,
+    MarkRunning: _mark_running,
+    Recover: _recover,
+    RemoveContainer: _remove_container,
+}
+
+
+# -- restart recovery -----------------------------------------------------------------------
+
+
+def recover_sessions(ctx: Context) -> int:
+    """Sessions whose holder process died: shells and agents are ``detached`` (they can
+    reattach to the still-running container), execs are over (``dead``)."""
+    changed = 0
+    for session in dead_holder_sessions(ctx):
+        status = SessionStatus.DEAD if session.kind is SessionKind.EXEC else SessionStatus.DETACHED
+        changed += ctx.store.set_session_status([session.id], status)
+    return changed
+
+
+# -- the loop -------------------------------------------------------------------------------
+
+
+@dataclass
+class LoopStatus:
+    running: bool = False
+    passes: int = 0
+    last_pass_at: datetime | None = None
+    last_pass_s: float = 0.0
+    next_wakeup: datetime | None = None
+    last_error: str | None = None
+
+
+class Reconciler:
+    """Runs passes until stopped; deadline-driven, wakeable, backs off when blind."""
+
+    def __init__(
+        self, ctx: Context, *, on_pass: Callable[[PassReport], None] | None = None
+    ) -> None:
+        self.ctx = ctx
+        self.status = LoopStatus()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._backoff = 1.0
+        self._on_pass = on_pass
+        self._threads: list[threading.Thread] = []
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def step(self) -> float:
+        """One pass; returns the seconds to wait before the next one."""
+        max_wait = self.ctx.settings.reconciler.max_interval.total_seconds()
+        try:
+            report = run_pass(self.ctx)
+        except Unavailable as exc:
+            wait = self._backoff
+            self._backoff = min(self._backoff * 2, max_wait)
+            self.status.last_error = exc.message
+            log.warning("reconcile pass skipped, nothing done: %s (retrying in %.0fs)", exc, wait)
+            return wait
+        self._backoff = 1.0
+        self.status.passes += 1
+        self.status.last_pass_at = report.started_at
+        self.status.last_pass_s = report.duration_s
+        self.status.next_wakeup = report.plan.next_wakeup
+        self.status.last_error = None
+        if self._on_pass is not None:
+            self._on_pass(report)
+        if report.plan.next_wakeup is None:
+            return max_wait
+        until = (report.plan.next_wakeup - self.ctx.now()).total_seconds()
+        return min(max(until, 0.0), max_wait)
+
+    def run(self) -> None:
+        """Loop until ``stop``; starts the event watcher and the wake socket."""
+        self.status.running = True
+        try:
+            recovered = recover_sessions(self.ctx)
+            if recovered:
+                log.info("%d sessions of a previous manager are detached", recovered)
+        except DockyardError as exc:
+            log.warning("session recovery skipped: %s", exc)
+        self._start(self._watch_engine_events, "engine-events")
+        self._start(self._listen_for_wakeups, "wake-socket")
+        try:
+            while not self._stop.is_set():
+                wait = self.step()
+                self._wake.wait(wait)
+                self._wake.clear()
+        finally:
+            self.status.running = False
+
+    def _start(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _watch_engine_events(self) -> None:
+        """Exec and attach events are activity; a container dying is handled at once."""
+        since = self.ctx.now()
+        window = timedelta(seconds=2)
+        while not self._stop.is_set():
+            until = self.ctx.now() + window
+            try:
+                with self.ctx.engine.events(
+                    since=since, until=until, labels=installation_labels(self.ctx)
+                ) as events:
+                    for event in events:
+                        self._on_engine_event(event.action, event.attributes)
+                since = until
+            except DockyardError as exc:
+                log.debug("engine event stream interrupted: %s", exc)
+                self._stop.wait(self._backoff)
+
+    def _on_engine_event(self, action: str, attributes: Mapping[str, str]) -> None:
+        key = attributes.get(LABEL_WORKSPACE)
+        if action.startswith("exec_") or action == "attach":
+            if key:
+                with suppress(DockyardError):
+                    self.ctx.store.touch(key, at=self.ctx.now())
+        elif action in {"die", "oom", "destroy", "remove", "kill"}:
+            self.wake()
+
+    def _listen_for_wakeups(self) -> None:
+        path = self.ctx.settings.data_dir / WAKE_SOCKET
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            with suppress(FileNotFoundError):
+                path.unlink()
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                sock.bind(str(path))
+            except OSError as exc:
+                log.info("no wake socket (%s); other processes cannot wake this loop", exc)
+                return
+            sock.settimeout(1.0)
+            try:
+                while not self._stop.is_set():
+                    try:
+                        sock.recv(64)
+                    except TimeoutError:
+                        continue
+                    self.wake()
+            finally:
+                with suppress(FileNotFoundError):
+                    path.unlink()
+
+
+def notify(data_dir: Path) -> None:
+    """Wake a reconciler running on this data directory, if any (best effort, instant)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock, suppress(OSError):
+        sock.setblocking(False)
+        sock.sendto(b"wake", str(data_dir / WAKE_SOCKET))

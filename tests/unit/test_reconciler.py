@@ -1,0 +1,327 @@
+"""The reconcile loop on the fake engine with an injected clock: nobody sleeps for a timeout."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from dockyard.core.actions import KeepAlive, Park, Reason, Warn
+from dockyard.core.errors import QuotaExceeded
+from dockyard.core.model import Outcome, SessionKind, SessionStatus, State
+from dockyard.core.naming import LABEL_INSTALLATION, LABEL_MANAGED, LABEL_WORKSPACE
+from dockyard.engine.fake import FakeEngine
+from dockyard.engine.models import ContainerSpec
+from dockyard.service import AcquireRequest, Dockyard
+from dockyard.service.reconciler import Reconciler, execute, notify, recover_sessions, run_pass
+from tests.helpers import FakeClock, wait_until
+
+M = timedelta(minutes=1)
+
+
+def up(dy: Dockyard, key: str = "k", **kwargs: object) -> Outcome:
+    return dy.acquire(AcquireRequest(key=key, **kwargs)).outcome  # type: ignore[arg-type]
+
+
+def events(dy: Dockyard) -> list[str]:
+    return [e["type"] for e in dy.ctx.store.list_events(limit=1000)]
+
+
+def test_idle_workspace_is_warned_once_then_parked(fake_dy: Dockyard, clock: FakeClock) -> None:
+    up(fake_dy)
+    clock.advance(39 * M)
+    assert run_pass(fake_dy.ctx).plan.actions == ()
+    clock.advance(M)
+    report = run_pass(fake_dy.ctx)
+    assert [type(r.action) for r in report.results] == [Warn]
+    assert fake_dy.get("k").state is State.WARNED
+    warning = fake_dy.ctx.store.list_events(limit=100)[-1]
+    assert warning["type"] == "workspace.idle_warning"
+    assert warning["data"]["deadline"] == (clock.now + 5 * M).isoformat()
+    clock.advance(M)
+    assert run_pass(fake_dy.ctx).plan.actions == ()  # once per deadline
+    clock.advance(4 * M)
+    report = run_pass(fake_dy.ctx)
+    assert [(r.action.verb, r.outcome) for r in report.results] == [("park", "done")]
+    assert fake_dy.get("k").state is State.PARKED
+    assert events(fake_dy)[-1] == "workspace.parked"
+
+
+def test_touched_workspace_is_not_parked(fake_dy: Dockyard, clock: FakeClock) -> None:
+    up(fake_dy)
+    clock.advance(44 * M)
+    fake_dy.touch("k")
+    clock.advance(44 * M)
+    run_pass(fake_dy.ctx)
+    assert fake_dy.get("k").state in (State.RUNNING, State.WARNED)
+
+
+def test_extension_is_honoured(fake_dy: Dockyard, clock: FakeClock) -> None:
+    up(fake_dy)
+    fake_dy.extend("k", by=timedelta(hours=2))
+    clock.advance(2 * 60 * M)
+    run_pass(fake_dy.ctx)
+    assert fake_dy.get("k").state is not State.PARKED
+
+
+def test_busy_cpu_keeps_it_alive(
+    fake_dy: Dockyard, fake_engine: FakeEngine, clock: FakeClock
+) -> None:
+    up(fake_dy)
+    fake_engine.busy_cpu.add(fake_dy.get("k").container_id or "")
+    clock.advance(50 * M)
+    report = run_pass(fake_dy.ctx)
+    assert [type(r.action) for r in report.results] == [KeepAlive]
+    assert report.results[0].message.startswith("kept alive: cpu ")
+    assert fake_dy.get("k").state is State.RUNNING
+    assert fake_dy.get("k").last_activity_at == clock.now
+
+
+def test_named_process_keeps_it_alive(
+    fake_dy: Dockyard, fake_engine: FakeEngine, clock: FakeClock
+) -> None:
+    fake_dy.ctx.policy = replace(fake_dy.ctx.policy, busy_processes=("make",))
+    up(fake_dy)
+    fake_engine.process_names[fake_dy.get("k").container_id or ""] = ["/usr/bin/make -j4 all"]
+    clock.advance(50 * M)
+    report = run_pass(fake_dy.ctx)
+    assert report.results[0].message == "kept alive: process make is running"
+
+
+def test_live_session_use_keeps_it_alive(fake_dy: Dockyard, clock: FakeClock) -> None:
+    up(fake_dy)
+    session = fake_dy.ctx.store.open_session(
+        workspace_key="k", kind=SessionKind.SHELL, holder="elsewhere:1", at=clock.now + 30 * M
+    )
+    assert session.status is SessionStatus.ACTIVE
+    clock.advance(50 * M)
+    run_pass(fake_dy.ctx)
+    assert fake_dy.get("k").state is State.RUNNING
+
+
+def test_keep_is_never_touched(fake_dy: Dockyard, clock: FakeClock) -> None:
+    up(fake_dy, keep=True)
+    clock.advance(timedelta(days=30))
+    assert run_pass(fake_dy.ctx).plan.actions == ()
+    change = fake_dy.keep("k", keep=False)
+    # the container's dockyard.keep label cannot change: it stays kept until recreated
+    assert "stays kept until it is recreated" in change.detail
+    assert run_pass(fake_dy.ctx).plan.actions == ()
+    fake_dy.park("k")
+    up(fake_dy)
+    clock.advance(timedelta(days=1))
+    assert [a.verb for a in run_pass(fake_dy.ctx).plan.actions] == ["park"]
+
+
+def test_a_touch_arriving_while_the_reconciler_decides_wins(
+    fake_dy: Dockyard, fake_engine: FakeEngine, clock: FakeClock
+) -> None:
+    up(fake_dy)
+    clock.advance(46 * M)
+    report = run_pass(fake_dy.ctx, dry_run=True)  # the decision: park it
+    [action] = report.plan.actions
+    assert isinstance(action, Park)
+    fake_dy.touch("k")  # the touch lands between decision and action
+    result = execute(fake_dy.ctx, action)
+    assert result.outcome == "skipped" and "changed since the plan" in result.message
+    assert fake_dy.get("k").state is State.RUNNING
+    assert len(fake_engine.containers) == 1
+
+
+def test_crashed_container_is_parked_at_once(
+    fake_dy: Dockyard, fake_engine: FakeEngine, clock: FakeClock
+) -> None:
+    up(fake_dy)
+    fake_engine.crash(fake_dy.get("k").name, exit_code=137, oom=True)
+    clock.advance(timedelta(seconds=1))
+    [result] = run_pass(fake_dy.ctx).results
+    assert result.action.reason is Reason.CRASHED
+    assert result.action.detail == "exited 137 (OOM-killed)"
+    parked = fake_dy.get("k")
+    assert parked.state is State.PARKED and "OOM" in (parked.reason or "")
+    assert up(fake_dy) is Outcome.RESTORED
+
+
+def test_clean_exit_outside_dockyard_is_recorded_as_stopped_then_retained(
+    fake_dy: Dockyard, fake_engine: FakeEngine, clock: FakeClock
+) -> None:
+    up(fake_dy)
+    fake_engine.crash(fake_dy.get("k").name, exit_code=0)
+    run_pass(fake_dy.ctx)
+    assert fake_dy.get("k").state is State.STOPPED
+    clock.advance(61 * M)
+    run_pass(fake_dy.ctx)
+    assert fake_dy.get("k").state is State.PARKED
+
+
+def test_vanished_container_marks_the_record_failed(
+    fake_dy: Dockyard, fake_engine: FakeEngine
+) -> None:
+    up(fake_dy)
+    fake_engine.vanish(fake_dy.get("k").name)
+    run_pass(fake_dy.ctx)
+    failed = fake_dy.get("k")
+    assert failed.state is State.FAILED and failed.reason == "its container is gone"
+    assert "workspace.failed" in events(fake_dy)
+    assert up(fake_dy) is Outcome.RESTORED
+
+
+def _foreign(engine: FakeEngine, name: str, labels: dict[str, str]) -> str:
+    return engine.create_container(
+        spec=ContainerSpec(
+            name=name, image="dockyard/workspace:latest", command=["x"], labels=labels
+        )
+    )
+
+
+def test_orphans_and_leftovers_go_others_stay(
+    fake_dy: Dockyard, fake_engine: FakeEngine, clock: FakeClock
+) -> None:
+    ours = {LABEL_MANAGED: "true", LABEL_INSTALLATION: fake_dy.ctx.installation}
+    fake_engine.start_container(ref=_foreign(fake_engine, "orphan", {**ours, LABEL_WORKSPACE: "x"}))
+    _foreign(fake_engine, "leftover", ours)  # created, never started
+    fake_engine.start_container(
+        ref=_foreign(fake_engine, "other", {LABEL_MANAGED: "true", LABEL_INSTALLATION: "other"})
+    )
+    fake_engine.start_container(ref=_foreign(fake_engine, "plain", {}))
+    for c in fake_engine.containers.values():
+        c.created_at = clock.now
+    clock.advance(2 * M)
+    run_pass(fake_dy.ctx)
+    assert {c.spec.name for c in fake_engine.containers.values()} == {"orphan", "other", "plain"}
+    clock.advance(9 * M)
+    run_pass(fake_dy.ctx)
+    assert {c.spec.name for c in fake_engine.containers.values()} == {"other", "plain"}
+    assert events(fake_dy).count("orphan.removed") == 2
+
+
+def test_interrupted_creation_is_undone_once_its_lease_is_free(
+    fake_dy: Dockyard, fake_engine: FakeEngine, clock: FakeClock
+) -> None:
+    up(fake_dy)
+    ws = fake_dy.get("k")
+    assert fake_dy.ctx.store.save(
+        replace(ws, state=State.CREATING, state_changed_at=clock.now), expect_state=State.RUNNING
+    )
+    clock.advance(3 * M)
+    run_pass(fake_dy.ctx)
+    assert fake_dy.ctx.store.get("k") is None
+    assert fake_engine.containers == {} and fake_engine.volumes == {}
+
+
+def test_interrupted_park_is_finished(
+    fake_dy: Dockyard, fake_engine: FakeEngine, clock: FakeClock
+) -> None:
+    up(fake_dy)
+    ws = fake_dy.get("k")
+    fake_dy.ctx.store.save(
+        replace(ws, state=State.PARKING, state_changed_at=clock.now), expect_state=State.RUNNING
+    )
+    clock.advance(3 * M)
+    run_pass(fake_dy.ctx)
+    assert fake_dy.get("k").state is State.PARKED
+    assert fake_engine.containers == {} and ws.volume in fake_engine.volumes
+
+
+def test_unreachable_engine_does_nothing_and_backs_off(
+    fake_dy: Dockyard, fake_engine: FakeEngine, clock: FakeClock
+) -> None:
+    up(fake_dy)
+    clock.advance(timedelta(hours=5))
+    fake_engine.down = True
+    loop = Reconciler(fake_dy.ctx)
+    waits = [loop.step() for _ in range(4)]
+    assert waits == [1.0, 2.0, 4.0, 8.0]
+    assert loop.status.last_error is not None and "cannot reach" in loop.status.last_error
+    assert fake_dy.get("k").state is State.RUNNING
+    fake_engine.down = False
+    loop.step()
+    assert fake_dy.get("k").state is State.PARKED
+    assert loop.status.last_error is None
+
+
+def test_the_loop_sleeps_until_the_next_deadline(fake_dy: Dockyard, clock: FakeClock) -> None:
+    loop = Reconciler(fake_dy.ctx)
+    assert loop.step() == 60.0  # nothing to watch: the maximum interval
+    up(fake_dy)
+    clock.advance(39 * M + timedelta(seconds=59.5))
+    assert loop.step() == pytest.approx(0.5)  # the warning is due in half a second
+    assert loop.status.next_wakeup == clock.now + timedelta(seconds=0.5)
+
+
+def test_quota_parks_the_owners_longest_idle(fake_dy: Dockyard, clock: FakeClock) -> None:
+    fake_dy.ctx.policy = replace(fake_dy.ctx.policy, max_workspaces_per_owner=2)
+    up(fake_dy, "a", owner="o")
+    clock.advance(10 * M)
+    up(fake_dy, "b", owner="o")
+    clock.advance(10 * M)
+    up(fake_dy, "other-owner", owner="p")
+    up(fake_dy, "c", owner="o")
+    assert fake_dy.get("a").state is State.PARKED
+    assert (fake_dy.get("a").reason or "").startswith("quota")
+    assert fake_dy.get("b").state is State.RUNNING
+    assert fake_dy.get("c").state is State.RUNNING
+
+
+def test_quota_refuses_when_nothing_is_idle(fake_dy: Dockyard, clock: FakeClock) -> None:
+    fake_dy.ctx.policy = replace(fake_dy.ctx.policy, max_workspaces_per_owner=2)
+    up(fake_dy, "a", owner="o")
+    up(fake_dy, "b", owner="o")
+    clock.advance(M)  # both were used a minute ago: agents thinking, not idle
+    with pytest.raises(QuotaExceeded, match="owner 'o' has 2 live workspaces, the limit is 2"):
+        up(fake_dy, "c", owner="o")
+    assert fake_dy.ctx.store.get("c") is None
+    fake_dy.stop("a")  # a stopped workspace is not live
+    assert up(fake_dy, "c", owner="o") is Outcome.CREATED
+    with pytest.raises(QuotaExceeded):
+        up(fake_dy, "a")  # starting it again needs room too
+
+
+def test_restart_detaches_sessions_of_the_dead_manager(fake_dy: Dockyard) -> None:
+    up(fake_dy)
+    dead = f"{socket.gethostname()}:{2**22 + 7}"
+    store = fake_dy.ctx.store
+    shell = store.open_session(
+        workspace_key="k", kind=SessionKind.SHELL, holder=dead, at=fake_dy.ctx.now()
+    )
+    execution = store.open_session(
+        workspace_key="k", kind=SessionKind.EXEC, holder=dead, at=fake_dy.ctx.now()
+    )
+    alive = store.open_session(
+        workspace_key="k", kind=SessionKind.AGENT, holder=fake_dy.ctx.holder, at=fake_dy.ctx.now()
+    )
+    assert recover_sessions(fake_dy.ctx) == 2
+    status = {s.id: s.status for s in store.list_sessions()}
+    assert status == {
+        shell.id: SessionStatus.DETACHED,
+        execution.id: SessionStatus.DEAD,
+        alive.id: SessionStatus.ACTIVE,
+    }
+
+
+def test_restart_adopts_a_container_started_outside(
+    fake_dy: Dockyard, fake_engine: FakeEngine
+) -> None:
+    up(fake_dy)
+    fake_dy.stop("k")
+    fake_engine.start_container(ref=fake_dy.get("k").name)  # someone ran `docker start`
+    run_pass(fake_dy.ctx)
+    assert fake_dy.get("k").state is State.RUNNING
+
+
+def test_a_datagram_wakes_the_loop(fake_dy: Dockyard) -> None:
+    loop = Reconciler(fake_dy.ctx)
+    thread = threading.Thread(target=loop.run, daemon=True)
+    thread.start()
+    try:
+        socket_path = fake_dy.ctx.settings.data_dir / "reconciler.sock"
+        wait_until(lambda: loop.status.passes >= 1 and socket_path.exists(), what="first pass")
+        notify(fake_dy.ctx.settings.data_dir)
+        wait_until(lambda: loop.status.passes >= 2, what="a pass woken by the datagram")
+    finally:
+        loop.stop()
+        thread.join(timeout=5)
+    assert not thread.is_alive()
