@@ -16,6 +16,7 @@ import pytest
 from dockyard.core.errors import NotFound
 from dockyard.core.model import Outcome, SessionKind, SessionStatus, State
 from dockyard.core.naming import LABEL_INSTALLATION, LABEL_MANAGED, LABEL_WORKSPACE
+from dockyard.engine.base import ExecSpec
 from dockyard.engine.docker import DockerEngine
 from dockyard.engine.models import ContainerSpec
 from dockyard.events import EventBus, store_sink
@@ -226,3 +227,20 @@ def test_a_touch_arriving_while_the_reconciler_decides_wins(
     result = execute(timed.ctx, action)
     assert result.outcome == "skipped"
     assert docker.inspect_container(ref=timed.get("race").name).running
+
+
+def test_docker_exec_by_hand_counts_as_activity_in_a_one_shot_pass(
+    timed: Dockyard, clock: FakeClock
+) -> None:
+    clock.now = datetime.now(UTC) - 10 * M  # recorded activity: ten minutes ago
+    up(timed, "by-hand")
+    run_pass(timed.ctx)  # the previous pass
+    name = timed.get("by-hand").name
+    # someone runs `docker exec` directly, not through dockyard
+    exec_id = timed.ctx.engine.exec_create(ref=name, spec=ExecSpec(argv=["true"]))
+    timed.ctx.engine.exec_start(exec_id=exec_id, tty=False).close()
+    seen = datetime.now(UTC)
+    clock.now = seen + 40 * M  # idle for 50 min by the record, 40 min since the exec
+    report = run_pass(timed.ctx)
+    assert "park" not in [r.action.verb for r in report.results]  # warned or kept alive
+    assert timed.get("by-hand").last_activity_at >= seen - timedelta(seconds=5)

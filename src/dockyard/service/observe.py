@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
 
 from dockyard.core.errors import NotFound
@@ -44,6 +44,35 @@ class Observation:
 
 def installation_labels(ctx: Context) -> dict[str, str | None]:
     return {LABEL_MANAGED: "true", LABEL_INSTALLATION: ctx.installation}
+
+
+LAST_REPLAY = "last_event_replay_at"
+#: The engine keeps only its last 256 events; older activity is gone, so look back at most this.
+REPLAY_HORIZON = timedelta(hours=1)
+
+
+def replay_exec_events(ctx: Context) -> int:
+    """Count ``docker exec`` activity since the previous pass (by anyone, not only dockyard).
+
+    A running loop watches the event stream live; this covers one-shot passes (``clean``,
+    the background pass) and gaps while no loop ran. Returns how many activities landed.
+    """
+    now = ctx.now()
+    # The engine's event log runs on the engine's wall clock, not on the policy clock (which
+    # tests move forward); asking for events "until" a future moment would block until then.
+    until = datetime.fromtimestamp(time.time(), UTC)
+    seen = ctx.store.get_meta(LAST_REPLAY)
+    since = until - REPLAY_HORIZON
+    if seen:
+        since = min(max(datetime.fromisoformat(seen), since), until)
+    landed = 0
+    with ctx.engine.events(since=since, until=until, labels=installation_labels(ctx)) as stream:
+        for event in stream:
+            key = event.attributes.get(LABEL_WORKSPACE)
+            if key and event.action.startswith("exec_") and event.time is not None:
+                landed += ctx.store.touch(key, at=min(event.time, now))
+    ctx.store.set_meta(LAST_REPLAY, until.isoformat())
+    return landed
 
 
 def observe(ctx: Context, *, probe: bool) -> Observation:

@@ -52,7 +52,12 @@ from dockyard.service.context import Context
 from dockyard.service.lifecycle import park_locked
 from dockyard.service.locking import SHORT_WAIT
 from dockyard.service.objects import discard_container, save_cas
-from dockyard.service.observe import installation_labels, observe, running_execs
+from dockyard.service.observe import (
+    installation_labels,
+    observe,
+    replay_exec_events,
+    running_execs,
+)
 
 log = logging.getLogger("dockyard.reconciler")
 
@@ -78,6 +83,8 @@ def run_pass(ctx: Context, *, dry_run: bool = False, probe: bool = True) -> Pass
     """Observe, plan and (unless ``dry_run``) execute once."""
     began = time.monotonic()
     started = ctx.now()
+    if not dry_run:
+        replay_exec_events(ctx)
     observation = observe(ctx, probe=probe)
     the_plan = plan(
         now=observation.now,

@@ -307,6 +307,19 @@ class Store:
         with self._read() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
+    # -- small named values -------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        with self._read() as conn:
+            value = conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
+        return None if value is None else str(value)
+
+    def set_meta(self, key: str, value: str) -> None:
+        insert = _insert_ignore(self._engine.dialect.name, meta)
+        with self._write() as conn:
+            conn.execute(insert.values(key=key, value=value))
+            conn.execute(meta.update().where(meta.c.key == key).values(value=value))
+
     # -- leases -------------------------------------------------------------------------
 
     def try_lease(self, name: str, *, holder: str, now: datetime, until: datetime) -> bool:
