@@ -53,6 +53,8 @@ def remove_installation(docker: DockerEngine, installation: str) -> None:
         docker.remove_container(ref=container.id)
     for volume in docker.list_volumes(labels=labels):
         docker.remove_volume(name=volume.name)
+    for image in docker.list_images(labels=labels):  # checkpoint snapshots
+        docker.remove_image(ref=image.id)
 
 
 def dump_installation(docker: DockerEngine, installation: str) -> str:

@@ -1,11 +1,13 @@
-"""Test helpers: a clock that only moves when told, and quick workspace records."""
+"""Test helpers: a clock that only moves when told, quick workspace records, git repos."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from dockyard.core.model import Resources, State, Workspace
@@ -57,3 +59,29 @@ def wait_until(condition: Callable[[], bool], *, what: str, within_s: float = 10
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not reached within {within_s:g}s")
         time.sleep(0.01)
+
+
+def make_repo(path: Path, *, branch: str | None = None) -> Path:
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-c", "user.email=t@example.com", "-c", "user.name=T", *args],
+            cwd=path,
+            check=True,
+            capture_output=True,
+        )
+
+    path.mkdir(parents=True)
+    git("init", "-q", "-b", "main")
+    (path / "README.md").write_text("# app\n")
+    (path / "src").mkdir()
+    (path / "src" / "run.sh").write_text("#!/bin/sh\necho run\n")
+    (path / "src" / "run.sh").chmod(0o755)
+    git("add", "-A")
+    git("commit", "-qm", "first")
+    if branch:
+        git("checkout", "-qb", branch)
+        (path / "feature.txt").write_text("on the branch\n")
+        git("add", "-A")
+        git("commit", "-qm", "feature")
+        git("checkout", "-q", "main")
+    return path

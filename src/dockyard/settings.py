@@ -95,11 +95,15 @@ class RuleSettings(_Section):
     max_lifetime: Duration | None = None
     stopped_retention: Duration | None = None
     checkpoint_retention: Duration | None = None
+    strategy: SaveStrategy | None = Field(
+        None, description="save strategy of new workspaces matching the rule"
+    )
 
     def to_rule(self) -> Rule:
         return Rule(
             owner=self.owner,
             repo=self.repo,
+            strategy=self.strategy,
             overrides=PolicyOverrides(
                 idle_timeout=self.idle_timeout,
                 warn_before=self.warn_before,
@@ -137,6 +141,12 @@ class PolicySettings(_Section):
     busy_processes: tuple[str, ...] = Field(
         (), description="process names whose presence counts as activity (e.g. make, npm)"
     )
+    save_retry_min: Duration = Field(
+        timedelta(minutes=1), description="first retry of a failed save; doubles per failure"
+    )
+    save_retry_max: Duration = Field(
+        timedelta(hours=1), description="longest wait between retries of a failed save"
+    )
     rules: tuple[RuleSettings, ...] = ()
 
     def to_policy(self) -> Policy:
@@ -154,6 +164,8 @@ class PolicySettings(_Section):
             interrupted_after=self.interrupted_after,
             busy_cpu_percent=self.busy_cpu_percent,
             busy_processes=self.busy_processes,
+            save_retry_min=self.save_retry_min,
+            save_retry_max=self.save_retry_max,
             rules=tuple(rule.to_rule() for rule in self.rules),
         )
 
@@ -185,12 +197,21 @@ class Settings(_Section):
     engine_url: str | None = Field(
         None, description="engine endpoint; default $DOCKER_HOST or the local Docker socket"
     )
+    checkpoint_dir: Path | None = Field(
+        None,
+        description="where git bundles and archives of parked work are kept; "
+        "default <data_dir>/checkpoints (share it between replicas)",
+    )
     lock_timeout: Duration = Field(
         timedelta(minutes=5), description="how long to wait for a workspace another call holds"
     )
     workspace: WorkspaceSettings = WorkspaceSettings()
     policy: PolicySettings = PolicySettings()
     reconciler: ReconcilerSettings = ReconcilerSettings()
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.checkpoint_dir or self.data_dir / "checkpoints"
 
     @property
     def store_url(self) -> str:

@@ -149,12 +149,14 @@ def test_stop_all_remove_and_rm(cli: CLI) -> None:
     cli("up", "b")
     code, out, _ = cli("stop", "--all", "--remove")
     assert code == 0
-    assert sorted(out.splitlines()) == sorted(
-        [f"parked {k} (work kept on volume {v})" for k, v in _volumes(cli).items()]
-    )
+    lines = sorted(out.splitlines())
+    assert [line.split(": ")[0] for line in lines] == ["parked a", "parked b"]
+    for line, volume in zip(lines, sorted(_volumes(cli).values()), strict=True):
+        assert re.fullmatch(rf"parked \w: checkpoint [0-9a-f]{{12}} \(volume {volume}\)", line)
     assert cli("up", "a")[1].startswith("restored ")
     code, out, _ = cli("rm", "a", "--purge")
-    assert code == 0 and out.startswith("removed a (volume dy-a-") and out.endswith(" deleted)\n")
+    assert code == 0 and out.startswith("removed a: volume dy-a-")
+    assert out.endswith(" and 1 checkpoint deleted\n")
     assert cli("rm", "a") == (3, "", "dockyard: error: no workspace 'a'\n")
 
 

@@ -6,12 +6,9 @@ own timestamps line up) and the tests move it forward instead of waiting.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import pytest
 
 from dockyard.core.errors import NotFound
 from dockyard.core.model import Outcome, SessionKind, SessionStatus, State
@@ -19,36 +16,11 @@ from dockyard.core.naming import LABEL_INSTALLATION, LABEL_MANAGED, LABEL_WORKSP
 from dockyard.engine.base import ExecSpec
 from dockyard.engine.docker import DockerEngine
 from dockyard.engine.models import ContainerSpec
-from dockyard.events import EventBus, store_sink
 from dockyard.service import AcquireRequest, Context, Dockyard
 from dockyard.service.reconciler import execute, recover_sessions, run_pass
-from dockyard.store import Store
 from tests.helpers import FakeClock, wait_until
 
 M = timedelta(minutes=1)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(datetime.now(UTC))
-
-
-@pytest.fixture
-def timed(engine_settings: Any, clock: FakeClock, installed: list[str]) -> Iterator[Dockyard]:
-    """The service on the real engine, with the injected clock."""
-    store = Store.open(engine_settings.store_url)
-    engine = DockerEngine()
-    ctx = Context(
-        settings=engine_settings,
-        store=store,
-        engine=engine,
-        clock=clock,
-        bus=EventBus([store_sink(store)]),
-    )
-    installed.append(ctx.installation)
-    yield Dockyard(ctx)
-    engine.close()
-    store.close()
 
 
 def up(dy: Dockyard, key: str, **kwargs: Any) -> Outcome:

@@ -26,6 +26,7 @@ from dockyard.engine.docker import DockerEngine
 from dockyard.service import AcquireRequest, Dockyard
 from dockyard.service.objects import discard_container
 from tests.engine_fixtures import engine_json
+from tests.helpers import make_repo
 
 
 def run(dy: Dockyard, key: str, script: str) -> tuple[int, str, str]:
@@ -35,32 +36,6 @@ def run(dy: Dockyard, key: str, script: str) -> tuple[int, str, str]:
         key, ["sh", "-c", script], on_output=lambda s, d: (err if s == 2 else out).append(d)
     )
     return code, b"".join(out).decode(), b"".join(err).decode()
-
-
-def make_repo(path: Path, *, branch: str | None = None) -> Path:
-    def git(*args: str) -> None:
-        subprocess.run(
-            ["git", "-c", "user.email=t@example.com", "-c", "user.name=T", *args],
-            cwd=path,
-            check=True,
-            capture_output=True,
-        )
-
-    path.mkdir(parents=True)
-    git("init", "-q", "-b", "main")
-    (path / "README.md").write_text("# app\n")
-    (path / "src").mkdir()
-    (path / "src" / "run.sh").write_text("#!/bin/sh\necho run\n")
-    (path / "src" / "run.sh").chmod(0o755)
-    git("add", "-A")
-    git("commit", "-qm", "first")
-    if branch:
-        git("checkout", "-qb", branch)
-        (path / "feature.txt").write_text("on the branch\n")
-        git("add", "-A")
-        git("commit", "-qm", "feature")
-        git("checkout", "-q", "main")
-    return path
 
 
 def test_up_creates_once_then_reuses_warm(dy: Dockyard, docker: DockerEngine) -> None:

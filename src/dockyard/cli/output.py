@@ -26,6 +26,7 @@ STATE_STYLES = {
     "creating": "magenta",
     "restoring": "magenta",
     "failed": "bold red",
+    "save_failed": "bold red",
     "expired": "dim",
     "removed": "dim",
 }

@@ -26,6 +26,8 @@ class Reason(enum.StrEnum):
     ORPHAN = "orphan"  # our labels, no record
     LEFTOVER = "leftover"  # never started (a failed start)
     QUOTA = "quota"  # made room for the owner's next workspace
+    SAVE_FAILED = "save_failed"  # a park whose save failed, tried again after a backoff
+    EXPIRED = "expired"  # a checkpoint older than checkpoint_retention
     REQUEST = "request"  # someone asked
 
 
@@ -99,6 +101,19 @@ class Recover(Action):
 
     revision: int
     verb = "recover"
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteCheckpoint(Action):
+    """Delete a checkpoint (its file or image, then its record): expired, or a leftover
+    of a save that was cut off, or of a workspace that no longer exists."""
+
+    checkpoint_id: str
+    verb = "delete checkpoint"
+
+    @property
+    def target(self) -> str:
+        return f"{self.key or '-'}@{self.checkpoint_id}"
 
 
 @dataclass(frozen=True, slots=True)

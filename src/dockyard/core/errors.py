@@ -110,3 +110,15 @@ class StoreError(OperationFailed):
 
 class ProvisionFailed(OperationFailed):
     code = "provision_failed"
+
+
+class SaveFailed(OperationFailed):
+    """A workspace's work could not be saved; nothing was removed."""
+
+    code = "save_failed"
+
+
+class RestoreFailed(OperationFailed):
+    """A checkpoint could not be brought back; the workspace stays parked."""
+
+    code = "restore_failed"

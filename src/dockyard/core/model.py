@@ -9,8 +9,9 @@ disagree with it. ``transition`` is the only way to change a state and raises
         │          │  └── stopped (kept, restartable)
         │          ▼             ▼
         │        parking ──> parked ──> restoring ──> running
-        │                      │
-        │                      └──> expired (saved state dropped after retention)
+        │          │  ▲        │
+        │          ▼  │        └──> expired (saved state dropped after retention)
+        │        save_failed (container kept as it was; the park is retried)
         └──> failed (any live state; crashed or vanished, with a reason)
     removed: explicit removal from any state; a removed key may be created again.
 """
@@ -31,6 +32,7 @@ class State(enum.StrEnum):
     WARNED = "warned"
     STOPPED = "stopped"
     PARKING = "parking"
+    SAVE_FAILED = "save_failed"
     PARKED = "parked"
     RESTORING = "restoring"
     FAILED = "failed"
@@ -44,7 +46,8 @@ TRANSITIONS: Mapping[State, frozenset[State]] = {
     S.RUNNING: frozenset({S.RUNNING, S.WARNED, S.STOPPED, S.PARKING, S.FAILED, S.REMOVED}),
     S.WARNED: frozenset({S.RUNNING, S.STOPPED, S.PARKING, S.FAILED, S.REMOVED}),
     S.STOPPED: frozenset({S.RUNNING, S.PARKING, S.FAILED, S.REMOVED}),
-    S.PARKING: frozenset({S.PARKED, S.RUNNING, S.STOPPED, S.FAILED, S.REMOVED}),
+    S.PARKING: frozenset({S.PARKED, S.SAVE_FAILED, S.RUNNING, S.STOPPED, S.FAILED, S.REMOVED}),
+    S.SAVE_FAILED: frozenset({S.PARKING, S.RUNNING, S.STOPPED, S.FAILED, S.REMOVED}),
     S.PARKED: frozenset({S.RESTORING, S.EXPIRED, S.REMOVED}),
     S.RESTORING: frozenset({S.RUNNING, S.PARKED, S.FAILED, S.REMOVED}),
     S.FAILED: frozenset({S.RUNNING, S.RESTORING, S.PARKING, S.REMOVED}),
@@ -53,7 +56,7 @@ TRANSITIONS: Mapping[State, frozenset[State]] = {
 }
 
 #: States in which the workspace has (or is getting) a container that may be running.
-LIVE_STATES = frozenset({S.CREATING, S.RUNNING, S.WARNED, S.RESTORING, S.PARKING})
+LIVE_STATES = frozenset({S.CREATING, S.RUNNING, S.WARNED, S.RESTORING, S.PARKING, S.SAVE_FAILED})
 #: States in which the workspace's container is expected to be running.
 ACTIVE_STATES = frozenset({S.RUNNING, S.WARNED})
 
@@ -71,6 +74,37 @@ class SaveStrategy(enum.StrEnum):
     VOLUME = "volume"
     GIT = "git"
     IMAGE = "image"
+
+
+class CheckpointKind(enum.StrEnum):
+    """Where a checkpoint's work is and how it comes back."""
+
+    VOLUME = "volume"  # the workspace volume, kept (maybe with a checkpoint commit in it)
+    BUNDLE = "bundle"  # a git bundle in dockyard's checkpoint storage
+    ARCHIVE = "archive"  # a tar of the workspace directory (a container that could not run git)
+    IMAGE = "image"  # a committed image of the whole container
+    EMPTY = "empty"  # there was nothing to save
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """One saved copy of a workspace's work. Written unverified (the intent) before the
+    save starts, marked verified once the copy is durable and checked."""
+
+    id: str
+    workspace_key: str
+    strategy: SaveStrategy
+    kind: CheckpointKind
+    created_at: datetime
+    expires_at: datetime
+    verified: bool = False
+    ref: str | None = None  # the commit sha, volume name or image id
+    location: str | None = None  # the bundle/archive path, volume name or image reference
+    commit: str | None = None  # the git commit the work is at, when there is one
+    branch: str | None = None  # the branch HEAD pointed to (None: detached or not git)
+    files_changed: int | None = None  # files in the checkpoint commit; None: no commit made
+    size_bytes: int | None = None
+    detail: str = ""
 
 
 class SessionKind(enum.StrEnum):
@@ -151,6 +185,8 @@ class Workspace:
     started_at: datetime | None = None
     extended_until: datetime | None = None
     warned_deadline: datetime | None = None
+    checkpoint_id: str | None = None  # the newest checkpoint parked to (or restored from)
+    save_attempts: int = 0  # failed saves since the last successful park, for the backoff
     revision: int = 0  # bumped by the store on every write: optimistic concurrency
 
     def transition(self, to: State, *, now: datetime, reason: str | None = None) -> Workspace:

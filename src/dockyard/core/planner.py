@@ -15,7 +15,13 @@ Rules (DESIGN.md section 4), for each record by state:
     stopped         past stopped_retention -> park; running again -> mark running
     failed          container left (not running) -> park (crashed); running -> mark running
     creating/restoring/parking for longer than interrupted_after -> recover
+    save_failed     container left -> park again once the backoff has passed
+                    (doubling per failure); container gone -> mark failed
     parked/removed/expired with a stopped container -> remove it (orphan)
+
+Checkpoints: past ``expires_at`` -> delete (not an image snapshot its workspace's
+container runs from); unverified (a save cut off) while its workspace is not parking,
+after ``interrupted_after`` -> delete; no workspace record at all -> delete.
 
 Containers with this installation's labels and no record are orphans, removed after
 ``orphan_grace``; those never started (a failed start) after ``leftover_grace``.
@@ -32,6 +38,7 @@ from datetime import datetime
 
 from dockyard.core.actions import (
     Action,
+    DeleteCheckpoint,
     KeepAlive,
     MarkFailed,
     MarkRunning,
@@ -43,8 +50,8 @@ from dockyard.core.actions import (
     Upcoming,
     Warn,
 )
-from dockyard.core.model import ACTIVE_STATES, State, Workspace
-from dockyard.core.policy import Policy, idle_deadline
+from dockyard.core.model import ACTIVE_STATES, Checkpoint, CheckpointKind, State, Workspace
+from dockyard.core.policy import Policy, idle_deadline, save_retry_at
 from dockyard.core.units import format_duration
 
 RUNNING_STATUSES = frozenset({"running", "paused", "restarting"})
@@ -124,6 +131,7 @@ def plan(
     workspaces: Sequence[Workspace],
     containers: Sequence[ObservedContainer],
     activity: Mapping[str, Activity] | None = None,
+    checkpoints: Sequence[Checkpoint] = (),
 ) -> Plan:
     activity = activity or {}
     by_id = {c.id: c for c in containers}
@@ -159,6 +167,14 @@ def plan(
         elif due is not None:
             wakeups.append(due)
 
+    for checkpoint in checkpoints:
+        record = records.get(checkpoint.workspace_key)
+        action, due = _plan_checkpoint(now, policy, checkpoint, record)
+        if action is not None:
+            actions.append(action)
+        elif due is not None:
+            wakeups.append(due)
+
     return Plan(
         actions=tuple(actions),
         upcoming=upcoming,
@@ -181,6 +197,8 @@ def _plan_workspace(  # noqa: PLR0911 - a dispatch on the record's state
         return _plan_transient(now, policy, ws)
     if ws.state in CONTAINERLESS_STATES:
         return _plan_containerless(now, policy, ws, container, keep=keep)
+    if ws.state is State.SAVE_FAILED:
+        return _plan_save_failed(now, policy, ws, container, keep=keep)
     if container is None:
         if ws.state is State.FAILED:
             return None, None  # nothing left to save or remove: the next up restores
@@ -200,6 +218,59 @@ def _plan_transient(now: datetime, policy: Policy, ws: Workspace) -> Decision:
         return None, Upcoming("recover", Reason.INTERRUPTED, due)
     detail = f"{ws.state} since {format_duration(now - ws.state_changed_at)} ago"
     return Recover(ws.key, Reason.INTERRUPTED, detail, revision=ws.revision), None
+
+
+def _plan_save_failed(
+    now: datetime, policy: Policy, ws: Workspace, container: ObservedContainer | None, *, keep: bool
+) -> Decision:
+    if container is None:
+        detail = "its container is gone (its work could not be saved)"
+        return MarkFailed(ws.key, Reason.VANISHED, detail, revision=ws.revision), None
+    if keep:
+        return None, None
+    due = save_retry_at(ws, policy)
+    if now < due:
+        return None, Upcoming("retry park", Reason.SAVE_FAILED, due)
+    detail = f"attempt {ws.save_attempts + 1}; last: {ws.reason or 'save failed'}"
+    return Park(ws.key, Reason.SAVE_FAILED, detail, revision=ws.revision), None
+
+
+def _plan_checkpoint(
+    now: datetime, policy: Policy, checkpoint: Checkpoint, ws: Workspace | None
+) -> tuple[Action | None, datetime | None]:
+    key = checkpoint.workspace_key
+    if ws is None:
+        detail = "its workspace no longer exists"
+        return DeleteCheckpoint(key, Reason.ORPHAN, detail, checkpoint_id=checkpoint.id), None
+    if not checkpoint.verified:
+        return _plan_unverified(now, policy, checkpoint, ws)
+    if now < checkpoint.expires_at:
+        return None, checkpoint.expires_at
+    runs_from_it = (
+        checkpoint.kind is CheckpointKind.IMAGE
+        and ws.checkpoint_id == checkpoint.id
+        and ws.state not in CONTAINERLESS_STATES
+    )
+    if runs_from_it:
+        return None, None  # its container was made from this image; next park replaces it
+    detail = (
+        f"older than its retention (expired {format_duration(now - checkpoint.expires_at)} ago)"
+    )
+    return DeleteCheckpoint(key, Reason.EXPIRED, detail, checkpoint_id=checkpoint.id), None
+
+
+def _plan_unverified(
+    now: datetime, policy: Policy, checkpoint: Checkpoint, ws: Workspace
+) -> tuple[Action | None, datetime | None]:
+    if ws.state in (State.PARKING, State.SAVE_FAILED):
+        return None, None  # a save is (or was just) at work; it cleans up after itself
+    due = checkpoint.created_at + policy.interrupted_after
+    if now < due:
+        return None, due
+    action = DeleteCheckpoint(
+        ws.key, Reason.LEFTOVER, "a save that never completed", checkpoint_id=checkpoint.id
+    )
+    return action, None
 
 
 def _plan_containerless(

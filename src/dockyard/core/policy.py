@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 
-from dockyard.core.model import PolicyOverrides, Workspace
+from dockyard.core.model import PolicyOverrides, SaveStrategy, Workspace
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,7 @@ class Rule:
     overrides: PolicyOverrides
     owner: str | None = None
     repo: str | None = None
+    strategy: SaveStrategy | None = None  # how new matching workspaces save their work
 
     def matches(self, *, owner: str, repo: str | None) -> bool:
         if self.owner is not None and not fnmatch.fnmatchcase(owner, self.owner):
@@ -46,6 +47,8 @@ class Policy:
     interrupted_after: timedelta = timedelta(minutes=2)
     busy_cpu_percent: float = 5.0
     busy_processes: tuple[str, ...] = ()
+    save_retry_min: timedelta = timedelta(minutes=1)
+    save_retry_max: timedelta = timedelta(hours=1)
     rules: Sequence[Rule] = ()
 
     def apply(self, overrides: PolicyOverrides) -> Policy:
@@ -63,6 +66,22 @@ class Policy:
             if rule.matches(owner=owner, repo=repo):
                 effective = effective.apply(rule.overrides)
         return effective.apply(overrides)
+
+    def strategy_for(self, *, owner: str, repo: str | None) -> SaveStrategy | None:
+        """The save strategy the last matching rule names, if any."""
+        chosen = None
+        for rule in self.rules:
+            if rule.strategy is not None and rule.matches(owner=owner, repo=repo):
+                chosen = rule.strategy
+        return chosen
+
+
+def save_retry_at(ws: Workspace, policy: Policy) -> datetime:
+    """When a failed save is tried again: doubling from ``save_retry_min`` per failed
+    attempt, capped at ``save_retry_max``, counted from the last failure."""
+    attempts = max(ws.save_attempts, 1)
+    delay = policy.save_retry_min * (1 << min(attempts - 1, 30))
+    return ws.state_changed_at + min(delay, policy.save_retry_max)
 
 
 def idle_deadline(ws: Workspace, policy: Policy) -> datetime:

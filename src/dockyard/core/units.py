@@ -111,3 +111,8 @@ def format_size(size: int) -> str:
             return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
         value /= 1024
     return f"{value:.1f}TiB"
+
+
+def plural(count: int, word: str) -> str:
+    """``1 file``, ``3 files``: English plurals of regular nouns."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"

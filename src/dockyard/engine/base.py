@@ -82,6 +82,14 @@ class Engine(Protocol):
     # -- images -------------------------------------------------------------------------
     def inspect_image(self, *, ref: str) -> ImageInfo: ...
 
+    def list_images(self, *, labels: LabelFilter) -> list[ImageInfo]:
+        """Images carrying the labels (all tags of one image are one entry)."""
+        ...
+
+    def remove_image(self, *, ref: str) -> None:
+        """Remove the image (or untag ``ref``); ``Conflict`` if a container uses it."""
+        ...
+
     # -- volumes ------------------------------------------------------------------------
     def create_volume(self, *, name: str, labels: Mapping[str, str]) -> VolumeInfo:
         """Create the volume, or return the existing one of that name."""

@@ -106,6 +106,17 @@ class DockerEngine:
     def inspect_image(self, *, ref: str) -> ImageInfo:
         return ImageInfo.from_api(self._http.request("GET", f"/images/{ref}/json").json())
 
+    def list_images(self, *, labels: LabelFilter) -> list[ImageInfo]:
+        query = {"filters": _label_filters(labels)}
+        data = self._http.request("GET", "/images/json", query=query).json() or []
+        return [ImageInfo.from_api(image) for image in data]
+
+    def remove_image(self, *, ref: str) -> None:
+        try:
+            self._http.request("DELETE", f"/images/{ref}")
+        except NotFound:
+            return
+
     # -- volumes ------------------------------------------------------------------------
 
     def create_volume(self, *, name: str, labels: Mapping[str, str]) -> VolumeInfo:

@@ -178,6 +178,19 @@ class FakeEngine:
             raise NotFound(f"No such image: {ref}")
         return ImageInfo(id=f"sha256:{ref}", tags=[ref], size=1, created_at=None, labels={})
 
+    def list_images(self, *, labels: LabelFilter) -> list[ImageInfo]:
+        self._check()
+        found = [self.inspect_image(ref=ref) for ref in sorted(self.images)]
+        return [image for image in found if _matches(image.labels, labels)]
+
+    def remove_image(self, *, ref: str) -> None:
+        self._check()
+        name = ref.removeprefix("sha256:")
+        if any(c.spec.image in (ref, name) for c in self.containers.values()):
+            raise Conflict(f"image {ref} is being used by a container")
+        self.images.discard(name)
+        self.images.discard(ref)
+
     def create_volume(self, *, name: str, labels: Mapping[str, str]) -> VolumeInfo:
         self._check()
         if name not in self.volumes:
@@ -313,7 +326,7 @@ class FakeEngine:
     def commit(self, *, ref: str, repo: str, tag: str, labels: Mapping[str, str]) -> str:  # noqa: ARG002
         self._find(ref)
         image = f"{repo}:{tag}"
-        self.images.add(image)
+        self.images.update({image, f"sha256:{image}"})
         return f"sha256:{image}"
 
     @contextmanager

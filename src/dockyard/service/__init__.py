@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from types import TracebackType
 
-from dockyard.core.model import SessionKind, Workspace
+from dockyard.core.model import Checkpoint, SessionKind, Workspace
 from dockyard.engine.process import OutputSink
-from dockyard.service import activity, lifecycle, reconciler, views
+from dockyard.service import activity, checkpoints, lifecycle, reconciler, views
 from dockyard.service.acquire import AcquireRequest, AcquireResult, acquire
 from dockyard.service.activity import Extension, Usage
 from dockyard.service.context import Clock, Context, Progress, no_progress, system_clock
@@ -105,8 +105,12 @@ class Dockyard:
     def stop(self, key: str, *, force: bool = False) -> Change:
         return lifecycle.stop(self.ctx, key, force=force)
 
-    def park(self, key: str, *, force: bool = False) -> Change:
-        return lifecycle.park(self.ctx, key, force=force)
+    def park(self, key: str, *, force: bool = False, progress: Progress = no_progress) -> Change:
+        return lifecycle.park(self.ctx, key, force=force, progress=progress)
+
+    def checkpoints(self, key: str) -> list[Checkpoint]:
+        """The workspace's checkpoints, newest first."""
+        return checkpoints.list_checkpoints(self.ctx, activity.get_workspace(self.ctx, key).key)
 
     def remove(self, key: str, *, purge: bool = False, force: bool = False) -> Change:
         return lifecycle.remove(self.ctx, key, purge=purge, force=force)

@@ -30,10 +30,13 @@ from dockyard.core.errors import (
     InvalidInput,
     NotFound,
     QuotaExceeded,
+    RestoreFailed,
 )
 from dockyard.core.events import EventType
 from dockyard.core.model import (
     ACTIVE_STATES,
+    Checkpoint,
+    CheckpointKind,
     Outcome,
     PolicyOverrides,
     SaveStrategy,
@@ -47,6 +50,7 @@ from dockyard.core.naming import (
     workspace_names,
 )
 from dockyard.core.repos import parse_repo, validate_branch
+from dockyard.service.checkpoints import current, describe, resolve
 from dockyard.service.context import Context, Progress, no_progress
 from dockyard.service.objects import (
     discard_container,
@@ -55,10 +59,12 @@ from dockyard.service.objects import (
     require_image,
     save_cas,
     start_new_container,
+    uses_volume,
     volume_exists,
 )
 from dockyard.service.provision import check_source, provision
 from dockyard.service.quota import ensure_room
+from dockyard.service.restoring import bring_back, image_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +84,7 @@ class AcquireRequest:
     keep: bool | None = None
     strategy: SaveStrategy | None = None
     overrides: PolicyOverrides = field(default_factory=PolicyOverrides)
+    from_checkpoint: str | None = None  # restore this checkpoint (of a parked workspace)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +92,7 @@ class AcquireResult:
     outcome: Outcome
     workspace: Workspace
     note: str | None = None
+    checkpoint: Checkpoint | None = None  # what a restore brought back
 
 
 def acquire(
@@ -92,7 +100,7 @@ def acquire(
 ) -> AcquireResult:
     key = validate_key(request.key)
     _validate_request(request)
-    warm = _try_warm(ctx, key, request)
+    warm = None if request.from_checkpoint else _try_warm(ctx, key, request)
     if warm is not None:
         return warm
     with ctx.lock(key):
@@ -146,6 +154,8 @@ def _try_warm(ctx: Context, key: str, request: AcquireRequest) -> AcquireResult 
 
 def _acquire_locked(ctx: Context, request: AcquireRequest, progress: Progress) -> AcquireResult:
     ws = ctx.store.get(request.key)
+    if request.from_checkpoint is not None:
+        return _restore_older(ctx, ws, request, progress)
     if ws is None or ws.state in (State.REMOVED, State.EXPIRED):
         return _create(ctx, request, previous=ws, progress=progress)
     _check_owner(ws, request)
@@ -157,8 +167,29 @@ def _acquire_locked(ctx: Context, request: AcquireRequest, progress: Progress) -
         return _create(ctx, request, previous=ws, progress=progress)
     if ws.state in (State.PARKED, State.RESTORING):
         discard_container(ctx, ws)
-        return _restore(ctx, ws, progress=progress, note=None)
+        return _restore(ctx, ws, current(ctx, ws), progress=progress, note=None)
     return _revive(ctx, ws, progress=progress)
+
+
+#: States from which ``up --from`` may restore: the workspace has no container.
+REWINDABLE_STATES = frozenset({State.PARKED, State.RESTORING, State.REMOVED})
+
+
+def _restore_older(
+    ctx: Context, ws: Workspace | None, request: AcquireRequest, progress: Progress
+) -> AcquireResult:
+    """``up --from CHECKPOINT``: bring back a chosen checkpoint of a parked workspace."""
+    if ws is None:
+        raise NotFound(f"no workspace {request.key!r}")
+    _check_owner(ws, request)
+    if ws.state not in REWINDABLE_STATES:
+        raise Conflict(
+            f"workspace {ws.key!r} is {ws.state}; park it first (dockyard park {ws.key}), "
+            "then restore a checkpoint with up --from"
+        )
+    checkpoint = resolve(ctx, ws, request.from_checkpoint or "")
+    discard_container(ctx, ws)
+    return _restore(ctx, ws, checkpoint, progress=progress, note=None, rewind=True)
 
 
 # -- creating -----------------------------------------------------------------------------
@@ -175,20 +206,25 @@ def _create(
     names = workspace_names(
         request.key, installation=ctx.installation, repo=request.repo, branch=request.branch
     )
+    owner = request.owner or (previous.owner if previous else request.default_owner)
+    repo = source.spec.display if source else None
+    strategy = (
+        request.strategy or ctx.policy.strategy_for(owner=owner, repo=repo) or settings.strategy
+    )
     ws = Workspace(
         key=request.key,
         name=previous.name if previous else names.container,
         volume=previous.volume if previous else names.volume,
-        owner=request.owner or (previous.owner if previous else request.default_owner),
+        owner=owner,
         image=image,
         resources=settings.resources(memory=request.memory, cpus=request.cpus, pids=request.pids),
         state=State.CREATING,
         created_at=now,
         state_changed_at=now,
         last_activity_at=now,
-        repo=source.spec.display if source else None,
+        repo=repo,
         branch=request.branch,
-        strategy=request.strategy or settings.strategy,
+        strategy=strategy,
         keep=bool(request.keep),
         labels=dict(request.labels),
         overrides=request.overrides,
@@ -198,8 +234,8 @@ def _create(
         _write_intent(ctx, ws, previous)
     made_volume = False
     try:
-        volume_kept = volume_exists(ctx, ws)
-        if not volume_kept:
+        volume_kept = uses_volume(ws) and volume_exists(ctx, ws)
+        if uses_volume(ws) and not volume_kept:
             ctx.engine.create_volume(name=ws.volume, labels=labels_for(ctx, ws, role="volume"))
             made_volume = True
         container_id = start_new_container(ctx, ws, progress)
@@ -269,8 +305,7 @@ def _revive(ctx: Context, ws: Workspace, *, progress: Progress) -> AcquireResult
         if ws.state is not State.FAILED:
             failed = ws.transition(State.FAILED, now=now, reason="its container vanished")
             save_cas(ctx, failed, expect=ws.state)
-        note = f"its container was gone; a new one uses the kept volume {ws.volume}"
-        return _restore(ctx, failed, progress=progress, note=note)
+        return _replace_container(ctx, failed, progress, why="its container was gone")
     if info.running:
         outcome, event = Outcome.REUSED, EventType.WORKSPACE_REUSED
     else:
@@ -288,8 +323,8 @@ def _revive(ctx: Context, ws: Workspace, *, progress: Progress) -> AcquireResult
             discard_container(ctx, ws)
             failed = ws.transition(State.FAILED, now=now, reason=f"would not start: {exc}")
             save_cas(ctx, failed, expect=ws.state)
-            note = f"its container would not start ({exc}); a new one uses the kept volume"
-            return _restore(ctx, failed, progress=progress, note=note)
+            why = f"its container would not start ({exc})"
+            return _replace_container(ctx, failed, progress, why=why)
         outcome, event = Outcome.STARTED, EventType.WORKSPACE_STARTED
     revived = replace(
         ws.transition(State.RUNNING, now=now),
@@ -309,9 +344,46 @@ def _start_existing(ctx: Context, container_id: str, name: str) -> None:
     ensure_running(ctx, container_id, what=f"container {name}")
 
 
-def _restore(ctx: Context, ws: Workspace, *, progress: Progress, note: str | None) -> AcquireResult:
-    """A new container for a workspace whose container is gone; its volume holds the work."""
-    require_image(ctx, ws.image)
+def _replace_container(
+    ctx: Context, ws: Workspace, progress: Progress, *, why: str
+) -> AcquireResult:
+    """A new container for a live workspace whose container is lost. The kept volume holds
+    its latest work (newer than any checkpoint, so none is imported); an ``image``
+    workspace has only its newest snapshot."""
+    if uses_volume(ws):
+        note = f"{why}; a new one uses the kept volume {ws.volume}"
+        return _restore(ctx, ws, None, progress=progress, note=note)
+    checkpoint = current(ctx, ws)
+    note = f"{why}; a new one starts from " + (
+        describe(checkpoint) if checkpoint else f"the image {ws.image} (no snapshot was saved)"
+    )
+    return _restore(ctx, ws, checkpoint, progress=progress, note=note)
+
+
+def _restore(
+    ctx: Context,
+    ws: Workspace,
+    checkpoint: Checkpoint | None,
+    *,
+    progress: Progress,
+    note: str | None,
+    rewind: bool = False,
+) -> AcquireResult:
+    """A new container for a workspace whose container is gone, filled from ``checkpoint``
+    (None: from the kept volume as it is). If anything fails the workspace goes back to
+    where it was (parked), and the new container is removed."""
+    image = image_for(ws, checkpoint)
+    if image == ws.image:
+        require_image(ctx, image)
+    else:
+        try:
+            ctx.engine.inspect_image(ref=image)
+        except NotFound:
+            raise RestoreFailed(
+                f"cannot restore workspace {ws.key!r}: the image of {describe(checkpoint)} is gone"
+                if checkpoint
+                else f"image {image!r} is gone"
+            ) from None
     if ws.state is State.RESTORING:  # its restorer died: fall back to parked if this fails
         restoring, fallback = ws, ws.transition(State.PARKED, now=ctx.now())
     else:
@@ -319,12 +391,17 @@ def _restore(ctx: Context, ws: Workspace, *, progress: Progress, note: str | Non
         with ctx.owner_lock(ws.owner):
             ensure_room(ctx, owner=ws.owner, key=ws.key, progress=progress)
             save_cas(ctx, restoring, expect=ws.state)
-    volume_kept = volume_exists(ctx, ws)
-    if not volume_kept:
+    if uses_volume(ws) and not volume_exists(ctx, ws):
         ctx.engine.create_volume(name=ws.volume, labels=labels_for(ctx, ws, role="volume"))
-        note = f"its volume {ws.volume} was gone: the workspace starts empty"
+        if checkpoint is None or checkpoint.kind is CheckpointKind.VOLUME:
+            note = f"its volume {ws.volume} was gone: the workspace starts empty"
     try:
-        container_id = start_new_container(ctx, restoring, progress)
+        container_id = start_new_container(ctx, restoring, progress, image=image)
+        try:
+            bring_back(ctx, checkpoint, container=container_id, rewind=rewind, progress=progress)
+        except BaseException:
+            ctx.engine.remove_container(ref=container_id)
+            raise
     except BaseException:
         ctx.store.save(fallback, expect_state=State.RESTORING)
         raise
@@ -336,7 +413,16 @@ def _restore(ctx: Context, ws: Workspace, *, progress: Progress, note: str | Non
         last_activity_at=now,
         warned_deadline=None,
         extended_until=None,
+        checkpoint_id=checkpoint.id if checkpoint else ws.checkpoint_id,
     )
     save_cas(ctx, running, expect=State.RESTORING)
-    ctx.emit(EventType.WORKSPACE_RESTORED, running, source="volume", volume=ws.volume)
-    return AcquireResult(Outcome.RESTORED, running, note)
+    ctx.emit(
+        EventType.WORKSPACE_RESTORED,
+        running,
+        source=checkpoint.kind.value if checkpoint else "volume",
+        checkpoint=checkpoint.id if checkpoint else None,
+        volume=ws.volume if uses_volume(ws) else None,
+    )
+    if note is None and checkpoint is not None:
+        note = f"from {describe(checkpoint)}"
+    return AcquireResult(Outcome.RESTORED, running, note, checkpoint)

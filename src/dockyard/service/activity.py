@@ -10,8 +10,6 @@ exists) and ended before the session limit is enforced.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -25,6 +23,7 @@ from dockyard.core.units import format_duration
 from dockyard.engine.base import ExecSpec
 from dockyard.engine.process import OutputSink, run
 from dockyard.service.context import Context
+from dockyard.service.identity import holder_is_dead
 from dockyard.service.observe import running_execs
 
 log = logging.getLogger("dockyard.activity")
@@ -120,11 +119,10 @@ def usage(ctx: Context, ws: Workspace) -> Usage:
 
 def dead_holder_sessions(ctx: Context, key: str | None = None) -> list[Session]:
     """Active sessions whose holder is a process on this host that no longer exists."""
-    host = socket.gethostname()
     return [
         s
         for s in ctx.store.list_sessions(workspace_key=key, statuses=[SessionStatus.ACTIVE])
-        if _holder_is_dead(s.holder, host)
+        if holder_is_dead(s.holder)
     ]
 
 
@@ -136,19 +134,6 @@ def reap_dead_sessions(ctx: Context, key: str) -> int:
     return ctx.store.set_session_status(execs, SessionStatus.DEAD) + ctx.store.set_session_status(
         others, SessionStatus.DETACHED
     )
-
-
-def _holder_is_dead(holder: str, host: str) -> bool:
-    holder_host, _, pid = holder.rpartition(":")
-    if holder_host != host or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 def exec_in(

@@ -7,8 +7,6 @@ constructing ``Context`` directly, which is how the orchestration tests run.
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -21,7 +19,9 @@ from dockyard.core.policy import Policy
 from dockyard.engine.base import Engine
 from dockyard.engine.docker import DockerEngine
 from dockyard.events import EventBus, log_sink, store_sink
+from dockyard.service.identity import process_identity
 from dockyard.service.locking import lease
+from dockyard.service.vault import Vault
 from dockyard.settings import Settings
 from dockyard.store import Store
 
@@ -37,11 +37,6 @@ def no_progress(_message: str) -> None:
     """A progress sink that shows nothing."""
 
 
-def process_identity() -> str:
-    """Who holds leases and sessions: host and process, readable in ``status`` output."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 @dataclass
 class Context:
     settings: Settings
@@ -51,9 +46,11 @@ class Context:
     bus: EventBus = field(default_factory=EventBus)
     holder: str = field(default_factory=process_identity)
     policy: Policy = field(init=False)
+    vault: Vault = field(init=False)
 
     def __post_init__(self) -> None:
         self.policy = self.settings.policy.to_policy()
+        self.vault = Vault(self.settings.checkpoint_path)
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock = system_clock) -> Context:

@@ -1,8 +1,8 @@
 """Stopping, parking and removing workspaces, by request.
 
 - ``stop``: the container stops and is kept; the next ``up`` starts it (``started``).
-- ``park``: the work is saved and the container removed; the next ``up`` brings the
-  work back (``restored``). With the ``volume`` strategy the save is the kept volume.
+- ``park``: the work is saved (``saving``) and only then the container removed; the
+  next ``up`` brings the work back (``restored``). A failed save removes nothing.
 - ``remove``: the container goes and the record is marked ``removed``; the volume is
   kept for ``gc`` unless ``purge``, which deletes it and the record now.
 
@@ -13,15 +13,21 @@ A workspace in use (live sessions or running exec processes) is refused unless
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from dockyard.core.actions import Reason
-from dockyard.core.errors import Conflict, NotFound, Refused
+from dockyard.core.errors import Conflict, DockyardError, NotFound, Refused, SaveFailed
 from dockyard.core.events import EventType
 from dockyard.core.model import ACTIVE_STATES, State, Workspace
 from dockyard.core.naming import LABEL_KEEP, is_truthy_label, validate_key
+from dockyard.core.policy import save_retry_at
+from dockyard.core.units import plural
+from dockyard.service import checkpoints
 from dockyard.service.activity import get_workspace, usage
-from dockyard.service.context import Context
-from dockyard.service.objects import discard_container, save_cas
+from dockyard.service.checkpoints import current, describe
+from dockyard.service.context import Context, Progress, no_progress
+from dockyard.service.objects import discard_container, find_container, save_cas
+from dockyard.service.saving import save_work
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +63,7 @@ def stop(ctx: Context, key: str, *, force: bool = False) -> Change:
         ws = get_workspace(ctx, key)
         if ws.state is State.STOPPED:
             return Change(ws, changed=False, detail="already stopped")
-        if ws.state not in ACTIVE_STATES and ws.state is not State.FAILED:
+        if ws.state not in ACTIVE_STATES and ws.state not in (State.FAILED, State.SAVE_FAILED):
             return Change(ws, changed=False, detail=f"it is {ws.state}; nothing to stop")
         _refuse_if_busy(ctx, ws, force=force)
         _stop_container(ctx, ws)
@@ -68,10 +74,16 @@ def stop(ctx: Context, key: str, *, force: bool = False) -> Change:
         return Change(stopped, changed=True)
 
 
-PARKABLE_STATES = frozenset({*ACTIVE_STATES, State.STOPPED, State.FAILED, State.PARKING})
+PARKABLE_STATES = frozenset(
+    {*ACTIVE_STATES, State.STOPPED, State.FAILED, State.PARKING, State.SAVE_FAILED}
+)
+STEP_STOPPED = "parking: container stopped"
+STEP_REMOVING = "parking: removing the container"
 
 
-def park(ctx: Context, key: str, *, force: bool = False) -> Change:
+def park(
+    ctx: Context, key: str, *, force: bool = False, progress: Progress = no_progress
+) -> Change:
     """Save the work and remove the container; ``up`` restores it later."""
     with ctx.lock(validate_key(key)):
         ws = get_workspace(ctx, key)
@@ -80,8 +92,11 @@ def park(ctx: Context, key: str, *, force: bool = False) -> Change:
         if ws.state not in PARKABLE_STATES:
             return Change(ws, changed=False, detail=f"it is {ws.state}; nothing to park")
         _refuse_if_busy(ctx, ws, force=force)
-        parked = park_locked(ctx, ws, reason=Reason.REQUEST, detail="parked on request")
-        return Change(parked, changed=True, detail=f"work kept on volume {ws.volume}")
+        parked = park_locked(
+            ctx, ws, reason=Reason.REQUEST, detail="parked on request", progress=progress
+        )
+        checkpoint = current(ctx, parked)
+        return Change(parked, changed=True, detail=describe(checkpoint) if checkpoint else "")
 
 
 def park_locked(
@@ -91,24 +106,42 @@ def park_locked(
     reason: Reason,
     detail: str,
     expect_revision: int | None = None,
+    progress: Progress = no_progress,
 ) -> Workspace:
-    """Park ``ws``, whose lease the caller holds; ``Conflict`` if its revision moved on.
+    """Save ``ws``'s work, then remove its container; the caller holds its lease.
 
-    The intent (``parking``) is written first, so a manager killed midway leaves a record
-    that says what it was doing; the next holder finishes the park.
+    ``Conflict`` if its revision moved on since the decision. The intent (``parking``)
+    is written first and every step after it is safe to repeat, so a manager killed at
+    any point leaves a record the next holder finishes (``Recover``, or ``up``). If the
+    save fails nothing is removed: the workspace is ``save_failed`` with the error, and
+    the reconciler tries again later; ``SaveFailed`` tells the caller.
     """
     parking = ws
     if ws.state is not State.PARKING:
         parking = ws.transition(State.PARKING, now=ctx.now(), reason=f"{reason}: {detail}")
         if not ctx.store.save(parking, expect_state=ws.state, expect_revision=expect_revision):
             raise Conflict(f"workspace {ws.key!r} changed since the decision to park it")
-    _stop_container(ctx, ws)
-    discard_container(ctx, ws)
+    container = find_container(ctx, ws)
+    try:
+        checkpoint = save_work(ctx, parking, container, progress=progress)
+    except DockyardError as exc:
+        retry_at = _save_failed(ctx, parking, exc)
+        raise SaveFailed(
+            f"could not save workspace {ws.key!r}: {exc.message.rstrip('.')}; nothing was removed, "
+            f"the reconciler tries again at {retry_at:%Y-%m-%d %H:%M:%S} UTC"
+        ) from exc
+    if container is not None:
+        _stop_container(ctx, ws)
+        progress(STEP_STOPPED)
+        progress(STEP_REMOVING)
+        discard_container(ctx, ws)
     parked = replace(
         parking.transition(State.PARKED, now=ctx.now(), reason=f"{reason}: {detail}"),
         container_id=None,
         warned_deadline=None,
         extended_until=None,
+        checkpoint_id=checkpoint.id,
+        save_attempts=0,
     )
     save_cas(ctx, parked, expect=State.PARKING)
     ctx.store.end_sessions(workspace_key=ws.key)
@@ -117,10 +150,29 @@ def park_locked(
         parked,
         reason=reason.value,
         detail=detail,
-        strategy="volume",
-        volume=ws.volume,
+        strategy=ws.strategy.value,
+        checkpoint=checkpoint.id,
+        kind=checkpoint.kind.value,
+        ref=checkpoint.ref,
     )
     return parked
+
+
+def _save_failed(ctx: Context, parking: Workspace, exc: DockyardError) -> datetime:
+    failed = replace(
+        parking.transition(State.SAVE_FAILED, now=ctx.now(), reason=f"save failed: {exc.message}"),
+        save_attempts=parking.save_attempts + 1,
+    )
+    save_cas(ctx, failed, expect=State.PARKING)
+    retry_at = save_retry_at(failed, ctx.policy_for(failed))
+    ctx.emit(
+        EventType.WORKSPACE_SAVE_FAILED,
+        failed,
+        error=exc.message,
+        attempts=failed.save_attempts,
+        retry_at=retry_at.isoformat(),
+    )
+    return retry_at
 
 
 def remove(ctx: Context, key: str, *, purge: bool = False, force: bool = False) -> Change:
@@ -134,10 +186,12 @@ def remove(ctx: Context, key: str, *, purge: bool = False, force: bool = False) 
         ctx.store.end_sessions(workspace_key=ws.key)
         if purge:
             ctx.engine.remove_volume(name=ws.volume)
+            deleted = checkpoints.purge(ctx, ws)
             ctx.store.delete(ws.key)
             gone = replace(ws, state=State.REMOVED, container_id=None)
             ctx.emit(EventType.WORKSPACE_REMOVED, gone, purged=True)
-            return Change(gone, changed=True, detail=f"volume {ws.volume} deleted")
+            detail = f"volume {ws.volume} and {plural(deleted, 'checkpoint')} deleted"
+            return Change(gone, changed=True, detail=detail)
         removed = replace(
             ws.transition(State.REMOVED, now=ctx.now(), reason="removed on request"),
             container_id=None,

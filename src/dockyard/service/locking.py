@@ -2,7 +2,8 @@
 
 A lock is a lease row in the store (``locks``): taken with a compare-and-set, renewed by
 a background thread while held, released at the end. If the holder dies (SIGKILL, a
-lost machine) the lease simply expires after ``ttl`` and the next caller takes it; the
+lost machine) the lease expires after ``ttl`` and the next caller takes it (at once, if
+the dead holder was a process on the same host); the
 operation it interrupted left its intent in the workspace record, so the next holder
 knows what to finish or undo. Works the same on SQLite and PostgreSQL.
 
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from dockyard.core.errors import Busy
+from dockyard.service.identity import holder_is_dead
 from dockyard.store import Store
 
 DEFAULT_TTL = timedelta(seconds=30)
@@ -47,6 +49,12 @@ def lease(
         now = clock()
         if store.try_lease(name, holder=token, now=now, until=now + ttl):
             break
+        current = store.lease_holder(name)
+        if current is not None and holder_is_dead(current[0]):
+            # Its holder was killed on this host: no need to wait for the lease to expire.
+            if store.take_over_lease(name, previous=current[0], holder=token, until=now + ttl):
+                break
+            continue
         if time.monotonic() >= give_up:
             current = store.lease_holder(name)
             who = f" (held by {current[0].rsplit(':', 1)[0]})" if current else ""

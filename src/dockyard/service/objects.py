@@ -9,9 +9,9 @@ unless its labels say it belongs to this installation and this workspace.
 from __future__ import annotations
 
 from dockyard.core.errors import Conflict, EngineError, NotFound
-from dockyard.core.model import State, Workspace
+from dockyard.core.model import SaveStrategy, State, Workspace
 from dockyard.core.naming import LABEL_INSTALLATION, LABEL_WORKSPACE, ownership_labels
-from dockyard.engine.models import ContainerSpec, VolumeMount
+from dockyard.engine.models import ContainerInfo, ContainerSpec, VolumeMount
 from dockyard.service.context import Context, Progress
 
 
@@ -44,14 +44,20 @@ def labels_for(ctx: Context, ws: Workspace, *, role: str) -> dict[str, str]:
     return {**ws.labels, **own}
 
 
-def container_spec(ctx: Context, ws: Workspace) -> ContainerSpec:
+def uses_volume(ws: Workspace) -> bool:
+    """The ``image`` strategy keeps the work in the container's own filesystem, which is
+    what ``docker commit`` snapshots; every other strategy keeps it on a named volume."""
+    return ws.strategy is not SaveStrategy.IMAGE
+
+
+def container_spec(ctx: Context, ws: Workspace, *, image: str | None = None) -> ContainerSpec:
     settings = ctx.settings.workspace
     return ContainerSpec(
         name=ws.name,
-        image=ws.image,
+        image=image or ws.image,
         command=settings.command,
         labels=labels_for(ctx, ws, role="workspace"),
-        mounts=[VolumeMount(volume=ws.volume, target=settings.workdir)],
+        mounts=[VolumeMount(volume=ws.volume, target=settings.workdir)] if uses_volume(ws) else [],
         env={"DOCKYARD_WORKSPACE": ws.key},
         workdir=settings.workdir,
         memory_bytes=ws.resources.memory_bytes,
@@ -62,10 +68,12 @@ def container_spec(ctx: Context, ws: Workspace) -> ContainerSpec:
     )
 
 
-def start_new_container(ctx: Context, ws: Workspace, progress: Progress) -> str:
+def start_new_container(
+    ctx: Context, ws: Workspace, progress: Progress, *, image: str | None = None
+) -> str:
     """Create and start the workspace's container; on failure nothing is left behind."""
     progress(f"starting container {ws.name}")
-    container_id = ctx.engine.create_container(spec=container_spec(ctx, ws))
+    container_id = ctx.engine.create_container(spec=container_spec(ctx, ws, image=image))
     try:
         ctx.engine.start_container(ref=container_id)
         ensure_running(ctx, container_id, what=f"container {ws.name}")
@@ -90,8 +98,9 @@ def ensure_running(ctx: Context, container_id: str, *, what: str) -> None:
     raise EngineError(f"{what} exited right after it started (exit {info.exit_code}): {reason}")
 
 
-def discard_container(ctx: Context, ws: Workspace) -> None:
-    """Remove the workspace's container if there is one and it is ours."""
+def find_container(ctx: Context, ws: Workspace) -> ContainerInfo | None:
+    """The workspace's container (by id, else by name), or None; ``Conflict`` if the name
+    is taken by a container that is not ours."""
     for ref in filter(None, (ws.container_id, ws.name)):
         try:
             info = ctx.engine.inspect_container(ref=ref)
@@ -104,8 +113,15 @@ def discard_container(ctx: Context, ws: Workspace) -> None:
                 f"container {info.name!r} has workspace {ws.key!r}'s name but is not ours; "
                 "rename or remove it"
             )
+        return info
+    return None
+
+
+def discard_container(ctx: Context, ws: Workspace) -> None:
+    """Remove the workspace's container if there is one and it is ours."""
+    info = find_container(ctx, ws)
+    if info is not None:
         ctx.engine.remove_container(ref=info.id)
-        return
 
 
 def save_cas(ctx: Context, ws: Workspace, *, expect: State) -> None:

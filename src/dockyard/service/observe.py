@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
 
 from dockyard.core.errors import NotFound
-from dockyard.core.model import SessionStatus, Workspace
+from dockyard.core.model import Checkpoint, SessionStatus, Workspace
 from dockyard.core.naming import (
     LABEL_INSTALLATION,
     LABEL_KEEP,
@@ -28,7 +28,8 @@ from dockyard.core.naming import (
     LABEL_WORKSPACE,
     is_truthy_label,
 )
-from dockyard.core.planner import Activity, ObservedContainer, idle_candidates
+from dockyard.core.planner import Activity, ObservedContainer, Plan, idle_candidates, plan
+from dockyard.core.policy import Policy
 from dockyard.engine.base import Engine
 from dockyard.engine.models import ContainerSummary
 from dockyard.service.context import Context
@@ -40,6 +41,17 @@ class Observation:
     workspaces: list[Workspace]
     containers: list[ObservedContainer]
     activity: dict[str, Activity]
+    checkpoints: list[Checkpoint]
+
+    def plan(self, policy: Policy) -> Plan:
+        return plan(
+            now=self.now,
+            policy=policy,
+            workspaces=self.workspaces,
+            containers=self.containers,
+            activity=self.activity,
+            checkpoints=self.checkpoints,
+        )
 
 
 def installation_labels(ctx: Context) -> dict[str, str | None]:
@@ -100,7 +112,7 @@ def observe(ctx: Context, *, probe: bool) -> Observation:
         key: Activity(last_session_use=last_use.get(key), busy=busy.get(key))
         for key in set(last_use) | set(busy)
     }
-    return Observation(now, workspaces, containers, activity)
+    return Observation(now, workspaces, containers, activity, ctx.store.list_checkpoints())
 
 
 def _observed(engine: Engine, summary: ContainerSummary) -> ObservedContainer:

@@ -10,22 +10,17 @@ lines and a URL may carry a token.
 
 from __future__ import annotations
 
-import os
-import stat
-import tarfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from dockyard.core.errors import InvalidInput, ProvisionFailed
 from dockyard.core.repos import RepoKind, RepoSpec
-from dockyard.core.units import format_size
 from dockyard.engine.base import Engine, ExecSpec
 from dockyard.engine.process import run
 from dockyard.service.context import Progress
+from dockyard.service.tarstreams import tar_stream
 
 GIT_SAFE = ("-c", "core.hooksPath=/dev/null", "-c", "advice.detachedHead=false")
-_CHUNK = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,61 +102,3 @@ def _git(engine: Engine, container: str, workdir: str, args: list[str], *, what:
 
 def _quote(arg: str) -> str:
     return "'" + arg.replace("'", "'\"'\"'") + "'"
-
-
-class _Buffer:
-    """The file object tarfile writes to; the generator drains it chunk by chunk."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self.parts.append(bytes(data))
-        self.size += len(data)
-        return len(data)
-
-    def drain(self) -> bytes:
-        data = b"".join(self.parts)
-        self.parts.clear()
-        return data
-
-
-def tar_stream(root: Path, progress: Progress) -> Iterator[bytes]:
-    """A tar archive of ``root``'s contents, produced lazily, owned by root:root.
-
-    Regular files, directories and symlinks are included; sockets, fifos and devices
-    are skipped. Progress is reported every 1,000 files.
-    """
-    buffer = _Buffer()
-    files = 0
-    with tarfile.open(fileobj=buffer, mode="w|", format=tarfile.PAX_FORMAT) as archive:  # type: ignore[call-overload]
-        for path in _walk(root):
-            info = archive.gettarinfo(str(path), arcname=str(path.relative_to(root)))
-            info.uid = info.gid = 0
-            info.uname = info.gname = "root"
-            if info.isreg():
-                with path.open("rb") as handle:
-                    archive.addfile(info, handle)
-                files += 1
-                if files % 1000 == 0:
-                    progress(f"copied {files} files ({format_size(buffer.size)})")
-            else:
-                archive.addfile(info)
-            if sum(len(p) for p in buffer.parts) >= _CHUNK:
-                yield buffer.drain()
-    yield buffer.drain()
-    progress(f"copied {files} files ({format_size(buffer.size)})")
-
-
-def _walk(root: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        base = Path(dirpath)
-        dirnames.sort()
-        # A symlink to a directory is listed here and archived as the link itself.
-        yield from (base / name for name in dirnames)
-        for name in sorted(filenames):
-            path = base / name
-            mode = path.lstat().st_mode
-            if stat.S_ISREG(mode) or stat.S_ISLNK(mode):
-                yield path

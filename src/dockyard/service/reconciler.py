@@ -31,6 +31,7 @@ from typing import Any
 
 from dockyard.core.actions import (
     Action,
+    DeleteCheckpoint,
     KeepAlive,
     MarkFailed,
     MarkRunning,
@@ -45,8 +46,9 @@ from dockyard.core.errors import Busy, Conflict, DockyardError, NotFound, Unavai
 from dockyard.core.events import Event, EventType
 from dockyard.core.model import SessionKind, SessionStatus, State, Workspace
 from dockyard.core.naming import LABEL_INSTALLATION, LABEL_WORKSPACE
-from dockyard.core.planner import CONTAINERLESS_STATES, Plan, plan
+from dockyard.core.planner import CONTAINERLESS_STATES, Plan
 from dockyard.core.units import format_duration
+from dockyard.service import checkpoints
 from dockyard.service.activity import dead_holder_sessions
 from dockyard.service.context import Context
 from dockyard.service.lifecycle import park_locked
@@ -86,13 +88,7 @@ def run_pass(ctx: Context, *, dry_run: bool = False, probe: bool = True) -> Pass
     if not dry_run:
         replay_exec_events(ctx)
     observation = observe(ctx, probe=probe)
-    the_plan = plan(
-        now=observation.now,
-        policy=ctx.policy,
-        workspaces=observation.workspaces,
-        containers=observation.containers,
-        activity=observation.activity,
-    )
+    the_plan = observation.plan(ctx.policy)
     results: list[Result] = []
     if not dry_run and the_plan.actions:
         workers = min(ctx.settings.reconciler.workers, len(the_plan.actions))
@@ -160,7 +156,7 @@ def _warn(ctx: Context, action: Warn) -> str:
 def _park(ctx: Context, action: Park) -> str:
     with ctx.lock(action.key or "", wait=SHORT_WAIT):
         ws = _current(ctx, action, action.revision)
-        if action.reason is Reason.IDLE and ws.container_id:
+        if action.reason in (Reason.IDLE, Reason.SAVE_FAILED) and ws.container_id:
             execs = running_execs(ctx.engine, ws.container_id)
             if execs:
                 ctx.store.touch(ws.key, at=ctx.now())
@@ -262,6 +258,41 @@ def _remove_container(ctx: Context, action: RemoveContainer) -> str:
     return f"removed {info.name} ({action.reason}: {action.detail})"
 
 
+def _delete_checkpoint(ctx: Context, action: DeleteCheckpoint) -> str:
+    key = action.key or ""
+    with ctx.lock(key, wait=SHORT_WAIT):
+        checkpoint = ctx.store.get_checkpoint(action.checkpoint_id)
+        if checkpoint is None:
+            return "already gone"
+        ws = ctx.store.get(key)
+        if action.reason is Reason.EXPIRED and ctx.now() < checkpoint.expires_at:
+            raise _Skip("not expired any more")
+        if action.reason is Reason.LEFTOVER and (
+            checkpoint.verified or (ws is not None and ws.state is State.PARKING)
+        ):
+            raise _Skip("its save is at work again")
+        if action.reason is Reason.ORPHAN and ws is not None:
+            raise _Skip("its workspace exists again")
+        checkpoints.delete(ctx, ws, checkpoint, reason=action.reason.value)
+        if ws is not None and ws.checkpoint_id == checkpoint.id:
+            _repoint(ctx, ws, deleted=checkpoint.id)
+    return f"deleted checkpoint {checkpoint.id} ({action.reason}: {action.detail})"
+
+
+def _repoint(ctx: Context, ws: Workspace, *, deleted: str) -> None:
+    """The workspace's newest checkpoint is gone: point at the next newest; a parked
+    workspace with none left has ``expired`` (its next ``up`` starts over)."""
+    newest = checkpoints.newest_verified(ctx, ws.key, excluding=deleted)
+    updated = replace(ws, checkpoint_id=newest.id if newest else None)
+    if newest is None and ws.state is State.PARKED:
+        updated = replace(
+            ws.transition(State.EXPIRED, now=ctx.now(), reason="its checkpoints expired"),
+            checkpoint_id=None,
+        )
+    if not ctx.store.save(updated, expect_state=ws.state, expect_revision=ws.revision):
+        raise Conflict(f"workspace {ws.key!r} changed while its checkpoint was deleted")
+
+
 _HANDLERS: dict[type[Action], Callable[[Context, Any], str]] = {
     Warn: _warn,
     Park: _park,
@@ -271,6 +302,7 @@ _HANDLERS: dict[type[Action], Callable[[Context, Any], str]] = {
     MarkRunning: _mark_running,
     Recover: _recover,
     RemoveContainer: _remove_container,
+    DeleteCheckpoint: _delete_checkpoint,
 }
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from dockyard.core.errors import EngineUnavailable
 from dockyard.core.model import ACTIVE_STATES, State, Workspace
-from dockyard.core.planner import Activity, Plan, effective_deadline, last_activity, plan
+from dockyard.core.planner import Activity, Plan, effective_deadline, last_activity
 from dockyard.service.activity import get_workspace
 from dockyard.service.context import Context
 from dockyard.service.observe import Observation, observe
@@ -135,14 +135,7 @@ def _observe_and_plan(ctx: Context) -> tuple[Observation | None, Plan | None]:
         observation = observe(ctx, probe=False)
     except EngineUnavailable:
         return None, None
-    the_plan = plan(
-        now=observation.now,
-        policy=ctx.policy,
-        workspaces=observation.workspaces,
-        containers=observation.containers,
-        activity=observation.activity,
-    )
-    return observation, the_plan
+    return observation, observation.plan(ctx.policy)
 
 
 def list_views(

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -68,6 +68,27 @@ workspaces = sa.Table(
     sa.Column("extended_until", UTCDateTime),
     sa.Column("warned_deadline", UTCDateTime),
     sa.Column("revision", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("checkpoint_id", sa.String(64)),
+    sa.Column("save_attempts", sa.Integer, nullable=False, server_default="0"),
+)
+
+checkpoints = sa.Table(
+    "checkpoints",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("workspace_key", sa.String(255), nullable=False, index=True),
+    sa.Column("strategy", sa.String(16), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("verified", sa.Boolean, nullable=False),
+    sa.Column("ref", sa.String(255)),
+    sa.Column("location", sa.String(4096)),
+    sa.Column("commit", sa.String(64)),
+    sa.Column("branch", sa.String(255)),
+    sa.Column("files_changed", sa.Integer),
+    sa.Column("size_bytes", sa.BigInteger),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
 )
 
 sessions = sa.Table(

@@ -26,6 +26,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from dockyard.core.errors import Conflict, QuotaExceeded, StoreError, StoreUnavailable
 from dockyard.core.model import (
     ACTIVE_STATES,
+    Checkpoint,
+    CheckpointKind,
     PolicyOverrides,
     Resources,
     SaveStrategy,
@@ -36,7 +38,15 @@ from dockyard.core.model import (
     Workspace,
 )
 from dockyard.store import migrate
-from dockyard.store.schema import UTCDateTime, events, locks, meta, sessions, workspaces
+from dockyard.store.schema import (
+    UTCDateTime,
+    checkpoints,
+    events,
+    locks,
+    meta,
+    sessions,
+    workspaces,
+)
 
 
 def sqlite_url(path: Path) -> str:
@@ -307,6 +317,41 @@ class Store:
         with self._read() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
+    # -- checkpoints ----------------------------------------------------------------------
+
+    def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        with self._write() as conn:
+            conn.execute(checkpoints.insert().values(**_checkpoint_row(checkpoint)))
+
+    def update_checkpoint(self, checkpoint: Checkpoint) -> None:
+        with self._write() as conn:
+            conn.execute(
+                checkpoints.update()
+                .where(checkpoints.c.id == checkpoint.id)
+                .values(**_checkpoint_row(checkpoint))
+            )
+
+    def get_checkpoint(self, checkpoint_id: str) -> Checkpoint | None:
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(checkpoints).where(checkpoints.c.id == checkpoint_id)
+            ).first()
+        return None if row is None else _checkpoint(row._mapping)
+
+    def list_checkpoints(self, *, workspace_key: str | None = None) -> list[Checkpoint]:
+        """Newest first."""
+        query = sa.select(checkpoints).order_by(
+            checkpoints.c.created_at.desc(), checkpoints.c.id.desc()
+        )
+        if workspace_key is not None:
+            query = query.where(checkpoints.c.workspace_key == workspace_key)
+        with self._read() as conn:
+            return [_checkpoint(row._mapping) for row in conn.execute(query)]
+
+    def delete_checkpoint(self, checkpoint_id: str) -> None:
+        with self._write() as conn:
+            conn.execute(checkpoints.delete().where(checkpoints.c.id == checkpoint_id))
+
     # -- small named values -------------------------------------------------------------
 
     def get_meta(self, key: str) -> str | None:
@@ -333,6 +378,16 @@ class Store:
                     locks.c.name == name,
                     sa.or_(locks.c.holder == holder, locks.c.expires_at < now),
                 )
+                .values(holder=holder, expires_at=until)
+            )
+            return result.rowcount == 1
+
+    def take_over_lease(self, name: str, *, previous: str, holder: str, until: datetime) -> bool:
+        """Take the lease from ``previous`` (known dead) if it still holds it."""
+        with self._write() as conn:
+            result = conn.execute(
+                locks.update()
+                .where(locks.c.name == name, locks.c.holder == previous)
                 .values(holder=holder, expires_at=until)
             )
             return result.rowcount == 1
@@ -470,6 +525,8 @@ def _workspace_row(ws: Workspace) -> dict[str, Any]:
         "started_at": ws.started_at,
         "extended_until": ws.extended_until,
         "warned_deadline": ws.warned_deadline,
+        "checkpoint_id": ws.checkpoint_id,
+        "save_attempts": ws.save_attempts,
     }
 
 
@@ -499,7 +556,47 @@ def _workspace(row: sa.RowMapping) -> Workspace:
         started_at=row["started_at"],
         extended_until=row["extended_until"],
         warned_deadline=row["warned_deadline"],
+        checkpoint_id=row["checkpoint_id"],
+        save_attempts=row["save_attempts"],
         revision=row["revision"],
+    )
+
+
+def _checkpoint_row(checkpoint: Checkpoint) -> dict[str, Any]:
+    return {
+        "id": checkpoint.id,
+        "workspace_key": checkpoint.workspace_key,
+        "strategy": checkpoint.strategy.value,
+        "kind": checkpoint.kind.value,
+        "verified": checkpoint.verified,
+        "ref": checkpoint.ref,
+        "location": checkpoint.location,
+        "commit": checkpoint.commit,
+        "branch": checkpoint.branch,
+        "files_changed": checkpoint.files_changed,
+        "size_bytes": checkpoint.size_bytes,
+        "detail": checkpoint.detail,
+        "created_at": checkpoint.created_at,
+        "expires_at": checkpoint.expires_at,
+    }
+
+
+def _checkpoint(row: sa.RowMapping) -> Checkpoint:
+    return Checkpoint(
+        id=row["id"],
+        workspace_key=row["workspace_key"],
+        strategy=SaveStrategy(row["strategy"]),
+        kind=CheckpointKind(row["kind"]),
+        verified=bool(row["verified"]),
+        ref=row["ref"],
+        location=row["location"],
+        commit=row["commit"],
+        branch=row["branch"],
+        files_changed=row["files_changed"],
+        size_bytes=row["size_bytes"],
+        detail=row["detail"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
     )
 
 

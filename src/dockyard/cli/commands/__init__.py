@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from dockyard.cli.commands.checkpoints import checkpoints
 from dockyard.cli.commands.clean import clean
 from dockyard.cli.commands.doctor import doctor
 from dockyard.cli.commands.exec import exec_
@@ -27,6 +28,7 @@ COMMANDS: list[click.Command] = [
     extend,
     stop,
     park,
+    checkpoints,
     rm,
     keep,
     unkeep,

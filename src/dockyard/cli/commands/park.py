@@ -15,25 +15,30 @@ from dockyard.core.errors import Refused
 @json_option
 @pass_app
 def park(app: App, *, key: str, force: bool, as_json: bool) -> None:
-    """Park the workspace KEY: its work is kept and comes back with `dockyard up KEY`."""
+    """Park the workspace KEY: save its work, then remove its container.
+
+    The work comes back with `dockyard up KEY`. If the save fails nothing is removed:
+    the workspace is marked save_failed and the reconciler tries again later.
+    """
     dy = app.dockyard()
     try:
-        change = dy.park(key, force=force)
+        change = dy.park(key, force=force, progress=app.term.progress)
     except Refused as exc:
         if not app.term.interactive or not app.term.confirm(f"{exc.message}. Park it anyway?"):
             raise Refused(f"{exc.message}; pass --force to park it anyway") from None
-        change = dy.park(key, force=True)
+        change = dy.park(key, force=True, progress=app.term.progress)
     if as_json:
         app.term.json(
             {
                 "key": key,
                 "changed": change.changed,
                 "state": change.workspace.state.value,
+                "checkpoint": change.workspace.checkpoint_id,
                 "detail": change.detail,
             }
         )
         return
     if change.changed:
-        app.term.out(f"parked {key} ({change.detail})")
+        app.term.out(f"parked {key}: {change.detail}")
     else:
         app.term.out(f"{key}: {change.detail}")

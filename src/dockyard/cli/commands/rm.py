@@ -30,6 +30,6 @@ def rm(app: App, *, key: str, purge: bool, force: bool, as_json: bool) -> None:
         )
         return
     if change.changed:
-        app.term.out(f"removed {key} ({change.detail})")
+        app.term.out(f"removed {key}: {change.detail}")
     else:
         app.term.out(f"{key}: {change.detail}")

@@ -11,7 +11,7 @@ import click
 
 from dockyard.cli.app import App, pass_app
 from dockyard.cli.params import json_option
-from dockyard.core.errors import Refused
+from dockyard.core.errors import Refused, SaveFailed
 from dockyard.core.model import ACTIVE_STATES, State
 from dockyard.service import Change, Dockyard
 
@@ -31,19 +31,13 @@ def stop(app: App, *, key: str | None, all_: bool, remove: bool, force: bool, as
     dy = app.dockyard()
     keys = [key] if key else _stoppable(dy)
     verb = "park" if remove else "stop"
-    changes: list[Change] = []
-    refused: list[tuple[str, str]] = []
     forced = force
     if all_ and not force:
         busy = [(k, u.describe()) for k in keys if (u := dy.usage(k)).busy]
         if busy and app.term.interactive:
             listing = "; ".join(f"{k} ({what})" for k, what in busy)
             forced = app.term.confirm(f"{len(busy)} in use: {listing}. {verb.title()} them too?")
-    for k in keys:
-        try:
-            changes.append(_apply(app, dy, k, remove=remove, force=forced, ask=key is not None))
-        except Refused as exc:
-            refused.append((k, exc.message))
+    changes, refused = _apply_each(app, dy, keys, remove=remove, force=forced, single=not all_)
     if any(c.changed for c in changes):
         app.notify_reconciler()
     if as_json:
@@ -65,8 +59,25 @@ def stop(app: App, *, key: str | None, all_: bool, remove: bool, force: bool, as
 
 
 def _stoppable(dy: Dockyard) -> list[str]:
-    states = [*ACTIVE_STATES, State.FAILED, State.STOPPED]
+    states = [*ACTIVE_STATES, State.FAILED, State.SAVE_FAILED, State.STOPPED]
     return [ws.key for ws in dy.ctx.store.list_workspaces(states=states)]
+
+
+def _apply_each(
+    app: App, dy: Dockyard, keys: list[str], *, remove: bool, force: bool, single: bool
+) -> tuple[list[Change], list[tuple[str, str]]]:
+    changes: list[Change] = []
+    refused: list[tuple[str, str]] = []
+    for k in keys:
+        try:
+            changes.append(_apply(app, dy, k, remove=remove, force=force, ask=single))
+        except Refused as exc:
+            refused.append((k, exc.message))
+        except SaveFailed as exc:  # one workspace's failed save must not stop the others
+            if single:
+                raise
+            refused.append(("", exc.message))
+    return changes, refused
 
 
 def _apply(app: App, dy: Dockyard, key: str, *, remove: bool, force: bool, ask: bool) -> Change:
@@ -87,4 +98,4 @@ def _render(app: App, change: Change) -> None:
         app.term.out(f"{ws.key}: {change.detail}")
         return
     text = f"{ws.state.value} {ws.key}"
-    app.term.out(text + (f" ({change.detail})" if change.detail else ""))
+    app.term.out(text + (f": {change.detail}" if change.detail else ""))

@@ -8,6 +8,7 @@ from datetime import timedelta
 import click
 
 from dockyard.cli.app import App, pass_app
+from dockyard.cli.commands.checkpoints import checkpoint_json
 from dockyard.cli.params import DURATION, LABEL, SIZE, json_option
 from dockyard.core.model import Outcome, PolicyOverrides, SaveStrategy
 from dockyard.service import AcquireRequest
@@ -31,6 +32,12 @@ from dockyard.service.views import status as status_view
     help="How work is saved when the workspace is parked.",
 )
 @click.option("--idle-timeout", type=DURATION, help="Idle timeout of this workspace.")
+@click.option(
+    "--from",
+    "from_checkpoint",
+    metavar="CHECKPOINT",
+    help="Restore this checkpoint of a parked workspace (see `dockyard checkpoints KEY`).",
+)
 @json_option
 @pass_app
 def up(
@@ -48,12 +55,14 @@ def up(
     keep: bool | None,
     strategy: str | None,
     idle_timeout: timedelta | None,
+    from_checkpoint: str | None,
     as_json: bool,
 ) -> None:
     """Bring up the workspace KEY and print its container name.
 
     Says what it did: created, reused (it was running), started (it was stopped) or
-    restored (it was parked, or its container was gone; the work comes back).
+    restored (it was parked, or its container was gone; the work comes back, and the
+    checkpoint it came from is named).
     """
     app.cleanup_in_background()
     dy = app.dockyard()
@@ -71,13 +80,22 @@ def up(
         keep=keep or None,
         strategy=SaveStrategy(strategy) if strategy else None,
         overrides=PolicyOverrides(idle_timeout=idle_timeout),
+        from_checkpoint=from_checkpoint,
     )
     result = dy.acquire(request, progress=app.term.progress)
     if result.outcome is not Outcome.REUSED:
         app.notify_reconciler()  # a new deadline to watch
     if as_json:
         view = status_view(dy.ctx, key)
-        app.term.json({"outcome": result.outcome.value, "note": result.note, **view.to_json()})
+        restored = checkpoint_json(result.checkpoint) if result.checkpoint else None
+        app.term.json(
+            {
+                "outcome": result.outcome.value,
+                "note": result.note,
+                "restored_from": restored,
+                **view.to_json(),
+            }
+        )
         return
     app.term.out(f"{result.outcome.value} {result.workspace.name}")
     if result.note:

@@ -1,0 +1,71 @@
+"""``dockyard checkpoints KEY``: the saved copies of a workspace's work, newest first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.text import Text
+
+from dockyard.cli.app import App, pass_app
+from dockyard.cli.params import json_option
+from dockyard.core.model import Checkpoint
+from dockyard.core.units import format_duration, format_size
+
+
+def checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
+    return {
+        "id": checkpoint.id,
+        "workspace": checkpoint.workspace_key,
+        "strategy": checkpoint.strategy.value,
+        "kind": checkpoint.kind.value,
+        "ref": checkpoint.ref,
+        "location": checkpoint.location,
+        "commit": checkpoint.commit,
+        "branch": checkpoint.branch,
+        "files_changed": checkpoint.files_changed,
+        "size_bytes": checkpoint.size_bytes,
+        "verified": checkpoint.verified,
+        "created_at": checkpoint.created_at.isoformat(),
+        "expires_at": checkpoint.expires_at.isoformat(),
+        "detail": checkpoint.detail,
+    }
+
+
+@click.command()
+@click.argument("key")
+@json_option
+@pass_app
+def checkpoints(app: App, *, key: str, as_json: bool) -> None:
+    """List the checkpoints of workspace KEY, newest first.
+
+    `dockyard up KEY --from ID` restores one of them (a unique prefix of the id will do)
+    once the workspace is parked.
+    """
+    dy = app.dockyard()
+    found = dy.checkpoints(key)
+    if as_json:
+        app.term.json([checkpoint_json(c) for c in found])
+        return
+    if not found:
+        app.term.note(f"{key} has no checkpoints yet; `dockyard park {key}` makes one")
+        return
+    current = dy.get(key).checkpoint_id
+    now = dy.ctx.now()
+    rows: list[list[str | Text]] = []
+    for checkpoint in found:
+        marker = "*" if checkpoint.id == current else ""
+        rows.append(
+            [
+                checkpoint.id + marker,
+                checkpoint.kind.value,
+                (checkpoint.commit or checkpoint.ref or "-").removeprefix("sha256:")[:12],
+                "-" if checkpoint.size_bytes is None else format_size(checkpoint.size_bytes),
+                format_duration(now - checkpoint.created_at) + " ago",
+                format_duration(checkpoint.expires_at - now),
+                Text("yes", style="green") if checkpoint.verified else Text("no", style="red"),
+                checkpoint.detail or "",
+            ]
+        )
+    app.term.table(["ID", "KIND", "REF", "SIZE", "SAVED", "EXPIRES IN", "VERIFIED", "DETAIL"], rows)
+    app.term.note("* the checkpoint the next `up` restores (or the running one came from)")
