@@ -273,3 +273,44 @@ def test_background_cleanup_never_fails_the_command(
     first = marker.stat().st_mtime
     cli("--engine-url", "unix:///nonexistent.sock", "ls")
     assert marker.stat().st_mtime == first  # at most once an interval
+
+
+def test_park_checkpoints_and_up_from(cli: CLI) -> None:
+    cli("up", "ck", "--strategy", "git")
+    cli("exec", "ck", "--", "sh", "-c", "echo one > /workspace/v.txt")
+    code, out, err = cli("park", "ck")
+    assert (code, err) == (0, "")
+    assert re.fullmatch(
+        r"parked ck: checkpoint ([0-9a-f]{12}) \(git bundle at commit [0-9a-f]{12}, "
+        r"1 file changed, \d+B\)\n",
+        out,
+    )
+    first = out.split()[3]
+    code, out, _ = cli("up", "ck")
+    assert code == 0 and out.startswith("restored ")
+    cli("exec", "ck", "--", "sh", "-c", "echo two > /workspace/v.txt")
+    cli("park", "ck")
+
+    code, out, _ = cli("checkpoints", "ck", "--json")
+    listed = json.loads(out)
+    assert [c["kind"] for c in listed] == ["bundle", "bundle"]
+    assert listed[1]["id"] == first
+    assert all(c["verified"] for c in listed)
+    code, out, _ = cli("checkpoints", "ck")
+    assert out.splitlines()[0].split() == [
+        "ID", "KIND", "REF", "SIZE", "SAVED", "EXPIRES", "IN", "VERIFIED", "DETAIL"
+    ]  # fmt: skip
+
+    code, out, _ = cli("up", "ck", "--from", first[:5], "--json")
+    restored = json.loads(out)
+    assert (restored["outcome"], restored["restored_from"]["id"]) == ("restored", first)
+    assert cli("exec", "ck", "--", "cat", "/workspace/v.txt")[1] == "one\n"
+
+    refusal = (
+        "dockyard: error: workspace 'ck' is running; park it first (dockyard park ck), "
+        "then restore a checkpoint with up --from\n"
+    )
+    assert cli("up", "ck", "--from", first) == (4, "", refusal)
+    cli("park", "ck")
+    assert cli("up", "ck", "--from", "nope!")[0] == 2
+    assert cli("up", "ck", "--from", "ffffff")[0] == 3

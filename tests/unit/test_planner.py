@@ -9,6 +9,7 @@ import pytest
 
 from dockyard.core.actions import (
     Action,
+    DeleteCheckpoint,
     KeepAlive,
     MarkFailed,
     MarkRunning,
@@ -19,7 +20,14 @@ from dockyard.core.actions import (
     RemoveContainer,
     Warn,
 )
-from dockyard.core.model import PolicyOverrides, State, Workspace
+from dockyard.core.model import (
+    Checkpoint,
+    CheckpointKind,
+    PolicyOverrides,
+    SaveStrategy,
+    State,
+    Workspace,
+)
 from dockyard.core.planner import Activity, ObservedContainer, Plan, live_count, plan, quota_victim
 from dockyard.core.policy import Policy, Rule
 from tests.helpers import T0, workspace
@@ -323,3 +331,102 @@ def test_live_count() -> None:
     states = [State.RUNNING, State.WARNED, State.CREATING, State.STOPPED, State.PARKED]
     wss = [workspace(key=str(i), state=s) for i, s in enumerate(states)]
     assert live_count(wss, exclude="0") == 2
+
+
+# -- failed saves -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("attempts", "retry_after"),
+    [(1, 1 * M), (2, 2 * M), (3, 4 * M), (7, 60 * M), (40, 60 * M)],  # doubling, capped at 1h
+)
+def test_a_failed_save_is_retried_after_a_doubling_backoff(
+    attempts: int, retry_after: timedelta
+) -> None:
+    ws = workspace(state=State.SAVE_FAILED, save_attempts=attempts, reason="save failed: disk")
+    waiting = run(ws, container(), at=retry_after - timedelta(seconds=1))
+    assert only(waiting) is None
+    assert waiting.upcoming["k"].action == "retry park"
+    assert waiting.upcoming["k"].at == T0 + retry_after
+    action = only(run(ws, container(), at=retry_after))
+    assert isinstance(action, Park)
+    assert action.reason is Reason.SAVE_FAILED
+    assert "save failed: disk" in action.detail
+
+
+def test_a_failed_save_of_a_kept_workspace_is_not_retried() -> None:
+    ws = workspace(state=State.SAVE_FAILED, save_attempts=1, keep=True)
+    assert only(run(ws, container(), at=10 * M)) is None
+
+
+def test_a_failed_save_whose_container_vanished_is_marked_failed() -> None:
+    action = only(run(workspace(state=State.SAVE_FAILED, save_attempts=1), None, at=M))
+    assert isinstance(action, MarkFailed)
+
+
+# -- checkpoints --------------------------------------------------------------------------
+
+
+def checkpoint(**changes: object) -> Checkpoint:
+    base = Checkpoint(
+        id="ck1",
+        workspace_key="k",
+        strategy=SaveStrategy.GIT,
+        kind=CheckpointKind.BUNDLE,
+        created_at=T0,
+        expires_at=T0 + timedelta(days=7),
+        verified=True,
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def plan_checkpoints(ws: Workspace | None, ck: Checkpoint, *, at: timedelta) -> Plan:
+    """The plan's checkpoint actions (the workspace's own are other tests' business)."""
+    full = plan(
+        now=T0 + at,
+        policy=POLICY,
+        workspaces=[ws] if ws else [],
+        containers=[],
+        checkpoints=[ck],
+    )
+    actions = tuple(a for a in full.actions if isinstance(a, DeleteCheckpoint))
+    return replace(full, actions=actions)
+
+
+PARKED = workspace(state=State.PARKED, container_id=None, checkpoint_id="ck1")
+
+
+def test_a_checkpoint_expires_at_its_retention() -> None:
+    before = plan_checkpoints(PARKED, checkpoint(), at=timedelta(days=7) - M)
+    assert before.actions == ()
+    assert before.next_wakeup == T0 + timedelta(days=7)
+    [action] = plan_checkpoints(PARKED, checkpoint(), at=timedelta(days=7)).actions
+    assert isinstance(action, DeleteCheckpoint)
+    assert (action.reason, action.checkpoint_id) == (Reason.EXPIRED, "ck1")
+
+
+def test_the_image_a_running_workspace_was_restored_from_is_not_expired() -> None:
+    image = checkpoint(kind=CheckpointKind.IMAGE, ref="sha256:x")
+    running = workspace(checkpoint_id="ck1")
+    assert plan_checkpoints(running, image, at=timedelta(days=30)).actions == ()
+    assert plan_checkpoints(PARKED, image, at=timedelta(days=30)).actions != ()
+
+
+@pytest.mark.parametrize("state", [State.PARKING, State.SAVE_FAILED])
+def test_an_unfinished_checkpoint_is_left_to_the_save_at_work(state: State) -> None:
+    ws = workspace(state=state)
+    assert plan_checkpoints(ws, checkpoint(verified=False), at=timedelta(hours=1)).actions == ()
+
+
+def test_an_unfinished_checkpoint_of_an_idle_workspace_is_a_leftover() -> None:
+    unfinished = checkpoint(verified=False)
+    assert plan_checkpoints(PARKED, unfinished, at=M).actions == ()  # inside interrupted_after
+    [action] = plan_checkpoints(PARKED, unfinished, at=2 * M).actions
+    assert isinstance(action, DeleteCheckpoint)
+    assert action.reason is Reason.LEFTOVER
+
+
+def test_a_checkpoint_without_a_workspace_is_an_orphan() -> None:
+    [action] = plan_checkpoints(None, checkpoint(), at=M).actions
+    assert isinstance(action, DeleteCheckpoint)
+    assert action.reason is Reason.ORPHAN
