@@ -9,7 +9,7 @@ recent activity); otherwise the call fails with ``QuotaExceeded`` and says what 
 from __future__ import annotations
 
 from dockyard.core.actions import Reason
-from dockyard.core.errors import Busy, Conflict, QuotaExceeded
+from dockyard.core.errors import Busy, Conflict, QuotaExceeded, SaveFailed
 from dockyard.core.model import SessionStatus
 from dockyard.core.planner import Activity, live_count, looks_idle, quota_victim
 from dockyard.core.units import format_duration
@@ -64,8 +64,9 @@ def ensure_room(ctx: Context, *, owner: str, key: str, progress: Progress) -> No
                         reason=Reason.QUOTA,
                         detail=f"made room for {key!r}",
                         expect_revision=record.revision,
+                        progress=progress,
                     )
                     return
-        except (Busy, Conflict):
-            pass  # in use or changed meanwhile: not idle after all, try the next one
+        except (Busy, Conflict, SaveFailed):
+            pass  # in use, changed meanwhile or its work could not be saved: the next one
         owned = [ws for ws in owned if ws.key != victim.key]
