@@ -186,6 +186,23 @@ class ReconcilerSettings(_Section):
     )
 
 
+class GcSettings(_Section):
+    """Garbage collection (``dockyard gc``) and its optional schedule in the reconciler."""
+
+    interval: Duration = Field(
+        timedelta(0), description="the reconciler runs gc this often; 0 = only on request"
+    )
+    age: Duration = Field(timedelta(days=7), description="unused this long before gc removes it")
+    images: bool = Field(False, description="scheduled gc removes unused images too")
+    volumes: bool = Field(True, description="scheduled gc removes orphan volumes too")
+    keep_storage: Size | None = Field(
+        None, description="images: remove least recently used until their total is this"
+    )
+    image_prefixes: tuple[str, ...] = Field(
+        (), description="image names (prefixes) gc may remove besides dockyard's own"
+    )
+
+
 class Settings(_Section):
     data_dir: Path = Field(
         default_factory=lambda: platformdirs.user_data_path("dockyard"),
@@ -208,6 +225,7 @@ class Settings(_Section):
     workspace: WorkspaceSettings = WorkspaceSettings()
     policy: PolicySettings = PolicySettings()
     reconciler: ReconcilerSettings = ReconcilerSettings()
+    gc: GcSettings = GcSettings()
 
     @property
     def checkpoint_path(self) -> Path:

@@ -28,6 +28,7 @@ class Reason(enum.StrEnum):
     QUOTA = "quota"  # made room for the owner's next workspace
     SAVE_FAILED = "save_failed"  # a park whose save failed, tried again after a backoff
     EXPIRED = "expired"  # a checkpoint older than checkpoint_retention
+    GC = "gc"  # garbage collection of old stopped containers
     REQUEST = "request"  # someone asked
 
 

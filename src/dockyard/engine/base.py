@@ -101,6 +101,10 @@ class Engine(Protocol):
 
     def remove_volume(self, *, name: str) -> None: ...
 
+    def volume_sizes(self) -> dict[str, int]:
+        """Bytes used by each volume, as far as the engine knows (may be slow: a disk scan)."""
+        ...
+
     # -- containers ---------------------------------------------------------------------
     def create_container(self, *, spec: ContainerSpec) -> str:
         """Create (not start) a container; returns its id. ``Conflict`` if the name is taken."""

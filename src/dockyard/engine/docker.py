@@ -131,6 +131,15 @@ class DockerEngine:
         data = self._http.request("GET", "/volumes", query=query).json() or {}
         return [VolumeInfo.from_api(v) for v in data.get("Volumes") or []]
 
+    def volume_sizes(self) -> dict[str, int]:
+        data = self._http.request("GET", "/system/df", timeout_s=None).json() or {}
+        sizes: dict[str, int] = {}
+        for volume in data.get("Volumes") or []:
+            size = (volume.get("UsageData") or {}).get("Size")
+            if isinstance(size, int) and size >= 0:
+                sizes[str(volume.get("Name"))] = size
+        return sizes
+
     def remove_volume(self, *, name: str) -> None:
         try:
             self._http.request("DELETE", f"/volumes/{name}")

@@ -209,6 +209,10 @@ class FakeEngine:
         self._check()
         return [v for v in self.volumes.values() if _matches(v.labels, labels)]
 
+    def volume_sizes(self) -> dict[str, int]:
+        self._check()
+        return dict.fromkeys(self.volumes, 0)
+
     def remove_volume(self, *, name: str) -> None:
         self._check()
         for container in self.containers.values():
@@ -266,6 +270,7 @@ class FakeEngine:
                 labels=dict(c.spec.labels),
                 status=c.status,
                 created_at=c.created_at,
+                volumes=tuple(m.volume for m in c.spec.mounts),
             )
             for c in self.containers.values()
             if _matches(c.spec.labels, labels)

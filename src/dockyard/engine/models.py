@@ -166,6 +166,7 @@ class ContainerSummary:
     labels: Mapping[str, str]
     status: str
     created_at: datetime | None
+    volumes: tuple[str, ...] = ()  # names of the named volumes it mounts
 
     @property
     def running(self) -> bool:
@@ -174,6 +175,7 @@ class ContainerSummary:
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> ContainerSummary:
         names = data.get("Names") or []
+        mounts = data.get("Mounts") or []
         return cls(
             id=str(data.get("Id") or data.get("ID") or ""),
             name=str(names[0]).lstrip("/") if names else "",
@@ -182,6 +184,9 @@ class ContainerSummary:
             labels=_labels(data.get("Labels")),
             status=str(data.get("State") or "unknown"),
             created_at=parse_timestamp(data.get("Created")),
+            volumes=tuple(
+                str(m["Name"]) for m in mounts if m.get("Type") == "volume" and m.get("Name")
+            ),
         )
 
 

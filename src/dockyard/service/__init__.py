@@ -15,12 +15,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from types import TracebackType
 
+from dockyard.core.gc import GcPlan, GcRequest
 from dockyard.core.model import Checkpoint, SessionKind, Workspace
 from dockyard.engine.process import OutputSink
-from dockyard.service import activity, checkpoints, lifecycle, reconciler, views
+from dockyard.service import activity, checkpoints, gc, lifecycle, reconciler, views
 from dockyard.service.acquire import AcquireRequest, AcquireResult, acquire
 from dockyard.service.activity import Extension, Usage
 from dockyard.service.context import Clock, Context, Progress, no_progress, system_clock
+from dockyard.service.gc import ItemResult
 from dockyard.service.lifecycle import Change
 from dockyard.service.reconciler import PassReport, Reconciler
 from dockyard.service.views import WorkspaceView
@@ -111,6 +113,14 @@ class Dockyard:
     def checkpoints(self, key: str) -> list[Checkpoint]:
         """The workspace's checkpoints, newest first."""
         return checkpoints.list_checkpoints(self.ctx, activity.get_workspace(self.ctx, key).key)
+
+    def gc_plan(self, request: GcRequest) -> GcPlan:
+        """What ``gc`` would remove now, and why (changes nothing)."""
+        return gc.plan(self.ctx, request)
+
+    def gc_apply(self, plan: GcPlan, *, progress: Progress = no_progress) -> list[ItemResult]:
+        """Remove exactly ``plan``'s items, each re-checked first."""
+        return gc.apply(self.ctx, plan, progress=progress)
 
     def remove(self, key: str, *, purge: bool = False, force: bool = False) -> Change:
         return lifecycle.remove(self.ctx, key, purge=purge, force=force)

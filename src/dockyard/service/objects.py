@@ -84,15 +84,19 @@ def start_new_container(
 
 
 def ensure_running(ctx: Context, container_id: str, *, what: str) -> None:
-    """Raise if the container died right after its start.
-
-    With an init process a bad command does not fail the start: init starts, cannot
-    exec the command and exits (127) a moment later. The container's last log lines
-    say why, so they become the error message.
-    """
+    """Raise if the container died right after its start; else record its image's use."""
     info = ctx.engine.inspect_container(ref=container_id)
     if info.running:
+        if info.image_id:
+            ctx.store.record_image_use(info.image_id, at=ctx.now())
         return
+    _raise_exited(ctx, container_id, info, what=what)
+
+
+def _raise_exited(ctx: Context, container_id: str, info: ContainerInfo, *, what: str) -> None:
+    """With an init process a bad command does not fail the start: init starts, cannot
+    exec the command and exits (127) a moment later. The container's last log lines
+    say why, so they become the error message."""
     tail = ctx.engine.logs(ref=container_id, tail=3).strip().splitlines()
     reason = tail[-1] if tail else info.error or f"exit code {info.exit_code}"
     raise EngineError(f"{what} exited right after it started (exit {info.exit_code}): {reason}")

@@ -91,7 +91,7 @@ def observe(ctx: Context, *, probe: bool) -> Observation:
     """Read the engine first, then the store: a container created in between already has
     its record; a record created in between has no container yet, which is harmless."""
     listing = ctx.engine.list_containers(labels=installation_labels(ctx))
-    containers = [_observed(ctx.engine, summary) for summary in listing]
+    containers = [observed_container(ctx.engine, summary) for summary in listing]
     workspaces = ctx.store.list_workspaces()
     now = ctx.now()
     last_use: dict[str, datetime] = {}
@@ -115,7 +115,7 @@ def observe(ctx: Context, *, probe: bool) -> Observation:
     return Observation(now, workspaces, containers, activity, ctx.store.list_checkpoints())
 
 
-def _observed(engine: Engine, summary: ContainerSummary) -> ObservedContainer:
+def observed_container(engine: Engine, summary: ContainerSummary) -> ObservedContainer:
     base = ObservedContainer(
         id=summary.id,
         name=summary.name,

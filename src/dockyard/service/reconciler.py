@@ -48,7 +48,7 @@ from dockyard.core.model import SessionKind, SessionStatus, State, Workspace
 from dockyard.core.naming import LABEL_INSTALLATION, LABEL_WORKSPACE
 from dockyard.core.planner import CONTAINERLESS_STATES, Plan
 from dockyard.core.units import format_duration
-from dockyard.service import checkpoints
+from dockyard.service import checkpoints, gc
 from dockyard.service.activity import dead_holder_sessions
 from dockyard.service.context import Context
 from dockyard.service.lifecycle import park_locked
@@ -376,10 +376,22 @@ class Reconciler:
         self.status.last_error = None
         if self._on_pass is not None:
             self._on_pass(report)
+        self._scheduled_gc()
         if report.plan.next_wakeup is None:
             return max_wait
         until = (report.plan.next_wakeup - self.ctx.now()).total_seconds()
         return min(max(until, 0.0), max_wait)
+
+    def _scheduled_gc(self) -> None:
+        try:
+            results = gc.run_if_due(self.ctx)
+        except DockyardError as exc:
+            log.warning("scheduled gc skipped: %s", exc)
+            return
+        for result in results or ():
+            log.info(
+                "gc %s %s: %s %s", result.item.kind, result.item.name, result.outcome, result.detail
+            )
 
     def run(self) -> None:
         """Loop until ``stop``; starts the event watcher and the wake socket."""

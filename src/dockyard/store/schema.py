@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -127,6 +127,13 @@ locks = sa.Table(
     sa.Column("name", sa.String(300), primary_key=True),
     sa.Column("holder", sa.String(255), nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
+image_use = sa.Table(
+    "image_use",
+    metadata,
+    sa.Column("image_id", sa.String(128), primary_key=True),
+    sa.Column("last_used_at", UTCDateTime, nullable=False),
 )
 
 meta = sa.Table(

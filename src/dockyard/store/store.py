@@ -42,6 +42,7 @@ from dockyard.store.schema import (
     UTCDateTime,
     checkpoints,
     events,
+    image_use,
     locks,
     meta,
     sessions,
@@ -351,6 +352,27 @@ class Store:
     def delete_checkpoint(self, checkpoint_id: str) -> None:
         with self._write() as conn:
             conn.execute(checkpoints.delete().where(checkpoints.c.id == checkpoint_id))
+
+    # -- image use ------------------------------------------------------------------------
+
+    def record_image_use(self, image_id: str, *, at: datetime) -> None:
+        """Remember that a container was created or started from ``image_id`` at ``at``."""
+        insert = _insert_ignore(self._engine.dialect.name, image_use)
+        with self._write() as conn:
+            conn.execute(insert.values(image_id=image_id, last_used_at=at))
+            conn.execute(
+                image_use.update()
+                .where(image_use.c.image_id == image_id, image_use.c.last_used_at < at)
+                .values(last_used_at=at)
+            )
+
+    def image_uses(self) -> dict[str, datetime]:
+        with self._read() as conn:
+            return {row.image_id: row.last_used_at for row in conn.execute(sa.select(image_use))}
+
+    def forget_image(self, image_id: str) -> None:
+        with self._write() as conn:
+            conn.execute(image_use.delete().where(image_use.c.image_id == image_id))
 
     # -- small named values -------------------------------------------------------------
 

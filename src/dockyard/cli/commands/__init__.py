@@ -9,6 +9,7 @@ from dockyard.cli.commands.clean import clean
 from dockyard.cli.commands.doctor import doctor
 from dockyard.cli.commands.exec import exec_
 from dockyard.cli.commands.extend import extend
+from dockyard.cli.commands.gc import gc
 from dockyard.cli.commands.keep import keep, unkeep
 from dockyard.cli.commands.ls import ls
 from dockyard.cli.commands.park import park
@@ -33,6 +34,7 @@ COMMANDS: list[click.Command] = [
     keep,
     unkeep,
     clean,
+    gc,
     reconcile,
     doctor,
 ]

@@ -1,0 +1,268 @@
+"""``gc``: observe what dockyard owns, plan removals (``core.gc``), apply exactly that plan.
+
+Applying re-checks every item just before removing it and skips, with the reason,
+anything that changed since the plan: a container that started, an image a new
+container uses, a volume that got mounted or whose workspace needs it again. Nothing
+outside the plan is ever removed. A stopped container that still belongs to a workspace
+is parked (its work saved first), not just deleted.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from dockyard.core.actions import Reason
+from dockyard.core.errors import DockyardError, NotFound, Unavailable
+from dockyard.core.events import Event, EventType
+from dockyard.core.gc import (
+    ContainerFacts,
+    Facts,
+    GcPlan,
+    GcRequest,
+    ImageFacts,
+    Item,
+    Kind,
+    VolumeFacts,
+    plan_gc,
+)
+from dockyard.core.naming import (
+    LABEL_INSTALLATION,
+    LABEL_KEEP,
+    LABEL_ROLE,
+    LABEL_WORKSPACE,
+    is_truthy_label,
+)
+from dockyard.core.planner import CONTAINERLESS_STATES
+from dockyard.engine.models import ContainerSummary, ImageInfo
+from dockyard.service.context import Context, Progress, no_progress
+from dockyard.service.lifecycle import park_locked
+from dockyard.service.locking import SHORT_WAIT
+from dockyard.service.observe import installation_labels, observed_container
+
+#: Label the workspace image build puts on images dockyard built.
+LABEL_IMAGE = "dockyard.image"
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    item: Item
+    outcome: str  # removed | parked | skipped | failed
+    detail: str = ""
+
+
+def plan(ctx: Context, request: GcRequest) -> GcPlan:
+    return plan_gc(now=ctx.now(), request=request, facts=observe(ctx, request))
+
+
+def observe(ctx: Context, request: GcRequest) -> Facts:
+    labels = installation_labels(ctx)
+    everyone = ctx.engine.list_containers(labels={})
+    ours = [c for c in everyone if c.labels.get(LABEL_INSTALLATION) == ctx.installation]
+    containers = [_container_facts(ctx, c) for c in ours]
+    images: list[ImageFacts] = []
+    if request.images:
+        users = Counter(c.image_id for c in everyone)
+        used = ctx.store.image_uses()
+        images = [
+            ImageFacts(
+                id=image.id,
+                tags=tuple(image.tags),
+                size=image.size,
+                created_at=image.created_at,
+                last_used=used.get(image.id),
+                in_use_by=users[image.id],
+            )
+            for image in _dockyard_images(ctx)
+        ]
+    volumes: list[VolumeFacts] = []
+    if request.volumes:
+        mounts = Counter(v for c in everyone for v in c.volumes)
+        sizes = ctx.engine.volume_sizes()
+        volumes = [
+            VolumeFacts(
+                name=v.name,
+                key=v.labels.get(LABEL_WORKSPACE),
+                created_at=v.created_at,
+                size=sizes.get(v.name),
+                mounted_by=mounts[v.name],
+                keep=is_truthy_label(v.labels.get(LABEL_KEEP)),
+            )
+            for v in ctx.engine.list_volumes(labels={**labels, LABEL_ROLE: "volume"})
+        ]
+    return Facts(
+        containers=containers,
+        images=images,
+        volumes=volumes,
+        workspaces=ctx.store.list_workspaces(),
+        checkpoints=ctx.store.list_checkpoints(),
+        default_image=ctx.settings.workspace.image,
+    )
+
+
+def _container_facts(ctx: Context, summary: ContainerSummary) -> ContainerFacts:
+    observed = observed_container(ctx.engine, summary)
+    return ContainerFacts(
+        id=summary.id,
+        name=summary.name,
+        key=observed.key,
+        running=observed.running,
+        keep=observed.keep,
+        created_at=observed.created_at,
+        finished_at=observed.finished_at,
+    )
+
+
+def _dockyard_images(ctx: Context) -> Iterable[ImageInfo]:
+    """This installation's checkpoint images, images dockyard built, and images whose
+    tags match ``gc.image_prefixes``; each once, and never another installation's (an
+    image committed from a container keeps its base image's labels, so a snapshot of
+    another installation also says it was built by dockyard)."""
+    found: dict[str, ImageInfo] = {}
+    candidates = [
+        *ctx.engine.list_images(labels=installation_labels(ctx)),
+        *ctx.engine.list_images(labels={LABEL_IMAGE: None}),
+    ]
+    prefixes = ctx.settings.gc.image_prefixes
+    if prefixes:
+        candidates += [
+            image
+            for image in ctx.engine.list_images(labels={})
+            if any(fnmatch.fnmatchcase(tag, f"{p}*") for tag in image.tags for p in prefixes)
+        ]
+    for image in candidates:
+        owner = image.labels.get(LABEL_INSTALLATION)
+        if owner is None or owner == ctx.installation:
+            found.setdefault(image.id, image)
+    return found.values()
+
+
+# -- applying -------------------------------------------------------------------------------
+
+
+class _Skip(Exception):
+    """The item changed since the plan."""
+
+
+def apply(ctx: Context, the_plan: GcPlan, *, progress: Progress = no_progress) -> list[ItemResult]:
+    """Remove exactly the plan's items, each after a re-check; never raises for one item."""
+    results = []
+    for item in the_plan.items:
+        progress(f"{item.kind} {item.name}")
+        try:
+            outcome = _APPLY[item.kind](ctx, item)
+        except _Skip as skip:
+            results.append(ItemResult(item, "skipped", str(skip)))
+            continue
+        except Unavailable:
+            raise
+        except DockyardError as exc:
+            results.append(ItemResult(item, "failed", exc.message))
+            continue
+        results.append(ItemResult(item, outcome))
+        ctx.bus.publish(
+            Event(
+                type=EventType.GC_REMOVED,
+                at=ctx.now(),
+                workspace_key=item.key,
+                data={
+                    "kind": item.kind.value,
+                    "name": item.name,
+                    "size": item.size,
+                    "reason": item.reason,
+                    "outcome": outcome,
+                },
+            )
+        )
+    return results
+
+
+def _apply_container(ctx: Context, item: Item) -> str:
+    try:
+        info = ctx.engine.inspect_container(ref=item.ref)
+    except NotFound:
+        raise _Skip("already gone") from None
+    if info.labels.get(LABEL_INSTALLATION) != ctx.installation:
+        raise _Skip("not this installation's")
+    if info.running:
+        raise _Skip("it started since the plan")
+    if is_truthy_label(info.labels.get(LABEL_KEEP)):
+        raise _Skip("kept")
+    key = info.labels.get(LABEL_WORKSPACE)
+    if not key:
+        ctx.engine.remove_container(ref=info.id)
+        return "removed"
+    with ctx.lock(key, wait=SHORT_WAIT):
+        ws = ctx.store.get(key)
+        if ws is None or ws.state in CONTAINERLESS_STATES or ws.name != info.name:
+            ctx.engine.remove_container(ref=info.id)
+            return "removed"
+        if ws.keep:
+            raise _Skip(f"workspace {key!r} is kept")
+        park_locked(ctx, ws, reason=Reason.GC, detail=f"gc: {item.reason}")
+        return "parked"
+
+
+def _apply_image(ctx: Context, item: Item) -> str:
+    users = [c.name for c in ctx.engine.list_containers(labels={}) if c.image_id == item.ref]
+    if users:
+        raise _Skip(f"used by container {users[0]} since the plan")
+    try:
+        image = ctx.engine.inspect_image(ref=item.ref)
+    except NotFound:
+        raise _Skip("already gone") from None
+    for tag in image.tags:  # untag each name; the last one removes the image
+        ctx.engine.remove_image(ref=tag)
+    ctx.engine.remove_image(ref=image.id)
+    ctx.store.forget_image(image.id)
+    return "removed"
+
+
+def _apply_volume(ctx: Context, item: Item) -> str:
+    mounted = [c.name for c in ctx.engine.list_containers(labels={}) if item.ref in c.volumes]
+    if mounted:
+        raise _Skip(f"mounted by container {mounted[0]} since the plan")
+    if not item.key:
+        ctx.engine.remove_volume(name=item.ref)
+        return "removed"
+    with ctx.lock(item.key, wait=SHORT_WAIT):
+        ws = ctx.store.get(item.key)  # checked again right before the removal
+        now = ctx.now()
+        if ws is not None and ws.state not in CONTAINERLESS_STATES:
+            raise _Skip(f"workspace {item.key!r} is {ws.state} now")
+        live = [
+            c
+            for c in ctx.store.list_checkpoints(workspace_key=item.key)
+            if c.verified and now < c.expires_at
+        ]
+        if ws is not None and live:
+            raise _Skip(f"workspace {item.key!r} has a checkpoint now")
+        ctx.engine.remove_volume(name=item.ref)
+    return "removed"
+
+
+_APPLY = {Kind.CONTAINER: _apply_container, Kind.IMAGE: _apply_image, Kind.VOLUME: _apply_volume}
+
+
+LAST_GC = "last_scheduled_gc_at"
+
+
+def settings_request(ctx: Context) -> GcRequest:
+    gc = ctx.settings.gc
+    return GcRequest(age=gc.age, images=gc.images, volumes=gc.volumes, keep_storage=gc.keep_storage)
+
+
+def run_if_due(ctx: Context) -> list[ItemResult] | None:
+    """The reconciler's scheduled gc (``gc.interval``, off when 0); None if not due."""
+    interval = ctx.settings.gc.interval
+    if interval.total_seconds() <= 0:
+        return None
+    now = ctx.now()
+    last = ctx.store.get_meta(LAST_GC)
+    if last is not None and now - datetime.fromisoformat(last) < interval:
+        return None
+    ctx.store.set_meta(LAST_GC, now.isoformat())
+    return apply(ctx, plan(ctx, settings_request(ctx)))

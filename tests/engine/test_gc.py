@@ -1,0 +1,209 @@
+"""Garbage collection on the real engine: every protection rule, LRU and budget, re-checks."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from dockyard.cli.main import main
+from dockyard.core.gc import GcRequest, Kind
+from dockyard.core.model import SaveStrategy
+from dockyard.core.naming import LABEL_INSTALLATION, LABEL_KEEP, LABEL_MANAGED
+from dockyard.engine.docker import DockerEngine
+from dockyard.engine.models import ContainerSpec, VolumeMount
+from dockyard.service import AcquireRequest, Dockyard, gc
+from tests.helpers import FakeClock
+
+IMAGE = "dockyard/workspace:latest"
+NOW = GcRequest(age=timedelta(0), images=True, volumes=True)
+
+
+@pytest.fixture
+def raw(docker: DockerEngine) -> Iterator[list[str]]:
+    """Containers made here by hand (not labelled as any installation's); removed after."""
+    made: list[str] = []
+    yield made
+    for ref in made:
+        docker.remove_container(ref=ref)
+
+
+def stopped_container(
+    docker: DockerEngine, raw: list[str], labels: dict[str, str], **spec: object
+) -> str:
+    """A container never started (``created``), to be started by the test if it likes."""
+    name = f"gc-test-{secrets.token_hex(4)}"
+    fields = {"command": ["sleep", "300"], "image": IMAGE, **spec}
+    container = docker.create_container(
+        spec=ContainerSpec(name=name, labels=labels, init=True, **fields)  # type: ignore[arg-type]
+    )
+    raw.append(container)
+    return name
+
+
+def ours(dy: Dockyard, **extra: str) -> dict[str, str]:
+    return {LABEL_MANAGED: "true", LABEL_INSTALLATION: dy.ctx.installation, **extra}
+
+
+def planned(dy: Dockyard, request: GcRequest = NOW) -> dict[str, Kind]:
+    return {item.name: item.kind for item in dy.gc_plan(request).items}
+
+
+def snapshot_image(dy: Dockyard, docker: DockerEngine, tag: str) -> str:
+    """An image labelled as this installation's (like a checkpoint snapshot)."""
+    dy.acquire(AcquireRequest(key=f"src-{tag}"))
+    return docker.commit(
+        ref=dy.get(f"src-{tag}").name, repo="dockyard-gc-test", tag=tag, labels=ours(dy)
+    )
+
+
+def test_containers_running_kept_or_foreign_are_never_planned(
+    dy: Dockyard, docker: DockerEngine, raw: list[str]
+) -> None:
+    dy.acquire(AcquireRequest(key="running"))
+    old = stopped_container(docker, raw, ours(dy))
+    kept = stopped_container(docker, raw, ours(dy, **{LABEL_KEEP: "true"}))
+    foreign = stopped_container(
+        docker, raw, {LABEL_MANAGED: "true", LABEL_INSTALLATION: "someone-else"}
+    )
+    unlabelled = stopped_container(docker, raw, {})
+    names = planned(dy)
+    assert names.get(old) is Kind.CONTAINER
+    assert dy.get("running").name not in names
+    assert kept not in names
+    assert foreign not in names
+    assert unlabelled not in names
+
+
+def test_age_is_measured_from_when_it_stopped(
+    timed: Dockyard, clock: FakeClock, docker: DockerEngine, raw: list[str]
+) -> None:
+    name = stopped_container(docker, raw, ours(timed))
+    week = GcRequest(age=timedelta(days=7))
+    assert name not in planned(timed, week)
+    clock.advance(timedelta(days=7, minutes=1))
+    assert name in planned(timed, week)
+
+
+def test_a_container_started_between_plan_and_apply_is_skipped(
+    dy: Dockyard, docker: DockerEngine, raw: list[str]
+) -> None:
+    name = stopped_container(docker, raw, ours(dy))
+    plan = dy.gc_plan(NOW)
+    docker.start_container(ref=name)
+    [result] = [r for r in dy.gc_apply(plan) if r.item.name == name]
+    assert (result.outcome, result.detail) == ("skipped", "it started since the plan")
+    assert docker.inspect_container(ref=name).running
+
+
+def test_images_in_use_or_needed_are_protected_and_the_rest_go_lru_first(
+    dy: Dockyard, docker: DockerEngine, raw: list[str]
+) -> None:
+    used = snapshot_image(dy, docker, "used")
+    stopped_container(docker, raw, {}, image=used)  # a stopped, unlabelled user: still in use
+    old = snapshot_image(dy, docker, "old")
+    new = snapshot_image(dy, docker, "new")
+    dy.ctx.store.record_image_use(old, at=dy.ctx.now() - timedelta(days=3))
+    dy.ctx.store.record_image_use(new, at=dy.ctx.now() - timedelta(days=1))
+    plan = dy.gc_plan(NOW)
+    images = [item.ref for item in plan.items if item.kind is Kind.IMAGE]
+    assert images == [old, new]  # least recently used first
+    assert docker.inspect_image(ref=IMAGE)  # the default image is never planned
+    assert used not in images
+
+    two_days = GcRequest(age=timedelta(days=2), images=True)
+    assert [i.ref for i in dy.gc_plan(two_days).items if i.kind is Kind.IMAGE] == [old]
+
+    size = docker.inspect_image(ref=old).size
+    sizes = sum(i.size for i in gc.observe(dy.ctx, NOW).images)  # all dockyard's images
+    budget = GcRequest(age=timedelta(days=365), images=True, keep_storage=sizes - size)
+    assert [i.ref for i in dy.gc_plan(budget).items if i.kind is Kind.IMAGE] == [old]
+
+    results = dy.gc_apply(plan)
+    assert {r.item.ref: r.outcome for r in results if r.item.kind is Kind.IMAGE} == {
+        old: "removed",
+        new: "removed",
+    }
+    assert {i.id for i in docker.list_images(labels=ours(dy))} == {used}
+
+
+def test_volumes_mounted_or_needed_by_a_workspace_are_protected(
+    dy: Dockyard, docker: DockerEngine, raw: list[str]
+) -> None:
+    dy.acquire(AcquireRequest(key="live"))
+    dy.acquire(AcquireRequest(key="parked", strategy=SaveStrategy.GIT))
+    dy.park("parked")  # a live checkpoint
+    dy.acquire(AcquireRequest(key="gone"))
+    gone = dy.remove("gone").workspace.volume  # record removed, volume kept for gc
+    dy.acquire(AcquireRequest(key="mounted"))
+    mounted = dy.remove("mounted").workspace.volume
+    stopped_container(docker, raw, {}, mounts=[VolumeMount(volume=mounted, target="/m")])
+
+    volumes = {n for n, kind in planned(dy).items() if kind is Kind.VOLUME}
+    assert volumes == {gone}
+    [result] = [r for r in dy.gc_apply(dy.gc_plan(NOW)) if r.item.kind is Kind.VOLUME]
+    assert result.outcome == "removed"
+    assert {v.name for v in docker.list_volumes(labels=ours(dy))} == {
+        dy.get("live").volume,
+        dy.get("parked").volume,
+        mounted,
+    }
+
+
+def test_a_volume_whose_workspace_comes_back_before_apply_is_skipped(
+    dy: Dockyard, docker: DockerEngine
+) -> None:
+    dy.acquire(AcquireRequest(key="back"))
+    volume = dy.remove("back").workspace.volume
+    plan = dy.gc_plan(NOW)
+    assert volume in {i.name for i in plan.items}
+    dy.acquire(AcquireRequest(key="back"))  # restored onto its kept volume
+    [result] = [r for r in dy.gc_apply(plan) if r.item.name == volume]
+    assert result.outcome == "skipped"
+    assert docker.inspect_volume(name=volume)
+
+
+def test_the_dry_run_changes_nothing(
+    dy: Dockyard, docker: DockerEngine, raw: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    stopped_container(docker, raw, ours(dy))
+    dy.acquire(AcquireRequest(key="v"))
+    dy.remove("v")
+    snapshot_image(dy, docker, "dry")
+
+    def engine_state() -> tuple[object, ...]:
+        return (
+            sorted((c.id, c.status) for c in docker.list_containers(labels={})),
+            sorted(i.id for i in docker.list_images(labels={})),
+            sorted(v.name for v in docker.list_volumes(labels={})),
+        )
+
+    before = engine_state()
+    data_dir = str(dy.ctx.settings.data_dir)
+    args = ["--data-dir", data_dir, "gc", "--dry-run", "--images", "--volumes", "--age", "0s"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "total: " in out
+    assert engine_state() == before
+    assert main(["--data-dir", data_dir, "gc", "--volumes", "--age", "0s"]) == 4  # no tty, no -f
+    assert engine_state() == before
+
+
+def test_another_installations_snapshots_are_never_planned(
+    dy: Dockyard,
+    docker: DockerEngine,
+    engine_settings: object,
+    installed: list[str],
+    tmp_path: Path,
+) -> None:
+    other = Dockyard.open(engine_settings.model_copy(update={"data_dir": tmp_path / "other"}))  # type: ignore[attr-defined]
+    installed.append(other.ctx.installation)
+    try:
+        theirs = snapshot_image(other, docker, "theirs")
+        other.remove("src-theirs", purge=True)
+    finally:
+        other.close()
+    assert theirs not in [i.ref for i in dy.gc_plan(NOW).items]
