@@ -33,6 +33,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    SecretStr,
     ValidationError,
 )
 
@@ -203,6 +204,30 @@ class GcSettings(_Section):
     )
 
 
+class WebhookSettings(_Section):
+    """A receiver of every event (or of ``events`` only), as signed JSON POSTs."""
+
+    url: str = Field(pattern=r"^https?://\S+$", description="where events are POSTed")
+    secret: SecretStr = Field(
+        description="HMAC-SHA256 key; the signature is in X-Dockyard-Signature"
+    )
+    events: tuple[str, ...] = Field((), description="event types to send; empty = all")
+
+
+class ApiSettings(_Section):
+    """``dockyard serve``: the HTTP API, the dashboard and the reconciler in one process."""
+
+    host: str = Field("127.0.0.1", min_length=1, description="address to bind")
+    port: int = Field(8420, ge=0, le=65535, description="port to bind (0: any free port)")
+    admin_token: SecretStr | None = Field(
+        None, description="admin bearer token; default: one generated on first serve"
+    )
+    exec_timeout: Duration = Field(
+        timedelta(minutes=10), description="longest exec over the API unless asked for less"
+    )
+    webhooks: tuple[WebhookSettings, ...] = ()
+
+
 class Settings(_Section):
     data_dir: Path = Field(
         default_factory=lambda: platformdirs.user_data_path("dockyard"),
@@ -226,6 +251,7 @@ class Settings(_Section):
     policy: PolicySettings = PolicySettings()
     reconciler: ReconcilerSettings = ReconcilerSettings()
     gc: GcSettings = GcSettings()
+    api: ApiSettings = ApiSettings()
 
     @property
     def checkpoint_path(self) -> Path:

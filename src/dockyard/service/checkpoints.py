@@ -10,6 +10,7 @@ holds nothing of its own: the volume belongs to the workspace, and ``gc`` or
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from dockyard.core.errors import Conflict, InvalidInput, NotFound
 from dockyard.core.events import EventType
@@ -118,3 +119,22 @@ def describe(checkpoint: Checkpoint) -> str:
     if checkpoint.detail:
         what += f"; {checkpoint.detail}"
     return f"checkpoint {checkpoint.id} ({what})"
+
+
+def checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
+    return {
+        "id": checkpoint.id,
+        "workspace": checkpoint.workspace_key,
+        "strategy": checkpoint.strategy.value,
+        "kind": checkpoint.kind.value,
+        "ref": checkpoint.ref,
+        "location": checkpoint.location,
+        "commit": checkpoint.commit,
+        "branch": checkpoint.branch,
+        "files_changed": checkpoint.files_changed,
+        "size_bytes": checkpoint.size_bytes,
+        "verified": checkpoint.verified,
+        "created_at": checkpoint.created_at.isoformat(),
+        "expires_at": checkpoint.expires_at.isoformat(),
+        "detail": checkpoint.detail,
+    }

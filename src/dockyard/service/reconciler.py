@@ -80,6 +80,29 @@ class PassReport:
     started_at: datetime | None = None
     duration_s: float = 0.0
 
+    def to_json(self, *, dry_run: bool) -> dict[str, object]:
+        """The plan, with each action's outcome if it ran (for ``clean --json`` and the API)."""
+        outcomes = {id(r.action): r for r in self.results}
+        actions = []
+        for action in self.plan.actions:
+            entry: dict[str, object] = {
+                "action": action.verb,
+                "target": action.target,
+                "key": action.key,
+                "reason": action.reason.value,
+                "detail": action.detail,
+            }
+            result = outcomes.get(id(action))
+            if result is not None:
+                entry.update(outcome=result.outcome, message=result.message)
+            actions.append(entry)
+        wakeup = self.plan.next_wakeup
+        return {
+            "dry_run": dry_run,
+            "actions": actions,
+            "next_wakeup": wakeup.isoformat() if wakeup else None,
+        }
+
 
 def run_pass(ctx: Context, *, dry_run: bool = False, probe: bool = True) -> PassReport:
     """Observe, plan and (unless ``dry_run``) execute once."""

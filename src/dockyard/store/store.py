@@ -45,7 +45,9 @@ from dockyard.store.schema import (
     image_use,
     locks,
     meta,
+    outbox,
     sessions,
+    tokens,
     workspaces,
 )
 
@@ -234,6 +236,24 @@ class Store:
             )
         return session
 
+    def get_session(self, session_id: str) -> Session | None:
+        with self._read() as conn:
+            row = conn.execute(sa.select(sessions).where(sessions.c.id == session_id)).first()
+        return None if row is None else _session(row._mapping)
+
+    def use_session(self, session_id: str, *, at: datetime, holder: str) -> bool:
+        """Record a use of a live or detached session (reattaching it to ``holder``)."""
+        with self._write() as conn:
+            result = conn.execute(
+                sessions.update()
+                .where(
+                    sessions.c.id == session_id,
+                    sessions.c.status != SessionStatus.DEAD.value,
+                )
+                .values(status=SessionStatus.ACTIVE.value, last_used=at, holder=holder)
+            )
+            return result.rowcount == 1
+
     def close_session(self, session_id: str, *, at: datetime) -> None:
         with self._write() as conn:
             conn.execute(
@@ -310,11 +330,18 @@ class Store:
             return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     def list_events(
-        self, *, after_id: int = 0, limit: int = 100, workspace_key: str | None = None
+        self,
+        *,
+        after_id: int = 0,
+        limit: int = 100,
+        workspace_key: str | None = None,
+        owner: str | None = None,
     ) -> list[dict[str, Any]]:
         query = sa.select(events).where(events.c.id > after_id).order_by(events.c.id).limit(limit)
         if workspace_key is not None:
             query = query.where(events.c.workspace_key == workspace_key)
+        if owner is not None:
+            query = query.where(events.c.owner == owner)
         with self._read() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
@@ -373,6 +400,87 @@ class Store:
     def forget_image(self, image_id: str) -> None:
         with self._write() as conn:
             conn.execute(image_use.delete().where(image_use.c.image_id == image_id))
+
+    # -- API tokens -----------------------------------------------------------------------
+
+    def add_token(
+        self, *, token_id: str, token_hash: str, owner: str | None, description: str, at: datetime
+    ) -> None:
+        with self._write() as conn:
+            conn.execute(
+                tokens.insert().values(
+                    id=token_id,
+                    hash=token_hash,
+                    owner=owner,
+                    description=description,
+                    created_at=at,
+                )
+            )
+
+    def find_token(self, token_hash: str) -> tuple[str, str | None] | None:
+        """``(id, owner)`` of the token with this hash (owner None: admin), or None."""
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(tokens.c.id, tokens.c.owner).where(tokens.c.hash == token_hash)
+            ).first()
+        return None if row is None else (row.id, row.owner)
+
+    def list_tokens(self) -> list[dict[str, Any]]:
+        query = sa.select(tokens.c.id, tokens.c.owner, tokens.c.description, tokens.c.created_at)
+        with self._read() as conn:
+            return [dict(row._mapping) for row in conn.execute(query.order_by(tokens.c.created_at))]
+
+    def delete_token(self, token_id: str) -> bool:
+        with self._write() as conn:
+            return conn.execute(tokens.delete().where(tokens.c.id == token_id)).rowcount == 1
+
+    # -- webhook outbox --------------------------------------------------------------------
+
+    def enqueue_deliveries(self, rows: Iterable[tuple[int, str]], *, at: datetime) -> None:
+        """Queue ``(event_id, url)`` deliveries, due at ``at``."""
+        values = [
+            {"event_id": event_id, "url": url, "attempts": 0, "next_attempt_at": at}
+            for event_id, url in rows
+        ]
+        if values:
+            with self._write() as conn:
+                conn.execute(outbox.insert(), values)
+
+    def due_deliveries(self, *, now: datetime, limit: int = 50) -> list[dict[str, Any]]:
+        query = (
+            sa.select(
+                outbox,
+                events.c.type,
+                events.c.at,
+                events.c.workspace_key,
+                events.c.owner,
+                events.c.data,
+            )
+            .join(events, events.c.id == outbox.c.event_id)
+            .where(outbox.c.delivered_at.is_(None), outbox.c.next_attempt_at <= now)
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def delivery_done(self, delivery_id: int, *, at: datetime) -> None:
+        with self._write() as conn:
+            conn.execute(outbox.update().where(outbox.c.id == delivery_id).values(delivered_at=at))
+
+    def delivery_failed(
+        self, delivery_id: int, *, attempts: int, retry_at: datetime, error: str
+    ) -> None:
+        with self._write() as conn:
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.id == delivery_id)
+                .values(attempts=attempts, next_attempt_at=retry_at, last_error=error[:500])
+            )
+
+    def list_deliveries(self) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(outbox).order_by(outbox.c.id))]
 
     # -- small named values -------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import click
 from dockyard.cli.commands.checkpoints import checkpoints
 from dockyard.cli.commands.clean import clean
 from dockyard.cli.commands.doctor import doctor
+from dockyard.cli.commands.events import events
 from dockyard.cli.commands.exec import exec_
 from dockyard.cli.commands.extend import extend
 from dockyard.cli.commands.gc import gc
@@ -15,8 +16,10 @@ from dockyard.cli.commands.ls import ls
 from dockyard.cli.commands.park import park
 from dockyard.cli.commands.reconcile import reconcile
 from dockyard.cli.commands.rm import rm
+from dockyard.cli.commands.serve import serve
 from dockyard.cli.commands.status import status
 from dockyard.cli.commands.stop import stop
+from dockyard.cli.commands.token import token
 from dockyard.cli.commands.touch import touch
 from dockyard.cli.commands.up import up
 
@@ -37,4 +40,7 @@ COMMANDS: list[click.Command] = [
     gc,
     reconcile,
     doctor,
+    serve,
+    token,
+    events,
 ]

@@ -2,34 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 from rich.text import Text
 
 from dockyard.cli.app import App, pass_app
 from dockyard.cli.params import json_option
-from dockyard.core.model import Checkpoint
 from dockyard.core.units import format_duration, format_size
-
-
-def checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
-    return {
-        "id": checkpoint.id,
-        "workspace": checkpoint.workspace_key,
-        "strategy": checkpoint.strategy.value,
-        "kind": checkpoint.kind.value,
-        "ref": checkpoint.ref,
-        "location": checkpoint.location,
-        "commit": checkpoint.commit,
-        "branch": checkpoint.branch,
-        "files_changed": checkpoint.files_changed,
-        "size_bytes": checkpoint.size_bytes,
-        "verified": checkpoint.verified,
-        "created_at": checkpoint.created_at.isoformat(),
-        "expires_at": checkpoint.expires_at.isoformat(),
-        "detail": checkpoint.detail,
-    }
+from dockyard.service.checkpoints import checkpoint_json
 
 
 @click.command()

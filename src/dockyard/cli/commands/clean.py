@@ -27,7 +27,7 @@ def clean(app: App, *, dry_run: bool, in_background: bool, as_json: bool) -> int
         return _background(app)
     report = app.dockyard().clean(dry_run=dry_run)
     if as_json:
-        app.term.json(_to_json(report, dry_run=dry_run))
+        app.term.json(report.to_json(dry_run=dry_run))
         return 0
     _render(app, report, dry_run=dry_run)
     return 1 if any(r.outcome == "failed" for r in report.results) else 0
@@ -45,29 +45,6 @@ def _background(app: App) -> int:
         return 1
     background.record_error(settings.data_dir, None)
     return 0
-
-
-def _to_json(report: PassReport, *, dry_run: bool) -> dict[str, object]:
-    outcomes = {id(r.action): r for r in report.results}
-    actions = []
-    for action in report.plan.actions:
-        entry: dict[str, object] = {
-            "action": action.verb,
-            "target": action.target,
-            "key": action.key,
-            "reason": action.reason.value,
-            "detail": action.detail,
-        }
-        result = outcomes.get(id(action))
-        if result is not None:
-            entry.update(outcome=result.outcome, message=result.message)
-        actions.append(entry)
-    wakeup = report.plan.next_wakeup
-    return {
-        "dry_run": dry_run,
-        "actions": actions,
-        "next_wakeup": wakeup.isoformat() if wakeup else None,
-    }
 
 
 def _render(app: App, report: PassReport, *, dry_run: bool) -> None:

@@ -8,10 +8,10 @@ from datetime import timedelta
 import click
 
 from dockyard.cli.app import App, pass_app
-from dockyard.cli.commands.checkpoints import checkpoint_json
 from dockyard.cli.params import DURATION, LABEL, SIZE, json_option
 from dockyard.core.model import Outcome, PolicyOverrides, SaveStrategy
 from dockyard.service import AcquireRequest
+from dockyard.service.checkpoints import checkpoint_json
 from dockyard.service.views import status as status_view
 
 

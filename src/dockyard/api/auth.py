@@ -1,0 +1,82 @@
+"""Bearer tokens: an admin token, and per-owner tokens that see only their owner's work.
+
+Tokens are 32 random bytes, shown once when made and stored only as their SHA-256 (a
+salt adds nothing to a secret with 256 bits of entropy). Comparison goes through the
+hash lookup, so no token is ever compared, logged or stored in the clear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from dockyard.core.errors import DockyardError
+from dockyard.core.naming import validate_owner
+from dockyard.store import Store
+
+TOKEN_PREFIX = "dy_"  # noqa: S105 - a prefix that makes leaked tokens greppable
+
+
+class Unauthorized(DockyardError):
+    code = "unauthorized"
+    exit_code = 2
+
+
+class Forbidden(DockyardError):
+    code = "forbidden"
+    exit_code = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the admin (``owner`` None) or one owner."""
+
+    token_id: str
+    owner: str | None
+
+    @property
+    def admin(self) -> bool:
+        return self.owner is None
+
+    def may_see(self, owner: str) -> bool:
+        return self.owner is None or self.owner == owner
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(
+    store: Store, *, owner: str | None, description: str, at: datetime
+) -> tuple[str, str]:
+    """Make a token (for ``owner``, or admin if None); returns ``(id, token)``."""
+    if owner is not None:
+        validate_owner(owner)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token_id = secrets.token_hex(4)
+    store.add_token(
+        token_id=token_id,
+        token_hash=hash_token(token),
+        owner=owner,
+        description=description[:255],
+        at=at,
+    )
+    return token_id, token
+
+
+def authenticate(store: Store, authorization: str | None, *, admin_hash: str | None) -> Principal:
+    """The principal of an ``Authorization: Bearer ...`` header; ``Unauthorized`` if none."""
+    if not authorization:
+        raise Unauthorized("missing bearer token (Authorization: Bearer <token>)")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("the Authorization header must be: Bearer <token>")
+    digest = hash_token(token.strip())
+    if admin_hash is not None and secrets.compare_digest(digest, admin_hash):
+        return Principal(token_id="settings", owner=None)  # noqa: S106 - an id, not a secret
+    found = store.find_token(digest)
+    if found is None:
+        raise Unauthorized("unknown or revoked token")
+    return Principal(token_id=found[0], owner=found[1])

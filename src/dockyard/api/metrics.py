@@ -1,0 +1,77 @@
+"""Prometheus metrics of one ``serve`` process (``GET /metrics``)."""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from dockyard.core.events import Event, EventType
+from dockyard.core.model import State
+from dockyard.service.reconciler import PassReport
+from dockyard.store import Store
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class _Workspaces(Collector):
+    """Workspaces by state, read from the store at scrape time."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily("dockyard_workspaces", "Workspaces by state", labels=["state"])
+        counts = Tally(ws.state for ws in self.store.list_workspaces())
+        for state in State:
+            family.add_metric([state.value], counts.get(state, 0))
+        yield family
+
+
+class Metrics:
+    def __init__(self, store: Store) -> None:
+        self.registry = CollectorRegistry()
+        self.registry.register(_Workspaces(store))
+        self.parks = Counter(
+            "dockyard_parks", "Workspaces parked, by reason", ["reason"], registry=self.registry
+        )
+        self.acquire_seconds = Histogram(
+            "dockyard_acquire_seconds",
+            "Acquire latency over the API",
+            ["outcome"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.park_seconds = Histogram(
+            "dockyard_park_seconds",
+            "Park latency over the API",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.pass_seconds = Histogram(
+            "dockyard_reconcile_pass_seconds",
+            "Reconciler pass duration",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.engine_errors = Counter(
+            "dockyard_engine_errors",
+            "Engine errors seen by the API and the reconciler",
+            registry=self.registry,
+        )
+
+    def on_event(self, event: Event) -> None:
+        if event.type is EventType.WORKSPACE_PARKED:
+            self.parks.labels(reason=str(event.data.get("reason", "unknown"))).inc()
+
+    def on_pass(self, report: PassReport) -> None:
+        self.pass_seconds.observe(report.duration_s)
+        failed = [r for r in report.results if r.outcome == "failed"]
+        if failed:
+            self.engine_errors.inc(len(failed))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

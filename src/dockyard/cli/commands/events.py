@@ -1,0 +1,49 @@
+"""``dockyard events``: the event table, and with --follow new events as they happen."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+
+from dockyard.cli.app import App, pass_app
+from dockyard.cli.params import json_option
+from dockyard.service.webhooks import event_json
+
+
+@click.command()
+@click.option("--workspace", "key", help="Only this workspace's events.")
+@click.option("--owner", help="Only this owner's events.")
+@click.option("-n", "--last", default=20, show_default=True, help="How many past events.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new events (Ctrl-C stops).")
+@json_option
+@pass_app
+def events(
+    app: App, *, key: str | None, owner: str | None, last: int, follow: bool, as_json: bool
+) -> None:
+    """Show what happened: created, reused, restored, idle warnings, parks, removals..."""
+    store = app.dockyard().ctx.store
+    rows = store.list_events(limit=1_000_000, workspace_key=key, owner=owner)[-max(last, 0) :]
+    cursor = rows[-1]["id"] if rows else _latest(app)
+    for row in rows:
+        _print(app, row, as_json=as_json)
+    while follow:
+        time.sleep(0.25)
+        for row in store.list_events(after_id=cursor, limit=500, workspace_key=key, owner=owner):
+            cursor = row["id"]
+            _print(app, row, as_json=as_json)
+
+
+def _latest(app: App) -> int:
+    rows = app.dockyard().ctx.store.list_events(limit=1_000_000)
+    return int(rows[-1]["id"]) if rows else 0
+
+
+def _print(app: App, row: dict[str, object], *, as_json: bool) -> None:
+    event = event_json(row)
+    if as_json:
+        app.term.out(json.dumps(event, separators=(",", ":")))
+        return
+    data = " ".join(f"{k}={v}" for k, v in event["data"].items() if v is not None)
+    app.term.out(f"{event['at']} {event['type']} {event['workspace'] or '-'} {data}".rstrip())
