@@ -16,7 +16,7 @@ from dockyard.store import Store
 from tests.helpers import FakeClock
 
 pytest_plugins = ["tests.engine_fixtures"]
-_ENGINE_DIRS = ("engine", "cli")
+_ENGINE_DIRS = ("engine", "cli", "api")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -314,3 +314,21 @@ def test_park_checkpoints_and_up_from(cli: CLI) -> None:
     cli("park", "ck")
     assert cli("up", "ck", "--from", "nope!")[0] == 2
     assert cli("up", "ck", "--from", "ffffff")[0] == 3
+
+
+def test_tokens_and_events(cli: CLI) -> None:
+    code, out, err = cli("token", "create", "--owner", "alice", "--description", "ci")
+    assert code == 0 and out.startswith("dy_") and "shown once" in err
+    listed = json.loads(cli("token", "list", "--json")[1])
+    assert [(t["owner"], t["description"]) for t in listed] == [("alice", "ci")]
+    assert out.strip() not in cli("token", "list")[1]  # the secret is never shown again
+    assert cli("token", "revoke", listed[0]["id"])[0] == 0
+    assert cli("token", "revoke", listed[0]["id"])[0] == 3
+    assert cli("token", "create")[0] == 2  # --owner or --admin
+
+    cli("up", "ev")
+    cli("touch", "ev")
+    cli("extend", "ev", "--by", "5m")
+    code, out, _ = cli("events", "--workspace", "ev", "--json")
+    types = [json.loads(line)["type"] for line in out.splitlines()]
+    assert types == ["workspace.created", "workspace.extended"]

@@ -93,3 +93,12 @@ def test_format_size() -> None:
     assert format_size(512) == "512B"
     assert format_size(2 * 1024**3) == "2.0GiB"
     assert format_size(1536 * 1024) == "1.5MiB"
+
+
+@pytest.mark.parametrize("value", [{}, [], None, object()])
+def test_parsers_reject_other_types_with_a_value_error(value: object) -> None:
+    """JSON bodies and TOML files can hold anything; it must be a validation error."""
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(value)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="size"):
+        parse_size(value)  # type: ignore[arg-type]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -15,7 +17,10 @@ from dockyard.core.errors import (
     NotFound,
     QuotaExceeded,
     Unavailable,
+    describe_validation,
 )
+
+log = logging.getLogger("dockyard.api")
 
 #: Retry hint for 503: the engine or the store is down; a few seconds is a fair guess.
 RETRY_AFTER_S = 5
@@ -33,7 +38,17 @@ def status_of(exc: DockyardError) -> int:
     ):
         if isinstance(exc, kind):
             return status
-    return 500 if exc.code == "internal" else 502 if exc.code.startswith("engine") else 500
+    return _FAILED.get(exc.code, 500)
+
+
+#: Operations that failed for a reason outside the server's own code.
+_FAILED = {
+    "provision_failed": 422,  # the repo could not be cloned or checked out: the input's fault
+    "save_failed": 409,  # nothing was removed; the workspace is save_failed
+    "restore_failed": 409,  # the workspace stays parked
+    "engine_error": 502,  # the engine refused
+    "store_error": 503,
+}
 
 
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
@@ -51,11 +66,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = []
-        for error in exc.errors()[:5]:
-            where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
-            problems.append(f"{where}: {error.get('msg', 'invalid')}")
-        return JSONResponse(error_body("invalid_input", "; ".join(problems)), 422)
+        return JSONResponse(error_body("invalid_input", describe_validation(exc.errors())), 422)
+
+    @app.exception_handler(Exception)
+    async def internal(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("internal error", exc_info=exc)  # the traceback goes to the log only
+        return JSONResponse(error_body("internal", "internal error; see the server log"), 500)
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:

@@ -19,14 +19,12 @@ from dockyard.core.errors import InvalidInput, NotFound
 from dockyard.core.model import PolicyOverrides, Session, SessionStatus, State, Workspace
 from dockyard.core.naming import validate_key
 from dockyard.engine.base import STDERR
-from dockyard.service import AcquireRequest
+from dockyard.service import AcquireRequest, overrides
 from dockyard.service.activity import get_workspace
 from dockyard.service.checkpoints import checkpoint_json
-from dockyard.service.context import POLICY_KEY
 from dockyard.service.reconciler import run_pass
 from dockyard.service.views import list_views
 from dockyard.service.webhooks import event_json
-from dockyard.settings import PolicySettings
 
 OUTPUT_LIMIT = 1024 * 1024  # per stream, in an exec's response
 
@@ -199,8 +197,6 @@ def checkpoints(key: str, rt: Rt, who: Who) -> dict[str, Any]:
 def exec_(key: str, body: schemas.ExecBody, rt: Rt, who: Who) -> dict[str, Any]:
     """Run a command to completion; counts as activity. Output is capped at 1 MiB a stream."""
     visible(rt, who, key)
-    if body.session is not None:
-        _use_session(rt, who, body.session, key=key)
     limit = rt.dy.ctx.settings.api.exec_timeout
     timeout = min(body.timeout, limit) if body.timeout is not None else limit
     if timeout.total_seconds() < 1:
@@ -214,7 +210,9 @@ def exec_(key: str, body: schemas.ExecBody, rt: Rt, who: Who) -> dict[str, Any]:
             target.extend(data[: OUTPUT_LIMIT - len(target)])
 
     began = time.perf_counter()
-    code = rt.dy.exec(key, argv, env=body.env, workdir=body.workdir, on_output=collect)
+    code = rt.dy.exec(
+        key, argv, env=body.env, workdir=body.workdir, on_output=collect, session=body.session
+    )
     duration = time.perf_counter() - began
     return {
         "exit_code": code,
@@ -305,21 +303,48 @@ def close_session(session_id: str, rt: Rt, who: Who) -> dict[str, Any]:
 # -- policy, reconciler, stats (admin) ----------------------------------------------------------
 
 
+RECONCILER_FIELDS = {"max_interval", "workers", "busy_sample", "background_interval"}
+
+
+def _policy_json(rt: Runtime) -> dict[str, Any]:
+    settings = rt.dy.ctx.settings
+    reconciler = settings.reconciler.model_dump(mode="json", include=RECONCILER_FIELDS)
+    return {
+        **settings.policy.model_dump(mode="json"),
+        "reconciler": {**reconciler, "enabled": rt.reconciler_running},
+    }
+
+
 @router.get("/policy", tags=["admin"])
 def get_policy(rt: Rt, _who: Admin) -> dict[str, Any]:
-    return rt.dy.ctx.settings.policy.model_dump(mode="json")
+    """The policy in force, and the reconciler's intervals and on/off switch."""
+    return _policy_json(rt)
 
 
 @router.put("/policy", tags=["admin"])
 def put_policy(body: dict[str, Any], rt: Rt, _who: Admin) -> dict[str, Any]:
-    """Change the policy (a partial update), validated, in force at once, persisted."""
+    """Change the policy (a partial update; ``reconciler``: its intervals and ``enabled``),
+    validated, in force at once, persisted."""
     ctx = rt.dy.ctx
-    merged = {**ctx.settings.policy.model_dump(mode="json"), **body}
-    policy = PolicySettings.model_validate(merged)
-    ctx.store.set_meta(POLICY_KEY, policy.model_dump_json())
-    ctx.use_policy(policy)
+    changes = dict(body)
+    reconciler = changes.pop("reconciler", None) or {}
+    if not isinstance(reconciler, dict):
+        raise InvalidInput("reconciler: expected an object")
+    reconciler = dict(reconciler)
+    enabled = reconciler.pop("enabled", None)
+    if enabled is not None and not isinstance(enabled, bool):
+        raise InvalidInput("reconciler.enabled: expected true or false")
+    unknown = set(reconciler) - RECONCILER_FIELDS
+    if unknown:
+        raise InvalidInput(f"reconciler: unknown fields {sorted(unknown)}")
+    ctx.use_settings(
+        overrides.changed(ctx.store, ctx.settings, policy=changes, reconciler=reconciler)
+    )
+    if enabled is not None:
+        overrides.set_reconciler_enabled(ctx.store, enabled)
+        _ = rt.start_reconciler() if enabled else rt.stop_reconciler()
     rt.wake()
-    return policy.model_dump(mode="json")
+    return _policy_json(rt)
 
 
 @router.post("/reconciler/start", tags=["admin"])

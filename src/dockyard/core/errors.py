@@ -27,6 +27,19 @@ environments or tokens.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def describe_validation(errors: Sequence[Mapping[str, Any]]) -> str:
+    """Validation errors (pydantic's shape) as one line: ``key.path: what; ...``."""
+    parts = []
+    for error in list(errors)[:5]:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+        message = str(error.get("msg", "invalid"))
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)
+
 
 class DockyardError(Exception):
     """Base of every error dockyard raises on purpose."""

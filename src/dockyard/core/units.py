@@ -33,8 +33,10 @@ def parse_duration(text: str | float | timedelta) -> timedelta:
         raise ValueError(_DURATION_HINT)
     elif isinstance(text, int | float):
         seconds = float(text)
-    else:
+    elif isinstance(text, str):
         seconds = _parse_duration_text(text.strip().lower())
+    else:  # from JSON or TOML anything may come
+        raise ValueError(_DURATION_HINT)
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"{_DURATION_HINT}, not negative or infinite")
     return timedelta(seconds=seconds)
@@ -90,6 +92,8 @@ def parse_size(text: str | int) -> int:
         raise ValueError(_SIZE_HINT)
     if isinstance(text, int):
         value = text
+    elif not isinstance(text, str):  # from JSON or TOML anything may come
+        raise ValueError(_SIZE_HINT)
     else:
         match = _SIZE.fullmatch(text.strip().lower())
         if match is None:

@@ -81,8 +81,10 @@ class Dockyard:
         stdin: Iterable[bytes] | None = None,
         on_output: OutputSink | None = None,
         kind: SessionKind = SessionKind.EXEC,
+        session: str | None = None,
     ) -> int:
-        """Run a command in a running workspace; returns its exit code."""
+        """Run a command in a running workspace; returns its exit code. It holds a session
+        of its own while it runs, or uses ``session`` (an open session of the workspace)."""
         return activity.exec_in(
             self.ctx,
             key,
@@ -93,6 +95,7 @@ class Dockyard:
             stdin=stdin,
             on_output=on_output,
             kind=kind,
+            session=session,
         )
 
     def touch(self, key: str) -> Workspace:

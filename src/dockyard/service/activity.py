@@ -147,14 +147,22 @@ def exec_in(
     stdin: Iterable[bytes] | None = None,
     on_output: OutputSink | None = None,
     kind: SessionKind = SessionKind.EXEC,
+    session: str | None = None,
 ) -> int:
-    """Run ``argv`` in the workspace, streaming output; returns the process's exit code."""
+    """Run ``argv`` in the workspace, streaming output; returns the process's exit code.
+
+    The exec holds an ``exec`` session of its own while it runs, or, given ``session``
+    (an open session of this workspace), uses that one: its ``last_used`` moves.
+    """
     if not argv:
         raise InvalidInput("exec needs a command")
     ws = require_running(ctx, key)
     policy = ctx.policy_for(ws)
     ctx.store.touch(ws.key, at=ctx.now())
-    session = _open_session(ctx, ws, kind, " ".join(argv)[:255], policy.max_sessions_per_workspace)
+    if session is None:
+        held = _open_session(ctx, ws, kind, " ".join(argv)[:255], policy.max_sessions_per_workspace)
+    else:
+        held = _use(ctx, ws, session)
     try:
         result = run(
             ctx.engine,
@@ -176,11 +184,24 @@ def exec_in(
     finally:
         now = ctx.now()
         try:
-            ctx.store.close_session(session.id, at=now)
+            if session is None:
+                ctx.store.close_session(held.id, at=now)
+            else:
+                ctx.store.use_session(held.id, at=now, holder=ctx.holder)
             ctx.store.touch(ws.key, at=now)
         except DockyardError as exc:  # the exec's own outcome matters more than bookkeeping
-            log.warning("could not close exec session %s of %s: %s", session.id, key, exc)
+            log.warning("could not close exec session %s of %s: %s", held.id, key, exc)
     return result.exit_code
+
+
+def _use(ctx: Context, ws: Workspace, session_id: str) -> Session:
+    """Use an open (or detached) session of ``ws``; ``NotFound`` if it is not one."""
+    session = ctx.store.get_session(session_id)
+    if session is None or session.workspace_key != ws.key:
+        raise NotFound(f"workspace {ws.key!r} has no session {session_id!r}")
+    if not ctx.store.use_session(session.id, at=ctx.now(), holder=ctx.holder):
+        raise NotFound(f"session {session_id!r} is closed")
+    return session
 
 
 def _open_session(

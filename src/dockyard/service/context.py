@@ -21,13 +21,12 @@ from dockyard.engine.docker import DockerEngine
 from dockyard.events import EventBus, log_sink, store_sink
 from dockyard.service.identity import process_identity
 from dockyard.service.locking import lease
+from dockyard.service.overrides import with_saved
 from dockyard.service.vault import Vault
-from dockyard.settings import PolicySettings, Settings
+from dockyard.settings import Settings
 from dockyard.store import Store
 
 Clock = Callable[[], datetime]
-#: The store's record of the policy last set over the API (JSON of ``PolicySettings``).
-POLICY_KEY = "policy"
 Progress = Callable[[str], None]
 
 
@@ -54,21 +53,17 @@ class Context:
         self.policy = self.settings.policy.to_policy()
         self.vault = Vault(self.settings.checkpoint_path)
 
-    def use_policy(self, policy: PolicySettings) -> None:
-        """Put ``policy`` in force for this process (the API's policy update)."""
-        self.settings = self.settings.model_copy(update={"policy": policy})
-        self.policy = policy.to_policy()
+    def use_settings(self, settings: Settings) -> None:
+        """Put changed settings in force for this process (the API's policy update)."""
+        self.settings = settings
+        self.policy = settings.policy.to_policy()
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock = system_clock) -> Context:
         store = Store.open(settings.store_url)
         engine = DockerEngine(settings.engine_url)
         bus = EventBus([store_sink(store), log_sink])
-        saved = store.get_meta(POLICY_KEY)
-        if saved is not None:  # set over the API: in force for every front
-            settings = settings.model_copy(
-                update={"policy": PolicySettings.model_validate_json(saved)}
-            )
+        settings = with_saved(store, settings)  # set over the API: in force for every front
         return cls(settings=settings, store=store, engine=engine, clock=clock, bus=bus)
 
     def close(self) -> None:

@@ -15,8 +15,10 @@ from dockyard.core.errors import InvalidInput
 @pass_app
 def serve(app: App, *, host: str | None, port: int | None, no_reconciler: bool) -> None:
     """Serve the HTTP API (/api/v1, OpenAPI at /api/v1/openapi.json), /metrics and
-    /healthz, and run the reconciler. Stops gracefully on SIGTERM or Ctrl-C: requests in
-    flight finish, the reconciler stops after its current pass.
+    /healthz, and run the reconciler (unless it was switched off over the API).
+
+    Stops gracefully on SIGTERM or Ctrl-C: requests in flight finish, the reconciler
+    stops after its current pass.
 
     Without api.admin_token in the settings, an admin token is generated on the first
     serve and printed once; `dockyard token create --owner O` makes owner tokens.
@@ -26,6 +28,7 @@ def serve(app: App, *, host: str | None, port: int | None, no_reconciler: bool) 
     from dockyard.api.app import create_app  # noqa: PLC0415
     from dockyard.api.auth import create_token  # noqa: PLC0415
     from dockyard.api.runtime import Runtime  # noqa: PLC0415
+    from dockyard.service.overrides import reconciler_enabled  # noqa: PLC0415
 
     settings = app.settings()
     bind_host = host or settings.api.host
@@ -42,7 +45,7 @@ def serve(app: App, *, host: str | None, port: int | None, no_reconciler: bool) 
         app.term.note(f"admin token (shown once, keep it): {token}")
     runtime = Runtime(dy, admin_token=configured.get_secret_value() if configured else None)
     config = uvicorn.Config(
-        create_app(runtime, start_reconciler=not no_reconciler),
+        create_app(runtime, start_reconciler=not no_reconciler and reconciler_enabled(store)),
         host=bind_host,
         port=bind_port,
         log_level="warning",

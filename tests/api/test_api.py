@@ -1,0 +1,313 @@
+"""The HTTP API against a real ``dockyard serve`` process and the real engine."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+import pytest
+
+from dockyard.engine.docker import DockerEngine
+from tests.api.conftest import ADMIN, Server, free_port, start_server, stop_server
+from tests.engine_fixtures import remove_installation
+
+
+def test_workspace_routes_end_to_end(server: Server) -> None:
+    with server.client() as api:
+        created = api.post("/api/v1/workspaces", json={"key": "w1", "owner": "alice"})
+        assert created.status_code == 201, created.text
+        assert created.json()["outcome"] == "created"
+        reused = api.post("/api/v1/workspaces", json={"key": "w1"})
+        assert (reused.status_code, reused.json()["outcome"]) == (200, "reused")
+
+        listed = api.get("/api/v1/workspaces", params={"owner": "alice"}).json()
+        assert [w["key"] for w in listed["workspaces"]] == ["w1"]
+        assert api.get("/api/v1/workspaces/w1").json()["state"] == "running"
+        assert api.post("/api/v1/workspaces/w1/touch").status_code == 200
+        before = api.get("/api/v1/workspaces/w1").json()["deadline"]
+        extended = api.post("/api/v1/workspaces/w1/extend", json={"by": "30m"}).json()
+        assert extended["deadline"] > before
+
+        ran = api.post(
+            "/api/v1/workspaces/w1/exec",
+            json={"command": ["sh", "-c", "echo out; echo err >&2; exit 3"]},
+        ).json()
+        assert (ran["exit_code"], ran["stdout"], ran["stderr"]) == (3, "out\n", "err\n")
+        timed = api.post(
+            "/api/v1/workspaces/w1/exec", json={"command": ["sleep", "30"], "timeout": "1s"}
+        ).json()
+        assert timed["timed_out"] is True
+
+        assert api.post("/api/v1/workspaces/w1/keep").json()["keep"] is True
+        assert api.post("/api/v1/workspaces/w1/unkeep").json()["keep"] is False
+        parked = api.post("/api/v1/workspaces/w1/park")
+        assert parked.json()["state"] == "parked"
+        restored = api.post("/api/v1/workspaces", json={"key": "w1"})
+        assert (restored.status_code, restored.json()["outcome"]) == (200, "restored")
+        assert len(api.get("/api/v1/workspaces/w1/checkpoints").json()["checkpoints"]) == 1
+
+        deleted = api.delete("/api/v1/workspaces/w1", params={"purge": True})
+        assert deleted.json()["purged"] is True
+        missing = api.get("/api/v1/workspaces/w1")
+        assert missing.status_code == 404
+        assert missing.json()["error"]["code"] == "not_found"
+
+
+def test_sessions_limit_and_use(server: Server) -> None:
+    with server.client() as api:
+        api.post("/api/v1/workspaces", json={"key": "s1", "owner": "alice"})
+        first = api.post("/api/v1/workspaces/s1/sessions", json={"kind": "agent"})
+        assert first.status_code == 201
+        session = first.json()
+        api.post("/api/v1/workspaces/s1/sessions", json={})
+        third = api.post("/api/v1/workspaces/s1/sessions", json={})
+        assert third.status_code == 429
+        assert third.json()["error"]["code"] == "quota_exceeded"
+
+        used = api.post(f"/api/v1/sessions/{session['id']}/use").json()
+        assert used["last_used"] >= session["last_used"]
+        ran = api.post(
+            "/api/v1/workspaces/s1/exec", json={"command": ["true"], "session": session["id"]}
+        )
+        assert ran.status_code == 200
+        assert api.get(f"/api/v1/sessions/{session['id']}").json()["status"] == "active"
+        closed = api.delete(f"/api/v1/sessions/{session['id']}").json()
+        assert closed["status"] == "dead"
+        listed = api.get("/api/v1/workspaces/s1/sessions").json()["sessions"]
+        assert sorted(s["status"] for s in listed) == ["active", "dead"]
+
+
+def test_bad_input_gets_json_errors_never_a_500(server: Server) -> None:
+    with server.client() as api:
+        cases = [
+            api.post("/api/v1/workspaces", json={"key": "ok", "bogus": 1}),
+            api.post("/api/v1/workspaces", json={"key": "bad\x01key"}),
+            api.post("/api/v1/workspaces", json={"key": "k", "image": "no/such:image"}),
+            api.post(
+                "/api/v1/workspaces",
+                content=b"{not json",
+                headers={"content-type": "application/json"},
+            ),
+            api.post("/api/v1/workspaces/none/extend", json={"by": "forever"}),
+            api.put("/api/v1/policy", json={"idle_timeout": "soon"}),
+        ]
+        assert [r.status_code for r in cases] == [422, 400, 404, 422, 422, 400]
+        assert all("code" in r.json()["error"] for r in cases)
+    with server.client(token=None) as anonymous:
+        assert anonymous.get("/api/v1/workspaces").status_code == 401
+    with server.client(token="dy_wrong") as wrong:
+        assert wrong.get("/api/v1/workspaces").status_code == 401
+
+
+def test_owner_tokens_see_and_touch_only_their_own(server: Server) -> None:
+    alice, bob = server.token("alice"), server.token("bob")
+    with server.client(bob) as api_b:
+        assert api_b.post("/api/v1/workspaces", json={"key": "bobs"}).status_code == 201
+        session = api_b.post("/api/v1/workspaces/bobs/sessions", json={}).json()["id"]
+    with server.client(alice) as api:
+        refused = {
+            "get": api.get("/api/v1/workspaces/bobs"),
+            "delete": api.delete("/api/v1/workspaces/bobs"),
+            "touch": api.post("/api/v1/workspaces/bobs/touch"),
+            "extend": api.post("/api/v1/workspaces/bobs/extend", json={"by": "1m"}),
+            "park": api.post("/api/v1/workspaces/bobs/park"),
+            "keep": api.post("/api/v1/workspaces/bobs/keep"),
+            "unkeep": api.post("/api/v1/workspaces/bobs/unkeep"),
+            "exec": api.post("/api/v1/workspaces/bobs/exec", json={"command": ["true"]}),
+            "checkpoints": api.get("/api/v1/workspaces/bobs/checkpoints"),
+            "sessions": api.get("/api/v1/workspaces/bobs/sessions"),
+            "open session": api.post("/api/v1/workspaces/bobs/sessions", json={}),
+            "session": api.get(f"/api/v1/sessions/{session}"),
+            "use session": api.post(f"/api/v1/sessions/{session}/use"),
+            "close session": api.delete(f"/api/v1/sessions/{session}"),
+            "acquire": api.post("/api/v1/workspaces", json={"key": "bobs"}),
+            "events": api.get("/api/v1/events", params={"owner": "bob"}),
+        }
+        assert {name: r.status_code for name, r in refused.items()} == dict.fromkeys(refused, 404)
+        admin_only = {
+            "policy": api.get("/api/v1/policy"),
+            "put policy": api.put("/api/v1/policy", json={}),
+            "start": api.post("/api/v1/reconciler/start"),
+            "stop": api.post("/api/v1/reconciler/stop"),
+            "run": api.post("/api/v1/reconciler/run"),
+            "stats": api.get("/api/v1/stats"),
+            "as bob": api.post("/api/v1/workspaces", json={"key": "x", "owner": "bob"}),
+        }
+        assert {n: r.status_code for n, r in admin_only.items()} == dict.fromkeys(admin_only, 403)
+        assert api.get("/api/v1/workspaces").json()["workspaces"] == []
+        assert api.get("/api/v1/workspaces", params={"owner": "bob"}).json()["workspaces"] == []
+        assert api.get("/api/v1/events").json()["events"] == []
+    with server.client() as admin:
+        assert admin.get("/api/v1/workspaces/bobs").json()["state"] == "running"  # untouched
+
+
+def test_policy_reconciler_and_stats(server: Server) -> None:
+    with server.client() as api:
+        policy = api.put("/api/v1/policy", json={"idle_timeout": "2h"}).json()
+        assert policy["idle_timeout"] == "2h00m"
+        assert api.get("/api/v1/policy").json()["idle_timeout"] == "2h00m"
+        api.post("/api/v1/workspaces", json={"key": "st", "owner": "carol"})
+        assert api.get("/api/v1/workspaces/st").json()["time_left_s"] > 3600
+        switched = api.put(
+            "/api/v1/policy", json={"reconciler": {"enabled": False, "max_interval": "30s"}}
+        ).json()
+        assert switched["reconciler"]["enabled"] is False
+        assert switched["reconciler"]["max_interval"] == "30s"
+        assert api.put("/api/v1/policy", json={"reconciler": {"bogus": 1}}).status_code == 400
+        assert api.post("/api/v1/reconciler/start").json()["running"] is True
+        plan = api.post("/api/v1/reconciler/run", params={"dry_run": True}).json()
+        assert plan["dry_run"] is True
+        stopped = api.post("/api/v1/reconciler/stop").json()
+        assert (stopped["changed"], stopped["running"]) == (True, False)
+        started = api.post("/api/v1/reconciler/start").json()
+        assert (started["changed"], started["running"]) == (True, True)
+        stats = api.get("/api/v1/stats").json()
+        assert stats["workspaces_by_state"] == {"running": 1}
+        assert stats["workspaces_by_owner"] == {"carol": 1}
+        assert stats["configuration"]["policy"]["idle_timeout"] == "2h00m"
+        assert stats["reconciler"]["running"] is True
+        metrics = httpx.get(f"{server.url}/metrics").text
+        assert 'dockyard_workspaces{state="running"} 1.0' in metrics
+        assert "dockyard_acquire_seconds_count" in metrics
+
+
+def test_server_sent_events_arrive_within_a_second(server: Server) -> None:
+    with server.client() as api:
+        api.post("/api/v1/workspaces", json={"key": "sse", "owner": "dave"})
+        received: list[tuple[float, dict[str, Any]]] = []
+
+        def listen() -> None:
+            headers = {"Accept": "text/event-stream"}
+            with api.stream(
+                "GET", "/api/v1/events", params={"workspace": "sse"}, headers=headers
+            ) as stream:
+                for line in stream.iter_lines():
+                    if line.startswith("data: "):
+                        received.append((time.monotonic(), json.loads(line[6:])))
+                        return
+
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
+        time.sleep(0.5)  # the stream is open
+        sent = time.monotonic()
+        api.post("/api/v1/workspaces/sse/extend", json={"by": "10m"})
+        listener.join(timeout=5)
+        assert received, "no event arrived"
+        at, event = received[0]
+        assert event["type"] == "workspace.extended"
+        assert event["workspace"] == "sse"
+        assert at - sent < 1.0
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    deliveries: ClassVar[list[tuple[dict[str, str], bytes, int]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        status = 500 if not self.deliveries else 200  # the first delivery fails
+        self.deliveries.append((dict(self.headers), body, status))
+        self.send_response(status)
+        self.end_headers()
+
+    def log_message(self, *_args: object) -> None:
+        return
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes, int]]]]:
+    _Receiver.deliveries = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), _Receiver)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}/hook", _Receiver.deliveries
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_webhooks_are_signed_and_redelivered_after_a_500(
+    tmp_path: Path, docker: DockerEngine, receiver: tuple[str, list[Any]]
+) -> None:
+    url, deliveries = receiver
+    secret = "s3cret-for-the-test"
+    config = (
+        f'[[api.webhooks]]\nurl = "{url}"\nsecret = "{secret}"\nevents = ["workspace.created"]\n'
+    )
+    server = start_server(tmp_path, extra_config=config)
+    try:
+        with server.client() as api:
+            api.post("/api/v1/workspaces", json={"key": "hooked", "owner": "erin"})
+        deadline = time.monotonic() + 10
+        while len(deliveries) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop_server(server)
+        remove_installation(docker, server.installation)
+    assert [status for _h, _b, status in deliveries] == [500, 200]
+    (first_headers, first_body, _), (headers, body, _) = deliveries
+    assert body == first_body
+    assert headers["X-Dockyard-Delivery"] == first_headers["X-Dockyard-Delivery"]
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(headers["X-Dockyard-Signature"], expected)
+    event = json.loads(body)
+    assert (event["type"], event["workspace"]) == ("workspace.created", "hooked")
+    assert secret not in server.log.read_text()
+
+
+def test_sigterm_lets_requests_in_flight_finish(server: Server) -> None:
+    with server.client() as api:
+        api.post("/api/v1/workspaces", json={"key": "slow", "owner": "frank"})
+        result: dict[str, Any] = {}
+
+        def slow() -> None:
+            response = api.post(
+                "/api/v1/workspaces/slow/exec", json={"command": ["sh", "-c", "sleep 2; echo done"]}
+            )
+            result.update(status=response.status_code, body=response.json())
+
+        worker = threading.Thread(target=slow)
+        worker.start()
+        time.sleep(0.7)
+        server.process.send_signal(signal.SIGTERM)
+        worker.join(timeout=30)
+    assert result["status"] == 200
+    assert result["body"]["stdout"] == "done\n"
+    # uvicorn re-raises the signal once it has shut down gracefully: "ended by SIGTERM"
+    assert server.process.wait(timeout=30) in {0, -signal.SIGTERM}
+    assert "Traceback" not in server.log.read_text()
+
+
+def test_schemathesis_finds_no_server_error(server: Server) -> None:
+    """Fuzz every operation of the OpenAPI schema; no input may produce a 5xx."""
+    run = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("schemathesis")),
+            "run",
+            f"{server.url}/api/v1/openapi.json",
+            "--checks",
+            "not_a_server_error",
+            "--header",
+            f"Authorization: Bearer {ADMIN}",
+            "--max-examples",
+            "20",
+            "--request-timeout",
+            "60",
+            "--generation-deterministic",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert "Traceback" not in server.log.read_text()

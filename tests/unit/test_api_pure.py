@@ -1,0 +1,78 @@
+"""Tokens, signatures and error statuses, without a server."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from dockyard.api.auth import Unauthorized, authenticate, create_token, hash_token
+from dockyard.api.errors import status_of
+from dockyard.core.errors import (
+    Busy,
+    EngineError,
+    EngineUnavailable,
+    InvalidKey,
+    NotFound,
+    ProvisionFailed,
+    QuotaExceeded,
+    SaveFailed,
+)
+from dockyard.service.webhooks import retry_delay, sign
+from dockyard.store import Store
+from tests.helpers import T0
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store.open(f"sqlite:///{tmp_path / 'd.db'}")
+    yield s
+    s.close()
+
+
+def test_tokens_are_stored_hashed_and_resolve_to_their_owner(store: Store) -> None:
+    token_id, token = create_token(store, owner="alice", description="ci", at=T0)
+    assert token.startswith("dy_") and len(token) > 40
+    assert all(token not in str(row.values()) for row in store.list_tokens())
+    who = authenticate(store, f"Bearer {token}", admin_hash=None)
+    assert (who.token_id, who.owner, who.admin) == (token_id, "alice", False)
+    admin = authenticate(store, "Bearer secret-admin", admin_hash=hash_token("secret-admin"))
+    assert admin.admin
+    for header in (None, "", "Basic abc", "Bearer ", f"Bearer {token}x"):
+        with pytest.raises(Unauthorized):
+            authenticate(store, header, admin_hash=None)
+    store.delete_token(token_id)
+    with pytest.raises(Unauthorized, match="revoked"):
+        authenticate(store, f"Bearer {token}", admin_hash=None)
+
+
+def test_signature_is_hmac_sha256_of_the_body() -> None:
+    body = b'{"type":"workspace.created"}'
+    expected = hmac.new(b"k", body, hashlib.sha256).hexdigest()
+    assert sign("k", body) == f"sha256={expected}"
+
+
+def test_redelivery_delays_double_up_to_ten_minutes() -> None:
+    assert [retry_delay(n).total_seconds() for n in (1, 2, 3, 4)] == [1, 2, 4, 8]
+    assert retry_delay(50) == timedelta(minutes=10)
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (InvalidKey("k"), 400),
+        (NotFound("x"), 404),
+        (Busy("x"), 409),
+        (QuotaExceeded("x"), 429),
+        (EngineUnavailable("x"), 503),
+        (ProvisionFailed("x"), 422),
+        (EngineError("x"), 502),
+        (SaveFailed("x"), 409),
+    ],
+)
+def test_error_statuses(error: Exception, status: int) -> None:
+    assert status_of(error) == status  # type: ignore[arg-type]
