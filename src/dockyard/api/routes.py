@@ -20,7 +20,7 @@ from dockyard.core.model import PolicyOverrides, Session, SessionStatus, State, 
 from dockyard.core.naming import validate_key
 from dockyard.engine.base import STDERR
 from dockyard.service import AcquireRequest, overrides
-from dockyard.service.activity import get_workspace
+from dockyard.service.activity import get_workspace, resource_use
 from dockyard.service.checkpoints import checkpoint_json
 from dockyard.service.reconciler import run_pass
 from dockyard.service.views import list_views
@@ -130,8 +130,19 @@ def list_workspaces(
             return {"workspaces": [], "engine_ok": True}
         owner = who.owner
     views, engine_ok = list_views(rt.dy.ctx, include_removed=state is State.REMOVED, owner=owner)
-    items = [v.to_json() for v in views if state is None or v.workspace.state is state]
-    return {"workspaces": items, "engine_ok": engine_ok}
+    items = [
+        {**v.to_json(), "checkpoint": v.workspace.checkpoint_id}
+        for v in views
+        if state is None or v.workspace.state is state
+    ]
+    limit = rt.dy.ctx.policy.max_workspaces_per_owner
+    return {"workspaces": items, "engine_ok": engine_ok, "max_workspaces_per_owner": limit}
+
+
+@router.get("/whoami", tags=["workspaces"])
+def whoami(who: Who) -> dict[str, Any]:
+    """Who the token acts for: the admin, or one owner."""
+    return {"admin": who.admin, "owner": who.owner}
 
 
 @router.get("/workspaces/{key}", tags=["workspaces"])
@@ -185,6 +196,18 @@ def unkeep(key: str, rt: Rt, who: Who) -> dict[str, Any]:
     change = rt.dy.keep(key, keep=False)
     rt.wake()
     return {"changed": change.changed, "detail": change.detail, **view_json(rt, key)}
+
+
+@router.get("/workspaces/{key}/resources", tags=["workspaces"])
+def resources(key: str, rt: Rt, who: Who) -> dict[str, Any]:
+    """CPU and memory use now (best effort: null where the engine cannot tell)."""
+    visible(rt, who, key)
+    use = resource_use(rt.dy.ctx, key)
+    return {
+        "cpu_percent": use.cpu_percent,
+        "memory_bytes": use.memory_bytes,
+        "memory_limit": use.memory_limit,
+    }
 
 
 @router.get("/workspaces/{key}/checkpoints", tags=["workspaces"])

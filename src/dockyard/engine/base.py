@@ -136,6 +136,10 @@ class Engine(Protocol):
         """Cumulative CPU time of a running container in ns; None if not measurable."""
         ...
 
+    def memory_bytes(self, *, container_id: str) -> int | None:
+        """Memory a running container uses now, in bytes; None if not measurable."""
+        ...
+
     def processes(self, *, ref: str) -> list[str]:
         """Command lines of the processes running in a container."""
         ...

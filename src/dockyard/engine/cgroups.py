@@ -45,3 +45,24 @@ def cpu_usage_ns(container_id: str, *, root: Path = ROOT) -> int | None:
             if name == "usage_usec" and value.strip().isdigit():
                 return int(value) * 1000
     return None
+
+
+_MEMORY = (
+    "memory/docker/{id}/memory.usage_in_bytes",
+    "memory/system.slice/docker-{id}.scope/memory.usage_in_bytes",
+    "memory/machine.slice/libpod-{id}.scope/memory.usage_in_bytes",
+    "system.slice/docker-{id}.scope/memory.current",
+    "docker/{id}/memory.current",
+    "machine.slice/libpod-{id}.scope/memory.current",
+    "machine.slice/libpod-{id}.scope/container/memory.current",
+)
+
+
+def memory_bytes(container_id: str, *, root: Path = ROOT) -> int | None:
+    """Memory the container uses now, in bytes, or None if not found here."""
+    for pattern in _MEMORY:
+        try:
+            return int((root / pattern.format(id=container_id)).read_text().strip())
+        except (OSError, ValueError):
+            continue
+    return None

@@ -204,6 +204,22 @@ class DockerEngine:
         total = ((stats or {}).get("cpu_stats") or {}).get("cpu_usage", {}).get("total_usage")
         return int(total) if total else None
 
+    def memory_bytes(self, *, container_id: str) -> int | None:
+        if self._http.is_local:
+            usage = cgroups.memory_bytes(container_id)
+            if usage is not None:
+                return usage
+        try:
+            stats = self._http.request(
+                "GET",
+                f"/containers/{container_id}/stats",
+                query={"stream": False, "one-shot": True},
+            ).json()
+        except NotFound:
+            return None
+        usage = ((stats or {}).get("memory_stats") or {}).get("usage")
+        return int(usage) if usage else None
+
     def processes(self, *, ref: str) -> list[str]:
         data = self._http.request("GET", f"/containers/{ref}/top").json() or {}
         titles = [str(t) for t in data.get("Titles") or []]

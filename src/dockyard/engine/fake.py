@@ -284,6 +284,9 @@ class FakeEngine:
             self.cpu_ns[container.id] = self.cpu_ns.get(container.id, 0) + 10**9
         return self.cpu_ns.get(container.id, 0)
 
+    def memory_bytes(self, *, container_id: str) -> int | None:
+        return 1024**2 if self._find(container_id).status == "running" else None
+
     def processes(self, *, ref: str) -> list[str]:
         container = self._find(ref)
         return ["sleep infinity", *self.process_names.get(container.id, [])]

@@ -10,6 +10,7 @@ exists) and ended before the session limit is enforced.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -223,3 +224,27 @@ def _open_session(
         if not reap_dead_sessions(ctx, ws.key):
             raise
         return attempt()
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceUse:
+    cpu_percent: float | None
+    memory_bytes: int | None
+    memory_limit: int
+
+
+def resource_use(ctx: Context, key: str, *, window_s: float = 0.2) -> ResourceUse:
+    """CPU (percent of one CPU, sampled over ``window_s``) and memory of a running
+    workspace; None where the engine cannot tell. Not activity: looking is not using."""
+    ws = require_running(ctx, key)
+    container = ws.container_id or ws.name
+    before = ctx.engine.cpu_usage_ns(container_id=container)
+    began = time.monotonic()
+    time.sleep(window_s)
+    after = ctx.engine.cpu_usage_ns(container_id=container)
+    elapsed = time.monotonic() - began
+    cpu = None
+    if before is not None and after is not None and elapsed > 0:
+        cpu = round(max(after - before, 0) / (elapsed * 1e9) * 100, 1)
+    memory = ctx.engine.memory_bytes(container_id=container)
+    return ResourceUse(cpu, memory, ws.resources.memory_bytes)

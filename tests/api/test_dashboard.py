@@ -1,0 +1,140 @@
+"""The dashboard in a real browser (Debian's headless Chromium) against a real serve."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.api.conftest import ADMIN, Server
+
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+Browser = Callable[[], webdriver.Chrome]
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Browser]:
+    """Fresh headless Chromium sessions (each its own profile, so its own tab storage)."""
+    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
+        pytest.fail("the dashboard tests need chromium and chromium-driver (scripts/setup)")
+    drivers: list[webdriver.Chrome] = []
+
+    def launch() -> webdriver.Chrome:
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        profile = tmp_path / f"profile-{len(drivers)}"
+        for flag in (
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--window-size=1280,900",
+        ):
+            options.add_argument(flag)
+        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+        drivers.append(driver)
+        return driver
+
+    yield launch
+    for driver in drivers:
+        driver.quit()
+
+
+def sign_in(driver: webdriver.Chrome, server: Server, token: str) -> None:
+    driver.get(server.url + "/")
+    driver.find_element(By.ID, "token").send_keys(token)
+    driver.find_element(By.CSS_SELECTOR, "#login-form button").click()
+    wait(driver, lambda d: d.find_element(By.ID, "main").is_displayed(), "the dashboard")
+
+
+def wait(
+    driver: webdriver.Chrome, condition: Callable[[webdriver.Chrome], object], what: str
+) -> None:
+    WebDriverWait(driver, 10, poll_frequency=0.05).until(condition, message=f"waiting for {what}")
+
+
+def row(driver: webdriver.Chrome, key: str) -> WebElement:
+    return driver.find_element(By.CSS_SELECTOR, f'tr[data-key="{key}"]')
+
+
+def keys(driver: webdriver.Chrome) -> list[str]:
+    rows = driver.find_elements(By.CSS_SELECTOR, "#workspaces tbody tr")
+    return sorted(str(r.get_attribute("data-key")) for r in rows)
+
+
+def test_dashboard_lists_extends_parks_and_respects_owners(
+    server: Server, browser: Browser
+) -> None:
+    with server.client() as api:
+        api.post("/api/v1/workspaces", json={"key": "alice-app", "owner": "alice"})
+        api.post("/api/v1/workspaces", json={"key": "bob-api", "owner": "bob"})
+
+    admin = browser()
+    sign_in(admin, server, ADMIN)
+    wait(admin, lambda d: keys(d) == ["alice-app", "bob-api"], "both workspaces")
+    wait(admin, lambda d: "live" in d.find_element(By.ID, "live").text, "the live feed")
+    OUTPUT.mkdir(exist_ok=True)
+    admin.save_screenshot(str(OUTPUT / "dashboard.png"))
+    assert admin.execute_script("return document.documentElement.scrollWidth") <= 1280
+
+    alice = row(admin, "alice-app")
+    before = alice.find_element(By.CSS_SELECTOR, ".deadline").text
+    alice.find_element(By.CSS_SELECTOR, '[data-act="extend"]').click()
+    wait(
+        admin,
+        lambda d: row(d, "alice-app").find_element(By.CSS_SELECTOR, ".deadline").text != before,
+        "the deadline to move",
+    )
+
+    row(admin, "alice-app").find_element(By.CSS_SELECTOR, '[data-act="park"]').click()
+    wait(
+        admin,
+        lambda d: row(d, "alice-app").find_element(By.CSS_SELECTOR, ".state").text == "parked",
+        "alice-app to show parked",
+    )
+    feed = [
+        li.get_attribute("data-type") for li in admin.find_elements(By.CSS_SELECTOR, "#events li")
+    ]
+    assert "workspace.parked" in feed
+    assert "workspace.extended" in feed
+
+    bob = row(admin, "bob-api")
+    bob.find_element(By.CSS_SELECTOR, '[data-act="remove"]').click()
+    assert "bob-api" in admin.find_element(By.ID, "confirm-text").text
+    admin.find_element(By.ID, "confirm-ok").click()
+    wait(admin, lambda d: keys(d) == ["alice-app"], "bob-api to go")
+
+    own = browser()
+    sign_in(own, server, server.token("alice"))
+    with server.client() as api:
+        api.post("/api/v1/workspaces", json={"key": "bob-other", "owner": "bob"})
+    wait(own, lambda d: keys(d) == ["alice-app"], "alice's workspaces only")
+    assert own.find_element(By.ID, "reconciler").is_displayed() is False
+    assert "owner alice" in own.find_element(By.ID, "who").text
+
+
+def test_api_errors_are_shown_in_the_page(server: Server, browser: Browser) -> None:
+    with server.client() as api:
+        api.post("/api/v1/workspaces", json={"key": "busy", "owner": "carol"})
+        api.post("/api/v1/workspaces/busy/sessions", json={"kind": "agent"})
+    driver = browser()
+    sign_in(driver, server, ADMIN)
+    wait(driver, lambda d: keys(d) == ["busy"], "the workspace")
+    row(driver, "busy").find_element(By.CSS_SELECTOR, '[data-act="park"]').click()
+    wait(driver, lambda d: d.find_element(By.ID, "alert").is_displayed(), "the error")
+    assert "in use" in driver.find_element(By.ID, "alert").text
+    assert row(driver, "busy").find_element(By.CSS_SELECTOR, ".state").text == "running"
