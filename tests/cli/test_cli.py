@@ -332,3 +332,12 @@ def test_tokens_and_events(cli: CLI) -> None:
     code, out, _ = cli("events", "--workspace", "ev", "--json")
     types = [json.loads(line)["type"] for line in out.splitlines()]
     assert types == ["workspace.created", "workspace.extended"]
+
+
+def test_ls_usage_reports_cpu_and_memory_of_running_workspaces(cli: CLI) -> None:
+    cli("up", "used")
+    code, out, _ = cli("ls", "--usage", "--json")
+    [row] = json.loads(out)
+    assert code == 0
+    assert row["cpu_percent"] is not None and row["cpu_percent"] >= 0
+    assert row["memory_bytes"] is not None and row["memory_bytes"] > 0

@@ -237,14 +237,27 @@ def resource_use(ctx: Context, key: str, *, window_s: float = 0.2) -> ResourceUs
     """CPU (percent of one CPU, sampled over ``window_s``) and memory of a running
     workspace; None where the engine cannot tell. Not activity: looking is not using."""
     ws = require_running(ctx, key)
-    container = ws.container_id or ws.name
-    before = ctx.engine.cpu_usage_ns(container_id=container)
+    return resource_sweep(ctx, [ws], window_s=window_s)[ws.key]
+
+
+def resource_sweep(
+    ctx: Context, workspaces: Sequence[Workspace], *, window_s: float = 0.2
+) -> dict[str, ResourceUse]:
+    """:func:`resource_use` of many running workspaces, sampled in one shared window
+    (a fleet costs one window, not one per container)."""
+    running = [ws for ws in workspaces if ws.state in ACTIVE_STATES]
+    refs = {ws.key: ws.container_id or ws.name for ws in running}
+    before = {key: ctx.engine.cpu_usage_ns(container_id=ref) for key, ref in refs.items()}
     began = time.monotonic()
     time.sleep(window_s)
-    after = ctx.engine.cpu_usage_ns(container_id=container)
     elapsed = time.monotonic() - began
-    cpu = None
-    if before is not None and after is not None and elapsed > 0:
-        cpu = round(max(after - before, 0) / (elapsed * 1e9) * 100, 1)
-    memory = ctx.engine.memory_bytes(container_id=container)
-    return ResourceUse(cpu, memory, ws.resources.memory_bytes)
+    result = {}
+    for ws in running:
+        ref = refs[ws.key]
+        first, after = before[ws.key], ctx.engine.cpu_usage_ns(container_id=ref)
+        cpu = None
+        if first is not None and after is not None and elapsed > 0:
+            cpu = round(max(after - first, 0) / (elapsed * 1e9) * 100, 1)
+        memory = ctx.engine.memory_bytes(container_id=ref)
+        result[ws.key] = ResourceUse(cpu, memory, ws.resources.memory_bytes)
+    return result

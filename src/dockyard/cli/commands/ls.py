@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from rich.text import Text
 
 from dockyard.cli.app import App, pass_app
 from dockyard.cli.output import styled_state
 from dockyard.cli.params import json_option, pending_text, seconds_text
+from dockyard.core.units import format_size
+from dockyard.service.activity import ResourceUse, resource_sweep
 
 
 @click.command(name="ls")
 @click.option("-a", "--all", "include_removed", is_flag=True, help="Include removed workspaces.")
 @click.option("--owner", help="Only this owner's workspaces.")
+@click.option("--usage", is_flag=True, help="Also CPU and memory of running ones (~0.2s).")
 @json_option
 @pass_app
-def ls(app: App, *, include_removed: bool, owner: str | None, as_json: bool) -> None:
+def ls(app: App, *, include_removed: bool, owner: str | None, usage: bool, as_json: bool) -> None:
     """List workspaces: key, container, state, owner, idle for, time left, sessions, and
     what the reconciler will do next to each and why."""
     app.cleanup_in_background()
     views, engine_ok = app.dockyard().list(include_removed=include_removed, owner=owner)
     if not engine_ok:
         app.term.warn("the engine did not answer; container status is unknown")
+    use = resource_sweep(app.dockyard().ctx, [v.workspace for v in views]) if usage else {}
     if as_json:
-        app.term.json([v.to_json() for v in views])
+        app.term.json([_with_usage(v.to_json(), use.get(v.workspace.key)) for v in views])
         return
     if not views:
         app.term.note("no workspaces yet; create one with: dockyard up KEY")
@@ -43,7 +49,23 @@ def ls(app: App, *, include_removed: bool, owner: str | None, as_json: bool) -> 
                 seconds_text(view.idle_for_s),
                 seconds_text(view.time_left_s),
                 f"{view.sessions_active}/{view.sessions_total}",
+                *([_usage_text(use.get(ws.key))] if usage else []),
                 pending_text(view),
             ]
         )
-    app.term.table(["KEY", "CONTAINER", "STATE", "OWNER", "IDLE", "LEFT", "SESSIONS", "NEXT"], rows)
+    columns = ["KEY", "CONTAINER", "STATE", "OWNER", "IDLE", "LEFT", "SESSIONS"]
+    app.term.table([*columns, *(["CPU/MEM"] if usage else []), "NEXT"], rows)
+
+
+def _with_usage(data: dict[str, Any], use: ResourceUse | None) -> dict[str, Any]:
+    if use is None:
+        return data
+    return {**data, "cpu_percent": use.cpu_percent, "memory_bytes": use.memory_bytes}
+
+
+def _usage_text(use: ResourceUse | None) -> str:
+    if use is None:
+        return "-"
+    cpu = "-" if use.cpu_percent is None else f"{use.cpu_percent:g}%"
+    memory = "-" if use.memory_bytes is None else format_size(use.memory_bytes)
+    return f"{cpu} {memory}"

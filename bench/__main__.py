@@ -1,0 +1,122 @@
+"""``python -m bench [--quick] [--runs N]``: run the suite, write bench/results/latest.*"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import figures, fleet
+from bench.stats import Figure
+from dockyard.service import Dockyard
+from dockyard.settings import load_settings
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small N, fewer samples (smoke)")
+    parser.add_argument("--runs", type=int, default=None, help="runs per figure (default 5)")
+    args = parser.parse_args()
+    runs = args.runs or (2 if args.quick else 5)
+    small, large = (20, 50) if args.quick else (100, 1000)
+    records = 500 if args.quick else 10_000
+    precision_n = 20 if args.quick else 500
+
+    data = Path(tempfile.mkdtemp(prefix="dockyard-bench-"))
+    settings = load_settings(
+        env={},
+        flags={
+            "data_dir": data,
+            "workspace.memory": "64m",
+            "workspace.stop_timeout": "2s",
+            "reconciler.background_interval": "0s",
+            "reconciler.busy_sample": "100ms",
+        },
+    )
+    dy = Dockyard.open(settings)
+    fleet.clean_up_on_exit(dy.ctx.installation)
+    bench = figures.Bench(dy=dy, data=data, runs=runs, quick=args.quick)
+    results: list[Figure] = []
+    began = time.monotonic()
+
+    def measure(label: str, produce: Callable[[], Figure | list[Figure]]) -> None:
+        print(f"[bench] {label}", flush=True)
+        made = produce()
+        for figure in made if isinstance(made, list) else [made]:
+            results.append(figure)
+            print(f"        {figure.name}: {figure.median:.3f} {figure.unit}", flush=True)
+
+    try:
+        measure("warm acquire", lambda: figures.warm_acquire(bench))
+        measure("cold acquire", lambda: figures.cold_acquire(bench))
+        measure("exec", lambda: figures.exec_trivial(bench))
+        measure("park", lambda: figures.park_git(bench))
+        with figures.served(bench) as url:
+            measure("warm acquire over HTTP", lambda: figures.warm_acquire_http(bench, url))
+            measure("touches", lambda: figures.touches(bench, url))
+        print(f"[bench] bringing up {small} containers", flush=True)
+        fleet_ws = fleet.bring_up(dy, small, prefix="bench-fleet")
+        measure(f"no-op reconcile N={small}", lambda: figures.noop_reconcile(bench, small))
+        names = [ws.name for ws in fleet_ws]
+        measure(f"status N={small}", lambda: figures.status_usage(bench, small, names))
+        print(f"[bench] bringing up {large - small} more containers", flush=True)
+        fleet_ws += fleet.bring_up(dy, large - small, prefix="bench-fleet", start_index=small)
+        names = [ws.name for ws in fleet_ws]
+        measure(f"no-op reconcile N={large}", lambda: figures.noop_reconcile(bench, large))
+        measure(f"status N={large}", lambda: figures.status_usage(bench, large, names))
+        fleet.add_records(dy, records - large, prefix="bench-history")
+        measure("manager memory", lambda: figures.manager_memory(bench))
+        print("[bench] removing the fleet", flush=True)
+        fleet.sweep(dy.ctx.installation)
+        measure("deadline precision", lambda: figures.deadline_precision(bench, precision_n))
+    finally:
+        fleet.sweep(dy.ctx.installation)
+        dy.close()
+        shutil.rmtree(data, ignore_errors=True)
+    write(results, runs=runs, quick=args.quick, seconds=time.monotonic() - began)
+    return 0
+
+
+def write(results: list[Figure], *, runs: int, quick: bool, seconds: float) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    meta = {
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "mode": "quick" if quick else "full",
+        "runs": runs,
+        "duration_s": round(seconds, 1),
+        "machine": f"{platform.node()} {platform.machine()} python {platform.python_version()}",
+    }
+    figures_json = [f.to_json() for f in results]
+    (RESULTS / "latest.json").write_text(
+        json.dumps({**meta, "figures": figures_json}, indent=2) + "\n"
+    )
+    lines = [
+        f"# dockyard benchmarks ({meta['mode']}, {meta['at']})",
+        "",
+        f"{runs} runs per figure; median and spread (min..max) over the runs.",
+        "",
+        "| figure | median | spread | target | met |",
+        "|---|---|---|---|---|",
+    ]
+    for figure in results:
+        low, high = figure.spread
+        target = ("≥ " if figure.higher_is_better else "≤ ") + f"{figure.target:g} {figure.unit}"
+        lines.append(
+            f"| {figure.name} | {figure.median:.3f} {figure.unit} | {low:.3f}..{high:.3f} "
+            f"| {target} | {'yes' if figure.met else '**no**'} |"
+        )
+    lines += ["", *[f"- {f.name}: {f.note}" for f in results if f.note]]
+    (RESULTS / "latest.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

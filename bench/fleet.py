@@ -1,0 +1,126 @@
+"""Many real containers, fast, with the records a no-op reconcile expects; always cleaned.
+
+The containers run the workspace image's ``sleep infinity`` under an init process:
+they start in a few milliseconds and stop at once. Each carries this run's
+installation labels, so cleanup is one label-filtered sweep, done on exit, on Ctrl-C
+and on SIGTERM alike.
+"""
+
+from __future__ import annotations
+
+import atexit
+import signal
+import sys
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import timedelta
+from types import FrameType
+
+from dockyard.core.model import State, Workspace
+from dockyard.core.naming import LABEL_INSTALLATION, workspace_names
+from dockyard.engine.docker import DockerEngine
+from dockyard.service import Dockyard
+from dockyard.service.objects import container_spec
+
+WORKERS = 16
+
+
+def sweep(installation: str) -> int:
+    """Remove everything labelled with ``installation``; returns how many objects."""
+    engine = DockerEngine()
+    labels = {LABEL_INSTALLATION: installation}
+    removed = 0
+    try:
+        containers = engine.list_containers(labels=labels)
+        with ThreadPoolExecutor(WORKERS) as pool:
+            list(pool.map(lambda c: engine.remove_container(ref=c.id), containers))
+        removed += len(containers)
+        for volume in engine.list_volumes(labels=labels):
+            engine.remove_volume(name=volume.name)
+            removed += 1
+        for image in engine.list_images(labels=labels):
+            for tag in image.tags:
+                engine.remove_image(ref=tag)
+            removed += 1
+    finally:
+        engine.close()
+    return removed
+
+
+def clean_up_on_exit(installation: str) -> None:
+    """Sweep at exit, on Ctrl-C and on SIGTERM (a benchmark cut short leaves nothing)."""
+    atexit.register(sweep, installation)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        sweep(installation)
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+
+
+def bring_up(
+    dy: Dockyard, count: int, *, prefix: str, volumes: bool = False, start_index: int = 0
+) -> list[Workspace]:
+    """``count`` running workspaces made directly (records + containers), in parallel."""
+    ctx = dy.ctx
+    now = ctx.now()
+
+    def one(index: int) -> Workspace:
+        key = f"{prefix}-{index:05d}"
+        names = workspace_names(key, installation=ctx.installation, repo=None, branch=None)
+        ws = Workspace(
+            key=key,
+            name=names.container,
+            volume=names.volume,
+            owner=f"owner-{index % 50}",
+            image=ctx.settings.workspace.image,
+            resources=ctx.settings.workspace.resources(memory=64 * 1024**2),
+            state=State.CREATING,
+            created_at=now,
+            state_changed_at=now,
+            last_activity_at=now,
+        )
+        ctx.store.insert(ws)
+        spec = container_spec(ctx, ws)
+        if not volumes:
+            spec = replace(spec, mounts=[])
+        else:
+            ctx.engine.create_volume(name=ws.volume, labels=dict(spec.labels))
+        container_id = ctx.engine.create_container(spec=spec)
+        ctx.engine.start_container(ref=container_id)
+        running = replace(
+            ws.transition(State.RUNNING, now=now), container_id=container_id, started_at=now
+        )
+        ctx.store.save(running, expect_state=State.CREATING)
+        return running
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        return list(pool.map(one, range(start_index, start_index + count)))
+
+
+def add_records(dy: Dockyard, count: int, *, prefix: str) -> None:
+    """Parked records without containers (a store with history), inserted in bulk."""
+    ctx = dy.ctx
+    now = ctx.now() - timedelta(days=1)
+    for index in range(count):
+        key = f"{prefix}-{index:05d}"
+        names = workspace_names(key, installation=ctx.installation, repo=None, branch=None)
+        ctx.store.insert(
+            Workspace(
+                key=key,
+                name=names.container,
+                volume=names.volume,
+                owner=f"owner-{index % 50}",
+                image=ctx.settings.workspace.image,
+                resources=ctx.settings.workspace.resources(),
+                state=State.PARKED,
+                created_at=now,
+                state_changed_at=now,
+                last_activity_at=now,
+            )
+        )
+
+
+def keys(workspaces: Iterable[Workspace]) -> list[str]:
+    return [ws.key for ws in workspaces]
