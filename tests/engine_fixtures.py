@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.core.errors import DockyardError
+from dockyard.core.errors import DockyardError, NotFound
 from dockyard.core.naming import LABEL_INSTALLATION
 from dockyard.engine.docker import DockerEngine
 from dockyard.engine.http import EngineTransport
@@ -102,6 +102,15 @@ def dy(engine_settings: Settings, installed: list[str]) -> Iterator[Dockyard]:
     installed.append(service.ctx.installation)
     yield service
     service.close()
+
+
+def gone(docker: DockerEngine, name: str) -> bool:
+    """True if the engine has no container ``name``."""
+    try:
+        docker.inspect_container(ref=name)
+    except NotFound:
+        return True
+    return False
 
 
 def engine_json(path: str) -> object:

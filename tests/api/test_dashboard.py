@@ -106,11 +106,13 @@ def test_dashboard_lists_extends_parks_and_respects_owners(
         lambda d: row(d, "alice-app").find_element(By.CSS_SELECTOR, ".state").text == "parked",
         "alice-app to show parked",
     )
-    feed = [
-        li.get_attribute("data-type") for li in admin.find_elements(By.CSS_SELECTOR, "#events li")
-    ]
-    assert "workspace.parked" in feed
-    assert "workspace.extended" in feed
+
+    def feed(d: webdriver.Chrome) -> list[str | None]:
+        items = d.find_elements(By.CSS_SELECTOR, "#events li")
+        return [li.get_attribute("data-type") for li in items]
+
+    wait(admin, lambda d: "workspace.parked" in feed(d), "the parked event in the feed")
+    assert "workspace.extended" in feed(admin)
 
     bob = row(admin, "bob-api")
     bob.find_element(By.CSS_SELECTOR, '[data-act="remove"]').click()

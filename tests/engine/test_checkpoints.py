@@ -19,6 +19,7 @@ from dockyard.engine.docker import DockerEngine
 from dockyard.engine.process import run
 from dockyard.service import AcquireRequest, Dockyard
 from dockyard.service.reconciler import run_pass
+from tests.engine_fixtures import gone
 from tests.helpers import FakeClock, make_repo
 
 #: Every file under /workspace except git's own, with its checksum, sorted.
@@ -34,14 +35,6 @@ def sh(dy: Dockyard, key: str, script: str) -> str:
     result = run(dy.ctx.engine, ref=ws.name, spec=ExecSpec(argv=["sh", "-c", script]))
     assert result.ok, result.stderr.decode()
     return result.stdout.decode()
-
-
-def gone(docker: DockerEngine, name: str) -> bool:
-    try:
-        docker.inspect_container(ref=name)
-    except NotFound:
-        return True
-    return False
 
 
 def up(dy: Dockyard, key: str, **kwargs: object) -> Outcome:

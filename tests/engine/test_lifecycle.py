@@ -10,7 +10,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dockyard.core.errors import NotFound
 from dockyard.core.model import Outcome, SessionKind, SessionStatus, State
 from dockyard.core.naming import LABEL_INSTALLATION, LABEL_MANAGED, LABEL_WORKSPACE
 from dockyard.engine.base import ExecSpec
@@ -18,6 +17,7 @@ from dockyard.engine.docker import DockerEngine
 from dockyard.engine.models import ContainerSpec
 from dockyard.service import AcquireRequest, Context, Dockyard
 from dockyard.service.reconciler import execute, recover_sessions, run_pass
+from tests.engine_fixtures import gone
 from tests.helpers import FakeClock, wait_until
 
 M = timedelta(minutes=1)
@@ -34,14 +34,6 @@ def sh(dy: Dockyard, key: str, script: str) -> int:
 def background(dy: Dockyard, key: str, script: str) -> None:
     """Start ``script`` detached from its exec (it outlives it, like an agent's build)."""
     assert sh(dy, key, f"sh -c '{script}' </dev/null >/dev/null 2>&1 & sleep 0.2") == 0
-
-
-def gone(docker: DockerEngine, name: str) -> bool:
-    try:
-        docker.inspect_container(ref=name)
-    except NotFound:
-        return True
-    return False
 
 
 def test_idle_is_warned_then_parked_and_comes_back(

@@ -32,8 +32,7 @@ async def stream_events(
     last = request.headers.get("last-event-id", "")
     cursor = int(last) if last.isdigit() else after
     if cursor is None:  # from now on
-        latest = await anyio.to_thread.run_sync(lambda: store.list_events(limit=1_000_000))
-        cursor = latest[-1]["id"] if latest else 0
+        cursor = await anyio.to_thread.run_sync(store.latest_event_id)
     yield "retry: 1000\n\n"
     quiet = 0.0
     while not await request.is_disconnected():

@@ -193,15 +193,8 @@ class DockerEngine:
             usage = cgroups.cpu_usage_ns(container_id)
             if usage is not None:
                 return usage
-        try:
-            stats = self._http.request(
-                "GET",
-                f"/containers/{container_id}/stats",
-                query={"stream": False, "one-shot": True},
-            ).json()
-        except NotFound:
-            return None
-        total = ((stats or {}).get("cpu_stats") or {}).get("cpu_usage", {}).get("total_usage")
+        stats = self._stats(container_id)
+        total = (stats.get("cpu_stats") or {}).get("cpu_usage", {}).get("total_usage")
         return int(total) if total else None
 
     def memory_bytes(self, *, container_id: str) -> int | None:
@@ -209,6 +202,11 @@ class DockerEngine:
             usage = cgroups.memory_bytes(container_id)
             if usage is not None:
                 return usage
+        usage = (self._stats(container_id).get("memory_stats") or {}).get("usage")
+        return int(usage) if usage else None
+
+    def _stats(self, container_id: str) -> dict[str, Any]:
+        """One stats sample from the engine (the slow path, for remote engines)."""
         try:
             stats = self._http.request(
                 "GET",
@@ -216,9 +214,8 @@ class DockerEngine:
                 query={"stream": False, "one-shot": True},
             ).json()
         except NotFound:
-            return None
-        usage = ((stats or {}).get("memory_stats") or {}).get("usage")
-        return int(usage) if usage else None
+            return {}
+        return stats if isinstance(stats, dict) else {}
 
     def processes(self, *, ref: str) -> list[str]:
         data = self._http.request("GET", f"/containers/{ref}/top").json() or {}

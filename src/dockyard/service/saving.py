@@ -223,8 +223,11 @@ def _save_git(
             )
             with ctx.engine.get_archive(ref=container.id, path=inside) as chunks:
                 stored = ctx.vault.write(path, single_file(chunks))
-        finally:
+        except BaseException:
+            # The container stays (nothing is removed after a failed save): tidy its /tmp.
+            # After a successful save it is removed with the container, one exec cheaper.
             gitops.remove_file(ctx.engine, container.id, inside)
+            raise
         _check_copy(stored.sha256, fields.get("sha256"))
         check_bundle(parse_bundle_header(ctx.vault.head(path, MAX_BUNDLE_HEADER)), commit=head)
         progress(STEP_EXPORTED)

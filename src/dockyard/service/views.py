@@ -15,11 +15,17 @@ from datetime import datetime
 from typing import Any
 
 from dockyard.core.errors import EngineUnavailable
-from dockyard.core.model import ACTIVE_STATES, State, Workspace
-from dockyard.core.planner import Activity, Plan, effective_deadline, last_activity
+from dockyard.core.model import ACTIVE_STATES, SessionStatus, State, Workspace
+from dockyard.core.naming import LABEL_WORKSPACE
+from dockyard.core.planner import Activity, Plan, effective_deadline, last_activity, plan
 from dockyard.service.activity import get_workspace
 from dockyard.service.context import Context
-from dockyard.service.observe import Observation, observe
+from dockyard.service.observe import (
+    Observation,
+    installation_labels,
+    observe,
+    observed_container,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +174,45 @@ def list_views(
 
 
 def status(ctx: Context, key: str) -> WorkspaceView:
-    get_workspace(ctx, key)  # a clear NotFound before any engine call
-    views, _ = list_views(ctx, include_removed=True)
-    return next(v for v in views if v.workspace.key == key)
+    """One workspace's view at the cost of one: its containers only (one label-filtered
+    list call), its sessions and checkpoints. The planner decides per workspace, so the
+    pending action is the one a full pass would plan for it."""
+    ws = get_workspace(ctx, key)  # a clear NotFound before any engine call
+    now = ctx.now()
+    sessions = [
+        s for s in ctx.store.list_sessions(workspace_key=ws.key) if s.status.value != "dead"
+    ]
+    live = [s for s in sessions if s.status is SessionStatus.ACTIVE]
+    activity = Activity(last_session_use=max((s.last_used for s in live), default=None))
+    try:
+        labels = {**installation_labels(ctx), LABEL_WORKSPACE: ws.key}
+        listing = ctx.engine.list_containers(labels=labels)
+    except EngineUnavailable:
+        return _build(
+            ctx,
+            ws,
+            now=now,
+            sessions=(len(live), len(sessions)),
+            container_status="unknown",
+            activity=activity,
+            the_plan=None,
+        )
+    containers = [observed_container(ctx.engine, summary) for summary in listing]
+    the_plan = plan(
+        now=now,
+        policy=ctx.policy,
+        workspaces=[ws],
+        containers=containers,
+        activity={ws.key: activity},
+        checkpoints=ctx.store.list_checkpoints(workspace_key=ws.key),
+    )
+    mine = next((c for c in containers if c.name == ws.name), None)
+    return _build(
+        ctx,
+        ws,
+        now=now,
+        sessions=(len(live), len(sessions)),
+        container_status=mine.status if mine else "none",
+        activity=activity,
+        the_plan=the_plan,
+    )

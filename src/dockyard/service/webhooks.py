@@ -103,8 +103,7 @@ class WebhookDeliverer:
         store = self.ctx.store
         cursor = store.get_meta(CURSOR)
         if cursor is None:  # first start: from now on, not the whole history
-            latest = store.list_events(after_id=0, limit=1_000_000)
-            store.set_meta(CURSOR, str(latest[-1]["id"] if latest else 0))
+            store.set_meta(CURSOR, str(store.latest_event_id()))
             return
         events = store.list_events(after_id=int(cursor), limit=500)
         rows = [

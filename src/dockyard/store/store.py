@@ -345,6 +345,22 @@ class Store:
         with self._read() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
+    def latest_event_id(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute(sa.select(sa.func.max(events.c.id))).scalar() or 0)
+
+    def last_events(
+        self, count: int, *, workspace_key: str | None = None, owner: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The newest ``count`` events (matching the filters), oldest first."""
+        query = sa.select(events).order_by(events.c.id.desc()).limit(max(count, 0))
+        if workspace_key is not None:
+            query = query.where(events.c.workspace_key == workspace_key)
+        if owner is not None:
+            query = query.where(events.c.owner == owner)
+        with self._read() as conn:
+            return [dict(row._mapping) for row in reversed(list(conn.execute(query)))]
+
     # -- checkpoints ----------------------------------------------------------------------
 
     def add_checkpoint(self, checkpoint: Checkpoint) -> None:

@@ -24,8 +24,8 @@ def events(
 ) -> None:
     """Show what happened: created, reused, restored, idle warnings, parks, removals..."""
     store = app.dockyard().ctx.store
-    rows = store.list_events(limit=1_000_000, workspace_key=key, owner=owner)[-max(last, 0) :]
-    cursor = rows[-1]["id"] if rows else _latest(app)
+    rows = store.last_events(last, workspace_key=key, owner=owner)
+    cursor = rows[-1]["id"] if rows else store.latest_event_id()
     for row in rows:
         _print(app, row, as_json=as_json)
     while follow:
@@ -33,11 +33,6 @@ def events(
         for row in store.list_events(after_id=cursor, limit=500, workspace_key=key, owner=owner):
             cursor = row["id"]
             _print(app, row, as_json=as_json)
-
-
-def _latest(app: App) -> int:
-    rows = app.dockyard().ctx.store.list_events(limit=1_000_000)
-    return int(rows[-1]["id"]) if rows else 0
 
 
 def _print(app: App, row: dict[str, object], *, as_json: bool) -> None:
