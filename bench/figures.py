@@ -27,6 +27,7 @@ from bench.stats import Figure, p50, percentile, timed
 from dockyard.core.events import EventType
 from dockyard.core.model import PolicyOverrides, SaveStrategy, State
 from dockyard.engine.base import Engine, ExecSpec
+from dockyard.engine.models import VolumeMount
 from dockyard.engine.process import run
 from dockyard.service import AcquireRequest, Dockyard
 from dockyard.service.gitops import GIT_ENV
@@ -56,6 +57,10 @@ def interleaved(
         a.append(timed(ours))
         b.append(timed(floor))
     return p50(a), p50(b)
+
+
+def ws_workdir(bench: Bench) -> str:
+    return bench.dy.ctx.settings.workspace.workdir
 
 
 def ratio_figure(
@@ -167,7 +172,8 @@ def cold_acquire(bench: Bench) -> Figure:
             ours.append(timed(lambda: dy.acquire(AcquireRequest(key=key))))
             ws = dy.get(key)
             dy.remove(key, purge=True, force=True)
-            spec = replace(container_spec(dy.ctx, ws), name=ws.name + "-raw")
+            raw_volume = VolumeMount(volume=ws.volume + "-raw", target=ws_workdir(bench))
+            spec = replace(container_spec(dy.ctx, ws), name=ws.name + "-raw", mounts=[raw_volume])
 
             def raw() -> None:
                 bench.engine.create_volume(name=ws.volume + "-raw", labels=dict(spec.labels))

@@ -26,15 +26,20 @@ from dockyard.service.objects import container_spec
 WORKERS = 16
 
 
-def sweep(installation: str) -> int:
-    """Remove everything labelled with ``installation``; returns how many objects."""
+def sweep(installation: str, *, parallel: bool = True) -> int:
+    """Remove everything labelled with ``installation``; returns how many objects.
+    (At interpreter exit no new threads may start: ``parallel=False`` then.)"""
     engine = DockerEngine()
     labels = {LABEL_INSTALLATION: installation}
     removed = 0
     try:
         containers = engine.list_containers(labels=labels)
-        with ThreadPoolExecutor(WORKERS) as pool:
-            list(pool.map(lambda c: engine.remove_container(ref=c.id), containers))
+        if parallel:
+            with ThreadPoolExecutor(WORKERS) as pool:
+                list(pool.map(lambda c: engine.remove_container(ref=c.id), containers))
+        else:
+            for container in containers:
+                engine.remove_container(ref=container.id)
         removed += len(containers)
         for volume in engine.list_volumes(labels=labels):
             engine.remove_volume(name=volume.name)
@@ -50,7 +55,7 @@ def sweep(installation: str) -> int:
 
 def clean_up_on_exit(installation: str) -> None:
     """Sweep at exit, on Ctrl-C and on SIGTERM (a benchmark cut short leaves nothing)."""
-    atexit.register(sweep, installation)
+    atexit.register(sweep, installation, parallel=False)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         sweep(installation)
