@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -64,7 +65,9 @@ def sign_in(driver: webdriver.Chrome, server: Server, token: str) -> None:
 def wait(
     driver: webdriver.Chrome, condition: Callable[[webdriver.Chrome], object], what: str
 ) -> None:
-    WebDriverWait(driver, 10, poll_frequency=0.05).until(condition, message=f"waiting for {what}")
+    WebDriverWait(
+        driver, 10, poll_frequency=0.05, ignored_exceptions=[StaleElementReferenceException]
+    ).until(condition, message=f"waiting for {what}")
 
 
 def row(driver: webdriver.Chrome, key: str) -> WebElement:
@@ -72,8 +75,19 @@ def row(driver: webdriver.Chrome, key: str) -> WebElement:
 
 
 def keys(driver: webdriver.Chrome) -> list[str]:
-    rows = driver.find_elements(By.CSS_SELECTOR, "#workspaces tbody tr")
-    return sorted(str(r.get_attribute("data-key")) for r in rows)
+    """The rows' keys, read in one script (the table re-renders under live events)."""
+    found = driver.execute_script(
+        "return [...document.querySelectorAll('#workspaces tbody tr')].map(r => r.dataset.key)"
+    )
+    return sorted(str(k) for k in found)
+
+
+def feed(driver: webdriver.Chrome) -> list[str]:
+    """The event types in the live feed, read in one script."""
+    found = driver.execute_script(
+        "return [...document.querySelectorAll('#events li')].map(li => li.dataset.type)"
+    )
+    return [str(t) for t in found]
 
 
 def test_dashboard_lists_extends_parks_and_respects_owners(
@@ -106,10 +120,6 @@ def test_dashboard_lists_extends_parks_and_respects_owners(
         lambda d: row(d, "alice-app").find_element(By.CSS_SELECTOR, ".state").text == "parked",
         "alice-app to show parked",
     )
-
-    def feed(d: webdriver.Chrome) -> list[str | None]:
-        items = d.find_elements(By.CSS_SELECTOR, "#events li")
-        return [li.get_attribute("data-type") for li in items]
 
     wait(admin, lambda d: "workspace.parked" in feed(d), "the parked event in the feed")
     assert "workspace.extended" in feed(admin)
