@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.core.errors import DockyardError, NotFound
+from dockyard.core.errors import Conflict, DockyardError, NotFound
 from dockyard.core.naming import LABEL_INSTALLATION
 from dockyard.engine.docker import DockerEngine
 from dockyard.engine.http import EngineTransport
@@ -53,8 +53,23 @@ def remove_installation(docker: DockerEngine, installation: str) -> None:
         docker.remove_container(ref=container.id)
     for volume in docker.list_volumes(labels=labels):
         docker.remove_volume(name=volume.name)
-    for image in docker.list_images(labels=labels):  # checkpoint snapshots
-        docker.remove_image(ref=image.id)
+    remove_images(docker, [i.id for i in docker.list_images(labels=labels)])
+
+
+def remove_images(docker: DockerEngine, ids: list[str]) -> None:
+    """Remove images, a snapshot's child before its parent (the engine refuses otherwise;
+    the listing cannot tell them apart when they were made in the same second)."""
+    left = list(ids)
+    for _round in range(len(left)):
+        refused = []
+        for image_id in left:
+            try:
+                docker.remove_image(ref=image_id)
+            except Conflict:
+                refused.append(image_id)
+        if not refused:
+            return
+        left = refused
 
 
 def dump_installation(docker: DockerEngine, installation: str) -> str:

@@ -7,6 +7,7 @@ every file of the workspace (path and checksum) with what was there before the p
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -209,3 +210,27 @@ def test_rm_purge_deletes_checkpoints_now(
     with pytest.raises(NotFound):
         docker.inspect_image(ref=image)
     assert dy.ctx.store.list_checkpoints() == []
+
+
+def test_up_after_a_park_cut_off_past_removal_restores_the_newest_save(dy: Dockyard) -> None:
+    """The manager died after removing the container but before recording `parked`: the
+    record still points at the previous checkpoint, the newest work is in the new one."""
+    up(dy, "cut", strategy=SaveStrategy.IMAGE)
+    sh(dy, "cut", "echo one > /workspace/v.txt")
+    dy.park("cut")
+    older = dy.get("cut")
+    up(dy, "cut")
+    sh(dy, "cut", "echo two > /workspace/v.txt")
+    dy.park("cut")
+    parked = dy.get("cut")
+    newest = dy.checkpoints("cut")[0]
+    # what the store holds when the kill came between the removal and the `parked` write
+    cut_off = replace(
+        parked,
+        state=State.PARKING,
+        checkpoint_id=older.checkpoint_id,
+        state_changed_at=newest.created_at - timedelta(milliseconds=100),  # the park began
+    )
+    assert dy.ctx.store.save(cut_off, expect_state=State.PARKED)
+    assert up(dy, "cut") is Outcome.RESTORED
+    assert sh(dy, "cut", "cat /workspace/v.txt") == "two\n"

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from dockyard.core.actions import Reason
 from dockyard.core.errors import (
     Busy,
     Conflict,
@@ -52,9 +53,11 @@ from dockyard.core.naming import (
 from dockyard.core.repos import parse_repo, validate_branch
 from dockyard.service.checkpoints import current, describe, resolve
 from dockyard.service.context import Context, Progress, no_progress
+from dockyard.service.lifecycle import park_locked
 from dockyard.service.objects import (
     discard_container,
     ensure_running,
+    find_container,
     labels_for,
     require_image,
     save_cas,
@@ -168,6 +171,11 @@ def _acquire_locked(ctx: Context, request: AcquireRequest, progress: Progress) -
     if ws.state in (State.PARKED, State.RESTORING):
         discard_container(ctx, ws)
         return _restore(ctx, ws, current(ctx, ws), progress=progress, note=None)
+    if ws.state is State.PARKING and find_container(ctx, ws) is None:
+        # A park cut off after its container went: its checkpoint is the newest work.
+        progress("finishing an interrupted park")
+        parked = park_locked(ctx, ws, reason=Reason.INTERRUPTED, detail="finished by up")
+        return _restore(ctx, parked, current(ctx, parked), progress=progress, note=None)
     return _revive(ctx, ws, progress=progress)
 
 
