@@ -104,10 +104,11 @@ def bring_up(
         return list(pool.map(one, range(start_index, start_index + count)))
 
 
-def add_records(dy: Dockyard, count: int, *, prefix: str) -> None:
-    """Parked records without containers (a store with history), inserted in bulk."""
+def add_records(dy: Dockyard, count: int, *, prefix: str, state: State = State.PARKED) -> list[str]:
+    """Records without containers (a store with history), inserted one by one; their keys."""
     ctx = dy.ctx
     now = ctx.now() - timedelta(days=1)
+    added = []
     for index in range(count):
         key = f"{prefix}-{index:05d}"
         names = workspace_names(key, installation=ctx.installation, repo=None, branch=None)
@@ -119,12 +120,19 @@ def add_records(dy: Dockyard, count: int, *, prefix: str) -> None:
                 owner=f"owner-{index % 50}",
                 image=ctx.settings.workspace.image,
                 resources=ctx.settings.workspace.resources(),
-                state=State.PARKED,
+                state=state,
                 created_at=now,
                 state_changed_at=now,
                 last_activity_at=now,
             )
         )
+        added.append(key)
+    return added
+
+
+def delete_records(dy: Dockyard, keys: Iterable[str]) -> None:
+    for key in keys:
+        dy.ctx.store.delete(key)
 
 
 def keys(workspaces: Iterable[Workspace]) -> list[str]:

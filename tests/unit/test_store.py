@@ -84,6 +84,37 @@ def test_touch_only_lands_on_running_and_never_goes_back(store: Store) -> None:
     assert not store.touch("k", at=T0 + timedelta(hours=1))
 
 
+def test_record_activity_coalesces_until_this_process_writes_the_workspace(
+    store: Store,
+) -> None:
+    second = timedelta(seconds=1)
+    store.insert(workspace(state=State.WARNED, warned_deadline=T0))
+    first = store.record_activity("k", at=T0 + 5 * second, coalesce=second)
+    assert first is not None and first.state is State.RUNNING and first.warned_deadline is None
+    assert first.last_activity_at == T0 + 5 * second
+    # within the resolution: answered from memory, nothing written
+    again = store.record_activity("k", at=T0 + 5.5 * second, coalesce=second)
+    assert again == first
+    assert store.get("k").revision == first.revision  # type: ignore[union-attr]
+    # past it: written again
+    later = store.record_activity("k", at=T0 + 6 * second, coalesce=second)
+    assert later is not None and later.last_activity_at == T0 + 6 * second
+    assert later.revision == first.revision + 1
+    # a write by this process (a stop) is seen at once, even within the resolution
+    store.save(later.transition(State.STOPPED, now=T0), expect_state=State.RUNNING)
+    assert store.recent_activity("k", at=T0 + 6 * second, coalesce=second) is None
+    assert store.record_activity("k", at=T0 + 6.1 * second, coalesce=second) is None
+
+
+def test_record_activity_of_an_owner_lands_only_on_their_workspace(store: Store) -> None:
+    store.insert(workspace(owner="alice"))
+    hour = timedelta(hours=1)
+    assert store.record_activity("k", at=T0, coalesce=hour, owner="bob") is None
+    assert store.record_activity("k", at=T0, coalesce=hour, owner="alice") is not None
+    assert store.recent_activity("k", at=T0, coalesce=hour, owner="bob") is None
+    assert store.recent_activity("k", at=T0, coalesce=hour, owner="alice") is not None
+
+
 def test_leases(store: Store) -> None:
     later = T0 + timedelta(seconds=30)
     assert store.try_lease("l", holder="a", now=T0, until=later)

@@ -68,14 +68,29 @@ def create_token(
 
 def authenticate(store: Store, authorization: str | None, *, admin_hash: str | None) -> Principal:
     """The principal of an ``Authorization: Bearer ...`` header; ``Unauthorized`` if none."""
+    digest = token_digest(authorization)
+    return admin_principal(digest, admin_hash=admin_hash) or stored_principal(store, digest)
+
+
+def token_digest(authorization: str | None) -> str:
+    """The hash of the bearer token in an ``Authorization`` header (no I/O)."""
     if not authorization:
         raise Unauthorized("missing bearer token (Authorization: Bearer <token>)")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("the Authorization header must be: Bearer <token>")
-    digest = hash_token(token.strip())
+    return hash_token(token.strip())
+
+
+def admin_principal(digest: str, *, admin_hash: str | None) -> Principal | None:
+    """The admin, if ``digest`` is the settings' admin token (no I/O)."""
     if admin_hash is not None and secrets.compare_digest(digest, admin_hash):
         return Principal(token_id="settings", owner=None)  # noqa: S106 - an id, not a secret
+    return None
+
+
+def stored_principal(store: Store, digest: str) -> Principal:
+    """The principal of a token made with ``create_token``; ``Unauthorized`` if none."""
     found = store.find_token(digest)
     if found is None:
         raise Unauthorized("unknown or revoked token")

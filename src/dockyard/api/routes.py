@@ -10,9 +10,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from dockyard.api import schemas
-from dockyard.api.auth import Forbidden, Principal, authenticate
+from dockyard.api.auth import (
+    Forbidden,
+    Principal,
+    admin_principal,
+    stored_principal,
+    token_digest,
+)
 from dockyard.api.events import stream_events
 from dockyard.api.runtime import Runtime
 from dockyard.core.errors import InvalidInput, NotFound
@@ -21,7 +28,7 @@ from dockyard.core.naming import validate_key
 from dockyard.core.policy import idle_deadline
 from dockyard.engine.base import STDERR
 from dockyard.service import AcquireRequest, overrides
-from dockyard.service.activity import get_workspace, resource_use
+from dockyard.service.activity import get_workspace, resource_use, touched_recently
 from dockyard.service.checkpoints import checkpoint_json
 from dockyard.service.reconciler import run_pass
 from dockyard.service.views import list_views
@@ -32,7 +39,11 @@ OUTPUT_LIMIT = 1024 * 1024  # per stream, in an exec's response
 router = APIRouter(prefix="/api/v1")
 
 
-def runtime(request: Request) -> Runtime:
+# Dependencies that do no I/O are ``async``: FastAPI runs a plain ``def`` dependency in
+# the thread pool, a hop that costs more than the work of a touch.
+
+
+async def runtime(request: Request) -> Runtime:
     state: Runtime = request.app.state.runtime
     return state
 
@@ -40,14 +51,18 @@ def runtime(request: Request) -> Runtime:
 Rt = Annotated[Runtime, Depends(runtime)]
 
 
-def principal(rt: Rt, authorization: Annotated[str | None, Header()] = None) -> Principal:
-    return authenticate(rt.dy.ctx.store, authorization, admin_hash=rt.admin_hash)
+async def principal(rt: Rt, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    digest = token_digest(authorization)
+    found = admin_principal(digest, admin_hash=rt.admin_hash)
+    if found is not None:
+        return found
+    return await run_in_threadpool(stored_principal, rt.dy.ctx.store, digest)
 
 
 Who = Annotated[Principal, Depends(principal)]
 
 
-def admin(who: Who) -> Principal:
+async def admin(who: Who) -> Principal:
     if not who.admin:
         raise Forbidden("this needs the admin token")
     return who
@@ -73,6 +88,23 @@ def view_json(rt: Runtime, key: str) -> dict[str, Any]:
 
 
 # -- workspaces -------------------------------------------------------------------------------
+
+
+# The hot route comes first: routes are matched in the order they are declared.
+@router.post("/workspaces/{key}/touch", tags=["workspaces"])
+async def touch(key: str, rt: Rt, who: Who) -> dict[str, Any]:
+    """Record activity now: the hot path of agents. A touch within a second of the last
+    one is answered from memory; otherwise one store write (in the thread pool)."""
+    ws = touched_recently(rt.dy.ctx, key, owner=who.owner)
+    if ws is None:
+        ws = await run_in_threadpool(rt.dy.touch, key, owner=who.owner)
+    deadline = idle_deadline(ws, rt.dy.ctx.policy_for(ws))
+    return {
+        "key": ws.key,
+        "state": ws.state.value,
+        "last_activity_at": ws.last_activity_at.isoformat(),
+        "deadline": deadline.isoformat(),
+    }
 
 
 @router.post("/workspaces", status_code=201, tags=["workspaces"])
@@ -141,7 +173,7 @@ def list_workspaces(
 
 
 @router.get("/whoami", tags=["workspaces"])
-def whoami(who: Who) -> dict[str, Any]:
+async def whoami(who: Who) -> dict[str, Any]:
     """Who the token acts for: the admin, or one owner."""
     return {"admin": who.admin, "owner": who.owner}
 
@@ -157,20 +189,6 @@ def delete(key: str, rt: Rt, who: Who, purge: bool = False, force: bool = False)
     visible(rt, who, key)
     change = rt.dy.remove(key, purge=purge, force=force)
     return {"key": key, "changed": change.changed, "purged": purge, "detail": change.detail}
-
-
-@router.post("/workspaces/{key}/touch", tags=["workspaces"])
-def touch(key: str, rt: Rt, who: Who) -> dict[str, Any]:
-    """Record activity now (the hot path of agents: no engine call, two store queries)."""
-    visible(rt, who, key)
-    ws = rt.dy.touch(key)
-    deadline = idle_deadline(ws, rt.dy.ctx.policy_for(ws))
-    return {
-        "key": ws.key,
-        "state": ws.state.value,
-        "last_activity_at": ws.last_activity_at.isoformat(),
-        "deadline": deadline.isoformat(),
-    }
 
 
 @router.post("/workspaces/{key}/extend", tags=["workspaces"])

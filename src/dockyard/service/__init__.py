@@ -98,8 +98,9 @@ class Dockyard:
             session=session,
         )
 
-    def touch(self, key: str) -> Workspace:
-        return activity.touch(self.ctx, key)
+    def touch(self, key: str, *, owner: str | None = None) -> Workspace:
+        """Record activity now (of ``owner``'s workspace only, if given)."""
+        return activity.touch(self.ctx, key, owner=owner)
 
     def extend(self, key: str, *, by: timedelta) -> Extension:
         return activity.extend(self.ctx, key, by=by)

@@ -40,17 +40,37 @@ def get_workspace(ctx: Context, key: str) -> Workspace:
 def require_running(ctx: Context, key: str) -> Workspace:
     ws = get_workspace(ctx, key)
     if ws.state not in ACTIVE_STATES or ws.container_id is None:
-        raise Conflict(f"workspace {key!r} is {ws.state}; run `dockyard up {key}` first")
+        raise _not_running(ws)
     return ws
 
 
-def touch(ctx: Context, key: str) -> Workspace:
-    """Record activity now; the idle deadline moves to now + idle timeout."""
-    ws = require_running(ctx, key)
-    now = ctx.now()
-    if not ctx.store.touch(ws.key, at=now):
-        return require_running(ctx, key)  # raises: it stopped meanwhile
-    return replace(ws, last_activity_at=max(now, ws.last_activity_at), warned_deadline=None)
+def _not_running(ws: Workspace) -> Conflict:
+    return Conflict(f"workspace {ws.key!r} is {ws.state}; run `dockyard up {ws.key}` first")
+
+
+#: Touches of one workspace closer together than this are written once: an idle
+#: deadline minutes away does not need the second, and agents touch in bursts.
+TOUCH_RESOLUTION = timedelta(seconds=1)
+
+
+def touch(ctx: Context, key: str, *, owner: str | None = None) -> Workspace:
+    """Record activity now; the idle deadline moves to now + idle timeout.
+
+    With ``owner``, only that owner's workspace (any other one does not exist)."""
+    ws = ctx.store.record_activity(
+        validate_key(key), at=ctx.now(), coalesce=TOUCH_RESOLUTION, owner=owner
+    )
+    if ws is not None:
+        return ws
+    found = ctx.store.get(key)
+    if found is None or (owner is not None and found.owner != owner):
+        raise NotFound(f"no workspace {key!r}")
+    raise _not_running(found)
+
+
+def touched_recently(ctx: Context, key: str, *, owner: str | None = None) -> Workspace | None:
+    """What ``touch`` would answer if it has nothing to write (no I/O); otherwise None."""
+    return ctx.store.recent_activity(key, at=ctx.now(), coalesce=TOUCH_RESOLUTION, owner=owner)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,10 @@ Database errors are translated here, once: cannot open or reach the database is
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,11 @@ class Store:
         self._engine = engine
         self.installation_id = installation_id
         self.url = engine.url.render_as_string(hide_password=True)
+        # Workspaces as this process last recorded activity on them (``record_activity``),
+        # and a counter of writes that makes a racing touch not cache what it read.
+        self._recent: dict[str, Workspace] = {}
+        self._recent_lock = threading.Lock()
+        self._writes = 0
 
     # -- opening ------------------------------------------------------------------------
 
@@ -140,12 +146,12 @@ class Store:
 
     def insert(self, ws: Workspace) -> None:
         """Add a new record; ``Conflict`` if the key or the name is taken."""
-        with self._write() as conn:
+        with self._write_workspace(ws.key) as conn:
             conn.execute(workspaces.insert().values(**_workspace_row(ws)))
 
     def replace_removed(self, ws: Workspace) -> bool:
         """Overwrite a record only if it is ``removed`` or ``expired`` (a key reused)."""
-        with self._write() as conn:
+        with self._write_workspace(ws.key) as conn:
             result = conn.execute(
                 workspaces.update()
                 .where(
@@ -167,11 +173,11 @@ class Store:
         if expect_revision is not None:
             query = query.where(workspaces.c.revision == expect_revision)
         values = _workspace_row(ws) | {"revision": workspaces.c.revision + 1}
-        with self._write() as conn:
+        with self._write_workspace(ws.key) as conn:
             return conn.execute(query.values(**values)).rowcount == 1
 
     def delete(self, key: str) -> None:
-        with self._write() as conn:
+        with self._write_workspace(key) as conn:
             conn.execute(sessions.delete().where(sessions.c.workspace_key == key))
             conn.execute(workspaces.delete().where(workspaces.c.key == key))
 
@@ -181,8 +187,63 @@ class Store:
         Returns False if the workspace is not running (or warned), so the caller knows
         the activity did not land. Never moves ``last_activity_at`` backwards.
         """
-        with self._write() as conn:
+        with self._write_workspace(key) as conn:
             return conn.execute(_TOUCH_WORKSPACE, {"b_key": key, "b_at": at}).rowcount == 1
+
+    def record_activity(
+        self, key: str, *, at: datetime, coalesce: timedelta, owner: str | None = None
+    ) -> Workspace | None:
+        """The hot path of ``touch``: like ``touch`` (of ``owner``'s workspace only, if
+        given), in one statement, returning the workspace as recorded; None if it is not
+        running (or warned, or not ``owner``'s).
+
+        Activity within ``coalesce`` after the last this process recorded on the
+        workspace is not written again: the answer is the record as written then. Every
+        write of the workspace by this process forgets that, so only a change made by
+        another process within ``coalesce`` can go unseen (a touch racing a park there).
+        """
+        recent = self.recent_activity(key, at=at, coalesce=coalesce, owner=owner)
+        if recent is not None:
+            return recent
+        writes = self._writes
+        query = _RECORD_ACTIVITY if owner is None else _RECORD_ACTIVITY_OF_OWNER
+        with self._write() as conn:
+            row = conn.execute(query, {"b_key": key, "b_at": at, "b_owner": owner}).first()
+        if row is None:
+            return None
+        ws = _workspace(row._mapping)
+        with self._recent_lock:
+            if self._writes == writes:
+                if len(self._recent) >= _RECENT_LIMIT:
+                    self._recent.clear()
+                self._recent[key] = ws
+        return ws
+
+    def recent_activity(
+        self, key: str, *, at: datetime, coalesce: timedelta, owner: str | None = None
+    ) -> Workspace | None:
+        """What ``record_activity`` would answer without writing, if that is all it would
+        do; otherwise None. No I/O: an event loop may call it."""
+        recent = self._recent.get(key)
+        if (
+            recent is not None
+            and (owner is None or recent.owner == owner)
+            and timedelta(0) <= at - recent.last_activity_at < coalesce
+        ):
+            return recent
+        return None
+
+    @contextmanager
+    def _write_workspace(self, key: str) -> Iterator[sa.Connection]:
+        """A write transaction on the record ``key``: once it is over (committed or not),
+        what ``record_activity`` remembers of the workspace is forgotten."""
+        try:
+            with self._write() as conn:
+                yield conn
+        finally:
+            with self._recent_lock:
+                self._writes += 1
+                self._recent.pop(key, None)
 
     # -- sessions -----------------------------------------------------------------------
 
@@ -572,6 +633,12 @@ _TOUCH_WORKSPACE = (
         revision=workspaces.c.revision + 1,
     )
 )
+_RECORD_ACTIVITY = _TOUCH_WORKSPACE.returning(*workspaces.c)
+_RECORD_ACTIVITY_OF_OWNER = _TOUCH_WORKSPACE.where(
+    workspaces.c.owner == sa.bindparam("b_owner")
+).returning(*workspaces.c)
+#: At most this many workspaces remembered by ``record_activity`` (then it starts over).
+_RECENT_LIMIT = 4096
 
 
 # -- engine setup ---------------------------------------------------------------------------
