@@ -177,7 +177,9 @@ class ReconcilerSettings(_Section):
     max_interval: Duration = Field(
         timedelta(seconds=60), description="longest sleep between passes"
     )
-    workers: int = Field(4, ge=1, le=64, description="actions executed in parallel")
+    workers: int = Field(
+        8, ge=1, le=64, description="actions executed in parallel (they mostly wait on the engine)"
+    )
     busy_sample: Duration = Field(
         timedelta(milliseconds=250), description="CPU sampling window for the busy check"
     )

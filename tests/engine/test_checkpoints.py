@@ -59,12 +59,25 @@ def test_park_and_up_bring_back_every_file(
     [checkpoint] = dy.checkpoints("rt")
     assert checkpoint.verified
     assert checkpoint.strategy is strategy
+    if strategy is not SaveStrategy.IMAGE:  # a volume's save commits too: it saw the .git
+        assert checkpoint.commit is not None
 
     result = dy.acquire(AcquireRequest(key="rt"))
     assert result.outcome is Outcome.RESTORED
     assert result.checkpoint is not None
     assert result.checkpoint.id == checkpoint.id
     assert sh(dy, "rt", SNAPSHOT) == before
+
+
+def test_path_exists_is_a_stat_inside_the_container(dy: Dockyard, docker: DockerEngine) -> None:
+    up(dy, "stat")
+    name = dy.get("stat").name
+    workdir = dy.ctx.settings.workspace.workdir
+    assert docker.path_exists(ref=name, path=workdir)  # the volume's mount point
+    assert not docker.path_exists(ref=name, path=f"{workdir}/.git")
+    assert not docker.path_exists(ref="dy-no-such-container", path="/")
+    assert dy.park("stat").workspace.checkpoint_id is not None
+    assert dy.checkpoints("stat")[0].commit is None  # not a repository: nothing committed
 
 
 def test_git_checkpoint_commit_names_the_workspace_and_is_made_by_dockyard(

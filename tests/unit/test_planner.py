@@ -97,9 +97,12 @@ def test_warning_is_once_per_deadline() -> None:
     assert isinstance(only(run(later, container(), at=51 * M)), Warn)
 
 
-def test_warn_carries_the_deadline() -> None:
-    action = only(run(workspace(), container(), at=41 * M))
+def test_warn_carries_the_deadline_and_the_park_is_next() -> None:
+    p = run(workspace(), container(), at=41 * M)
+    action = only(p)
     assert isinstance(action, Warn) and action.deadline == T0 + 45 * M
+    # the loop need not look again before the deadline the warning announces
+    assert p.upcoming["k"].action == "park" and p.next_wakeup == T0 + 45 * M
 
 
 def test_upcoming_and_next_wakeup() -> None:

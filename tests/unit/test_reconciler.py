@@ -16,7 +16,14 @@ from dockyard.core.naming import LABEL_INSTALLATION, LABEL_MANAGED, LABEL_WORKSP
 from dockyard.engine.fake import FakeEngine
 from dockyard.engine.models import ContainerSpec
 from dockyard.service import AcquireRequest, Dockyard
-from dockyard.service.reconciler import Reconciler, execute, notify, recover_sessions, run_pass
+from dockyard.service.reconciler import (
+    PassReport,
+    Reconciler,
+    execute,
+    notify,
+    recover_sessions,
+    run_pass,
+)
 from tests.helpers import FakeClock, wait_until
 
 M = timedelta(minutes=1)
@@ -239,6 +246,7 @@ def test_unreachable_engine_does_nothing_and_backs_off(
     assert fake_dy.get("k").state is State.RUNNING
     fake_engine.down = False
     loop.step()
+    loop.settle()
     assert fake_dy.get("k").state is State.PARKED
     assert loop.status.last_error is None
 
@@ -250,6 +258,43 @@ def test_the_loop_sleeps_until_the_next_deadline(fake_dy: Dockyard, clock: FakeC
     clock.advance(39 * M + timedelta(seconds=59.5))
     assert loop.step() == pytest.approx(0.5)  # the warning is due in half a second
     assert loop.status.next_wakeup == clock.now + timedelta(seconds=0.5)
+
+
+def test_a_slow_park_holds_back_neither_the_loop_nor_other_workspaces(
+    fake_dy: Dockyard, fake_engine: FakeEngine, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    up(fake_dy, "slow")
+    up(fake_dy, "quick")
+    slow = fake_dy.get("slow")
+    gate = threading.Event()
+    stop = fake_engine.stop_container
+
+    def stop_slowly(*, ref: str, timeout_s: float) -> None:
+        if ref in (slow.name, slow.container_id):
+            assert gate.wait(timeout=10), "the test never opened the gate"
+        stop(ref=ref, timeout_s=timeout_s)
+
+    monkeypatch.setattr(fake_engine, "stop_container", stop_slowly)
+    reports: list[PassReport] = []
+    loop = Reconciler(fake_dy.ctx, on_pass=reports.append)
+    clock.advance(46 * M)
+    try:
+        loop.step()  # dispatches both parks and returns at once
+        wait_until(lambda: fake_dy.get("quick").state is State.PARKED, what="the quick park")
+        wait_until(lambda: fake_dy.get("slow").state is State.PARKING, what="the slow park")
+        assert reports == []  # the first pass is not over while its slow park runs
+        clock.advance(fake_dy.ctx.policy.interrupted_after * 2)  # "slow" looks interrupted
+        loop.step()  # ... but it is in flight: the next pass leaves it alone
+        assert [r.plan.actions for r in reports] == [()]
+    finally:
+        gate.set()
+        loop.settle()
+    assert fake_dy.get("slow").state is State.PARKED
+    first = reports[-1]
+    assert sorted((r.action.key, r.outcome) for r in first.results) == [
+        ("quick", "done"),
+        ("slow", "done"),
+    ]
 
 
 def test_quota_parks_the_owners_longest_idle(fake_dy: Dockyard, clock: FakeClock) -> None:

@@ -346,7 +346,8 @@ def _plan_idle(
         return Park(ws.key, Reason.IDLE, detail, revision=ws.revision), None
     if now >= warn_at and ws.warned_deadline != deadline:
         detail = f"idle; parks in {format_duration(deadline - now)}"
-        return Warn(ws.key, Reason.IDLE_SOON, detail, revision=ws.revision, deadline=deadline), None
+        warn = Warn(ws.key, Reason.IDLE_SOON, detail, revision=ws.revision, deadline=deadline)
+        return warn, Upcoming("park", Reason.IDLE, deadline)  # the loop wakes for the park
     if now < warn_at and ws.warned_deadline != deadline:
         return None, Upcoming("warn", Reason.IDLE_SOON, warn_at)
     return None, Upcoming("park", Reason.IDLE, deadline)

@@ -159,6 +159,11 @@ class Engine(Protocol):
         """A tar stream of ``path`` inside the container."""
         ...
 
+    def path_exists(self, *, ref: str, path: str) -> bool:
+        """Whether ``path`` exists in the container (or it is gone), without running
+        anything in it: a stat, far cheaper than an exec."""
+        ...
+
     def commit(self, *, ref: str, repo: str, tag: str, labels: Mapping[str, str]) -> str:
         """Snapshot the container's filesystem as an image; returns the image id."""
         ...

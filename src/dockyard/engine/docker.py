@@ -265,6 +265,13 @@ class DockerEngine:
         ) as response:
             yield iter(lambda: response.read(65536), b"")
 
+    def path_exists(self, *, ref: str, path: str) -> bool:
+        try:  # the engine answers 404 for a missing path and for a missing container alike
+            self._http.request("HEAD", f"/containers/{ref}/archive", query={"path": path})
+        except NotFound:
+            return False
+        return True
+
     def commit(self, *, ref: str, repo: str, tag: str, labels: Mapping[str, str]) -> str:
         response = self._http.request(
             "POST",

@@ -125,6 +125,9 @@ class FakeEngine:
         self.busy_cpu: set[str] = set()
         #: container id -> extra process command lines
         self.process_names: dict[str, list[str]] = {}
+        #: paths ``path_exists`` denies (any other path exists, so that ``exec_handler``
+        #: alone decides what scripts find)
+        self.missing_paths: set[str] = set()
         self._ids = itertools.count(1)
 
     @property
@@ -330,6 +333,13 @@ class FakeEngine:
     def get_archive(self, *, ref: str, path: str) -> Iterator[Iterator[bytes]]:
         container = self._find(ref)
         yield iter([data for target, data in container.archives if target == path])
+
+    def path_exists(self, *, ref: str, path: str) -> bool:
+        try:
+            self._find(ref)
+        except NotFound:
+            return False
+        return path not in self.missing_paths
 
     def commit(self, *, ref: str, repo: str, tag: str, labels: Mapping[str, str]) -> str:  # noqa: ARG002
         self._find(ref)

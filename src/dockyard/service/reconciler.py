@@ -22,10 +22,12 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -105,19 +107,23 @@ class PassReport:
 
 
 def run_pass(ctx: Context, *, dry_run: bool = False, probe: bool = True) -> PassReport:
-    """Observe, plan and (unless ``dry_run``) execute once."""
+    """Observe, plan and (unless ``dry_run``) execute once, waiting for every action."""
     began = time.monotonic()
     started = ctx.now()
-    if not dry_run:
-        replay_exec_events(ctx)
-    observation = observe(ctx, probe=probe)
-    the_plan = observation.plan(ctx.policy)
+    the_plan = observe_and_plan(ctx, replay=not dry_run, probe=probe)
     results: list[Result] = []
     if not dry_run and the_plan.actions:
         workers = min(ctx.settings.reconciler.workers, len(the_plan.actions))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile") as pool:
             results = list(pool.map(lambda a: execute(ctx, a), the_plan.actions))
     return PassReport(the_plan, results, started, time.monotonic() - began)
+
+
+def observe_and_plan(ctx: Context, *, replay: bool = True, probe: bool = True) -> Plan:
+    """What is due now (``replay``: count the engine's recent exec events as activity)."""
+    if replay:
+        replay_exec_events(ctx)
+    return observe(ctx, probe=probe).plan(ctx.policy)
 
 
 def execute(ctx: Context, action: Action) -> Result:
@@ -356,7 +362,16 @@ class LoopStatus:
 
 
 class Reconciler:
-    """Runs passes until stopped; deadline-driven, wakeable, backs off when blind."""
+    """Runs passes until stopped; deadline-driven, wakeable, backs off when blind.
+
+    A pass plans and hands its actions to a pool of ``reconciler.workers`` threads
+    without waiting for them: a slow park does not hold back the next deadline. A
+    workspace with an action in flight is left out of later plans until it is done;
+    then the loop looks again at once if a plan wanted it meanwhile, or if the action
+    changed a state whose next step may be due now (time-based steps are in the plan's
+    ``next_wakeup`` already). ``on_pass`` gets each pass with its results once all its
+    actions are done.
+    """
 
     def __init__(
         self, ctx: Context, *, on_pass: Callable[[PassReport], None] | None = None
@@ -368,6 +383,12 @@ class Reconciler:
         self._backoff = 1.0
         self._on_pass = on_pass
         self._threads: list[threading.Thread] = []
+        self._pool = ThreadPoolExecutor(
+            max_workers=ctx.settings.reconciler.workers, thread_name_prefix="reconcile"
+        )
+        self._lock = threading.RLock()  # a done callback may run inside _dispatch
+        self._in_flight: dict[str, Future[Result]] = {}
+        self._wanted: set[str] = set()  # in flight when a later plan had an action for it
 
     def wake(self) -> None:
         self._wake.set()
@@ -381,10 +402,13 @@ class Reconciler:
         return self._stop.is_set()
 
     def step(self) -> float:
-        """One pass; returns the seconds to wait before the next one."""
+        """One pass (its actions dispatched, not awaited); returns the seconds to wait
+        before the next one."""
         max_wait = self.ctx.settings.reconciler.max_interval.total_seconds()
+        began = time.monotonic()
+        started = self.ctx.now()
         try:
-            report = run_pass(self.ctx)
+            plan = observe_and_plan(self.ctx)
         except Unavailable as exc:
             wait = self._backoff
             self._backoff = min(self._backoff * 2, max_wait)
@@ -392,18 +416,52 @@ class Reconciler:
             log.warning("reconcile pass skipped, nothing done: %s (retrying in %.0fs)", exc, wait)
             return wait
         self._backoff = 1.0
+        self._dispatch(plan, started, began)
         self.status.passes += 1
-        self.status.last_pass_at = report.started_at
-        self.status.last_pass_s = report.duration_s
-        self.status.next_wakeup = report.plan.next_wakeup
+        self.status.last_pass_at = started
+        self.status.last_pass_s = time.monotonic() - began
+        self.status.next_wakeup = plan.next_wakeup
         self.status.last_error = None
-        if self._on_pass is not None:
-            self._on_pass(report)
         self._scheduled_gc()
-        if report.plan.next_wakeup is None:
+        if plan.next_wakeup is None:
             return max_wait
-        until = (report.plan.next_wakeup - self.ctx.now()).total_seconds()
+        until = (plan.next_wakeup - self.ctx.now()).total_seconds()
         return min(max(until, 0.0), max_wait)
+
+    def settle(self) -> None:
+        """Wait until every dispatched action is done."""
+        with self._lock:
+            pending = list(self._in_flight.values())
+        wait_for(pending)
+
+    def _dispatch(self, plan: Plan, started: datetime, began: float) -> None:
+        with self._lock:
+            actions = tuple(a for a in plan.actions if _claim(a) not in self._in_flight)
+            self._wanted.update(_claim(a) for a in plan.actions if _claim(a) in self._in_flight)
+            dispatched = replace(plan, actions=actions)
+            done = _PassResults(dispatched, started, began, self._on_pass)
+            for action in actions:
+                future = self._pool.submit(execute, self.ctx, action)
+                self._in_flight[_claim(action)] = future
+                future.add_done_callback(partial(self._finished, action, done))
+        if not actions:
+            done.report()
+
+    def _finished(self, action: Action, done: _PassResults, future: Future[Result]) -> None:
+        with self._lock:
+            self._in_flight.pop(_claim(action), None)
+            wanted = _claim(action) in self._wanted
+            self._wanted.discard(_claim(action))
+        if wanted or isinstance(action, _FOLLOWED_AT_ONCE):
+            self.wake()
+        if future.cancelled():
+            result = Result(action, "skipped", "the reconciler stopped first")
+        else:
+            try:
+                result = future.result()
+            except DockyardError as exc:  # Unavailable: the next pass finds out and backs off
+                result = Result(action, "failed", exc.message)
+        done.add(result)
 
     def _scheduled_gc(self) -> None:
         try:
@@ -433,6 +491,7 @@ class Reconciler:
                 self._wake.wait(wait)
                 self._wake.clear()
         finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)  # the actions under way finish
             self.status.running = False
 
     def _start(self, target: Callable[[], None], name: str) -> None:
@@ -488,6 +547,49 @@ class Reconciler:
             finally:
                 with suppress(FileNotFoundError):
                     path.unlink()
+
+
+#: Actions after which the next step may be due at once (a failed workspace with its
+#: container left is parked as crashed; a finished recovery may leave work to do).
+_FOLLOWED_AT_ONCE = (MarkFailed, MarkStopped, MarkRunning, Recover)
+
+
+def _claim(action: Action) -> str:
+    """What an action works on: one action at a time per workspace (or container)."""
+    return action.key or action.target
+
+
+class _PassResults:
+    """Collects one pass's results as its actions finish; reports when all are in."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        started: datetime,
+        began: float,
+        on_pass: Callable[[PassReport], None] | None,
+    ) -> None:
+        self._plan = plan
+        self._started = started
+        self._began = began
+        self._on_pass = on_pass
+        self._results: list[Result] = []
+        self._lock = threading.Lock()
+
+    def add(self, result: Result) -> None:
+        with self._lock:
+            self._results.append(result)
+            complete = len(self._results) == len(self._plan.actions)
+        if complete:
+            self.report()
+
+    def report(self) -> None:
+        if self._on_pass is None:
+            return
+        order = {id(a): i for i, a in enumerate(self._plan.actions)}
+        results = sorted(self._results, key=lambda r: order[id(r.action)])
+        duration = time.monotonic() - self._began
+        self._on_pass(PassReport(self._plan, results, self._started, duration))
 
 
 def notify(data_dir: Path) -> None:

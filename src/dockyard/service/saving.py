@@ -1,6 +1,7 @@
 """Saving a workspace's work before its container goes: one checkpoint per park.
 
-- ``volume``: the volume is kept. If the workdir is a git repository a checkpoint commit
+- ``volume``: the volume is kept. If the workdir is a git repository (a stat of its
+  ``.git``: no process starts in a workdir without one) a checkpoint commit
   is made first; if that commit fails, the volume still holds the work exactly as it
   was, so the save stands and the checkpoint says why there is no commit.
 - ``git``: inside the container, ``git add -A`` and a commit (hooks off, dockyard as
@@ -21,6 +22,7 @@ the crash-safety test stops the manager at each one.
 from __future__ import annotations
 
 import logging
+import posixpath
 import secrets
 from dataclasses import dataclass, replace
 
@@ -176,7 +178,8 @@ def _save_volume(
 ) -> Checkpoint:
     intent = _intent(ctx, ws, CheckpointKind.VOLUME, ref=ws.volume, location=ws.volume)
     checkpoint = intent
-    if container.running:
+    git_dir = posixpath.join(ctx.settings.workspace.workdir, ".git")
+    if container.running and ctx.engine.path_exists(ref=container.id, path=git_dir):
         try:
             state = _prepare(ctx, container.id, init=False)
             if state.is_repo:
