@@ -28,7 +28,15 @@ from dockyard.core.model import (
     State,
     Workspace,
 )
-from dockyard.core.planner import Activity, ObservedContainer, Plan, live_count, plan, quota_victim
+from dockyard.core.planner import (
+    Activity,
+    ObservedContainer,
+    Plan,
+    idle_candidates,
+    live_count,
+    plan,
+    quota_victim,
+)
 from dockyard.core.policy import Policy, Rule
 from tests.helpers import T0, workspace
 
@@ -103,6 +111,20 @@ def test_warn_carries_the_deadline_and_the_park_is_next() -> None:
     assert isinstance(action, Warn) and action.deadline == T0 + 45 * M
     # the loop need not look again before the deadline the warning announces
     assert p.upcoming["k"].action == "park" and p.next_wakeup == T0 + 45 * M
+
+
+def test_only_workspaces_due_a_warning_or_a_park_are_probed_for_busyness() -> None:
+    def probed(ws: Workspace, at: timedelta) -> bool:
+        return bool(idle_candidates(now=T0 + at, policy=POLICY, workspaces=[ws]))
+
+    ws = workspace()
+    warned = replace(ws, state=State.WARNED, warned_deadline=T0 + 45 * M)
+    assert not probed(ws, 39 * M)
+    assert probed(ws, 40 * M)  # the warning is due
+    assert not probed(warned, 42 * M)  # warned: nothing due until the deadline
+    assert probed(warned, 45 * M)  # the park is due
+    assert not probed(replace(ws, keep=True), 50 * M)
+    assert not probed(replace(ws, state=State.STOPPED), 50 * M)
 
 
 def test_upcoming_and_next_wakeup() -> None:

@@ -113,13 +113,16 @@ def effective_deadline(ws: Workspace, policy: Policy, activity: Activity | None)
 def idle_candidates(
     *, now: datetime, policy: Policy, workspaces: Sequence[Workspace]
 ) -> list[Workspace]:
-    """Running workspaces within their warning window: the ones worth probing for busyness."""
+    """Running workspaces due a warning or a park now, unless they are busy: the ones
+    worth probing for busyness (a warned one is not probed again until its deadline)."""
     result = []
     for ws in workspaces:
         if ws.state not in ACTIVE_STATES or ws.keep:
             continue
         effective = policy.for_workspace(owner=ws.owner, repo=ws.repo, overrides=ws.overrides)
-        if now >= idle_deadline(ws, effective) - effective.warn_before:
+        deadline = idle_deadline(ws, effective)
+        warn_due = now >= deadline - effective.warn_before and ws.warned_deadline != deadline
+        if warn_due or now >= deadline:
             result.append(ws)
     return result
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
@@ -158,26 +159,25 @@ def running_execs(engine: Engine, container_id: str) -> int:
     return count
 
 
+#: Candidates probed at once (each probe is a few engine round trips).
+PROBE_WORKERS = 8
+
+
 def probe_busy(ctx: Context, candidates: Sequence[Workspace]) -> dict[str, str]:
     """Why each busy candidate is busy; candidates not in the result are idle."""
+    if not candidates:
+        return {}
     policy = ctx.policy
     engine = ctx.engine
     reasons: dict[str, str] = {}
     samples: dict[str, tuple[str, int]] = {}
-    for ws in candidates:
-        container_id = ws.container_id or ws.name
-        execs = running_execs(engine, container_id)
-        if execs:
-            reasons[ws.key] = f"{execs} running exec process{'es' if execs != 1 else ''}"
-            continue
-        if policy.busy_processes:
-            found = _named_process(engine, container_id, policy.busy_processes)
-            if found:
-                reasons[ws.key] = f"process {found} is running"
-                continue
-        usage = engine.cpu_usage_ns(container_id=container_id)
-        if usage is not None:
-            samples[ws.key] = (container_id, usage)
+    with ThreadPoolExecutor(min(PROBE_WORKERS, max(len(candidates), 1))) as pool:
+        probes = pool.map(lambda ws: _probe_one(ctx, ws), candidates)
+        for ws, (reason, usage) in zip(candidates, probes, strict=True):
+            if reason is not None:
+                reasons[ws.key] = reason
+            elif usage is not None:
+                samples[ws.key] = (ws.container_id or ws.name, usage)
     if samples and policy.busy_cpu_percent > 0:
         window = ctx.settings.reconciler.busy_sample.total_seconds()
         began = time.monotonic()
@@ -191,6 +191,19 @@ def probe_busy(ctx: Context, candidates: Sequence[Workspace]) -> dict[str, str]:
             if percent >= policy.busy_cpu_percent:
                 reasons[key] = f"cpu {percent:.0f}%"
     return reasons
+
+
+def _probe_one(ctx: Context, ws: Workspace) -> tuple[str | None, int | None]:
+    """Why ``ws`` is busy, or else its CPU counter now (for the sample over the window)."""
+    container_id = ws.container_id or ws.name
+    execs = running_execs(ctx.engine, container_id)
+    if execs:
+        return f"{execs} running exec process{'es' if execs != 1 else ''}", None
+    if ctx.policy.busy_processes:
+        found = _named_process(ctx.engine, container_id, ctx.policy.busy_processes)
+        if found:
+            return f"process {found} is running", None
+    return None, ctx.engine.cpu_usage_ns(container_id=container_id)
 
 
 def _named_process(engine: Engine, container_id: str, names: Sequence[str]) -> str | None:
