@@ -256,7 +256,8 @@ def test_the_loop_sleeps_until_the_next_deadline(fake_dy: Dockyard, clock: FakeC
     assert loop.step() == 60.0  # nothing to watch: the maximum interval
     up(fake_dy)
     clock.advance(39 * M + timedelta(seconds=59.5))
-    assert loop.step() == pytest.approx(0.5)  # the warning is due in half a second
+    early = loop.lead.total_seconds() / 2  # so that the pass ends before the deadline
+    assert loop.step() == pytest.approx(0.5 - early, abs=1e-5)  # the warning: in half a second
     assert loop.status.next_wakeup == clock.now + timedelta(seconds=0.5)
 
 
@@ -295,6 +296,43 @@ def test_a_slow_park_holds_back_neither_the_loop_nor_other_workspaces(
         ("quick", "done"),
         ("slow", "done"),
     ]
+
+
+def test_a_park_due_before_the_next_pass_is_scheduled_for_its_deadline(
+    fake_dy: Dockyard, clock: FakeClock
+) -> None:
+    up(fake_dy)
+    reports: list[PassReport] = []
+    loop = Reconciler(fake_dy.ctx, on_pass=reports.append, lead=timedelta(seconds=1))
+    clock.advance(40 * M)
+    loop.step()  # the warning, due now
+    loop.settle()
+    assert fake_dy.get("k").state is State.WARNED
+    clock.advance(5 * M - timedelta(milliseconds=50))  # the deadline is 50 ms away
+    loop.step()
+    assert fake_dy.get("k").state is State.WARNED  # not parked before its deadline ...
+    loop.settle()
+    assert fake_dy.get("k").state is State.PARKED  # ... but at it, without another pass
+    assert loop.status.passes == 2
+    assert [(r.action.verb, r.outcome) for r in reports[-1].results] == [("park", "done")]
+
+
+def test_a_scheduled_park_loses_to_activity_before_its_moment(
+    fake_dy: Dockyard, clock: FakeClock
+) -> None:
+    up(fake_dy)
+    reports: list[PassReport] = []
+    loop = Reconciler(fake_dy.ctx, on_pass=reports.append, lead=timedelta(seconds=1))
+    clock.advance(40 * M)
+    loop.step()
+    loop.settle()
+    clock.advance(5 * M - timedelta(milliseconds=200))
+    loop.step()  # schedules the park 200 ms from now
+    fake_dy.touch("k")
+    loop.settle()
+    assert fake_dy.get("k").state is State.RUNNING
+    [result] = reports[-1].results
+    assert result.outcome == "skipped" and "changed since the plan" in result.message
 
 
 def test_quota_parks_the_owners_longest_idle(fake_dy: Dockyard, clock: FakeClock) -> None:

@@ -44,9 +44,10 @@ class Observation:
     activity: dict[str, Activity]
     checkpoints: list[Checkpoint]
 
-    def plan(self, policy: Policy) -> Plan:
+    def plan(self, policy: Policy, *, at: datetime | None = None) -> Plan:
+        """The plan for now, or for the moment ``at`` if nothing changes until then."""
         return plan(
-            now=self.now,
+            now=self.now if at is None else at,
             policy=policy,
             workspaces=self.workspaces,
             containers=self.containers,
@@ -88,9 +89,10 @@ def replay_exec_events(ctx: Context) -> int:
     return landed
 
 
-def observe(ctx: Context, *, probe: bool) -> Observation:
+def observe(ctx: Context, *, probe: bool, horizon: datetime | None = None) -> Observation:
     """Read the engine first, then the store: a container created in between already has
-    its record; a record created in between has no container yet, which is harmless."""
+    its record; a record created in between has no container yet, which is harmless.
+    ``probe`` for busyness the workspaces due a warning or a park by ``horizon`` (now)."""
     listing = ctx.engine.list_containers(labels=installation_labels(ctx))
     containers = [observed_container(ctx.engine, summary) for summary in listing]
     workspaces = ctx.store.list_workspaces()
@@ -105,7 +107,9 @@ def observe(ctx: Context, *, probe: bool) -> Observation:
         running = {c.key for c in containers if c.running}
         candidates = [
             ws
-            for ws in idle_candidates(now=now, policy=ctx.policy, workspaces=workspaces)
+            for ws in idle_candidates(
+                now=max(now, horizon or now), policy=ctx.policy, workspaces=workspaces
+            )
             if ws.key in running and ws.container_id
         ]
         busy = probe_busy(ctx, candidates)

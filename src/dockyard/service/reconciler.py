@@ -371,13 +371,26 @@ class Reconciler:
     changed a state whose next step may be due now (time-based steps are in the plan's
     ``next_wakeup`` already). ``on_pass`` gets each pass with its results once all its
     actions are done.
+
+    A pass takes time (observing hundreds of containers does), so a deadline would be
+    met late by up to two passes. The loop therefore looks ahead: a pass also plans for
+    a moment ``lead`` later (a small multiple of recent pass durations) and schedules
+    each warning or park falling due in between at its exact moment. Such an action
+    still lands only if the workspace's revision is the one seen, so activity in the
+    meantime wins as it always does.
     """
 
     def __init__(
-        self, ctx: Context, *, on_pass: Callable[[PassReport], None] | None = None
+        self,
+        ctx: Context,
+        *,
+        on_pass: Callable[[PassReport], None] | None = None,
+        lead: timedelta | None = None,
     ) -> None:
+        """``lead``: how far ahead passes plan (default: from their measured duration)."""
         self.ctx = ctx
         self.status = LoopStatus()
+        self._fixed_lead = lead
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._backoff = 1.0
@@ -388,7 +401,10 @@ class Reconciler:
         )
         self._lock = threading.RLock()  # a done callback may run inside _dispatch
         self._in_flight: dict[str, Future[Result]] = {}
+        self._scheduled: dict[str, tuple[threading.Timer, Action, _PassResults]] = {}
         self._wanted: set[str] = set()  # in flight when a later plan had an action for it
+        self._pass_s = 0.0  # recent pass duration (moving average)
+        self._replayed = False
 
     def wake(self) -> None:
         self._wake.set()
@@ -401,14 +417,31 @@ class Reconciler:
     def stopped(self) -> bool:
         return self._stop.is_set()
 
+    @property
+    def lead(self) -> timedelta:
+        """How far ahead a pass plans: enough for the next pass to see what follows."""
+        if self._fixed_lead is not None:
+            return self._fixed_lead
+        return timedelta(seconds=min(LOOKAHEAD_FACTOR * self._pass_s, LOOKAHEAD_MAX_S))
+
     def step(self) -> float:
         """One pass (its actions dispatched, not awaited); returns the seconds to wait
         before the next one."""
         max_wait = self.ctx.settings.reconciler.max_interval.total_seconds()
         began = time.monotonic()
         started = self.ctx.now()
+        lead = self.lead
         try:
-            plan = observe_and_plan(self.ctx)
+            if not self._replayed:  # the event watcher counts exec activity from now on
+                replay_exec_events(self.ctx)
+                self._replayed = True
+            observation = observe(self.ctx, probe=True, horizon=started + lead)
+            plan = observation.plan(self.ctx.policy)
+            horizon = started + lead
+            ahead = []
+            if lead:
+                later = observation.plan(self.ctx.policy, at=horizon)
+                ahead = _due_ahead(plan, later, horizon)
         except Unavailable as exc:
             wait = self._backoff
             self._backoff = min(self._backoff * 2, max_wait)
@@ -416,36 +449,78 @@ class Reconciler:
             log.warning("reconcile pass skipped, nothing done: %s (retrying in %.0fs)", exc, wait)
             return wait
         self._backoff = 1.0
-        self._dispatch(plan, started, began)
+        self._dispatch(plan, ahead, started, began)
+        elapsed = time.monotonic() - began
+        self._pass_s = elapsed if not self.status.passes else 0.7 * self._pass_s + 0.3 * elapsed
         self.status.passes += 1
         self.status.last_pass_at = started
-        self.status.last_pass_s = time.monotonic() - began
+        self.status.last_pass_s = elapsed
         self.status.next_wakeup = plan.next_wakeup
         self.status.last_error = None
         self._scheduled_gc()
         if plan.next_wakeup is None:
             return max_wait
-        until = (plan.next_wakeup - self.ctx.now()).total_seconds()
+        # wake early enough that the pass ends before the deadline, which it schedules
+        until = (plan.next_wakeup - self.ctx.now() - lead / 2).total_seconds()
         return min(max(until, 0.0), max_wait)
 
     def settle(self) -> None:
-        """Wait until every dispatched action is done."""
-        with self._lock:
-            pending = list(self._in_flight.values())
-        wait_for(pending)
+        """Wait until every dispatched (and scheduled) action is done."""
+        while True:
+            with self._lock:
+                timers = [timer for timer, _action, _done in self._scheduled.values()]
+                pending = list(self._in_flight.values())
+            if not timers and not pending:
+                return
+            for timer in timers:
+                timer.join()
+            wait_for(pending)
 
-    def _dispatch(self, plan: Plan, started: datetime, began: float) -> None:
+    def _dispatch(
+        self,
+        plan: Plan,
+        ahead: list[tuple[datetime, Action]],
+        started: datetime,
+        began: float,
+    ) -> None:
         with self._lock:
-            actions = tuple(a for a in plan.actions if _claim(a) not in self._in_flight)
-            self._wanted.update(_claim(a) for a in plan.actions if _claim(a) in self._in_flight)
-            dispatched = replace(plan, actions=actions)
+            taken = self._in_flight.keys() | self._scheduled.keys()
+            now = tuple(a for a in plan.actions if _claim(a) not in taken)
+            later = [(at, a) for at, a in ahead if _claim(a) not in taken]
+            self._wanted.update(_claim(a) for a in plan.actions if _claim(a) in taken)
+            dispatched = replace(plan, actions=now + tuple(a for _at, a in later))
             done = _PassResults(dispatched, started, began, self._on_pass)
-            for action in actions:
-                future = self._pool.submit(execute, self.ctx, action)
-                self._in_flight[_claim(action)] = future
-                future.add_done_callback(partial(self._finished, action, done))
-        if not actions:
+            for action in now:
+                self._submit(action, done)
+            for at, action in later:
+                delay = max((at - self.ctx.now()).total_seconds(), 0.0)
+                timer = threading.Timer(delay, self._fire, args=(action,))
+                timer.daemon = True
+                self._scheduled[_claim(action)] = (timer, action, done)
+                timer.start()
+        if not dispatched.actions:
             done.report()
+
+    def _submit(self, action: Action, done: _PassResults) -> None:
+        with self._lock:
+            future = self._pool.submit(execute, self.ctx, action)
+            self._in_flight[_claim(action)] = future
+            future.add_done_callback(partial(self._finished, action, done))
+
+    def _fire(self, action: Action) -> None:
+        """A scheduled action's moment has come."""
+        with self._lock:
+            scheduled = self._scheduled.pop(_claim(action), None)
+            if scheduled is not None:  # else the loop stopped and cancelled it
+                self._submit(action, scheduled[2])
+
+    def _cancel_scheduled(self) -> None:
+        with self._lock:
+            cancelled = list(self._scheduled.values())
+            self._scheduled.clear()
+        for timer, action, done in cancelled:
+            timer.cancel()
+            done.add(Result(action, "skipped", "the reconciler stopped first"))
 
     def _finished(self, action: Action, done: _PassResults, future: Future[Result]) -> None:
         with self._lock:
@@ -491,6 +566,7 @@ class Reconciler:
                 self._wake.wait(wait)
                 self._wake.clear()
         finally:
+            self._cancel_scheduled()
             self._pool.shutdown(wait=True, cancel_futures=True)  # the actions under way finish
             self.status.running = False
 
@@ -547,6 +623,31 @@ class Reconciler:
             finally:
                 with suppress(FileNotFoundError):
                     path.unlink()
+
+
+#: A pass plans this many recent pass durations ahead (at most LOOKAHEAD_MAX_S): the
+#: next pass starts up to one duration later and needs another to finish.
+LOOKAHEAD_FACTOR = 2.5
+LOOKAHEAD_MAX_S = 2.0
+
+
+def _due_ahead(plan: Plan, ahead: Plan, horizon: datetime) -> list[tuple[datetime, Action]]:
+    """What falls due between ``plan`` (now) and ``ahead`` (the plan for ``horizon``),
+    with its moment: each step ``plan`` announces by then that ``ahead`` has due, as
+    announced (the same verb, the same reason; else the next pass decides)."""
+    due_now = {a.key for a in plan.actions}
+    found = []
+    for key, upcoming in plan.upcoming.items():
+        if key in due_now or upcoming.at > horizon:
+            continue
+        action = ahead.for_key(key)
+        if (
+            action is not None
+            and action.verb == upcoming.action
+            and action.reason is upcoming.reason
+        ):
+            found.append((upcoming.at, action))
+    return found
 
 
 #: Actions after which the next step may be due at once (a failed workspace with its
