@@ -136,11 +136,27 @@ def test_session_limit_is_enforced_atomically(store: Store) -> None:
     ]
     with pytest.raises(QuotaExceeded, match="the limit is 2"):
         store.open_session(workspace_key="k", kind=SessionKind.EXEC, holder="h", at=T0, limit=2)
-    store.close_session(opened[0].id, at=T0)
+    store.close_session(opened[0].id, workspace_key="k", at=T0)
     store.open_session(workspace_key="k", kind=SessionKind.SHELL, holder="h", at=T0, limit=2)
     assert store.session_counts() == {"k": (2, 2)}
     assert store.end_sessions(workspace_key="k") == 2
     assert store.list_sessions(workspace_key="k", statuses=[SessionStatus.ACTIVE]) == []
+
+
+def test_every_use_of_a_session_is_activity_on_its_workspace(store: Store) -> None:
+    store.insert(workspace())
+    minute = timedelta(minutes=1)
+    opened = store.open_session(
+        workspace_key="k", kind=SessionKind.SHELL, holder="h", at=T0 + minute
+    )
+    assert store.get("k").last_activity_at == T0 + minute  # type: ignore[union-attr]
+    assert store.use_session(opened.id, workspace_key="k", at=T0 + 2 * minute, holder="h2")
+    assert store.get("k").last_activity_at == T0 + 2 * minute  # type: ignore[union-attr]
+    assert not store.use_session(opened.id, workspace_key="other", at=T0, holder="h")
+    store.close_session(opened.id, workspace_key="k", at=T0 + 3 * minute)
+    assert store.get("k").last_activity_at == T0 + 3 * minute  # type: ignore[union-attr]
+    assert not store.use_session(opened.id, workspace_key="k", at=T0 + 4 * minute, holder="h")
+    assert store.get("k").last_activity_at == T0 + 3 * minute  # type: ignore[union-attr]
 
 
 def test_delete_removes_sessions_too(store: Store) -> None:

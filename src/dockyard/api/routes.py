@@ -297,9 +297,8 @@ def _session(rt: Runtime, who: Principal, session_id: str, *, key: str | None = 
 def _use_session(rt: Runtime, who: Principal, session_id: str, *, key: str) -> Session:
     session = _session(rt, who, session_id, key=key)
     ctx = rt.dy.ctx
-    if not ctx.store.use_session(session.id, at=ctx.now(), holder=ctx.holder):
+    if not ctx.store.use_session(session.id, workspace_key=key, at=ctx.now(), holder=ctx.holder):
         raise NotFound(f"session {session_id!r} is closed")
-    ctx.store.touch(key, at=ctx.now())
     return ctx.store.get_session(session.id) or session
 
 
@@ -317,7 +316,6 @@ def open_session(key: str, body: schemas.SessionBody, rt: Rt, who: Who) -> dict[
         description=body.description,
         limit=ctx.policy_for(ws).max_sessions_per_workspace,
     )
-    ctx.store.touch(ws.key, at=ctx.now())
     return session_json(session)
 
 
@@ -344,7 +342,7 @@ def use_session(session_id: str, rt: Rt, who: Who) -> dict[str, Any]:
 def close_session(session_id: str, rt: Rt, who: Who) -> dict[str, Any]:
     session = _session(rt, who, session_id)
     ctx = rt.dy.ctx
-    ctx.store.close_session(session.id, at=ctx.now())
+    ctx.store.close_session(session.id, workspace_key=session.workspace_key, at=ctx.now())
     return session_json(ctx.store.get_session(session.id) or session)
 
 

@@ -179,7 +179,6 @@ def exec_in(
         raise InvalidInput("exec needs a command")
     ws = require_running(ctx, key)
     policy = ctx.policy_for(ws)
-    ctx.store.touch(ws.key, at=ctx.now())
     if session is None:
         held = _open_session(ctx, ws, kind, " ".join(argv)[:255], policy.max_sessions_per_workspace)
     else:
@@ -206,10 +205,9 @@ def exec_in(
         now = ctx.now()
         try:
             if session is None:
-                ctx.store.close_session(held.id, at=now)
+                ctx.store.close_session(held.id, workspace_key=ws.key, at=now)
             else:
-                ctx.store.use_session(held.id, at=now, holder=ctx.holder)
-            ctx.store.touch(ws.key, at=now)
+                ctx.store.use_session(held.id, workspace_key=ws.key, at=now, holder=ctx.holder)
         except DockyardError as exc:  # the exec's own outcome matters more than bookkeeping
             log.warning("could not close exec session %s of %s: %s", held.id, key, exc)
     return result.exit_code
@@ -220,7 +218,7 @@ def _use(ctx: Context, ws: Workspace, session_id: str) -> Session:
     session = ctx.store.get_session(session_id)
     if session is None or session.workspace_key != ws.key:
         raise NotFound(f"workspace {ws.key!r} has no session {session_id!r}")
-    if not ctx.store.use_session(session.id, at=ctx.now(), holder=ctx.holder):
+    if not ctx.store.use_session(session.id, workspace_key=ws.key, at=ctx.now(), holder=ctx.holder):
         raise NotFound(f"session {session_id!r} is closed")
     return session
 

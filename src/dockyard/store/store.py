@@ -257,7 +257,8 @@ class Store:
         description: str = "",
         limit: int | None = None,
     ) -> Session:
-        """Open a session; ``QuotaExceeded`` if the workspace already has ``limit`` live ones."""
+        """Open a session, which is activity on its workspace; ``QuotaExceeded`` if the
+        workspace already has ``limit`` live ones."""
         session = Session(
             id=secrets.token_hex(8),
             workspace_key=workspace_key,
@@ -268,7 +269,7 @@ class Store:
             holder=holder,
             description=description[:255],
         )
-        with self._write() as conn:
+        with self._write_workspace(workspace_key) as conn:
             if limit is not None:
                 live = conn.execute(
                     sa.select(sa.func.count())
@@ -295,6 +296,7 @@ class Store:
                     description=session.description,
                 )
             )
+            conn.execute(_TOUCH_WORKSPACE, {"b_key": workspace_key, "b_at": at})
         return session
 
     def get_session(self, session_id: str) -> Session | None:
@@ -302,26 +304,35 @@ class Store:
             row = conn.execute(sa.select(sessions).where(sessions.c.id == session_id)).first()
         return None if row is None else _session(row._mapping)
 
-    def use_session(self, session_id: str, *, at: datetime, holder: str) -> bool:
-        """Record a use of a live or detached session (reattaching it to ``holder``)."""
-        with self._write() as conn:
+    def use_session(
+        self, session_id: str, *, workspace_key: str, at: datetime, holder: str
+    ) -> bool:
+        """Record a use of a live or detached session of ``workspace_key`` (reattaching
+        it to ``holder``), which is activity on the workspace; False if it is closed."""
+        with self._write_workspace(workspace_key) as conn:
             result = conn.execute(
                 sessions.update()
                 .where(
                     sessions.c.id == session_id,
+                    sessions.c.workspace_key == workspace_key,
                     sessions.c.status != SessionStatus.DEAD.value,
                 )
                 .values(status=SessionStatus.ACTIVE.value, last_used=at, holder=holder)
             )
-            return result.rowcount == 1
+            if result.rowcount != 1:
+                return False
+            conn.execute(_TOUCH_WORKSPACE, {"b_key": workspace_key, "b_at": at})
+            return True
 
-    def close_session(self, session_id: str, *, at: datetime) -> None:
-        with self._write() as conn:
+    def close_session(self, session_id: str, *, workspace_key: str, at: datetime) -> None:
+        """Close a session of ``workspace_key``: its last use, activity on the workspace."""
+        with self._write_workspace(workspace_key) as conn:
             conn.execute(
                 sessions.update()
-                .where(sessions.c.id == session_id)
+                .where(sessions.c.id == session_id, sessions.c.workspace_key == workspace_key)
                 .values(status=SessionStatus.DEAD.value, last_used=at)
             )
+            conn.execute(_TOUCH_WORKSPACE, {"b_key": workspace_key, "b_at": at})
 
     def set_session_status(self, ids: Iterable[str], status: SessionStatus) -> int:
         ids = list(ids)
