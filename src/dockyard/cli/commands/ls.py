@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import click
@@ -10,6 +11,7 @@ from rich.text import Text
 from dockyard.cli.app import App, pass_app
 from dockyard.cli.output import styled_state
 from dockyard.cli.params import json_option, pending_text, seconds_text
+from dockyard.core.model import ACTIVE_STATES
 from dockyard.core.units import format_size
 from dockyard.service.activity import ResourceUse, resource_sweep
 
@@ -24,10 +26,15 @@ def ls(app: App, *, include_removed: bool, owner: str | None, usage: bool, as_js
     """List workspaces: key, container, state, owner, idle for, time left, sessions, and
     what the reconciler will do next to each and why."""
     app.cleanup_in_background()
-    views, engine_ok = app.dockyard().list(include_removed=include_removed, owner=owner)
+    dy = app.dockyard()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # the sweep's sampling window passes while the views are made
+        running = dy.ctx.store.list_workspaces(owner=owner, states=ACTIVE_STATES)
+        sweep = pool.submit(resource_sweep, dy.ctx, running) if usage else None
+        views, engine_ok = dy.list(include_removed=include_removed, owner=owner)
+        use = sweep.result() if sweep is not None else {}
     if not engine_ok:
         app.term.warn("the engine did not answer; container status is unknown")
-    use = resource_sweep(app.dockyard().ctx, [v.workspace for v in views]) if usage else {}
     if as_json:
         app.term.json([_with_usage(v.to_json(), use.get(v.workspace.key)) for v in views])
         return
