@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -128,3 +130,13 @@ def test_spec_to_api() -> None:
 def test_bad_engine_urls(url: str) -> None:
     with pytest.raises(InvalidInput, match="engine URL"):
         EngineTransport(url)
+
+
+def test_a_finished_threads_connection_is_not_kept_open() -> None:
+    transport = EngineTransport("unix:///run/dockyard-test-none.sock")
+    workers = [threading.Thread(target=transport._pooled) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+        worker.join()
+    gc.collect()
+    assert len(transport._all) == 0  # what close() would still have to close

@@ -311,6 +311,7 @@ def test_a_park_due_before_the_next_pass_is_scheduled_for_its_deadline(
     clock.advance(5 * M - timedelta(milliseconds=50))  # the deadline is 50 ms away
     loop.step()
     assert fake_dy.get("k").state is State.WARNED  # not parked before its deadline ...
+    clock.advance(timedelta(milliseconds=50))
     loop.settle()
     assert fake_dy.get("k").state is State.PARKED  # ... but at it, without another pass
     assert loop.status.passes == 2
@@ -329,6 +330,7 @@ def test_a_scheduled_park_loses_to_activity_before_its_moment(
     clock.advance(5 * M - timedelta(milliseconds=200))
     loop.step()  # schedules the park 200 ms from now
     fake_dy.touch("k")
+    clock.advance(timedelta(milliseconds=200))
     loop.settle()
     assert fake_dy.get("k").state is State.RUNNING
     [result] = reports[-1].results

@@ -53,7 +53,7 @@ class Metrics:
         )
         self.pass_seconds = Histogram(
             "dockyard_reconcile_pass_seconds",
-            "Reconciler pass duration",
+            "Reconciler pass duration, from its plan to the end of its last action",
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )

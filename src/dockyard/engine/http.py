@@ -24,6 +24,7 @@ import json
 import socket
 import threading
 import urllib.parse
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -89,8 +90,9 @@ class EngineTransport:
         self.url = url
         self.timeout_s = timeout_s
         self._local = threading.local()
-        # Every kept-alive connection, whichever thread opened it, so close() reaches all.
-        self._all: set[http.client.HTTPConnection] = set()
+        # Every kept-alive connection, whichever thread opened it, so close() reaches all;
+        # weakly, so that a finished thread's connection goes (and closes) with it.
+        self._all: weakref.WeakSet[http.client.HTTPConnection] = weakref.WeakSet()
         self._all_lock = threading.Lock()
 
     # -- connections --------------------------------------------------------------------
@@ -121,7 +123,7 @@ class EngineTransport:
     def close(self) -> None:
         """Close every kept-alive connection (of all threads); later calls reconnect."""
         with self._all_lock:
-            connections, self._all = self._all, set()
+            connections, self._all = list(self._all), weakref.WeakSet()
         for conn in connections:
             conn.close()
 

@@ -54,7 +54,9 @@ TOUCH_RESOLUTION = timedelta(seconds=1)
 
 
 def touch(ctx: Context, key: str, *, owner: str | None = None) -> Workspace:
-    """Record activity now; the idle deadline moves to now + idle timeout.
+    """Record activity now; the idle deadline moves to now + idle timeout (a touch
+    within TOUCH_RESOLUTION of the last recorded one is not written again, so the
+    deadline may be up to that much earlier).
 
     With ``owner``, only that owner's workspace (any other one does not exist)."""
     ws = ctx.store.record_activity(

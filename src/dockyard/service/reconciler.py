@@ -10,9 +10,11 @@ Execution re-checks every action just before acting, because time passed since t
 plan: destructive actions take the workspace's lease (skipping it if someone else holds
 it: that someone is using it) and land only if the record's revision is the one the
 plan saw, so a touch or an extend that arrives meanwhile wins. Errors are per action;
-an unreachable engine or store aborts the pass without acting, and the loop retries
-with backoff. Nothing here sleeps in tests: ``step`` runs one iteration and returns how
-long the loop would wait.
+an unreachable engine or store stops a pass before it plans anything (actions already
+under way finish or fail on their own), and the loop retries with backoff. Nothing
+here sleeps for a deadline in tests: ``step`` runs one iteration and returns how long
+the loop would wait, and scheduled actions start when the injected clock reaches
+their moment.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_for
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -62,6 +63,7 @@ from dockyard.service.observe import (
     replay_exec_events,
     running_execs,
 )
+from dockyard.service.timers import Timers
 
 log = logging.getLogger("dockyard.reconciler")
 
@@ -365,19 +367,19 @@ class Reconciler:
     """Runs passes until stopped; deadline-driven, wakeable, backs off when blind.
 
     A pass plans and hands its actions to a pool of ``reconciler.workers`` threads
-    without waiting for them: a slow park does not hold back the next deadline. A
-    workspace with an action in flight is left out of later plans until it is done;
-    then the loop looks again at once if a plan wanted it meanwhile, or if the action
-    changed a state whose next step may be due now (time-based steps are in the plan's
-    ``next_wakeup`` already). ``on_pass`` gets each pass with its results once all its
-    actions are done.
+    without waiting for them: a slow park does not hold back the next deadline. One
+    action at a time per workspace (its claim): a workspace with an action under way is
+    left out of later plans until it is done; then the loop looks again at once if a
+    plan wanted it meanwhile, or if the action changed a state whose next step may be
+    due now (time-based steps are in the plan's ``next_wakeup`` already). ``on_pass``
+    gets each pass with its results once all its actions are done.
 
     A pass takes time (observing hundreds of containers does), so a deadline would be
     met late by up to two passes. The loop therefore looks ahead: a pass also plans for
     a moment ``lead`` later (a small multiple of recent pass durations) and schedules
-    each warning or park falling due in between at its exact moment. Such an action
-    still lands only if the workspace's revision is the one seen, so activity in the
-    meantime wins as it always does.
+    each step its plan announced for that window (a warning, a park, ...) at its exact
+    moment. Such an action still lands only if the workspace's revision is the one seen,
+    so activity in the meantime wins as it always does.
     """
 
     def __init__(
@@ -399,10 +401,14 @@ class Reconciler:
         self._pool = ThreadPoolExecutor(
             max_workers=ctx.settings.reconciler.workers, thread_name_prefix="reconcile"
         )
-        self._lock = threading.RLock()  # a done callback may run inside _dispatch
-        self._in_flight: dict[str, Future[Result]] = {}
-        self._scheduled: dict[str, tuple[threading.Timer, Action, _PassResults]] = {}
-        self._wanted: set[str] = set()  # in flight when a later plan had an action for it
+        self._timers: Timers[_Work] = Timers(
+            clock=ctx.now, fire=self._launch, name="reconcile-timers"
+        )
+        # claim -> the action's future (None while it waits for its moment); notified
+        # whenever a claim is released
+        self._claims = threading.Condition()
+        self._claimed: dict[str, Future[Result] | None] = {}
+        self._wanted: set[str] = set()  # claimed when a later plan had an action for it
         self._pass_s = 0.0  # recent pass duration (moving average)
         self._replayed = False
 
@@ -431,13 +437,13 @@ class Reconciler:
         began = time.monotonic()
         started = self.ctx.now()
         lead = self.lead
+        horizon = started + lead
         try:
             if not self._replayed:  # the event watcher counts exec activity from now on
                 replay_exec_events(self.ctx)
                 self._replayed = True
-            observation = observe(self.ctx, probe=True, horizon=started + lead)
+            observation = observe(self.ctx, probe=True, horizon=horizon)
             plan = observation.plan(self.ctx.policy)
-            horizon = started + lead
             ahead = []
             if lead:
                 later = observation.plan(self.ctx.policy, at=horizon)
@@ -458,23 +464,28 @@ class Reconciler:
         self.status.next_wakeup = plan.next_wakeup
         self.status.last_error = None
         self._scheduled_gc()
-        if plan.next_wakeup is None:
+        wakeup = self._next_unclaimed(plan)
+        if wakeup is None:
             return max_wait
-        # wake early enough that the pass ends before the deadline, which it schedules
-        until = (plan.next_wakeup - self.ctx.now() - lead / 2).total_seconds()
+        # wake early enough that the pass ends before the moment, which it schedules
+        until = (wakeup - self.ctx.now() - lead / 2).total_seconds()
         return min(max(until, 0.0), max_wait)
 
     def settle(self) -> None:
-        """Wait until every dispatched (and scheduled) action is done."""
-        while True:
-            with self._lock:
-                timers = [timer for timer, _action, _done in self._scheduled.values()]
-                pending = list(self._in_flight.values())
-            if not timers and not pending:
-                return
-            for timer in timers:
-                timer.join()
-            wait_for(pending)
+        """Wait until every dispatched and scheduled action is done (and reported)."""
+        with self._claims:
+            while self._claimed:
+                self._claims.wait()
+
+    def _next_unclaimed(self, plan: Plan) -> datetime | None:
+        """The plan's next wakeup, leaving out steps already scheduled or under way."""
+        with self._claims:
+            claimed = set(self._claimed)
+        taken = {u.at for key, u in plan.upcoming.items() if key in claimed}
+        moments = [u.at for key, u in plan.upcoming.items() if key not in claimed]
+        if plan.next_wakeup is not None and plan.next_wakeup not in taken:
+            moments.append(plan.next_wakeup)  # an orphan's grace, a checkpoint's expiry
+        return min(moments, default=None)
 
     def _dispatch(
         self,
@@ -483,52 +494,45 @@ class Reconciler:
         started: datetime,
         began: float,
     ) -> None:
-        with self._lock:
-            taken = self._in_flight.keys() | self._scheduled.keys()
-            now = tuple(a for a in plan.actions if _claim(a) not in taken)
-            later = [(at, a) for at, a in ahead if _claim(a) not in taken]
-            self._wanted.update(_claim(a) for a in plan.actions if _claim(a) in taken)
-            dispatched = replace(plan, actions=now + tuple(a for _at, a in later))
-            done = _PassResults(dispatched, started, began, self._on_pass)
-            for action in now:
-                self._submit(action, done)
-            for at, action in later:
-                delay = max((at - self.ctx.now()).total_seconds(), 0.0)
-                timer = threading.Timer(delay, self._fire, args=(action,))
-                timer.daemon = True
-                self._scheduled[_claim(action)] = (timer, action, done)
-                timer.start()
+        now: list[Action] = []
+        later: list[tuple[datetime, Action]] = []
+        with self._claims:
+            for at, action in [(None, a) for a in plan.actions] + list(ahead):
+                claim = _claim(action)
+                if claim in self._claimed:
+                    if at is None:
+                        self._wanted.add(claim)
+                    continue
+                self._claimed[claim] = None
+                if at is None:
+                    now.append(action)
+                else:
+                    later.append((at, action))
+        dispatched = replace(plan, actions=(*now, *(a for _at, a in later)))
+        done = _PassResults(dispatched, started, began, self._on_pass)
+        for action in now:
+            self._launch(_Work(action, done))
+        for at, action in later:
+            self._timers.add(at, _Work(action, done))
         if not dispatched.actions:
             done.report()
 
-    def _submit(self, action: Action, done: _PassResults) -> None:
-        with self._lock:
-            future = self._pool.submit(execute, self.ctx, action)
-            self._in_flight[_claim(action)] = future
-            future.add_done_callback(partial(self._finished, action, done))
+    def _launch(self, work: _Work) -> None:
+        """Hand a claimed action to the pool (at once, or at its moment)."""
+        with self._claims:
+            try:
+                future = self._pool.submit(execute, self.ctx, work.action)
+            except RuntimeError:  # the pool shut down: the loop stopped
+                future = None
+            if future is not None:
+                self._claimed[_claim(work.action)] = future
+        if future is None:
+            self._finish(work, Result(work.action, "skipped", "the reconciler stopped first"))
+        else:
+            future.add_done_callback(partial(self._finished, work))
 
-    def _fire(self, action: Action) -> None:
-        """A scheduled action's moment has come."""
-        with self._lock:
-            scheduled = self._scheduled.pop(_claim(action), None)
-            if scheduled is not None:  # else the loop stopped and cancelled it
-                self._submit(action, scheduled[2])
-
-    def _cancel_scheduled(self) -> None:
-        with self._lock:
-            cancelled = list(self._scheduled.values())
-            self._scheduled.clear()
-        for timer, action, done in cancelled:
-            timer.cancel()
-            done.add(Result(action, "skipped", "the reconciler stopped first"))
-
-    def _finished(self, action: Action, done: _PassResults, future: Future[Result]) -> None:
-        with self._lock:
-            self._in_flight.pop(_claim(action), None)
-            wanted = _claim(action) in self._wanted
-            self._wanted.discard(_claim(action))
-        if wanted or isinstance(action, _FOLLOWED_AT_ONCE):
-            self.wake()
+    def _finished(self, work: _Work, future: Future[Result]) -> None:
+        action = work.action
         if future.cancelled():
             result = Result(action, "skipped", "the reconciler stopped first")
         else:
@@ -536,7 +540,22 @@ class Reconciler:
                 result = future.result()
             except DockyardError as exc:  # Unavailable: the next pass finds out and backs off
                 result = Result(action, "failed", exc.message)
-        done.add(result)
+            except Exception as exc:  # a bug: say so, and keep the loop and its report whole
+                log.exception("%s %s failed unexpectedly", action.kind, action.target)
+                result = Result(action, "failed", f"unexpected error: {exc!r}")
+        self._finish(work, result)
+
+    def _finish(self, work: _Work, result: Result) -> None:
+        """Report the result, then release the claim (so ``settle`` sees both)."""
+        work.done.add(result)
+        claim = _claim(work.action)
+        with self._claims:
+            self._claimed.pop(claim, None)
+            wanted = claim in self._wanted
+            self._wanted.discard(claim)
+            self._claims.notify_all()
+        if wanted or isinstance(work.action, _FOLLOWED_AT_ONCE):
+            self.wake()
 
     def _scheduled_gc(self) -> None:
         try:
@@ -566,7 +585,8 @@ class Reconciler:
                 self._wake.wait(wait)
                 self._wake.clear()
         finally:
-            self._cancel_scheduled()
+            for work in self._timers.close():
+                self._finish(work, Result(work.action, "skipped", "the reconciler stopped first"))
             self._pool.shutdown(wait=True, cancel_futures=True)  # the actions under way finish
             self.status.running = False
 
@@ -660,6 +680,12 @@ def _claim(action: Action) -> str:
     return action.key or action.target
 
 
+@dataclass(frozen=True, slots=True)
+class _Work:
+    action: Action
+    done: _PassResults
+
+
 class _PassResults:
     """Collects one pass's results as its actions finish; reports when all are in."""
 
@@ -690,7 +716,10 @@ class _PassResults:
         order = {id(a): i for i, a in enumerate(self._plan.actions)}
         results = sorted(self._results, key=lambda r: order[id(r.action)])
         duration = time.monotonic() - self._began
-        self._on_pass(PassReport(self._plan, results, self._started, duration))
+        try:
+            self._on_pass(PassReport(self._plan, results, self._started, duration))
+        except Exception:  # a reporting bug must not stop the loop
+            log.exception("reporting a reconcile pass failed")
 
 
 def notify(data_dir: Path) -> None:

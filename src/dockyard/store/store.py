@@ -235,15 +235,20 @@ class Store:
 
     @contextmanager
     def _write_workspace(self, key: str) -> Iterator[sa.Connection]:
-        """A write transaction on the record ``key``: once it is over (committed or not),
-        what ``record_activity`` remembers of the workspace is forgotten."""
+        """A write transaction on the record ``key``: what ``record_activity`` remembers
+        of the workspace is forgotten before it begins (no answer from memory while it
+        runs) and once it is over (committed or not: no racing touch's answer stays)."""
+        self._forget(key)
         try:
             with self._write() as conn:
                 yield conn
         finally:
-            with self._recent_lock:
-                self._writes += 1
-                self._recent.pop(key, None)
+            self._forget(key)
+
+    def _forget(self, key: str) -> None:
+        with self._recent_lock:
+            self._writes += 1
+            self._recent.pop(key, None)
 
     # -- sessions -----------------------------------------------------------------------
 

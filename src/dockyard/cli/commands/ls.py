@@ -29,8 +29,10 @@ def ls(app: App, *, include_removed: bool, owner: str | None, usage: bool, as_js
     dy = app.dockyard()
     with ThreadPoolExecutor(max_workers=1) as pool:
         # the sweep's sampling window passes while the views are made
-        running = dy.ctx.store.list_workspaces(owner=owner, states=ACTIVE_STATES)
-        sweep = pool.submit(resource_sweep, dy.ctx, running) if usage else None
+        sweep = None
+        if usage:
+            running = dy.ctx.store.list_workspaces(owner=owner, states=ACTIVE_STATES)
+            sweep = pool.submit(resource_sweep, dy.ctx, running)
         views, engine_ok = dy.list(include_removed=include_removed, owner=owner)
         use = sweep.result() if sweep is not None else {}
     if not engine_ok:
