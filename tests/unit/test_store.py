@@ -13,7 +13,15 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from dockyard.core.errors import Conflict, QuotaExceeded, StoreError, StoreUnavailable
-from dockyard.core.model import SessionKind, SessionStatus, State
+from dockyard.core.model import (
+    Checkpoint,
+    CheckpointKind,
+    SaveStrategy,
+    SessionKind,
+    SessionStatus,
+    State,
+    Workspace,
+)
 from dockyard.store import Store
 from dockyard.store.migrate import _MIGRATIONS
 from dockyard.store.schema import SCHEMA_REVISION, metadata
@@ -113,6 +121,49 @@ def test_record_activity_of_an_owner_lands_only_on_their_workspace(store: Store)
     assert store.record_activity("k", at=T0, coalesce=hour, owner="alice") is not None
     assert store.recent_activity("k", at=T0, coalesce=hour, owner="bob") is None
     assert store.recent_activity("k", at=T0, coalesce=hour, owner="alice") is not None
+
+
+def test_the_working_set_leaves_out_history_with_nothing_to_look_after(store: Store) -> None:
+    def record(key: str, state: State) -> Workspace:
+        ws = workspace(key=key, name=f"dy-{key}", state=state)
+        store.insert(ws)
+        return ws
+
+    record("running", State.RUNNING)
+    record("stopped", State.STOPPED)
+    record("history", State.PARKED)
+    record("removed", State.REMOVED)
+    record("has-checkpoint", State.PARKED)
+    with_container = record("has-container", State.EXPIRED)
+    found = store.list_working_set(keys={"has-checkpoint"}, names={with_container.name})
+    assert [ws.key for ws in found] == ["has-checkpoint", "has-container", "running", "stopped"]
+    assert [ws.key for ws in store.list_working_set()] == ["running", "stopped"]
+
+
+def test_checkpoints_due_are_the_expired_the_unverified_and_the_orphaned(store: Store) -> None:
+    store.insert(workspace(state=State.PARKED))
+    week = timedelta(days=7)
+
+    def add(id_: str, *, key: str = "k", expires: timedelta = week, verified: bool = True) -> None:
+        store.add_checkpoint(
+            Checkpoint(
+                id=id_,
+                workspace_key=key,
+                strategy=SaveStrategy.VOLUME,
+                kind=CheckpointKind.VOLUME,
+                created_at=T0,
+                expires_at=T0 + expires,
+                verified=verified,
+            )
+        )
+
+    add("kept")
+    add("expired", expires=timedelta(hours=1))
+    add("unfinished", verified=False)
+    add("orphan", key="gone")
+    due = {c.id for c in store.checkpoints_due(by=T0 + timedelta(days=1))}
+    assert due == {"expired", "unfinished", "orphan"}
+    assert {c.id for c in store.checkpoints_due(by=T0 + 2 * week)} == due | {"kept"}
 
 
 def test_leases(store: Store) -> None:

@@ -89,14 +89,27 @@ def replay_exec_events(ctx: Context) -> int:
     return landed
 
 
-def observe(ctx: Context, *, probe: bool, horizon: datetime | None = None) -> Observation:
+def observe(
+    ctx: Context, *, probe: bool, horizon: datetime | None = None, working_set: bool = False
+) -> Observation:
     """Read the engine first, then the store: a container created in between already has
     its record; a record created in between has no container yet, which is harmless.
-    ``probe`` for busyness the workspaces due a warning or a park by ``horizon`` (now)."""
+    ``probe`` for busyness the workspaces due a warning or a park by ``horizon`` (now).
+
+    With ``working_set``, only the records and checkpoints a pass can have work for by
+    ``horizon`` (what the reconciler needs, at the cost of what is live); otherwise all
+    of them (what the views show). A checkpoint expiring later is not in the plan's
+    ``next_wakeup`` then: it is seen by a pass within ``reconciler.max_interval``."""
     listing = ctx.engine.list_containers(labels=installation_labels(ctx))
     containers = [observed_container(ctx.engine, summary) for summary in listing]
-    workspaces = ctx.store.list_workspaces()
     now = ctx.now()
+    if working_set:
+        checkpoints = ctx.store.checkpoints_due(by=max(now, horizon or now))
+        keys = {c.key for c in containers if c.key} | {cp.workspace_key for cp in checkpoints}
+        workspaces = ctx.store.list_working_set(keys=keys, names={c.name for c in containers})
+    else:
+        checkpoints = ctx.store.list_checkpoints()
+        workspaces = ctx.store.list_workspaces()
     last_use: dict[str, datetime] = {}
     for session in ctx.store.list_sessions(statuses=[SessionStatus.ACTIVE]):
         seen = last_use.get(session.workspace_key)
@@ -117,7 +130,7 @@ def observe(ctx: Context, *, probe: bool, horizon: datetime | None = None) -> Ob
         key: Activity(last_session_use=last_use.get(key), busy=busy.get(key))
         for key in set(last_use) | set(busy)
     }
-    return Observation(now, workspaces, containers, activity, ctx.store.list_checkpoints())
+    return Observation(now, workspaces, containers, activity, checkpoints)
 
 
 def observed_container(engine: Engine, summary: ContainerSummary) -> ObservedContainer:

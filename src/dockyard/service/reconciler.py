@@ -125,7 +125,7 @@ def observe_and_plan(ctx: Context, *, replay: bool = True, probe: bool = True) -
     """What is due now (``replay``: count the engine's recent exec events as activity)."""
     if replay:
         replay_exec_events(ctx)
-    return observe(ctx, probe=probe).plan(ctx.policy)
+    return observe(ctx, probe=probe, working_set=True).plan(ctx.policy)
 
 
 def execute(ctx: Context, action: Action) -> Result:
@@ -442,7 +442,7 @@ class Reconciler:
             if not self._replayed:  # the event watcher counts exec activity from now on
                 replay_exec_events(self.ctx)
                 self._replayed = True
-            observation = observe(self.ctx, probe=True, horizon=horizon)
+            observation = observe(self.ctx, probe=True, horizon=horizon, working_set=True)
             plan = observation.plan(self.ctx.policy)
             ahead = []
             if lead:

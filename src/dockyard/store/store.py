@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -38,6 +38,7 @@ from dockyard.core.model import (
     State,
     Workspace,
 )
+from dockyard.core.planner import CONTAINERLESS_STATES
 from dockyard.store import migrate
 from dockyard.store.schema import (
     UTCDateTime,
@@ -143,6 +144,23 @@ class Store:
             query = query.where(workspaces.c.state.in_([s.value for s in states]))
         with self._read() as conn:
             return [_workspace(row._mapping) for row in conn.execute(query)]
+
+    def list_working_set(
+        self, *, keys: Collection[str] = (), names: Collection[str] = ()
+    ) -> list[Workspace]:
+        """The records the reconciler can have work for: every one not at rest (parked,
+        removed, expired) and, whatever their state, those of ``keys`` and ``names`` (the
+        workspaces that still have a container or a checkpoint to look after). A pass
+        costs what is live, not what the history holds."""
+        wanted = [workspaces.c.state.not_in([s.value for s in CONTAINERLESS_STATES])]
+        if keys:
+            wanted.append(workspaces.c.key.in_(list(keys)))
+        if names:
+            wanted.append(workspaces.c.name.in_(list(names)))
+        query = sa.select(workspaces).where(sa.or_(*wanted))
+        with self._read() as conn:
+            rows = conn.execute(query.order_by(workspaces.c.created_at, workspaces.c.key))
+            return [_workspace(row._mapping) for row in rows]
 
     def insert(self, ws: Workspace) -> None:
         """Add a new record; ``Conflict`` if the key or the name is taken."""
@@ -466,6 +484,26 @@ class Store:
         )
         if workspace_key is not None:
             query = query.where(checkpoints.c.workspace_key == workspace_key)
+        with self._read() as conn:
+            return [_checkpoint(row._mapping) for row in conn.execute(query)]
+
+    def checkpoints_due(self, *, by: datetime) -> list[Checkpoint]:
+        """The checkpoints the reconciler can have work for by ``by``: expired by then,
+        unverified (a save under way or cut off), or of no workspace. Newest first."""
+        query = (
+            sa.select(checkpoints)
+            .select_from(
+                checkpoints.outerjoin(workspaces, workspaces.c.key == checkpoints.c.workspace_key)
+            )
+            .where(
+                sa.or_(
+                    checkpoints.c.expires_at <= by,
+                    checkpoints.c.verified == sa.false(),
+                    workspaces.c.key.is_(None),
+                )
+            )
+            .order_by(checkpoints.c.created_at.desc(), checkpoints.c.id.desc())
+        )
         with self._read() as conn:
             return [_checkpoint(row._mapping) for row in conn.execute(query)]
 
