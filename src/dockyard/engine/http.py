@@ -59,6 +59,15 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
+class _Held:
+    """A thread's kept-alive connection, held in its thread-local storage."""
+
+    __slots__ = ("__weakref__", "conn")
+
+    def __init__(self, conn: http.client.HTTPConnection) -> None:
+        self.conn = conn
+
+
 @dataclass(frozen=True, slots=True)
 class Response:
     status: int
@@ -103,22 +112,25 @@ class EngineTransport:
         return http.client.HTTPConnection(self._host, self._port, timeout=timeout)
 
     def _pooled(self) -> tuple[http.client.HTTPConnection, bool]:
-        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
-        if conn is not None:
-            return conn, True
+        held: _Held | None = getattr(self._local, "held", None)
+        if held is not None:
+            return held.conn, True
         conn = self._new_connection(self.timeout_s)
-        self._local.conn = conn
+        held = _Held(conn)
+        # the thread's storage goes when the thread ends, and the connection is closed then
+        weakref.finalize(held, conn.close)
+        self._local.held = held
         with self._all_lock:
             self._all.add(conn)
         return conn, False
 
     def _drop_pooled(self) -> None:
-        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        held: _Held | None = getattr(self._local, "held", None)
+        if held is not None:
+            held.conn.close()
+            self._local.held = None
             with self._all_lock:
-                self._all.discard(conn)
+                self._all.discard(held.conn)
 
     def close(self) -> None:
         """Close every kept-alive connection (of all threads); later calls reconnect."""
