@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from dockyard.core.errors import Conflict, QuotaExceeded, StoreError, StoreUnavailable
 from dockyard.core.model import (
@@ -739,6 +739,9 @@ def _sqlite_begin(conn: sa.Connection) -> None:
 
 def _insert_ignore(dialect: str, table: sa.Table) -> Any:
     if dialect == "postgresql":
+        # imported here: loading the PostgreSQL dialect costs every CLI command on SQLite
+        from sqlalchemy.dialects import postgresql  # noqa: PLC0415
+
         return postgresql.insert(table).on_conflict_do_nothing()
     return sqlite.insert(table).on_conflict_do_nothing()
 

@@ -15,11 +15,14 @@ from dockyard.core.model import ACTIVE_STATES
 from dockyard.core.units import format_size
 from dockyard.service.activity import ResourceUse, resource_sweep
 
+#: CPU is sampled over this window: a listing's glance, kept short (the listing waits).
+USAGE_WINDOW_S = 0.1
+
 
 @click.command(name="ls")
 @click.option("-a", "--all", "include_removed", is_flag=True, help="Include removed workspaces.")
 @click.option("--owner", help="Only this owner's workspaces.")
-@click.option("--usage", is_flag=True, help="Also CPU and memory of running ones (~0.2s).")
+@click.option("--usage", is_flag=True, help="Also CPU and memory of running ones (~0.1s).")
 @json_option
 @pass_app
 def ls(app: App, *, include_removed: bool, owner: str | None, usage: bool, as_json: bool) -> None:
@@ -32,7 +35,7 @@ def ls(app: App, *, include_removed: bool, owner: str | None, usage: bool, as_js
         sweep = None
         if usage:
             running = dy.ctx.store.list_workspaces(owner=owner, states=ACTIVE_STATES)
-            sweep = pool.submit(resource_sweep, dy.ctx, running)
+            sweep = pool.submit(resource_sweep, dy.ctx, running, window_s=USAGE_WINDOW_S)
         views, engine_ok = dy.list(include_removed=include_removed, owner=owner)
         use = sweep.result() if sweep is not None else {}
     if not engine_ok:
