@@ -337,6 +337,27 @@ def test_a_scheduled_park_loses_to_activity_before_its_moment(
     assert result.outcome == "skipped" and "changed since the plan" in result.message
 
 
+def test_stopping_the_loop_cancels_what_it_scheduled_and_says_so(
+    fake_dy: Dockyard, clock: FakeClock
+) -> None:
+    up(fake_dy)
+    clock.advance(40 * M)
+    run_pass(fake_dy.ctx)  # the warning
+    clock.advance(5 * M - timedelta(milliseconds=500))
+    reports: list[PassReport] = []
+    loop = Reconciler(fake_dy.ctx, on_pass=reports.append, lead=timedelta(seconds=1))
+    thread = threading.Thread(target=loop.run, daemon=True)
+    thread.start()
+    wait_until(lambda: loop.status.passes >= 1, what="the pass that schedules the park")
+    loop.stop()  # the fake clock never reaches the deadline: the park is still waiting
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+    assert fake_dy.get("k").state is State.WARNED
+    [result] = [r for report in reports for r in report.results]
+    assert (result.action.verb, result.outcome) == ("park", "skipped")
+    assert result.message == "the reconciler stopped first"
+
+
 def test_quota_parks_the_owners_longest_idle(fake_dy: Dockyard, clock: FakeClock) -> None:
     fake_dy.ctx.policy = replace(fake_dy.ctx.policy, max_workspaces_per_owner=2)
     up(fake_dy, "a", owner="o")
