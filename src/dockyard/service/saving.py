@@ -152,22 +152,36 @@ def _prepare(ctx: Context, container: str, *, init: bool) -> _GitState:
 
 
 def _commit(
-    ctx: Context, ws: Workspace, container: str, state: _GitState, progress: Progress
-) -> str | None:
-    """Commit what is staged, if anything; returns the commit the work is at (None: no
-    commit at all, an empty repository). A clean tree makes no empty commit."""
-    if state.files == 0:
-        return state.head
-    progress(STEP_COMMIT)
-    message = commit_message(ws.key, at=ctx.now(), files_changed=state.files)
-    fields = _git(
-        ctx, container, gitops.COMMIT, what="git commit", env={"DOCKYARD_MESSAGE": message}
-    )
-    head = fields.get("head", "")
-    if not is_sha(head):
-        raise SaveFailed(f"git commit printed no commit id (got {head[:40]!r})")
-    progress(STEP_COMMITTED)
-    return head
+    ctx: Context,
+    ws: Workspace,
+    container: str,
+    state: _GitState,
+    progress: Progress,
+    *,
+    bundle: str | None = None,
+) -> tuple[str | None, str | None]:
+    """Commit what is staged, if anything (a clean tree makes no empty commit), and with
+    ``bundle`` bundle the whole history there too, in the same exec. Returns the commit
+    the work is at (None: an empty repository) and the bundle's checksum."""
+    env: dict[str, str] = {}
+    steps: dict[str, str] = {}  # what -> its script
+    if state.files:
+        progress(STEP_COMMIT)
+        env["DOCKYARD_MESSAGE"] = commit_message(ws.key, at=ctx.now(), files_changed=state.files)
+        steps["git commit"] = gitops.COMMIT
+    if bundle is not None and (state.files or state.head):
+        env["DOCKYARD_BUNDLE"] = bundle
+        steps["git bundle"] = gitops.EXPORT
+    if not steps:
+        return state.head, None
+    fields = _git(ctx, container, "\n".join(steps.values()), what=" and ".join(steps), env=env)
+    head = state.head
+    if state.files:
+        head = fields.get("head", "")
+        if not is_sha(head):
+            raise SaveFailed(f"git commit printed no commit id (got {head[:40]!r})")
+        progress(STEP_COMMITTED)
+    return head, fields.get("sha256")
 
 
 # -- strategies ---------------------------------------------------------------------------
@@ -183,7 +197,7 @@ def _save_volume(
         try:
             state = _prepare(ctx, container.id, init=False)
             if state.is_repo:
-                head = _commit(ctx, ws, container.id, state, progress)
+                head, _bundled = _commit(ctx, ws, container.id, state, progress)
                 checkpoint = replace(
                     intent, commit=head, branch=state.branch, files_changed=state.files
                 )
@@ -202,28 +216,27 @@ def _save_git(
     ctx: Context, ws: Workspace, container: ContainerInfo, progress: Progress
 ) -> Checkpoint:
     intent = _intent(ctx, ws, CheckpointKind.BUNDLE)
+    inside = f"{gitops.BUNDLE_DIR}/dockyard-{intent.id}.bundle"
     try:
         state = _prepare(ctx, container.id, init=True)
-        head = _commit(ctx, ws, container.id, state, progress)
-        if head is None:
-            empty = replace(intent, kind=CheckpointKind.EMPTY, detail="nothing to save: empty")
-            return _verified(ctx, ws, empty)
-        path = ctx.vault.path_for(workspace_name=ws.name, checkpoint_id=intent.id, suffix="bundle")
-        intent = replace(
-            intent,
-            ref=head,
-            commit=head,
-            branch=state.branch,
-            files_changed=state.files,
-            location=str(path),
-        )
-        ctx.store.update_checkpoint(intent)  # where the export goes, before it starts
-        progress("saving: exporting the git history")
-        inside = f"{gitops.BUNDLE_DIR}/dockyard-{intent.id}.bundle"
         try:
-            fields = _git(
-                ctx, container.id, gitops.EXPORT, what="git bundle", env={"DOCKYARD_BUNDLE": inside}
+            head, made = _commit(ctx, ws, container.id, state, progress, bundle=inside)
+            if head is None:
+                empty = replace(intent, kind=CheckpointKind.EMPTY, detail="nothing to save: empty")
+                return _verified(ctx, ws, empty)
+            path = ctx.vault.path_for(
+                workspace_name=ws.name, checkpoint_id=intent.id, suffix="bundle"
             )
+            intent = replace(
+                intent,
+                ref=head,
+                commit=head,
+                branch=state.branch,
+                files_changed=state.files,
+                location=str(path),
+            )
+            ctx.store.update_checkpoint(intent)  # where the copy goes, before it starts
+            progress("saving: exporting the git history")
             with ctx.engine.get_archive(ref=container.id, path=inside) as chunks:
                 stored = ctx.vault.write(path, single_file(chunks))
         except BaseException:
@@ -231,7 +244,7 @@ def _save_git(
             # After a successful save it is removed with the container, one exec cheaper.
             gitops.remove_file(ctx.engine, container.id, inside)
             raise
-        _check_copy(stored.sha256, fields.get("sha256"))
+        _check_copy(stored.sha256, made)
         check_bundle(parse_bundle_header(ctx.vault.head(path, MAX_BUNDLE_HEADER)), commit=head)
         progress(STEP_EXPORTED)
         return _verified(ctx, ws, replace(intent, size_bytes=stored.size))
