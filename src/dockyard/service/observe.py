@@ -14,7 +14,7 @@ running workspaces within their warning window, because it costs engine calls:
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -90,11 +90,17 @@ def replay_exec_events(ctx: Context) -> int:
 
 
 def observe(
-    ctx: Context, *, probe: bool, horizon: datetime | None = None, working_set: bool = False
+    ctx: Context,
+    *,
+    probe: bool,
+    horizon: datetime | None = None,
+    working_set: bool = False,
+    busy_elsewhere: Collection[str] = (),
 ) -> Observation:
     """Read the engine first, then the store: a container created in between already has
     its record; a record created in between has no container yet, which is harmless.
-    ``probe`` for busyness the workspaces due a warning or a park by ``horizon`` (now).
+    ``probe`` for busyness the workspaces due a warning or a park by ``horizon`` (now),
+    except those in ``busy_elsewhere`` (an action on them is under way already).
 
     With ``working_set``, only the records and checkpoints a pass can have work for by
     ``horizon`` (what the reconciler needs, at the cost of what is live); otherwise all
@@ -123,7 +129,7 @@ def observe(
             for ws in idle_candidates(
                 now=max(now, horizon or now), policy=ctx.policy, workspaces=workspaces
             )
-            if ws.key in running and ws.container_id
+            if ws.key in running and ws.container_id and ws.key not in busy_elsewhere
         ]
         busy = probe_busy(ctx, candidates)
     activity = {

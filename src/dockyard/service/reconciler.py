@@ -442,7 +442,15 @@ class Reconciler:
             if not self._replayed:  # the event watcher counts exec activity from now on
                 replay_exec_events(self.ctx)
                 self._replayed = True
-            observation = observe(self.ctx, probe=True, horizon=horizon, working_set=True)
+            with self._claims:
+                claimed = set(self._claimed)
+            observation = observe(
+                self.ctx,
+                probe=True,
+                horizon=horizon,
+                working_set=True,
+                busy_elsewhere=claimed,
+            )
             plan = observation.plan(self.ctx.policy)
             ahead = []
             if lead:
