@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import timedelta
 from types import FrameType
 
+from dockyard.core.errors import DockyardError
 from dockyard.core.model import State, Workspace
 from dockyard.core.naming import LABEL_INSTALLATION, workspace_names
 from dockyard.engine.docker import DockerEngine
@@ -29,17 +30,17 @@ WORKERS = 16
 def sweep(installation: str, *, parallel: bool = True) -> int:
     """Remove everything labelled with ``installation``; returns how many objects.
     (At interpreter exit no new threads may start: ``parallel=False`` then.)"""
-    engine = DockerEngine()
+    # a thousand removals at once can keep a small machine's engine busy for minutes
+    engine = DockerEngine(timeout_s=600)
     labels = {LABEL_INSTALLATION: installation}
     removed = 0
     try:
         containers = engine.list_containers(labels=labels)
         if parallel:
-            with ThreadPoolExecutor(WORKERS) as pool:
-                list(pool.map(lambda c: engine.remove_container(ref=c.id), containers))
-        else:
-            for container in containers:
-                engine.remove_container(ref=container.id)
+            with ThreadPoolExecutor(WORKERS // 2) as pool:
+                list(pool.map(lambda c: _remove(engine, c.id), containers))
+        for container in engine.list_containers(labels=labels):  # what is left, one by one
+            engine.remove_container(ref=container.id)
         removed += len(containers)
         for volume in engine.list_volumes(labels=labels):
             engine.remove_volume(name=volume.name)
@@ -51,6 +52,14 @@ def sweep(installation: str, *, parallel: bool = True) -> int:
     finally:
         engine.close()
     return removed
+
+
+def _remove(engine: DockerEngine, container_id: str) -> None:
+    """Remove one container; a failure is left to the sequential pass after."""
+    try:
+        engine.remove_container(ref=container_id)
+    except DockyardError as exc:
+        print(f"[bench] removing {container_id[:12]} failed ({exc}); retrying later", flush=True)
 
 
 def clean_up_on_exit(installation: str) -> None:
