@@ -32,6 +32,7 @@ from dockyard.core.planner import (
     Activity,
     ObservedContainer,
     Plan,
+    due_between,
     idle_candidates,
     live_count,
     plan,
@@ -125,6 +126,15 @@ def test_only_workspaces_due_a_warning_or_a_park_are_probed_for_busyness() -> No
     assert probed(warned, 45 * M)  # the park is due
     assert not probed(replace(ws, keep=True), 50 * M)
     assert not probed(replace(ws, state=State.STOPPED), 50 * M)
+
+
+def test_what_falls_due_before_the_horizon_comes_with_its_moment() -> None:
+    warned = replace(workspace(), state=State.WARNED, warned_deadline=T0 + 45 * M)
+    now = run(warned, container(), at=44 * M)
+    ahead = run(warned, container(), at=46 * M)
+    [(at, action)] = due_between(now, ahead, T0 + 46 * M)
+    assert at == T0 + 45 * M and isinstance(action, Park)
+    assert due_between(now, ahead, T0 + 44 * M + timedelta(seconds=30)) == []  # not by then
 
 
 def test_upcoming_and_next_wakeup() -> None:

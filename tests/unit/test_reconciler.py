@@ -298,16 +298,22 @@ def test_a_slow_park_holds_back_neither_the_loop_nor_other_workspaces(
     ]
 
 
-def test_a_park_due_before_the_next_pass_is_scheduled_for_its_deadline(
-    fake_dy: Dockyard, clock: FakeClock
-) -> None:
-    up(fake_dy)
+def warned_by_a_loop(dy: Dockyard, clock: FakeClock) -> tuple[Reconciler, list[PassReport]]:
+    """A workspace the loop (planning a second ahead) has just warned, and its reports."""
+    up(dy)
     reports: list[PassReport] = []
-    loop = Reconciler(fake_dy.ctx, on_pass=reports.append, lead=timedelta(seconds=1))
+    loop = Reconciler(dy.ctx, on_pass=reports.append, lead=timedelta(seconds=1))
     clock.advance(40 * M)
     loop.step()  # the warning, due now
     loop.settle()
-    assert fake_dy.get("k").state is State.WARNED
+    assert dy.get("k").state is State.WARNED
+    return loop, reports
+
+
+def test_a_park_due_before_the_next_pass_is_scheduled_for_its_deadline(
+    fake_dy: Dockyard, clock: FakeClock
+) -> None:
+    loop, reports = warned_by_a_loop(fake_dy, clock)
     clock.advance(5 * M - timedelta(milliseconds=50))  # the deadline is 50 ms away
     loop.step()
     assert fake_dy.get("k").state is State.WARNED  # not parked before its deadline ...
@@ -321,12 +327,7 @@ def test_a_park_due_before_the_next_pass_is_scheduled_for_its_deadline(
 def test_a_scheduled_park_loses_to_activity_before_its_moment(
     fake_dy: Dockyard, clock: FakeClock
 ) -> None:
-    up(fake_dy)
-    reports: list[PassReport] = []
-    loop = Reconciler(fake_dy.ctx, on_pass=reports.append, lead=timedelta(seconds=1))
-    clock.advance(40 * M)
-    loop.step()
-    loop.settle()
+    loop, reports = warned_by_a_loop(fake_dy, clock)
     clock.advance(5 * M - timedelta(milliseconds=200))
     loop.step()  # schedules the park 200 ms from now
     fake_dy.touch("k")

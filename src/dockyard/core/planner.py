@@ -185,6 +185,25 @@ def plan(
     )
 
 
+def due_between(plan: Plan, ahead: Plan, horizon: datetime) -> list[tuple[datetime, Action]]:
+    """What falls due between ``plan`` (now) and ``ahead`` (the plan for ``horizon``),
+    with its moment: each step ``plan`` announces by then that ``ahead`` has due, as
+    announced (the same verb, the same reason; else the next pass decides)."""
+    due_now = {a.key for a in plan.actions}
+    found = []
+    for key, upcoming in plan.upcoming.items():
+        if key in due_now or upcoming.at > horizon:
+            continue
+        action = ahead.for_key(key)
+        if (
+            action is not None
+            and action.verb == upcoming.action
+            and action.reason is upcoming.reason
+        ):
+            found.append((upcoming.at, action))
+    return found
+
+
 Decision = tuple[Action | None, Upcoming | None]
 
 

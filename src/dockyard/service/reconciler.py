@@ -49,7 +49,7 @@ from dockyard.core.errors import Busy, Conflict, DockyardError, NotFound, Unavai
 from dockyard.core.events import Event, EventType
 from dockyard.core.model import SessionKind, SessionStatus, State, Workspace
 from dockyard.core.naming import LABEL_INSTALLATION, LABEL_WORKSPACE
-from dockyard.core.planner import CONTAINERLESS_STATES, Plan
+from dockyard.core.planner import CONTAINERLESS_STATES, Plan, due_between
 from dockyard.core.units import format_duration
 from dockyard.service import checkpoints, gc
 from dockyard.service.activity import dead_holder_sessions
@@ -455,7 +455,7 @@ class Reconciler:
             ahead = []
             if lead:
                 later = observation.plan(self.ctx.policy, at=horizon)
-                ahead = _due_ahead(plan, later, horizon)
+                ahead = due_between(plan, later, horizon)
         except Unavailable as exc:
             wait = self._backoff
             self._backoff = min(self._backoff * 2, max_wait)
@@ -657,25 +657,6 @@ class Reconciler:
 #: next pass starts up to one duration later and needs another to finish.
 LOOKAHEAD_FACTOR = 2.5
 LOOKAHEAD_MAX_S = 2.0
-
-
-def _due_ahead(plan: Plan, ahead: Plan, horizon: datetime) -> list[tuple[datetime, Action]]:
-    """What falls due between ``plan`` (now) and ``ahead`` (the plan for ``horizon``),
-    with its moment: each step ``plan`` announces by then that ``ahead`` has due, as
-    announced (the same verb, the same reason; else the next pass decides)."""
-    due_now = {a.key for a in plan.actions}
-    found = []
-    for key, upcoming in plan.upcoming.items():
-        if key in due_now or upcoming.at > horizon:
-            continue
-        action = ahead.for_key(key)
-        if (
-            action is not None
-            and action.verb == upcoming.action
-            and action.reason is upcoming.reason
-        ):
-            found.append((upcoming.at, action))
-    return found
 
 
 #: Actions after which the next step may be due at once (a failed workspace with its
