@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
 import re
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
 import threading
 import time
 from pathlib import Path
@@ -12,6 +21,7 @@ from typing import Any
 import pytest
 
 from dockyard.cli.main import main
+from dockyard.core.model import SessionKind, SessionStatus
 from dockyard.service import Dockyard
 from dockyard.settings import load_settings
 from dockyard.store import Store
@@ -81,6 +91,113 @@ def test_exec_streams_and_exits_with_the_commands_code(cli: CLI) -> None:
         "echo hi > /workspace/note.txt; cat /workspace/note.txt; echo oops >&2; exit 3",
     )
     assert (code, out, err) == (3, "hi\n", "oops\n")
+
+
+class OnTerminal:
+    """``dockyard`` in a child process on a pseudo-terminal of ``size`` (rows, cols), as
+    a user at a terminal runs it: keys typed, the window resized, the screen read."""
+
+    def __init__(self, cli: CLI, *args: str, size: tuple[int, int]) -> None:
+        self.main_fd, child_fd = pty.openpty()
+        self._set_size(child_fd, size)
+        self.child = subprocess.Popen(
+            [sys.executable, "-m", "dockyard", "--data-dir", str(cli.data), *args],
+            stdin=child_fd,
+            stdout=child_fd,
+            stderr=child_fd,
+            start_new_session=True,
+        )
+        os.close(child_fd)
+        self.shown = bytearray()
+
+    @staticmethod
+    def _set_size(fd: int, size: tuple[int, int]) -> None:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
+
+    def type(self, keys: bytes) -> None:
+        os.write(self.main_fd, keys)
+
+    def resize(self, size: tuple[int, int]) -> None:
+        """Resize the window; the kernel signals the terminal's foreground group, which
+        the child (no controlling terminal) is not: signal it as the kernel would."""
+        self._set_size(self.main_fd, size)
+        self.child.send_signal(signal.SIGWINCH)
+
+    def read(self, *, until: bytes | None = None, timeout_s: float = 60) -> bool:
+        """Read the screen until ``until`` shows (True), the child closes the terminal or
+        ``timeout_s`` passes (False)."""
+        deadline = time.monotonic() + timeout_s
+        while until is None or until not in self.shown:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.main_fd], [], [], left)[0]:
+                return False
+            try:
+                chunk = os.read(self.main_fd, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                return False
+            if not chunk:
+                return False
+            self.shown += chunk
+        return True
+
+    def finish(self) -> tuple[int, bytes]:
+        """Its exit code and everything it showed."""
+        try:
+            self.read()
+            return self.child.wait(timeout=60), bytes(self.shown)
+        finally:
+            self.child.kill()
+            os.close(self.main_fd)
+
+
+def test_shell_is_a_terminal_of_the_callers_size(cli: CLI) -> None:
+    cli("up", "k")
+    script = "read go; stty size; tty; exit 3"
+    terminal = OnTerminal(cli, "shell", "k", "--", "sh", "-c", script, size=(33, 111))
+    terminal.type(b"go\n")
+    code, shown = terminal.finish()
+    assert code == 3, shown
+    assert b"33 111\r\n/dev/pts/" in shown
+
+
+def test_shell_follows_the_window_size(cli: CLI) -> None:
+    cli("up", "k")
+    script = "while read line; do stty size; done"
+    terminal = OnTerminal(cli, "shell", "k", "--", "sh", "-c", script, size=(24, 80))
+    terminal.type(b"\n")
+    assert terminal.read(until=b"24 80\r\n"), terminal.shown
+    terminal.resize((50, 150))
+    for _ in range(50):  # the resize and the next key race: ask until it shows
+        terminal.type(b"\n")
+        if terminal.read(until=b"50 150\r\n", timeout_s=0.2):
+            break
+    terminal.type(b"\x04")  # end of input: the loop ends
+    code, shown = terminal.finish()
+    assert (code, b"50 150\r\n" in shown) == (0, True), shown
+
+
+def test_shell_opens_the_images_shell_and_exits_with_its_code(cli: CLI) -> None:
+    cli("up", "k")
+    terminal = OnTerminal(cli, "shell", "k", size=(24, 80))
+    terminal.type(b'echo "answer=$((6*7)) bash=${BASH_VERSION:+yes}"; exit 5\n')
+    code, shown = terminal.finish()
+    assert code == 5, shown
+    assert b"answer=42 bash=\r\n" in shown  # the test image has no bash: its sh
+    store = Store.open(f"sqlite:///{cli.data / 'dockyard.db'}")
+    try:
+        sessions = store.list_sessions(workspace_key="k")
+    finally:
+        store.close()
+    assert [(s.kind, s.status) for s in sessions] == [(SessionKind.SHELL, SessionStatus.DEAD)]
+
+
+def test_shell_without_a_terminal_says_what_to_use(cli: CLI) -> None:
+    cli("up", "k")
+    message = (
+        "dockyard: error: `dockyard shell` needs a terminal on standard input and output; "
+        "to pipe input to a command use `dockyard exec -i k -- COMMAND`\n"
+    )
+    assert cli("shell", "k") == (2, "", message)
 
 
 def test_ls_and_status(cli: CLI) -> None:

@@ -213,6 +213,27 @@ def test_exec_counts_as_activity_and_holds_a_session(
     assert fake_dy.get("k").last_activity_at == clock.now  # activity at the end, too
 
 
+def test_a_terminal_sizes_its_exec_before_input_flows(
+    fake_dy: Dockyard, fake_engine: FakeEngine
+) -> None:
+    up(fake_dy)
+    sizes: list[tuple[int, int] | None] = []
+
+    def handler(c: FakeContainer, _spec: ExecSpec, _stdin: bytes) -> tuple[int, bytes, bytes]:
+        sizes.append(fake_engine.execs[c.exec_ids[-1]].size)
+        return 0, b"", b""
+
+    fake_engine.exec_handler = handler
+
+    def started(exec_id: str) -> None:
+        fake_dy.resize_exec(exec_id, rows=40, cols=120)
+
+    fake_dy.exec("k", ["sh"], tty=True, stdin=[b"exit\n"], on_started=started)
+    assert sizes == [(40, 120)]
+    with pytest.raises(InvalidInput, match=r"1\.\.65535 rows and columns, got 0x80"):
+        fake_dy.resize_exec(next(iter(fake_engine.execs)), rows=0, cols=80)
+
+
 def test_exec_needs_a_running_workspace(fake_dy: Dockyard) -> None:
     with pytest.raises(NotFound):
         fake_dy.exec("k", ["true"])

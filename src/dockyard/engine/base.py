@@ -151,6 +151,10 @@ class Engine(Protocol):
 
     def exec_inspect(self, *, exec_id: str) -> ExecInfo: ...
 
+    def exec_resize(self, *, exec_id: str, rows: int, cols: int) -> None:
+        """Set the terminal size of a started tty exec."""
+        ...
+
     def put_archive(self, *, ref: str, path: str, data: Iterable[bytes]) -> None:
         """Extract a tar stream into the container at ``path`` (which must exist)."""
         ...

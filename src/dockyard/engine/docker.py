@@ -248,6 +248,9 @@ class DockerEngine:
     def exec_inspect(self, *, exec_id: str) -> ExecInfo:
         return ExecInfo.from_api(self._http.request("GET", f"/exec/{exec_id}/json").json())
 
+    def exec_resize(self, *, exec_id: str, rows: int, cols: int) -> None:
+        self._http.request("POST", f"/exec/{exec_id}/resize", query={"h": rows, "w": cols})
+
     def put_archive(self, *, ref: str, path: str, data: Iterable[bytes]) -> None:
         self._http.request(
             "PUT",

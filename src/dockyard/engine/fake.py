@@ -83,6 +83,7 @@ class _FakeExec:
     spec: ExecSpec
     running: bool = False
     exit_code: int | None = None
+    size: tuple[int, int] | None = None  # (rows, cols) once resized
 
 
 class FakeExecStream:
@@ -324,6 +325,12 @@ class FakeEngine:
             raise NotFound(f"No such exec instance: {exec_id}")
         record = self.execs[exec_id]
         return ExecInfo(id=exec_id, running=record.running, exit_code=record.exit_code, pid=1)
+
+    def exec_resize(self, *, exec_id: str, rows: int, cols: int) -> None:
+        self._check()
+        if exec_id not in self.execs:
+            raise NotFound(f"No such exec instance: {exec_id}")
+        self.execs[exec_id].size = (rows, cols)
 
     def put_archive(self, *, ref: str, path: str, data: Iterable[bytes]) -> None:
         container = self._find(ref)

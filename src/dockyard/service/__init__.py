@@ -82,9 +82,11 @@ class Dockyard:
         on_output: OutputSink | None = None,
         kind: SessionKind = SessionKind.EXEC,
         session: str | None = None,
+        on_started: Callable[[str], None] | None = None,
     ) -> int:
         """Run a command in a running workspace; returns its exit code. It holds a session
-        of its own while it runs, or uses ``session`` (an open session of the workspace)."""
+        of its own while it runs, or uses ``session`` (an open session of the workspace).
+        ``on_started`` gets the exec id before any input is sent."""
         return activity.exec_in(
             self.ctx,
             key,
@@ -96,7 +98,12 @@ class Dockyard:
             on_output=on_output,
             kind=kind,
             session=session,
+            on_started=on_started,
         )
+
+    def resize_exec(self, exec_id: str, *, rows: int, cols: int) -> None:
+        """Set the terminal size of a running tty exec."""
+        activity.resize_exec(self.ctx, exec_id, rows=rows, cols=cols)
 
     def touch(self, key: str, *, owner: str | None = None) -> Workspace:
         """Record activity now (of ``owner``'s workspace only, if given)."""

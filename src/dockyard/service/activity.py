@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -171,11 +171,14 @@ def exec_in(
     on_output: OutputSink | None = None,
     kind: SessionKind = SessionKind.EXEC,
     session: str | None = None,
+    on_started: Callable[[str], None] | None = None,
 ) -> int:
     """Run ``argv`` in the workspace, streaming output; returns the process's exit code.
 
     The exec holds an ``exec`` session of its own while it runs, or, given ``session``
     (an open session of this workspace), uses that one: its ``last_used`` moves.
+    ``on_started`` gets the exec's id once it runs, before any input is sent (a
+    terminal sets its size there: ``resize_exec``).
     """
     if not argv:
         raise InvalidInput("exec needs a command")
@@ -198,6 +201,7 @@ def exec_in(
             ),
             stdin=stdin,
             on_output=on_output,
+            on_started=on_started,
         )
     except Conflict as exc:
         raise Conflict(
@@ -213,6 +217,17 @@ def exec_in(
         except DockyardError as exc:  # the exec's own outcome matters more than bookkeeping
             log.warning("could not close exec session %s of %s: %s", held.id, key, exc)
     return result.exit_code
+
+
+#: Terminal sizes the engine accepts (rows and columns each).
+_TERMINAL_DIMENSION = range(1, 65536)
+
+
+def resize_exec(ctx: Context, exec_id: str, *, rows: int, cols: int) -> None:
+    """Set the terminal size of a running tty exec (a shell follows its window)."""
+    if rows not in _TERMINAL_DIMENSION or cols not in _TERMINAL_DIMENSION:
+        raise InvalidInput(f"a terminal size is 1..65535 rows and columns, got {rows}x{cols}")
+    ctx.engine.exec_resize(exec_id=exec_id, rows=rows, cols=cols)
 
 
 def _use(ctx: Context, ws: Workspace, session_id: str) -> Session:

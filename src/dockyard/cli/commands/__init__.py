@@ -17,6 +17,7 @@ from dockyard.cli.commands.park import park
 from dockyard.cli.commands.reconcile import reconcile
 from dockyard.cli.commands.rm import rm
 from dockyard.cli.commands.serve import serve
+from dockyard.cli.commands.shell import shell
 from dockyard.cli.commands.status import status
 from dockyard.cli.commands.stop import stop
 from dockyard.cli.commands.token import token
@@ -26,6 +27,7 @@ from dockyard.cli.commands.up import up
 COMMANDS: list[click.Command] = [
     up,
     exec_,
+    shell,
     ls,
     status,
     touch,

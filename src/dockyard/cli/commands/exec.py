@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Iterator
-
 import click
 
 from dockyard.cli.app import App, pass_app
 from dockyard.cli.params import LABEL
+from dockyard.cli.terminal import input_chunks
 
 
 @click.command(name="exec", context_settings={"ignore_unknown_options": True})
@@ -44,12 +41,6 @@ def exec_(
         argv,
         env=dict(env),
         workdir=workdir,
-        stdin=_stdin_chunks() if interactive else None,
+        stdin=input_chunks() if interactive else None,
         on_output=app.term.write_bytes,
     )
-
-
-def _stdin_chunks() -> Iterator[bytes]:
-    fd = sys.stdin.fileno()
-    while chunk := os.read(fd, 65536):
-        yield chunk
