@@ -130,6 +130,28 @@ def test_images_in_use_or_needed_are_protected_and_the_rest_go_lru_first(
     assert {i.id for i in docker.list_images(labels=ours(dy))} == {used}
 
 
+def test_an_image_another_is_committed_from_goes_after_it(
+    dy: Dockyard, docker: DockerEngine, raw: list[str]
+) -> None:
+    parent = snapshot_image(dy, docker, "parent")
+    user = stopped_container(docker, raw, {}, image=parent)
+    child = docker.commit(ref=user, repo="dockyard-gc-test", tag="child", labels=ours(dy))
+    docker.remove_container(ref=user)
+    assert docker.inspect_image(ref=child).parent_id == parent
+
+    plan = dy.gc_plan(NOW)
+    assert [i.ref for i in plan.items if i.kind is Kind.IMAGE] == [child]
+    assert ("dockyard-gc-test:parent", "1 other image is built on it") in plan.kept
+    assert [(r.item.ref, r.outcome) for r in dy.gc_apply(plan) if r.item.kind is Kind.IMAGE] == [
+        (child, "removed")
+    ]
+
+    plan = dy.gc_plan(NOW)  # its child gone, the parent goes
+    assert [(r.item.ref, r.outcome) for r in dy.gc_apply(plan) if r.item.kind is Kind.IMAGE] == [
+        (parent, "removed")
+    ]
+
+
 def test_volumes_mounted_or_needed_by_a_workspace_are_protected(
     dy: Dockyard, docker: DockerEngine, raw: list[str]
 ) -> None:

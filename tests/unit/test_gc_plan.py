@@ -47,7 +47,9 @@ def container(name: str, **changes: object) -> ContainerFacts:
     return ContainerFacts(**fields)  # type: ignore[arg-type]
 
 
-def image(name: str, *, used: int = 0, last_used_days: float = 20, size: int = 100) -> ImageFacts:
+def image(
+    name: str, *, used: int = 0, last_used_days: float = 20, size: int = 100, children: int = 0
+) -> ImageFacts:
     return ImageFacts(
         id=f"sha256:{name}",
         tags=(f"{name}:latest",),
@@ -55,6 +57,7 @@ def image(name: str, *, used: int = 0, last_used_days: float = 20, size: int = 1
         created_at=T0,
         last_used=NOW - last_used_days * D,
         in_use_by=used,
+        children=children,
     )
 
 
@@ -114,6 +117,18 @@ def test_images_lru_first_never_in_use_or_needed() -> None:
     budget = GcRequest(age=365 * D, images=True, keep_storage=450)  # 6 x 100 bytes in all
     assert names(budget, the_facts) == ["a:latest", "b:latest"]
     assert names(GcRequest(age=365 * D, images=True, keep_storage=550), the_facts) == ["a:latest"]
+
+
+def test_an_image_others_are_built_on_waits_for_them() -> None:
+    the_facts = facts(images=[image("parent", children=1), image("parents", children=2)])
+    plan = plan_gc(now=NOW, request=ALL, facts=the_facts)
+    assert plan.items == ()
+    assert plan.kept == (
+        ("parent:latest", "1 other image is built on it"),
+        ("parents:latest", "2 other images are built on it"),
+    )
+    budget = GcRequest(age=365 * D, images=True, keep_storage=0)
+    assert plan_gc(now=NOW, request=budget, facts=the_facts).items == ()
 
 
 def test_volumes_only_when_no_workspace_needs_them() -> None:

@@ -9,7 +9,8 @@ re-checked just before its removal. Age is measured from last use, not creation:
 - volumes: when their workspace stopped needing them (parked, removed), else created.
 
 Protected, always: running containers, anything kept, images any container uses (ours
-or not, running or not), images a live checkpoint or workspace needs, volumes any
+or not, running or not), images other images are built on (the engine refuses those;
+they go once their children have), images a live checkpoint or workspace needs, volumes any
 container mounts, volumes of workspaces that still need them. Other installations'
 objects are never even observed.
 """
@@ -53,6 +54,7 @@ class ImageFacts:
     created_at: datetime | None
     last_used: datetime | None
     in_use_by: int  # containers (any) created from it
+    children: int = 0  # images (any) committed from or built on it
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +160,9 @@ def _images(
         if needed_refs & {image.id, *image.tags}:
             kept.append((_image_name(image), "needed by a workspace or a checkpoint"))
             continue
+        if image.children:  # the engine refuses to remove it until they are gone
+            kept.append((_image_name(image), _built_on(image.children)))
+            continue
         candidates.append(image)
     candidates.sort(key=lambda i: (_last_use(i) or _NEVER, i.id))  # least recently used first
     if request.keep_storage is not None:
@@ -229,6 +234,10 @@ def _volumes(
             )
         )
     return items
+
+
+def _built_on(children: int) -> str:
+    return f"{children} other image{'s are' if children != 1 else ' is'} built on it"
 
 
 def _last_use(image: ImageFacts) -> datetime | None:

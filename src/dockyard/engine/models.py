@@ -197,6 +197,7 @@ class ImageInfo:
     size: int
     created_at: datetime | None
     labels: Mapping[str, str]
+    parent_id: str = ""  # the local image it was committed from or built on, if any
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> ImageInfo:
@@ -207,6 +208,7 @@ class ImageInfo:
             size=int(data.get("Size") or 0),
             created_at=parse_timestamp(data.get("Created")),
             labels=_labels(config.get("Labels") if config else data.get("Labels")),
+            parent_id=str(data.get("ParentId") or data.get("Parent") or ""),
         )
 
 

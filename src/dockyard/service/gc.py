@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fnmatch
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -67,6 +66,8 @@ def observe(ctx: Context, request: GcRequest) -> Facts:
     if request.images:
         users = Counter(c.image_id for c in everyone)
         used = ctx.store.image_uses()
+        every_image = ctx.engine.list_images(labels={})
+        children = Counter(image.parent_id for image in every_image if image.parent_id)
         images = [
             ImageFacts(
                 id=image.id,
@@ -75,8 +76,10 @@ def observe(ctx: Context, request: GcRequest) -> Facts:
                 created_at=image.created_at,
                 last_used=used.get(image.id),
                 in_use_by=users[image.id],
+                children=children[image.id],
             )
-            for image in _dockyard_images(ctx)
+            for image in every_image
+            if _is_dockyards(ctx, image)
         ]
     volumes: list[VolumeFacts] = []
     if request.volumes:
@@ -116,28 +119,18 @@ def _container_facts(ctx: Context, summary: ContainerSummary) -> ContainerFacts:
     )
 
 
-def _dockyard_images(ctx: Context) -> Iterable[ImageInfo]:
-    """This installation's checkpoint images, images dockyard built, and images whose
-    tags match ``gc.image_prefixes``; each once, and never another installation's (an
-    image committed from a container keeps its base image's labels, so a snapshot of
-    another installation also says it was built by dockyard)."""
-    found: dict[str, ImageInfo] = {}
-    candidates = [
-        *ctx.engine.list_images(labels=installation_labels(ctx)),
-        *ctx.engine.list_images(labels={LABEL_IMAGE: None}),
-    ]
+def _is_dockyards(ctx: Context, image: ImageInfo) -> bool:
+    """One of this installation's checkpoint images, an image dockyard built, or one
+    whose tag matches ``gc.image_prefixes``; never another installation's (an image
+    committed from a container keeps its base image's labels, so a snapshot of another
+    installation also says it was built by dockyard)."""
+    owner = image.labels.get(LABEL_INSTALLATION)
+    if owner is not None:
+        return owner == ctx.installation
     prefixes = ctx.settings.gc.image_prefixes
-    if prefixes:
-        candidates += [
-            image
-            for image in ctx.engine.list_images(labels={})
-            if any(fnmatch.fnmatchcase(tag, f"{p}*") for tag in image.tags for p in prefixes)
-        ]
-    for image in candidates:
-        owner = image.labels.get(LABEL_INSTALLATION)
-        if owner is None or owner == ctx.installation:
-            found.setdefault(image.id, image)
-    return found.values()
+    return LABEL_IMAGE in image.labels or any(
+        fnmatch.fnmatchcase(tag, f"{p}*") for tag in image.tags for p in prefixes
+    )
 
 
 # -- applying -------------------------------------------------------------------------------
