@@ -1,9 +1,11 @@
 """Many real containers, fast, with the records a no-op reconcile expects; always cleaned.
 
-The containers run the workspace image's ``sleep infinity`` under an init process:
-they start in a few milliseconds and stop at once. Each carries this run's
-installation labels, so cleanup is one label-filtered sweep, done on exit, on Ctrl-C
-and on SIGTERM alike.
+The containers run the workspace image's ``sleep infinity`` under an init process,
+without a network: they start in a few milliseconds and stop at once. (On the bridge
+network, hundreds of removals at once deadlock Debian's dockerd 20.10.24: its
+libnetwork lacks the fix for moby/moby#46661.) Each carries this run's installation
+labels, so cleanup is one label-filtered sweep, done on exit, on Ctrl-C and on SIGTERM
+alike.
 """
 
 from __future__ import annotations
@@ -96,7 +98,7 @@ def bring_up(
             last_activity_at=now,
         )
         ctx.store.insert(ws)
-        spec = container_spec(ctx, ws)
+        spec = replace(container_spec(ctx, ws), network="none")
         if not volumes:
             spec = replace(spec, mounts=[])
         else:

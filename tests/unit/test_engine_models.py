@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,9 @@ def test_spec_to_api() -> None:
     ]
     assert body["HostConfig"]["Memory"] == 1024 and body["HostConfig"]["PidsLimit"] == 64
     assert body["Env"] == ["K=V"]
+    assert "NetworkMode" not in body["HostConfig"]  # the engine's default network
+    isolated = replace(spec, network="none").to_api()
+    assert isolated["HostConfig"]["NetworkMode"] == "none"
 
 
 @pytest.mark.parametrize("url", ["ftp://x", "unix://", "tcp://", "nonsense"])

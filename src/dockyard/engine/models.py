@@ -75,6 +75,7 @@ class ContainerSpec:
     pids_limit: int | None = None
     init: bool = True
     hostname: str | None = None
+    network: str | None = None  # the engine's network mode; None: its default (bridge)
 
     def to_api(self) -> dict[str, Any]:
         host_config: dict[str, Any] = {
@@ -90,6 +91,8 @@ class ContainerSpec:
             host_config["NanoCpus"] = self.nano_cpus
         if self.pids_limit is not None:
             host_config["PidsLimit"] = self.pids_limit
+        if self.network is not None:
+            host_config["NetworkMode"] = self.network
         body: dict[str, Any] = {
             "Image": self.image,
             "Cmd": list(self.command),
