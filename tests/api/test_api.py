@@ -164,6 +164,7 @@ def test_policy_reconciler_and_stats(server: Server) -> None:
         ).json()
         assert switched["reconciler"]["enabled"] is False
         assert switched["reconciler"]["max_interval"] == "30s"
+        assert switched["overridden"] == ["idle_timeout", "reconciler.max_interval"]
         assert api.put("/api/v1/policy", json={"reconciler": {"bogus": 1}}).status_code == 400
         assert api.post("/api/v1/reconciler/start").json()["running"] is True
         plan = api.post("/api/v1/reconciler/run", params={"dry_run": True}).json()
@@ -180,6 +181,10 @@ def test_policy_reconciler_and_stats(server: Server) -> None:
         metrics = httpx.get(f"{server.url}/metrics").text
         assert 'dockyard_workspaces{state="running"} 1.0' in metrics
         assert "dockyard_acquire_seconds_count" in metrics
+        reset = api.delete("/api/v1/policy").json()  # the settings file again
+        assert (reset["idle_timeout"], reset["reconciler"]["max_interval"]) == ("45m", "1m")
+        assert (reset["overridden"], reset["reconciler"]["enabled"]) == ([], True)
+        assert api.get("/api/v1/stats").json()["configuration"]["policy"]["idle_timeout"] == "45m"
 
 
 def test_server_sent_events_arrive_within_a_second(server: Server) -> None:

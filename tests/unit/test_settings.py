@@ -5,8 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.core.errors import SettingsError
-from dockyard.settings import load_settings
+from dockyard.core.errors import InvalidInput, SettingsError
+from dockyard.service import overrides
+from dockyard.settings import Settings, load_settings
+from dockyard.store import Store
+
+MINUTE = timedelta(minutes=1)
 
 
 def test_defaults(tmp_path: Path) -> None:
@@ -78,3 +82,35 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
     s = load_settings(env={}, flags={"data_dir": tmp_path})
     with pytest.raises(ValueError, match="frozen"):
         s.policy.idle_timeout = timedelta(0)  # type: ignore[misc]
+
+
+def test_fields_set_at_run_time_win_and_the_rest_follow_the_file(settings: Settings) -> None:
+    store = Store.open(settings.store_url)
+    try:
+        overrides.changed(store, settings, policy={"idle_timeout": "2h"})
+        overrides.changed(store, settings, reconciler={"max_interval": "30s"})
+        assert overrides.overridden(store) == ["idle_timeout", "reconciler.max_interval"]
+        edited = settings.model_copy(
+            update={"policy": settings.policy.model_copy(update={"warn_before": MINUTE})}
+        )
+        in_force = overrides.with_saved(store, edited)  # the file changed since
+        assert in_force.policy.idle_timeout == timedelta(hours=2)
+        assert in_force.policy.warn_before == MINUTE
+        assert in_force.reconciler.max_interval == timedelta(seconds=30)
+        with pytest.raises(InvalidInput, match="idle_timeout"):
+            overrides.changed(store, edited, policy={"idle_timeout": "soon"})
+        assert overrides.with_saved(store, edited).policy.idle_timeout == timedelta(hours=2)
+        assert overrides.reset(store, edited) is edited
+        assert overrides.overridden(store) == []
+        assert overrides.with_saved(store, edited) == edited
+    finally:
+        store.close()
+
+
+def test_run_time_fields_that_no_longer_fit_are_ignored(settings: Settings) -> None:
+    store = Store.open(settings.store_url)
+    try:
+        store.set_meta(overrides.POLICY_KEY, '{"idle_timeot": "2h"}')  # renamed since
+        assert overrides.with_saved(store, settings) == settings
+    finally:
+        store.close()

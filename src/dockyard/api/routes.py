@@ -369,6 +369,7 @@ def _policy_json(rt: Runtime) -> dict[str, Any]:
     return {
         **settings.policy.model_dump(mode="json"),
         "reconciler": {**reconciler, "enabled": rt.reconciler_running},
+        "overridden": overrides.overridden(rt.dy.ctx.store),
     }
 
 
@@ -381,7 +382,8 @@ def get_policy(rt: Rt, _who: Admin) -> dict[str, Any]:
 @router.put("/policy", tags=["admin"])
 def put_policy(body: dict[str, Any], rt: Rt, _who: Admin) -> dict[str, Any]:
     """Change the policy (a partial update; ``reconciler``: its intervals and ``enabled``),
-    validated, in force at once, persisted."""
+    validated, in force at once, persisted. The fields set here win over the settings
+    file until ``DELETE /policy``; ``overridden`` lists them."""
     ctx = rt.dy.ctx
     changes = dict(body)
     reconciler = changes.pop("reconciler", None) or {}
@@ -395,11 +397,21 @@ def put_policy(body: dict[str, Any], rt: Rt, _who: Admin) -> dict[str, Any]:
     if unknown:
         raise InvalidInput(f"reconciler: unknown fields {sorted(unknown)}")
     ctx.use_settings(
-        overrides.changed(ctx.store, ctx.settings, policy=changes, reconciler=reconciler)
+        overrides.changed(ctx.store, ctx.configured, policy=changes, reconciler=reconciler)
     )
     if enabled is not None:
         overrides.set_reconciler_enabled(ctx.store, enabled)
         _ = rt.start_reconciler() if enabled else rt.stop_reconciler()
+    rt.wake()
+    return _policy_json(rt)
+
+
+@router.delete("/policy", tags=["admin"])
+def reset_policy(rt: Rt, _who: Admin) -> dict[str, Any]:
+    """Forget the policy and reconciler settings set over the API: the settings file is
+    in force again (the reconciler's on/off switch stays as it is)."""
+    ctx = rt.dy.ctx
+    ctx.use_settings(overrides.reset(ctx.store, ctx.configured))
     rt.wake()
     return _policy_json(rt)
 

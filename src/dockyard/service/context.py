@@ -48,10 +48,13 @@ class Context:
     holder: str = field(default_factory=process_identity)
     policy: Policy = field(init=False)
     vault: Vault = field(init=False)
+    #: The settings as configured (file, environment, flags), before run-time changes.
+    configured: Settings = field(init=False)
 
     def __post_init__(self) -> None:
         self.policy = self.settings.policy.to_policy()
         self.vault = Vault(self.settings.checkpoint_path)
+        self.configured = self.settings
 
     def use_settings(self, settings: Settings) -> None:
         """Put changed settings in force for this process (the API's policy update)."""
@@ -63,8 +66,10 @@ class Context:
         store = Store.open(settings.store_url)
         engine = DockerEngine(settings.engine_url)
         bus = EventBus([store_sink(store), log_sink])
-        settings = with_saved(store, settings)  # set over the API: in force for every front
-        return cls(settings=settings, store=store, engine=engine, clock=clock, bus=bus)
+        in_force = with_saved(store, settings)  # set over the API: in force for every front
+        ctx = cls(settings=in_force, store=store, engine=engine, clock=clock, bus=bus)
+        ctx.configured = settings
+        return ctx
 
     def close(self) -> None:
         self.store.close()

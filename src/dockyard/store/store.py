@@ -626,6 +626,10 @@ class Store:
             conn.execute(insert.values(key=key, value=value))
             conn.execute(meta.update().where(meta.c.key == key).values(value=value))
 
+    def delete_meta(self, key: str) -> None:
+        with self._write() as conn:
+            conn.execute(meta.delete().where(meta.c.key == key))
+
     # -- leases -------------------------------------------------------------------------
 
     def try_lease(self, name: str, *, holder: str, now: datetime, until: datetime) -> bool:
