@@ -109,6 +109,8 @@ class OnTerminal:
         )
         os.close(child_fd)
         self.shown = bytearray()
+        self.modes_before = termios.tcgetattr(self.main_fd)
+        self.modes_after: list[Any] = []
 
     @staticmethod
     def _set_size(fd: int, size: tuple[int, int]) -> None:
@@ -140,14 +142,30 @@ class OnTerminal:
             self.shown += chunk
         return True
 
+    def wait_for_raw_mode(self) -> None:
+        deadline = time.monotonic() + 30
+        while termios.tcgetattr(self.main_fd)[3] & termios.ECHO:
+            assert time.monotonic() < deadline, "the terminal never went raw"
+            time.sleep(0.02)
+
     def finish(self) -> tuple[int, bytes]:
-        """Its exit code and everything it showed."""
+        """Its exit code and everything it showed; ``modes_after`` the terminal's modes."""
         try:
             self.read()
-            return self.child.wait(timeout=60), bytes(self.shown)
+            code = self.child.wait(timeout=60)
+            self.modes_after = termios.tcgetattr(self.main_fd)
+            return code, bytes(self.shown)
         finally:
             self.child.kill()
             os.close(self.main_fd)
+
+
+def _sessions(cli: CLI, key: str) -> list[tuple[SessionKind, SessionStatus]]:
+    store = Store.open(f"sqlite:///{cli.data / 'dockyard.db'}")
+    try:
+        return [(s.kind, s.status) for s in store.list_sessions(workspace_key=key)]
+    finally:
+        store.close()
 
 
 def test_shell_is_a_terminal_of_the_callers_size(cli: CLI) -> None:
@@ -183,12 +201,25 @@ def test_shell_opens_the_images_shell_and_exits_with_its_code(cli: CLI) -> None:
     code, shown = terminal.finish()
     assert code == 5, shown
     assert b"answer=42 bash=\r\n" in shown  # the test image has no bash: its sh
-    store = Store.open(f"sqlite:///{cli.data / 'dockyard.db'}")
-    try:
-        sessions = store.list_sessions(workspace_key="k")
-    finally:
-        store.close()
-    assert [(s.kind, s.status) for s in sessions] == [(SessionKind.SHELL, SessionStatus.DEAD)]
+    assert _sessions(cli, "k") == [(SessionKind.SHELL, SessionStatus.DEAD)]
+
+
+def test_shell_restores_the_terminal_when_it_fails(cli: CLI) -> None:
+    terminal = OnTerminal(cli, "shell", "nope", size=(24, 80))
+    code, shown = terminal.finish()
+    assert (code, shown) == (3, b"\x1b[31mdockyard: error: no workspace 'nope'\x1b[0m\r\n")
+    assert terminal.modes_after == terminal.modes_before
+
+
+def test_shell_ends_its_session_and_restores_the_terminal_on_sigterm(cli: CLI) -> None:
+    cli("up", "k")
+    terminal = OnTerminal(cli, "shell", "k", "--", "sh", "-c", "read x", size=(24, 80))
+    terminal.wait_for_raw_mode()
+    terminal.child.send_signal(signal.SIGTERM)
+    code, shown = terminal.finish()
+    assert code == 128 + signal.SIGTERM, shown
+    assert terminal.modes_after == terminal.modes_before
+    assert _sessions(cli, "k") == [(SessionKind.SHELL, SessionStatus.DEAD)]
 
 
 def test_shell_without_a_terminal_says_what_to_use(cli: CLI) -> None:

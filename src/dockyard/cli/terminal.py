@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import signal
 import sys
 import termios
+import threading
 import tty
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -42,7 +45,12 @@ def input_chunks() -> Iterator[bytes]:
 
 class RemoteTerminal:
     """Context manager: the local terminal in raw mode, its size forwarded to the exec
-    announced by ``started``."""
+    announced by ``started``.
+
+    The SIGWINCH handler only queues a wake-up: the resize request goes from a thread of
+    its own, never from a handler that may have interrupted a request of the main
+    thread (the engine transport keeps one connection per thread). SIGTERM and SIGHUP
+    end the session like the process's end would, so the modes are restored then too."""
 
     def __init__(self, resize: Resize) -> None:
         self._resize = resize
@@ -50,12 +58,17 @@ class RemoteTerminal:
         self._out = sys.stdout.fileno()
         self._exec_id: str | None = None
         self._saved: list[Any] | None = None
-        self._previous: _Handler = None
+        self._previous: dict[signal.Signals, _Handler] = {}
+        self._wakeups: queue.SimpleQueue[bool] = queue.SimpleQueue()  # put() is reentrant
+        self._follower = threading.Thread(target=self._follow, name="terminal-size", daemon=True)
 
     def __enter__(self) -> RemoteTerminal:
         self._saved = termios.tcgetattr(self._in)
-        self._previous = signal.signal(signal.SIGWINCH, self._on_winch)
         tty.setraw(self._in, termios.TCSANOW)
+        self._follower.start()
+        self._previous[signal.SIGWINCH] = signal.signal(signal.SIGWINCH, self._on_winch)
+        for ending in (signal.SIGTERM, signal.SIGHUP):
+            self._previous[ending] = signal.signal(ending, _end_session)
         return self
 
     def __exit__(
@@ -64,23 +77,39 @@ class RemoteTerminal:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        signal.signal(signal.SIGWINCH, signal.SIG_DFL if self._previous is None else self._previous)
+        for signum, handler in self._previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        self._wakeups.put(False)
         if self._saved is not None:
-            termios.tcsetattr(self._in, termios.TCSADRAIN, self._saved)
+            with suppress(termios.error, OSError):  # after SIGHUP the terminal may be gone
+                termios.tcsetattr(self._in, termios.TCSADRAIN, self._saved)
 
     def started(self, exec_id: str) -> None:
-        """The remote process runs: give it this terminal's size."""
+        """The remote process runs: give it this terminal's size (before any key)."""
         self._exec_id = exec_id
         self._send_size()
 
     def _on_winch(self, _signum: int, _frame: FrameType | None) -> None:
-        self._send_size()
+        self._wakeups.put(True)
+
+    def _follow(self) -> None:
+        while self._wakeups.get():
+            with suppress(queue.Empty):  # a burst of changes (a window dragged): one request
+                while True:
+                    if not self._wakeups.get_nowait():
+                        return
+            self._send_size()
 
     def _send_size(self) -> None:
-        if self._exec_id is None:
+        exec_id = self._exec_id
+        if exec_id is None:
             return
-        size = os.get_terminal_size(self._out)
         try:
-            self._resize(self._exec_id, size.lines, size.columns)
-        except DockyardError as exc:  # it ended meanwhile, or the engine refused: keep going
-            log.debug("could not resize the terminal of exec %s: %s", self._exec_id, exc)
+            size = os.get_terminal_size(self._out)
+            self._resize(exec_id, size.lines, size.columns)
+        except (DockyardError, OSError) as exc:  # it ended meanwhile, or a refusal: go on
+            log.debug("could not resize the terminal of exec %s: %s", exec_id, exc)
+
+
+def _end_session(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)

@@ -54,12 +54,12 @@ def run(
     """
     exec_id = engine.exec_create(ref=ref, spec=spec)
     stream = engine.exec_start(exec_id=exec_id, tty=spec.tty)
-    if on_started is not None:
-        on_started(exec_id)
     out: list[bytes] = []
     err: list[bytes] = []
     pump: threading.Thread | None = None
     try:
+        if on_started is not None:
+            on_started(exec_id)
         if spec.stdin:
             pump = threading.Thread(
                 target=_pump, args=(stream, stdin or ()), name="exec-stdin", daemon=True
