@@ -203,6 +203,8 @@ def _apply_image(ctx: Context, item: Item) -> str:
     users = [c.name for c in ctx.engine.list_containers(labels={}) if c.image_id == item.ref]
     if users:
         raise _Skip(f"used by container {users[0]} since the plan")
+    if any(image.parent_id == item.ref for image in ctx.engine.list_images(labels={})):
+        raise _Skip("an image was committed from it since the plan")  # not even untagged
     try:
         image = ctx.engine.inspect_image(ref=item.ref)
     except NotFound:
