@@ -6,9 +6,8 @@ from pathlib import Path
 import pytest
 
 from dockyard.core.errors import InvalidInput, SettingsError
-from dockyard.service import overrides
+from dockyard.service import Dockyard, overrides
 from dockyard.settings import Settings, load_settings
-from dockyard.store import Store
 
 MINUTE = timedelta(minutes=1)
 
@@ -84,33 +83,48 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
         s.policy.idle_timeout = timedelta(0)  # type: ignore[misc]
 
 
-def test_fields_set_at_run_time_win_and_the_rest_follow_the_file(settings: Settings) -> None:
-    store = Store.open(settings.store_url)
-    try:
-        overrides.changed(store, settings, policy={"idle_timeout": "2h"})
-        overrides.changed(store, settings, reconciler={"max_interval": "30s"})
-        assert overrides.overridden(store) == ["idle_timeout", "reconciler.max_interval"]
-        edited = settings.model_copy(
-            update={"policy": settings.policy.model_copy(update={"warn_before": MINUTE})}
-        )
-        in_force = overrides.with_saved(store, edited)  # the file changed since
-        assert in_force.policy.idle_timeout == timedelta(hours=2)
-        assert in_force.policy.warn_before == MINUTE
-        assert in_force.reconciler.max_interval == timedelta(seconds=30)
-        with pytest.raises(InvalidInput, match="idle_timeout"):
-            overrides.changed(store, edited, policy={"idle_timeout": "soon"})
-        assert overrides.with_saved(store, edited).policy.idle_timeout == timedelta(hours=2)
-        assert overrides.reset(store, edited) is edited
-        assert overrides.overridden(store) == []
-        assert overrides.with_saved(store, edited) == edited
-    finally:
-        store.close()
+def test_fields_set_at_run_time_win_and_the_rest_follow_the_file(fake_dy: Dockyard) -> None:
+    ctx = fake_dy.ctx
+    overrides.changed(ctx, policy={"idle_timeout": "2h"})
+    overrides.changed(ctx, reconciler={"max_interval": "30s"})
+    assert ctx.settings.policy.idle_timeout == timedelta(hours=2)  # in force at once
+    assert overrides.overridden(ctx.store) == ["idle_timeout", "reconciler.max_interval"]
+    edited = _with_policy(ctx.configured, warn_before=MINUTE)
+    in_force = overrides.with_saved(ctx.store, edited)  # the file changed since
+    assert in_force.policy.idle_timeout == timedelta(hours=2)
+    assert in_force.policy.warn_before == MINUTE
+    assert in_force.reconciler.max_interval == timedelta(seconds=30)
+    with pytest.raises(InvalidInput, match="idle_timeout"):
+        overrides.changed(ctx, policy={"idle_timeout": "soon"})
+    assert ctx.settings.policy.idle_timeout == timedelta(hours=2)  # nothing changed
+    overrides.reset(ctx)
+    assert ctx.settings is ctx.configured
+    assert overrides.overridden(ctx.store) == []
+    assert overrides.with_saved(ctx.store, edited) == edited
 
 
-def test_run_time_fields_that_no_longer_fit_are_ignored(settings: Settings) -> None:
-    store = Store.open(settings.store_url)
-    try:
-        store.set_meta(overrides.POLICY_KEY, '{"idle_timeot": "2h"}')  # renamed since
-        assert overrides.with_saved(store, settings) == settings
-    finally:
-        store.close()
+def test_a_stored_field_that_no_longer_fits_is_dropped_alone(fake_dy: Dockyard) -> None:
+    ctx = fake_dy.ctx
+    ctx.store.set_meta(overrides.POLICY_KEY, '{"idle_timeot": "2h", "warn_before": "1m"}')
+    assert overrides.with_saved(ctx.store, ctx.configured).policy.warn_before == MINUTE
+    assert overrides.overridden(ctx.store) == ["warn_before"]
+    overrides.changed(ctx, policy={"idle_timeout": "2h"})  # not blocked by the renamed one
+    assert overrides.overridden(ctx.store) == ["idle_timeout", "warn_before"]
+
+
+def test_a_whole_stored_section_keeps_only_what_differs_from_the_file(
+    fake_dy: Dockyard,
+) -> None:
+    ctx = fake_dy.ctx
+    whole = _with_policy(ctx.configured, idle_timeout=timedelta(hours=2)).policy
+    ctx.store.set_meta("policy", whole.model_dump_json())  # as stored before
+    in_force = overrides.with_saved(ctx.store, ctx.configured)
+    assert in_force.policy.idle_timeout == timedelta(hours=2)
+    assert overrides.overridden(ctx.store) == ["idle_timeout"]
+    assert ctx.store.get_meta("policy") is None
+    edited = _with_policy(ctx.configured, warn_before=MINUTE)
+    assert overrides.with_saved(ctx.store, edited).policy.warn_before == MINUTE
+
+
+def _with_policy(settings: Settings, **changes: object) -> Settings:
+    return settings.model_copy(update={"policy": settings.policy.model_copy(update=changes)})

@@ -396,9 +396,7 @@ def put_policy(body: dict[str, Any], rt: Rt, _who: Admin) -> dict[str, Any]:
     unknown = set(reconciler) - RECONCILER_FIELDS
     if unknown:
         raise InvalidInput(f"reconciler: unknown fields {sorted(unknown)}")
-    ctx.use_settings(
-        overrides.changed(ctx.store, ctx.configured, policy=changes, reconciler=reconciler)
-    )
+    overrides.changed(ctx, policy=changes, reconciler=reconciler)
     if enabled is not None:
         overrides.set_reconciler_enabled(ctx.store, enabled)
         _ = rt.start_reconciler() if enabled else rt.stop_reconciler()
@@ -410,8 +408,7 @@ def put_policy(body: dict[str, Any], rt: Rt, _who: Admin) -> dict[str, Any]:
 def reset_policy(rt: Rt, _who: Admin) -> dict[str, Any]:
     """Forget the policy and reconciler settings set over the API: the settings file is
     in force again (the reconciler's on/off switch stays as it is)."""
-    ctx = rt.dy.ctx
-    ctx.use_settings(overrides.reset(ctx.store, ctx.configured))
+    overrides.reset(rt.dy.ctx)
     rt.wake()
     return _policy_json(rt)
 

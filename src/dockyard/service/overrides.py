@@ -2,67 +2,82 @@
 
 Only the fields set over the API are stored, and they win over the settings file for
 every front (CLI, API, reconciler); every other field follows the file, edits included.
-A reset drops them all. The loop's on/off switch is stored too, so a restarted
-``serve`` keeps it.
+A reset drops them all. A stored field that no longer validates (renamed by an
+upgrade, or at odds with an edited file) is dropped with a warning, alone. The loop's
+on/off switch is stored too, so a restarted ``serve`` keeps it.
+
+Processes read the stored fields when they start; a change takes effect at once in the
+process that made it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from dockyard.core.errors import InvalidInput, describe_validation
 from dockyard.settings import PolicySettings, ReconcilerSettings, Settings
 from dockyard.store import Store
 
+if TYPE_CHECKING:
+    from dockyard.service.context import Context
+
 log = logging.getLogger("dockyard.settings")
 
-POLICY_KEY = "policy"
-RECONCILER_KEY = "reconciler"
+POLICY_KEY = "policy_fields"
+RECONCILER_KEY = "reconciler_fields"
 ENABLED_KEY = "reconciler_enabled"
+#: Before: the whole section was stored under these, whatever was set.
+_LEGACY = {"policy": POLICY_KEY, "reconciler": RECONCILER_KEY}
+_SECTIONS: dict[str, type[BaseModel]] = {
+    POLICY_KEY: PolicySettings,
+    RECONCILER_KEY: ReconcilerSettings,
+}
+_changing = threading.Lock()  # a change is read, merged, stored and put in force at once
 
 
 def with_saved(store: Store, configured: Settings) -> Settings:
-    """The settings as configured, with the fields set at run time applied over them.
-
-    If those no longer fit the configured settings (a field renamed by an upgrade), the
-    configured settings are in force and a warning says so."""
-    try:
-        return _apply(configured, _saved(store, POLICY_KEY), _saved(store, RECONCILER_KEY))
-    except InvalidInput as exc:
-        log.warning("ignoring the policy set over the API: %s", exc.message)
-        return configured
+    """The settings as configured, with the fields set at run time applied over them."""
+    with _changing:
+        return _apply(
+            configured,
+            _fitting(store, POLICY_KEY, configured),
+            _fitting(store, RECONCILER_KEY, configured),
+        )
 
 
 def changed(
-    store: Store,
-    configured: Settings,
+    ctx: Context,
     *,
     policy: Mapping[str, Any] | None = None,
     reconciler: Mapping[str, Any] | None = None,
-) -> Settings:
+) -> None:
     """Validate partial changes of the policy and the reconciler's settings, store them
-    with the fields set earlier, and return the settings in force after them. Nothing is
-    stored unless all are valid."""
-    new_policy = {**_saved(store, POLICY_KEY), **(policy or {})}
-    new_reconciler = {**_saved(store, RECONCILER_KEY), **(reconciler or {})}
-    settings = _apply(configured, new_policy, new_reconciler)
-    if policy:
-        _store(store, POLICY_KEY, settings.policy.model_dump(mode="json"), new_policy)
-    if reconciler:
-        _store(store, RECONCILER_KEY, settings.reconciler.model_dump(mode="json"), new_reconciler)
-    return settings
+    with the fields set earlier and put the result in force. Nothing changes unless all
+    are valid."""
+    store, configured = ctx.store, ctx.configured
+    with _changing:
+        new_policy = {**_fitting(store, POLICY_KEY, configured), **(policy or {})}
+        new_reconciler = {**_fitting(store, RECONCILER_KEY, configured), **(reconciler or {})}
+        settings = _apply(configured, new_policy, new_reconciler)
+        if policy:
+            _write(store, POLICY_KEY, settings.policy, new_policy)
+        if reconciler:
+            _write(store, RECONCILER_KEY, settings.reconciler, new_reconciler)
+        ctx.use_settings(settings)
 
 
-def reset(store: Store, configured: Settings) -> Settings:
+def reset(ctx: Context) -> None:
     """Forget every field set at run time: the configured settings are in force again."""
-    store.delete_meta(POLICY_KEY)
-    store.delete_meta(RECONCILER_KEY)
-    return configured
+    with _changing:
+        for key in (POLICY_KEY, RECONCILER_KEY, *_LEGACY):
+            ctx.store.delete_meta(key)
+        ctx.use_settings(ctx.configured)
 
 
 def overridden(store: Store) -> list[str]:
@@ -82,10 +97,39 @@ def set_reconciler_enabled(store: Store, enabled: bool) -> None:
 
 def _saved(store: Store, key: str) -> dict[str, Any]:
     raw = store.get_meta(key)
-    if raw is None:
-        return {}
-    value = json.loads(raw)
+    value = json.loads(raw) if raw is not None else None
     return value if isinstance(value, dict) else {}
+
+
+def _configured(configured: Settings, key: str) -> dict[str, Any]:
+    section = configured.policy if key == POLICY_KEY else configured.reconciler
+    return section.model_dump(mode="json")
+
+
+def _fitting(store: Store, key: str, configured: Settings) -> dict[str, Any]:
+    """The stored fields of a section that validate over its configured values; any
+    other is dropped from the store, with a warning."""
+    base = _configured(configured, key)
+    stored = _saved(store, key)
+    fields = dict(stored)
+    legacy = [name for name, current in _LEGACY.items() if current == key]
+    for whole in (_saved(store, name) for name in legacy):  # the whole section: what differs
+        fields = {name: v for name, v in whole.items() if base.get(name) != v} | fields
+    while fields:
+        try:
+            _SECTIONS[key].model_validate({**base, **fields})
+            break
+        except ValidationError as exc:
+            errors = exc.errors()
+            bad = {str(e["loc"][0]) for e in errors if e["loc"] and str(e["loc"][0]) in fields}
+            log.warning("dropping a setting set over the API: %s", describe_validation(errors))
+            for name in bad or set(fields):
+                del fields[name]
+    if fields != stored:
+        _write_fields(store, key, fields)
+    for name in legacy:
+        store.delete_meta(name)
+    return fields
 
 
 def _apply(
@@ -93,16 +137,24 @@ def _apply(
 ) -> Settings:
     try:
         new_policy = PolicySettings.model_validate(
-            {**configured.policy.model_dump(mode="json"), **policy}
+            {**_configured(configured, POLICY_KEY), **policy}
         )
         new_reconciler = ReconcilerSettings.model_validate(
-            {**configured.reconciler.model_dump(mode="json"), **reconciler}
+            {**_configured(configured, RECONCILER_KEY), **reconciler}
         )
     except ValidationError as exc:
         raise InvalidInput(f"invalid policy: {describe_validation(exc.errors())}") from None
     return configured.model_copy(update={"policy": new_policy, "reconciler": new_reconciler})
 
 
-def _store(store: Store, key: str, in_force: Mapping[str, Any], fields: Mapping[str, Any]) -> None:
+def _write(store: Store, key: str, in_force: BaseModel, fields: Mapping[str, Any]) -> None:
     """The fields set at run time, as validated (``"2h"`` is kept as ``"2h00m"``)."""
-    store.set_meta(key, json.dumps({name: in_force[name] for name in fields}))
+    dumped = in_force.model_dump(mode="json")
+    _write_fields(store, key, {name: dumped[name] for name in fields})
+
+
+def _write_fields(store: Store, key: str, fields: Mapping[str, Any]) -> None:
+    if fields:
+        store.set_meta(key, json.dumps(dict(fields)))
+    else:
+        store.delete_meta(key)
