@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import platform
 import shutil
 import tempfile
@@ -31,17 +32,8 @@ def main() -> int:
     precision_n = 20 if args.quick else 500
 
     data = Path(tempfile.mkdtemp(prefix="dockyard-bench-"))
-    settings = load_settings(
-        env={},
-        flags={
-            "data_dir": data,
-            "workspace.memory": "64m",
-            "workspace.stop_timeout": "2s",
-            "reconciler.background_interval": "0s",
-            "reconciler.busy_sample": "100ms",
-        },
-    )
-    dy = Dockyard.open(settings)
+    log_to(RESULTS / "latest.log")
+    dy = open_dockyard(data)
     fleet.clean_up_on_exit(dy.ctx.installation)
     bench = figures.Bench(dy=dy, data=data, runs=runs, quick=args.quick)
     results: list[Figure] = []
@@ -86,6 +78,31 @@ def main() -> int:
         shutil.rmtree(data, ignore_errors=True)
     write(results, runs=runs, quick=args.quick, seconds=time.monotonic() - began)
     return 0
+
+
+def open_dockyard(data: Path) -> Dockyard:
+    """The manager under test: its own data directory, small fast containers."""
+    settings = load_settings(
+        env={},
+        flags={
+            "data_dir": data,
+            "workspace.memory": "64m",
+            "workspace.stop_timeout": "2s",
+            "reconciler.background_interval": "0s",
+            "reconciler.busy_sample": "100ms",
+        },
+    )
+    return Dockyard.open(settings)
+
+
+def log_to(path: Path) -> None:
+    """What the manager did during the run, for a figure that needs explaining."""
+    logging.basicConfig(
+        filename=path,
+        filemode="w",
+        level=logging.INFO,
+        format="%(asctime)s %(threadName)s %(name)s %(levelname)s %(message)s",
+    )
 
 
 def write(results: list[Figure], *, runs: int, quick: bool, seconds: float) -> None:

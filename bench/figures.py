@@ -431,15 +431,19 @@ def deadline_precision(bench: Bench, n: int) -> Figure:
         loop.stop()
         thread.join()
     parked_type = EventType.WORKSPACE_PARKED.value
-    late = [
-        (event["at"] - deadlines[event["workspace_key"]]).total_seconds()
+    lateness = {
+        event["workspace_key"]: (event["at"] - deadlines[event["workspace_key"]]).total_seconds()
         for event in dy.ctx.store.list_events(limit=10**6)
         if event["type"] == parked_type and event["workspace_key"] in deadlines
-    ]
-    parked = len(late)
+    }
+    late = list(lateness.values())
     if late:
         figure.runs.append(percentile(late, 99))
-        figure.note += f"; {parked}/{n} parked, p50 {p50(late):.3f}s, max {max(late):.3f}s"
+        latest = sorted(lateness, key=lateness.__getitem__, reverse=True)[:3]
+        figure.note += (
+            f"; {len(late)}/{n} parked, p50 {p50(late):.3f}s, max {max(late):.3f}s; "
+            f"latest: {', '.join(f'{key} {lateness[key]:.1f}s' for key in latest)}"
+        )
     return figure
 
 
