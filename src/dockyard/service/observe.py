@@ -193,30 +193,41 @@ def probe_busy(ctx: Context, candidates: Sequence[Workspace]) -> dict[str, str]:
     policy = ctx.policy
     engine = ctx.engine
     reasons: dict[str, str] = {}
-    samples: dict[str, tuple[str, int]] = {}
+    samples: dict[str, tuple[str, _Reading]] = {}
     with ThreadPoolExecutor(min(PROBE_WORKERS, max(len(candidates), 1))) as pool:
         probes = pool.map(lambda ws: _probe_one(ctx, ws), candidates)
-        for ws, (reason, usage) in zip(candidates, probes, strict=True):
+        for ws, (reason, reading) in zip(candidates, probes, strict=True):
             if reason is not None:
                 reasons[ws.key] = reason
-            elif usage is not None:
-                samples[ws.key] = (ws.container_id or ws.name, usage)
+            elif reading is not None:
+                samples[ws.key] = (ws.container_id or ws.name, reading)
     if samples and policy.busy_cpu_percent > 0:
-        window = ctx.settings.reconciler.busy_sample.total_seconds()
-        began = time.monotonic()
-        time.sleep(window)
-        elapsed = time.monotonic() - began
+        time.sleep(ctx.settings.reconciler.busy_sample.total_seconds())
         for key, (container_id, before) in samples.items():
-            after = engine.cpu_usage_ns(container_id=container_id)
+            after = _read_cpu(engine, container_id)
             if after is None:
                 continue
-            percent = (after - before) / (elapsed * 1e9) * 100
+            # each container's own window: its reads did not all happen at the same moment
+            elapsed = max(after.at - before.at, 1e-6)
+            percent = (after.ns - before.ns) / (elapsed * 1e9) * 100
             if percent >= policy.busy_cpu_percent:
                 reasons[key] = f"cpu {percent:.0f}%"
     return reasons
 
 
-def _probe_one(ctx: Context, ws: Workspace) -> tuple[str | None, int | None]:
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    ns: int  # cumulative CPU time
+    at: float  # monotonic seconds, the middle of the read (the engine's stats call is slow)
+
+
+def _read_cpu(engine: Engine, container_id: str) -> _Reading | None:
+    began = time.monotonic()
+    ns = engine.cpu_usage_ns(container_id=container_id)
+    return None if ns is None else _Reading(ns, (began + time.monotonic()) / 2)
+
+
+def _probe_one(ctx: Context, ws: Workspace) -> tuple[str | None, _Reading | None]:
     """Why ``ws`` is busy, or else its CPU counter now (for the sample over the window)."""
     container_id = ws.container_id or ws.name
     execs = running_execs(ctx.engine, container_id)
@@ -226,7 +237,7 @@ def _probe_one(ctx: Context, ws: Workspace) -> tuple[str | None, int | None]:
         found = _named_process(ctx.engine, container_id, ctx.policy.busy_processes)
         if found:
             return f"process {found} is running", None
-    return None, ctx.engine.cpu_usage_ns(container_id=container_id)
+    return None, _read_cpu(ctx.engine, container_id)
 
 
 def _named_process(engine: Engine, container_id: str, names: Sequence[str]) -> str | None:
