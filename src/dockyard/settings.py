@@ -75,6 +75,12 @@ class WorkspaceSettings(_Section):
     stop_timeout: Duration = Field(
         timedelta(seconds=5), description="grace between TERM and KILL on stop"
     )
+    network: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$",
+        description="network of workspace containers: none, host or a network's name "
+        "(default: the engine's bridge)",
+    )
 
     def resources(
         self, *, memory: int | None = None, cpus: float | None = None, pids: int | None = None

@@ -231,6 +231,31 @@ def test_failed_start_leaves_no_created_container(
         assert dy.ctx.store.get("broken") is None
 
 
+def _with_network(settings: Any, network: str) -> Any:
+    return settings.model_copy(
+        update={"workspace": settings.workspace.model_copy(update={"network": network})}
+    )
+
+
+def test_the_network_setting_reaches_the_container(
+    dy: Dockyard, engine_settings: Any, docker: DockerEngine, installed: list[str]
+) -> None:
+    dy.acquire(AcquireRequest(key="bridged"))
+    assert run(dy, "bridged", "ls /sys/class/net")[1].split() == ["eth0", "lo"]
+    with Dockyard.open(_with_network(engine_settings, "none")) as offline:
+        installed.append(offline.ctx.installation)
+        offline.acquire(AcquireRequest(key="offline"))
+        assert run(offline, "offline", "ls /sys/class/net")[1].split() == ["lo"]
+    with Dockyard.open(_with_network(engine_settings, "dockyard-no-such-net")) as missing:
+        installed.append(missing.ctx.installation)
+        with pytest.raises(NotFound, match="network dockyard-no-such-net not found"):
+            missing.acquire(AcquireRequest(key="nowhere"))
+        left = {LABEL_INSTALLATION: missing.ctx.installation, LABEL_WORKSPACE: "nowhere"}
+        assert docker.list_containers(labels=left) == []
+        assert docker.list_volumes(labels=left) == []
+        assert missing.ctx.store.get("nowhere") is None
+
+
 def test_unknown_image(dy: Dockyard) -> None:
     with pytest.raises(NotFound, match="image 'dockyard/no-such-image:1' not found"):
         dy.acquire(AcquireRequest(key="i", image="dockyard/no-such-image:1"))

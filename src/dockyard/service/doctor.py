@@ -126,6 +126,7 @@ def _smoke(engine: Engine, settings: Settings, installation: str) -> str:
         memory_bytes=64 * 1024**2,
         pids_limit=64,
         init=True,
+        network=settings.workspace.network,
     )
     started = time.monotonic()
     container = engine.create_container(spec=spec)

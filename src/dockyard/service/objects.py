@@ -65,6 +65,7 @@ def container_spec(ctx: Context, ws: Workspace, *, image: str | None = None) -> 
         pids_limit=ws.resources.pids,
         init=True,
         hostname=ws.name[:63],
+        network=settings.network,
     )
 
 
