@@ -1,11 +1,11 @@
 """Many real containers, fast, with the records a no-op reconcile expects; always cleaned.
 
 The containers run the workspace image's ``sleep infinity`` under an init process,
-without a network: they start in a few milliseconds and stop at once. (On the bridge
-network, hundreds of removals at once deadlock Debian's dockerd 20.10.24: its
-libnetwork lacks the fix for moby/moby#46661.) Each carries this run's installation
-labels, so cleanup is one label-filtered sweep, done on exit, on Ctrl-C and on SIGTERM
-alike.
+with no network endpoint (``NO_NETWORK``): they start in a few milliseconds and stop
+at once. (Hundreds of containers with endpoints exiting at once, on the bridge or the
+"none" network alike, deadlock Debian's dockerd 20.10.24: its libnetwork lacks the fix
+for moby/moby#46661.) Each carries this run's installation labels, so cleanup is one
+label-filtered sweep, done on exit, on Ctrl-C and on SIGTERM alike.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from dockyard.core.errors import DockyardError
 from dockyard.core.model import State, Workspace
 from dockyard.core.naming import LABEL_INSTALLATION, workspace_names
 from dockyard.engine.docker import DockerEngine
+from dockyard.engine.models import NO_NETWORK
 from dockyard.service import Dockyard
 from dockyard.service.objects import container_spec
 
@@ -98,7 +99,7 @@ def bring_up(
             last_activity_at=now,
         )
         ctx.store.insert(ws)
-        spec = replace(container_spec(ctx, ws), network="none")
+        spec = replace(container_spec(ctx, ws), network=NO_NETWORK)
         if not volumes:
             spec = replace(spec, mounts=[])
         else:

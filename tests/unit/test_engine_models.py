@@ -126,8 +126,10 @@ def test_spec_to_api() -> None:
     assert body["HostConfig"]["Memory"] == 1024 and body["HostConfig"]["PidsLimit"] == 64
     assert body["Env"] == ["K=V"]
     assert "NetworkMode" not in body["HostConfig"]  # the engine's default network
-    isolated = replace(spec, network="none").to_api()
-    assert isolated["HostConfig"]["NetworkMode"] == "none"
+    assert "NetworkDisabled" not in body
+    assert replace(spec, network="lab").to_api()["HostConfig"]["NetworkMode"] == "lab"
+    isolated = replace(spec, network="none").to_api()  # no endpoint, not the "none" network
+    assert (isolated["NetworkDisabled"], "NetworkMode" in isolated["HostConfig"]) == (True, False)
 
 
 @pytest.mark.parametrize("url", ["ftp://x", "unix://", "tcp://", "nonsense"])

@@ -59,6 +59,10 @@ class VolumeMount:
     read_only: bool = False
 
 
+#: ``ContainerSpec.network`` for loopback only.
+NO_NETWORK = "none"
+
+
 @dataclass(frozen=True, slots=True)
 class ContainerSpec:
     """Everything dockyard asks of a new container."""
@@ -75,7 +79,7 @@ class ContainerSpec:
     pids_limit: int | None = None
     init: bool = True
     hostname: str | None = None
-    network: str | None = None  # the engine's network mode; None: its default (bridge)
+    network: str | None = None  # NO_NETWORK, or the engine's network mode; None: its default
 
     def to_api(self) -> dict[str, Any]:
         host_config: dict[str, Any] = {
@@ -91,7 +95,7 @@ class ContainerSpec:
             host_config["NanoCpus"] = self.nano_cpus
         if self.pids_limit is not None:
             host_config["PidsLimit"] = self.pids_limit
-        if self.network is not None:
+        if self.network is not None and self.network != NO_NETWORK:
             host_config["NetworkMode"] = self.network
         body: dict[str, Any] = {
             "Image": self.image,
@@ -100,6 +104,11 @@ class ContainerSpec:
             "Env": [f"{k}={v}" for k, v in self.env.items()],
             "HostConfig": host_config,
         }
+        if self.network == NO_NETWORK:
+            # Loopback only, and no network endpoint at all: dockerd 20.10 can deadlock
+            # releasing the endpoints of many containers exiting at once (moby#46661),
+            # its "none" network included.
+            body["NetworkDisabled"] = True
         if self.workdir:
             body["WorkingDir"] = self.workdir
         if self.hostname:
