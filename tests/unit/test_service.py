@@ -32,6 +32,7 @@ from dockyard.engine.base import ExecSpec
 from dockyard.engine.fake import FakeContainer, FakeEngine
 from dockyard.engine.models import ContainerSpec
 from dockyard.service import AcquireRequest, Dockyard
+from dockyard.service.observe import CpuReading
 from tests.helpers import FakeClock
 
 
@@ -352,3 +353,10 @@ def test_concurrent_acquires_make_one_container(fake_dy: Dockyard, fake_engine: 
     assert errors == []
     assert len(fake_engine.containers) == 1
     assert sorted(outcomes).count(Outcome.CREATED) == 1
+
+
+def test_cpu_use_is_measured_over_each_containers_own_window() -> None:
+    before = CpuReading(ns=10**9, at=100.0)
+    assert CpuReading(ns=10**9 + 10**8, at=100.5).percent_since(before) == pytest.approx(20.0)
+    assert CpuReading(ns=10**9 + 10**8, at=102.0).percent_since(before) == pytest.approx(5.0)
+    assert CpuReading(ns=0, at=101.0).percent_since(before) == 0.0  # a restarted counter

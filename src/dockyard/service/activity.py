@@ -25,7 +25,7 @@ from dockyard.engine.base import ExecSpec
 from dockyard.engine.process import OutputSink, run
 from dockyard.service.context import Context
 from dockyard.service.identity import holder_is_dead
-from dockyard.service.observe import running_execs
+from dockyard.service.observe import read_cpu, running_execs
 
 log = logging.getLogger("dockyard.activity")
 
@@ -282,17 +282,15 @@ def resource_sweep(
     (a fleet costs one window, not one per container)."""
     running = [ws for ws in workspaces if ws.state in ACTIVE_STATES]
     refs = {ws.key: ws.container_id or ws.name for ws in running}
-    before = {key: ctx.engine.cpu_usage_ns(container_id=ref) for key, ref in refs.items()}
-    began = time.monotonic()
+    before = {key: read_cpu(ctx.engine, ref) for key, ref in refs.items()}
     time.sleep(window_s)
-    elapsed = time.monotonic() - began
     result = {}
     for ws in running:
         ref = refs[ws.key]
-        first, after = before[ws.key], ctx.engine.cpu_usage_ns(container_id=ref)
+        first, after = before[ws.key], read_cpu(ctx.engine, ref)
         cpu = None
-        if first is not None and after is not None and elapsed > 0:
-            cpu = round(max(after - first, 0) / (elapsed * 1e9) * 100, 1)
+        if first is not None and after is not None:
+            cpu = round(after.percent_since(first), 1)
         memory = ctx.engine.memory_bytes(container_id=ref)
         result[ws.key] = ResourceUse(cpu, memory, ws.resources.memory_bytes)
     return result

@@ -193,7 +193,7 @@ def probe_busy(ctx: Context, candidates: Sequence[Workspace]) -> dict[str, str]:
     policy = ctx.policy
     engine = ctx.engine
     reasons: dict[str, str] = {}
-    samples: dict[str, tuple[str, _Reading]] = {}
+    samples: dict[str, tuple[str, CpuReading]] = {}
     with ThreadPoolExecutor(min(PROBE_WORKERS, max(len(candidates), 1))) as pool:
         probes = pool.map(lambda ws: _probe_one(ctx, ws), candidates)
         for ws, (reason, reading) in zip(candidates, probes, strict=True):
@@ -204,30 +204,36 @@ def probe_busy(ctx: Context, candidates: Sequence[Workspace]) -> dict[str, str]:
     if samples and policy.busy_cpu_percent > 0:
         time.sleep(ctx.settings.reconciler.busy_sample.total_seconds())
         for key, (container_id, before) in samples.items():
-            after = _read_cpu(engine, container_id)
+            after = read_cpu(engine, container_id)
             if after is None:
                 continue
-            # each container's own window: its reads did not all happen at the same moment
-            elapsed = max(after.at - before.at, 1e-6)
-            percent = (after.ns - before.ns) / (elapsed * 1e9) * 100
+            percent = after.percent_since(before)
             if percent >= policy.busy_cpu_percent:
                 reasons[key] = f"cpu {percent:.0f}%"
     return reasons
 
 
 @dataclass(frozen=True, slots=True)
-class _Reading:
-    ns: int  # cumulative CPU time
+class CpuReading:
+    """A container's cumulative CPU time, and when it was read."""
+
+    ns: int
     at: float  # monotonic seconds, the middle of the read (the engine's stats call is slow)
 
+    def percent_since(self, before: CpuReading) -> float:
+        """CPU use between two readings, in percent of one CPU. The window is this
+        container's own: the reads of a sweep do not all happen at the same moment."""
+        elapsed = max(self.at - before.at, 1e-6)
+        return max(self.ns - before.ns, 0) / (elapsed * 1e9) * 100
 
-def _read_cpu(engine: Engine, container_id: str) -> _Reading | None:
+
+def read_cpu(engine: Engine, container_id: str) -> CpuReading | None:
     began = time.monotonic()
     ns = engine.cpu_usage_ns(container_id=container_id)
-    return None if ns is None else _Reading(ns, (began + time.monotonic()) / 2)
+    return None if ns is None else CpuReading(ns, (began + time.monotonic()) / 2)
 
 
-def _probe_one(ctx: Context, ws: Workspace) -> tuple[str | None, _Reading | None]:
+def _probe_one(ctx: Context, ws: Workspace) -> tuple[str | None, CpuReading | None]:
     """Why ``ws`` is busy, or else its CPU counter now (for the sample over the window)."""
     container_id = ws.container_id or ws.name
     execs = running_execs(ctx.engine, container_id)
@@ -237,7 +243,7 @@ def _probe_one(ctx: Context, ws: Workspace) -> tuple[str | None, _Reading | None
         found = _named_process(ctx.engine, container_id, ctx.policy.busy_processes)
         if found:
             return f"process {found} is running", None
-    return None, _read_cpu(ctx.engine, container_id)
+    return None, read_cpu(ctx.engine, container_id)
 
 
 def _named_process(engine: Engine, container_id: str, names: Sequence[str]) -> str | None:
