@@ -1,4 +1,5 @@
-"""Click parameter types and shared options: durations, sizes, labels, ``--json``."""
+"""Click parameter types and shared options: durations, sizes, labels, ``--json``,
+a workspace process's environment and directory."""
 
 from __future__ import annotations
 
@@ -61,6 +62,22 @@ LABEL = LabelType()
 
 def json_option(function: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(function)
+
+
+def process_options(function: F) -> F:
+    """``-e KEY=VALUE`` and ``-w DIR`` of a process run in a workspace (exec, shell)."""
+    function = click.option(
+        "-w", "--workdir", help="Working directory (default: the workspace directory)."
+    )(function)
+    return click.option(
+        "-e", "--env", "env", type=LABEL, multiple=True, help="Environment KEY=VALUE."
+    )(function)
+
+
+def command_argv(command: tuple[str, ...]) -> list[str]:
+    """The command after KEY, without the ``--`` that may separate its own options."""
+    argv = list(command)
+    return argv[1:] if argv and argv[0] == "--" else argv
 
 
 def relative(moment: datetime | None, *, now: datetime) -> str:

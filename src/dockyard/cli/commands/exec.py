@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from dockyard.cli.app import App, pass_app
-from dockyard.cli.params import LABEL
+from dockyard.cli.params import command_argv, process_options
 from dockyard.cli.terminal import input_chunks
 
 
@@ -13,8 +13,7 @@ from dockyard.cli.terminal import input_chunks
 @click.argument("key")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.option("-i", "--interactive", is_flag=True, help="Pass standard input to the command.")
-@click.option("-e", "--env", "env", type=LABEL, multiple=True, help="Environment KEY=VALUE.")
-@click.option("-w", "--workdir", help="Working directory (default: the workspace directory).")
+@process_options
 @pass_app
 def exec_(
     app: App,
@@ -31,9 +30,7 @@ def exec_(
     long silent command keeps the workspace alive. Put `--` before the command when it
     has options of its own: dockyard exec KEY -- ls -la
     """
-    argv = list(command)
-    if argv and argv[0] == "--":
-        argv = argv[1:]
+    argv = command_argv(command)
     if not argv:
         raise click.UsageError("missing the command to run")
     return app.dockyard().exec(

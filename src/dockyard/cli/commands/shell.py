@@ -7,7 +7,7 @@ import os
 import click
 
 from dockyard.cli.app import App, pass_app
-from dockyard.cli.params import LABEL
+from dockyard.cli.params import command_argv, process_options
 from dockyard.cli.terminal import RemoteTerminal, input_chunks, is_terminal
 from dockyard.core.errors import InvalidInput
 from dockyard.core.model import SessionKind
@@ -19,8 +19,7 @@ DEFAULT_SHELL = ("sh", "-c", "if command -v bash >/dev/null 2>&1; then exec bash
 @click.command(context_settings={"ignore_unknown_options": True})
 @click.argument("key")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
-@click.option("-e", "--env", "env", type=LABEL, multiple=True, help="Environment KEY=VALUE.")
-@click.option("-w", "--workdir", help="Working directory (default: the workspace directory).")
+@process_options
 @pass_app
 def shell(
     app: App,
@@ -38,9 +37,7 @@ def shell(
     the workspace, and its running process keeps the workspace from being parked as
     idle. Needs a terminal; to pipe input to a command use `dockyard exec -i`.
     """
-    argv = list(command)
-    if argv and argv[0] == "--":
-        argv = argv[1:]
+    argv = command_argv(command)
     if not is_terminal():
         raise InvalidInput(
             "`dockyard shell` needs a terminal on standard input and output; "
