@@ -91,7 +91,7 @@ def warm_acquire(bench: Bench) -> Figure:
 
     def floor() -> None:
         bench.engine.inspect_container(ref=ws.container_id or ws.name)
-        dy.ctx.store.get(ws.key)
+        dy.ctx.store.workspaces.get(ws.key)
 
     return ratio_figure(
         "warm acquire, in-process, p50",
@@ -148,7 +148,7 @@ def warm_acquire_http(bench: Bench, url: str) -> Figure:
 
     def floor() -> None:
         bench.engine.inspect_container(ref=ws.container_id or ws.name)
-        dy.ctx.store.get(ws.key)
+        dy.ctx.store.workspaces.get(ws.key)
 
     try:
         return ratio_figure(
@@ -291,7 +291,7 @@ def noop_reconcile(bench: Bench, n: int) -> Figure:
 
     def floor() -> None:
         bench.engine.list_containers(labels={"dockyard.installation": dy.ctx.installation})
-        dy.ctx.store.list_workspaces()
+        dy.ctx.store.workspaces.list()
 
     return ratio_figure(
         f"no-op reconcile pass, N = {n}",
@@ -344,7 +344,7 @@ def touches(bench: Bench, url: str | None) -> list[Figure]:
     spread = itertools.cycle(records)
 
     def write_touch(key: str) -> None:  # the store write a touch makes when not coalesced
-        assert dy.ctx.store.record_activity(key, at=dy.ctx.now(), coalesce=timedelta(0))
+        assert dy.ctx.store.workspaces.record_activity(key, at=dy.ctx.now(), coalesce=timedelta(0))
 
     written: list[float] = []
     client = KeepAliveClient(url) if url else None
@@ -415,7 +415,7 @@ def deadline_precision(bench: Bench, n: int) -> Figure:
         timeout = timedelta(seconds=10 + spread * i / n)
         overrides = PolicyOverrides(idle_timeout=timeout, warn_before=timedelta(seconds=1))
         updated = replace(ws, overrides=overrides, last_activity_at=now)
-        dy.ctx.store.save(updated, expect_state=State.RUNNING)
+        dy.ctx.store.workspaces.save(updated, expect_state=State.RUNNING)
         deadlines[ws.key] = now + timeout
     loop = Reconciler(dy.ctx)
     thread = threading.Thread(target=loop.run, daemon=True)
@@ -423,7 +423,7 @@ def deadline_precision(bench: Bench, n: int) -> Figure:
     try:
         end = time.monotonic() + spread + 120
         while time.monotonic() < end:
-            states = {ws.key: ws.state for ws in dy.ctx.store.list_workspaces()}
+            states = {ws.key: ws.state for ws in dy.ctx.store.workspaces.list()}
             if all(states.get(k) is State.PARKED for k in deadlines):
                 break
             time.sleep(0.5)
@@ -433,7 +433,7 @@ def deadline_precision(bench: Bench, n: int) -> Figure:
     parked_type = EventType.WORKSPACE_PARKED.value
     lateness = {
         event["workspace_key"]: (event["at"] - deadlines[event["workspace_key"]]).total_seconds()
-        for event in dy.ctx.store.list_events(limit=10**6)
+        for event in dy.ctx.store.events.list(limit=10**6)
         if event["type"] == parked_type and event["workspace_key"] in deadlines
     }
     late = list(lateness.values())
@@ -459,7 +459,7 @@ def manager_memory(bench: Bench) -> Figure:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    records = len(bench.dy.ctx.store.list_workspaces())
+    records = len(bench.dy.ctx.store.workspaces.list())
     running = len(
         bench.engine.list_containers(labels={"dockyard.installation": bench.dy.ctx.installation})
     )

@@ -98,7 +98,7 @@ def bring_up(
             state_changed_at=now,
             last_activity_at=now,
         )
-        ctx.store.insert(ws)
+        ctx.store.workspaces.insert(ws)
         spec = replace(container_spec(ctx, ws), network=NO_NETWORK)
         if not volumes:
             spec = replace(spec, mounts=[])
@@ -109,7 +109,7 @@ def bring_up(
         running = replace(
             ws.transition(State.RUNNING, now=now), container_id=container_id, started_at=now
         )
-        ctx.store.save(running, expect_state=State.CREATING)
+        ctx.store.workspaces.save(running, expect_state=State.CREATING)
         return running
 
     with ThreadPoolExecutor(WORKERS) as pool:
@@ -124,7 +124,7 @@ def add_records(dy: Dockyard, count: int, *, prefix: str, state: State = State.P
     for index in range(count):
         key = f"{prefix}-{index:05d}"
         names = workspace_names(key, installation=ctx.installation, repo=None, branch=None)
-        ctx.store.insert(
+        ctx.store.workspaces.insert(
             Workspace(
                 key=key,
                 name=names.container,
@@ -144,7 +144,7 @@ def add_records(dy: Dockyard, count: int, *, prefix: str, state: State = State.P
 
 def delete_records(dy: Dockyard, keys: Iterable[str]) -> None:
     for key in keys:
-        dy.ctx.store.delete(key)
+        dy.ctx.store.workspaces.delete(key)
 
 
 def keys(workspaces: Iterable[Workspace]) -> list[str]:

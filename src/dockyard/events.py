@@ -51,7 +51,7 @@ def store_sink(store: Store) -> Sink:
     """Persist events to the event table."""
 
     def write(event: Event) -> None:
-        store.append_event(
+        store.events.append(
             type=event.type.value,
             at=event.at,
             workspace_key=event.workspace_key,

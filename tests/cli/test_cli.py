@@ -163,7 +163,7 @@ class OnTerminal:
 def _sessions(cli: CLI, key: str) -> list[tuple[SessionKind, SessionStatus]]:
     store = Store.open(f"sqlite:///{cli.data / 'dockyard.db'}")
     try:
-        return [(s.kind, s.status) for s in store.list_sessions(workspace_key=key)]
+        return [(s.kind, s.status) for s in store.sessions.list(workspace_key=key)]
     finally:
         store.close()
 

@@ -171,7 +171,7 @@ def test_a_failed_save_removes_nothing_and_the_retry_succeeds(
     assert sh(timed, "broken", "cat /workspace/w.txt") == "work\n"
     assert [c for c in timed.checkpoints("broken") if c.verified] == []
     assert not list((timed.ctx.settings.checkpoint_path).rglob("*.bundle"))
-    events = [e["type"] for e in timed.ctx.store.list_events(workspace_key="broken")]
+    events = [e["type"] for e in timed.ctx.store.events.list(workspace_key="broken")]
     assert "workspace.save_failed" in events
 
     report = run_pass(timed.ctx)  # before the backoff: nothing
@@ -204,7 +204,7 @@ def test_checkpoints_expire_after_their_retention(
     assert timed.checkpoints("old") == []
     assert not bundle.exists()
     assert timed.get("old").state is State.EXPIRED
-    events = [e["type"] for e in timed.ctx.store.list_events(workspace_key="old")]
+    events = [e["type"] for e in timed.ctx.store.events.list(workspace_key="old")]
     assert "checkpoint.deleted" in events
 
 
@@ -222,7 +222,7 @@ def test_rm_purge_deletes_checkpoints_now(
     assert not bundle.exists()
     with pytest.raises(NotFound):
         docker.inspect_image(ref=image)
-    assert dy.ctx.store.list_checkpoints() == []
+    assert dy.ctx.store.checkpoints.list() == []
 
 
 def test_up_after_a_park_cut_off_past_removal_restores_the_newest_save(dy: Dockyard) -> None:
@@ -244,6 +244,6 @@ def test_up_after_a_park_cut_off_past_removal_restores_the_newest_save(dy: Docky
         checkpoint_id=older.checkpoint_id,
         state_changed_at=newest.created_at - timedelta(milliseconds=100),  # the park began
     )
-    assert dy.ctx.store.save(cut_off, expect_state=State.PARKED)
+    assert dy.ctx.store.workspaces.save(cut_off, expect_state=State.PARKED)
     assert up(dy, "cut") is Outcome.RESTORED
     assert sh(dy, "cut", "cat /workspace/v.txt") == "two\n"

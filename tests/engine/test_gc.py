@@ -106,8 +106,8 @@ def test_images_in_use_or_needed_are_protected_and_the_rest_go_lru_first(
     stopped_container(docker, raw, {}, image=used)  # a stopped, unlabelled user: still in use
     old = snapshot_image(dy, docker, "old")
     new = snapshot_image(dy, docker, "new")
-    dy.ctx.store.record_image_use(old, at=dy.ctx.now() - timedelta(days=3))
-    dy.ctx.store.record_image_use(new, at=dy.ctx.now() - timedelta(days=1))
+    dy.ctx.store.images.record(old, at=dy.ctx.now() - timedelta(days=3))
+    dy.ctx.store.images.record(new, at=dy.ctx.now() - timedelta(days=1))
     plan = dy.gc_plan(NOW)
     images = [item.ref for item in plan.items if item.kind is Kind.IMAGE]
     assert images == [old, new]  # least recently used first

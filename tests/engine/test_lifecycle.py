@@ -161,7 +161,7 @@ def test_restart_adopts_whats_running(
     timed.stop("adopt")
     docker.start_container(ref=timed.get("adopt").name)  # started behind dockyard's back
     docker.remove_container(ref=timed.get("lost").name)  # vanished while we were down
-    shell = timed.ctx.store.open_session(
+    shell = timed.ctx.store.sessions.open(
         workspace_key="adopt", kind=SessionKind.SHELL, holder="gone-host:1", at=clock.now
     )
     # a new manager process on the same store: recover, then one pass
@@ -172,7 +172,7 @@ def test_restart_adopts_whats_running(
         clock=clock,
         holder=f"{timed.ctx.holder.split(':')[0]}:{2**22 + 99}",
     )
-    timed.ctx.store.set_session_status([shell.id], SessionStatus.ACTIVE)
+    timed.ctx.store.sessions.set_status([shell.id], SessionStatus.ACTIVE)
     recover_sessions(restarted)
     run_pass(restarted)
     assert timed.get("adopt").state is State.RUNNING

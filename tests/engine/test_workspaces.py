@@ -120,7 +120,7 @@ def test_rm_keeps_the_volume_purge_deletes_it(dy: Dockyard, docker: DockerEngine
     dy.remove("r", purge=True)
     with pytest.raises(NotFound):
         docker.inspect_volume(name=ws.volume)
-    assert dy.ctx.store.get("r") is None
+    assert dy.ctx.store.workspaces.get("r") is None
 
 
 def test_local_repo_is_copied_without_network(dy: Dockyard, tmp_path: Path) -> None:
@@ -150,7 +150,7 @@ def test_missing_branch_fails_cleanly(dy: Dockyard, docker: DockerEngine, tmp_pa
         dy.acquire(AcquireRequest(key="nb", repo=str(repo), branch="nosuch"))
     assert docker.list_containers(labels={LABEL_INSTALLATION: dy.ctx.installation}) == []
     assert docker.list_volumes(labels={LABEL_INSTALLATION: dy.ctx.installation}) == []
-    assert dy.ctx.store.get("nb") is None
+    assert dy.ctx.store.workspaces.get("nb") is None
 
 
 @pytest.fixture
@@ -211,7 +211,7 @@ def test_unreachable_clone_fails_cleanly(dy: Dockyard, docker: DockerEngine) -> 
     with pytest.raises(ProvisionFailed, match=r"clone of git://127\.0\.0\.1:9/nope\.git failed"):
         dy.acquire(AcquireRequest(key="bad-url", repo="git://127.0.0.1:9/nope.git"))
     assert docker.list_containers(labels={LABEL_INSTALLATION: dy.ctx.installation}) == []
-    assert dy.ctx.store.get("bad-url") is None
+    assert dy.ctx.store.workspaces.get("bad-url") is None
 
 
 def test_failed_start_leaves_no_created_container(
@@ -228,7 +228,7 @@ def test_failed_start_leaves_no_created_container(
             dy.acquire(AcquireRequest(key="broken"))
         assert docker.list_containers(labels={LABEL_INSTALLATION: dy.ctx.installation}) == []
         assert docker.list_volumes(labels={LABEL_INSTALLATION: dy.ctx.installation}) == []
-        assert dy.ctx.store.get("broken") is None
+        assert dy.ctx.store.workspaces.get("broken") is None
 
 
 def _with_network(settings: Any, network: str) -> Any:
@@ -253,13 +253,13 @@ def test_the_network_setting_reaches_the_container(
         left = {LABEL_INSTALLATION: missing.ctx.installation, LABEL_WORKSPACE: "nowhere"}
         assert docker.list_containers(labels=left) == []
         assert docker.list_volumes(labels=left) == []
-        assert missing.ctx.store.get("nowhere") is None
+        assert missing.ctx.store.workspaces.get("nowhere") is None
 
 
 def test_unknown_image(dy: Dockyard) -> None:
     with pytest.raises(NotFound, match="image 'dockyard/no-such-image:1' not found"):
         dy.acquire(AcquireRequest(key="i", image="dockyard/no-such-image:1"))
-    assert dy.ctx.store.get("i") is None
+    assert dy.ctx.store.workspaces.get("i") is None
 
 
 def test_stop_refuses_while_an_exec_runs(dy: Dockyard) -> None:

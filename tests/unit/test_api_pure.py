@@ -37,7 +37,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 def test_tokens_are_stored_hashed_and_resolve_to_their_owner(store: Store) -> None:
     token_id, token = create_token(store, owner="alice", description="ci", at=T0)
     assert token.startswith("dy_") and len(token) > 40
-    assert all(token not in str(row.values()) for row in store.list_tokens())
+    assert all(token not in str(row.values()) for row in store.tokens.list())
     who = authenticate(store, f"Bearer {token}", admin_hash=None)
     assert (who.token_id, who.owner, who.admin) == (token_id, "alice", False)
     admin = authenticate(store, "Bearer secret-admin", admin_hash=hash_token("secret-admin"))
@@ -45,7 +45,7 @@ def test_tokens_are_stored_hashed_and_resolve_to_their_owner(store: Store) -> No
     for header in (None, "", "Basic abc", "Bearer ", f"Bearer {token}x"):
         with pytest.raises(Unauthorized):
             authenticate(store, header, admin_hash=None)
-    store.delete_token(token_id)
+    store.tokens.delete(token_id)
     with pytest.raises(Unauthorized, match="revoked"):
         authenticate(store, f"Bearer {token}", admin_hash=None)
 

@@ -41,14 +41,14 @@ def test_holder_liveness() -> None:
 def test_a_dead_holders_lease_is_taken_over_at_once(store: Store) -> None:
     host = process_identity().split(":")[0]
     dead = f"{host}:{_dead_pid()}:ffff"
-    assert store.try_lease("ws:k", holder=dead, now=T0, until=T0 + timedelta(minutes=5))
+    assert store.leases.try_take("ws:k", holder=dead, now=T0, until=T0 + timedelta(minutes=5))
     with lease(store, "ws:k", what="k", holder="me", clock=lambda: T0, wait=timedelta(0)):
-        assert store.lease_holder("ws:k")[0].startswith("me:")  # type: ignore[index]
+        assert store.leases.holder("ws:k")[0].startswith("me:")  # type: ignore[index]
 
 
 def test_a_live_holders_lease_is_respected(store: Store) -> None:
     alive = f"{process_identity()}:ffff"
-    assert store.try_lease("ws:k", holder=alive, now=T0, until=T0 + timedelta(minutes=5))
+    assert store.leases.try_take("ws:k", holder=alive, now=T0, until=T0 + timedelta(minutes=5))
     with (
         pytest.raises(Busy),
         lease(store, "ws:k", what="k", holder="me", clock=lambda: T0, wait=timedelta(0)),

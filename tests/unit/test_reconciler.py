@@ -34,7 +34,7 @@ def up(dy: Dockyard, key: str = "k", **kwargs: object) -> Outcome:
 
 
 def events(dy: Dockyard) -> list[str]:
-    return [e["type"] for e in dy.ctx.store.list_events(limit=1000)]
+    return [e["type"] for e in dy.ctx.store.events.list(limit=1000)]
 
 
 def test_idle_workspace_is_warned_once_then_parked(fake_dy: Dockyard, clock: FakeClock) -> None:
@@ -45,7 +45,7 @@ def test_idle_workspace_is_warned_once_then_parked(fake_dy: Dockyard, clock: Fak
     report = run_pass(fake_dy.ctx)
     assert [type(r.action) for r in report.results] == [Warn]
     assert fake_dy.get("k").state is State.WARNED
-    warning = fake_dy.ctx.store.list_events(limit=100)[-1]
+    warning = fake_dy.ctx.store.events.list(limit=100)[-1]
     assert warning["type"] == "workspace.idle_warning"
     assert warning["data"]["deadline"] == (clock.now + 5 * M).isoformat()
     clock.advance(M)
@@ -100,7 +100,7 @@ def test_named_process_keeps_it_alive(
 
 def test_live_session_use_keeps_it_alive(fake_dy: Dockyard, clock: FakeClock) -> None:
     up(fake_dy)
-    session = fake_dy.ctx.store.open_session(
+    session = fake_dy.ctx.store.sessions.open(
         workspace_key="k", kind=SessionKind.SHELL, holder="elsewhere:1", at=clock.now + 30 * M
     )
     assert session.status is SessionStatus.ACTIVE
@@ -210,12 +210,12 @@ def test_interrupted_creation_is_undone_once_its_lease_is_free(
 ) -> None:
     up(fake_dy)
     ws = fake_dy.get("k")
-    assert fake_dy.ctx.store.save(
+    assert fake_dy.ctx.store.workspaces.save(
         replace(ws, state=State.CREATING, state_changed_at=clock.now), expect_state=State.RUNNING
     )
     clock.advance(3 * M)
     run_pass(fake_dy.ctx)
-    assert fake_dy.ctx.store.get("k") is None
+    assert fake_dy.ctx.store.workspaces.get("k") is None
     assert fake_engine.containers == {} and fake_engine.volumes == {}
 
 
@@ -224,7 +224,7 @@ def test_interrupted_park_is_finished(
 ) -> None:
     up(fake_dy)
     ws = fake_dy.get("k")
-    fake_dy.ctx.store.save(
+    fake_dy.ctx.store.workspaces.save(
         replace(ws, state=State.PARKING, state_changed_at=clock.now), expect_state=State.RUNNING
     )
     clock.advance(3 * M)
@@ -380,7 +380,7 @@ def test_quota_refuses_when_nothing_is_idle(fake_dy: Dockyard, clock: FakeClock)
     clock.advance(M)  # both were used a minute ago: agents thinking, not idle
     with pytest.raises(QuotaExceeded, match="owner 'o' has 2 live workspaces, the limit is 2"):
         up(fake_dy, "c", owner="o")
-    assert fake_dy.ctx.store.get("c") is None
+    assert fake_dy.ctx.store.workspaces.get("c") is None
     fake_dy.stop("a")  # a stopped workspace is not live
     assert up(fake_dy, "c", owner="o") is Outcome.CREATED
     with pytest.raises(QuotaExceeded):
@@ -391,17 +391,17 @@ def test_restart_detaches_sessions_of_the_dead_manager(fake_dy: Dockyard) -> Non
     up(fake_dy)
     dead = f"{socket.gethostname()}:{2**22 + 7}"
     store = fake_dy.ctx.store
-    shell = store.open_session(
+    shell = store.sessions.open(
         workspace_key="k", kind=SessionKind.SHELL, holder=dead, at=fake_dy.ctx.now()
     )
-    execution = store.open_session(
+    execution = store.sessions.open(
         workspace_key="k", kind=SessionKind.EXEC, holder=dead, at=fake_dy.ctx.now()
     )
-    alive = store.open_session(
+    alive = store.sessions.open(
         workspace_key="k", kind=SessionKind.AGENT, holder=fake_dy.ctx.holder, at=fake_dy.ctx.now()
     )
     assert recover_sessions(fake_dy.ctx) == 2
-    status = {s.id: s.status for s in store.list_sessions()}
+    status = {s.id: s.status for s in store.sessions.list()}
     assert status == {
         shell.id: SessionStatus.DETACHED,
         execution.id: SessionStatus.DEAD,

@@ -41,7 +41,7 @@ def up(dy: Dockyard, key: str = "k", **kwargs: object) -> Outcome:
 
 
 def event_types(dy: Dockyard) -> list[str]:
-    return [e["type"] for e in dy.ctx.store.list_events(limit=1000)]
+    return [e["type"] for e in dy.ctx.store.events.list(limit=1000)]
 
 
 def test_create_then_reuse(fake_dy: Dockyard, fake_engine: FakeEngine) -> None:
@@ -107,7 +107,7 @@ def test_failed_start_leaves_nothing_behind(fake_dy: Dockyard, fake_engine: Fake
         up(fake_dy)
     assert fake_engine.containers == {}  # no container left in "created"
     assert fake_engine.volumes == {}
-    assert fake_dy.ctx.store.get("k") is None
+    assert fake_dy.ctx.store.workspaces.get("k") is None
     fake_engine.start_error = None
     assert up(fake_dy) is Outcome.CREATED
 
@@ -115,7 +115,7 @@ def test_failed_start_leaves_nothing_behind(fake_dy: Dockyard, fake_engine: Fake
 def test_unknown_image_creates_nothing(fake_dy: Dockyard, fake_engine: FakeEngine) -> None:
     with pytest.raises(NotFound, match="image 'nope:1' not found"):
         up(fake_dy, image="nope:1")
-    assert fake_dy.ctx.store.get("k") is None and not fake_engine.volumes
+    assert fake_dy.ctx.store.workspaces.get("k") is None and not fake_engine.volumes
 
 
 def test_not_a_git_repo_creates_nothing(
@@ -123,14 +123,14 @@ def test_not_a_git_repo_creates_nothing(
 ) -> None:
     with pytest.raises(InvalidInput, match="not a git repository"):
         up(fake_dy, repo=str(tmp_path))
-    assert fake_dy.ctx.store.get("k") is None and not fake_engine.containers
+    assert fake_dy.ctx.store.workspaces.get("k") is None and not fake_engine.containers
 
 
 def test_unreachable_engine_creates_no_record(fake_dy: Dockyard, fake_engine: FakeEngine) -> None:
     fake_engine.down = True
     with pytest.raises(EngineUnavailable):
         up(fake_dy)
-    assert fake_dy.ctx.store.get("k") is None
+    assert fake_dy.ctx.store.workspaces.get("k") is None
 
 
 def test_local_repo_is_copied_as_root_owned_tar(
@@ -169,7 +169,7 @@ def test_clone_failure_rolls_back_and_hides_the_token(
         up(fake_dy, repo=url)
     assert "s3cret" not in str(caught.value)
     assert fake_engine.containers == {} and fake_engine.volumes == {}
-    assert fake_dy.ctx.store.get("k") is None
+    assert fake_dy.ctx.store.workspaces.get("k") is None
 
 
 def test_interrupted_creation_is_cleaned_up_by_the_next_acquire(
@@ -181,7 +181,7 @@ def test_interrupted_creation_is_cleaned_up_by_the_next_acquire(
     fake_engine.exec_handler = interrupt
     with pytest.raises(KeyboardInterrupt):
         up(fake_dy, repo="https://example.com/a.git")
-    assert fake_engine.containers == {} and fake_dy.ctx.store.get("k") is None
+    assert fake_engine.containers == {} and fake_dy.ctx.store.workspaces.get("k") is None
 
 
 def test_owner_mismatch_is_a_conflict(fake_dy: Dockyard) -> None:
@@ -197,7 +197,7 @@ def test_exec_counts_as_activity_and_holds_a_session(
     seen: list[int] = []
 
     def handler(_c: FakeContainer, _spec: ExecSpec, stdin: bytes) -> tuple[int, bytes, bytes]:
-        sessions = fake_dy.ctx.store.list_sessions(statuses=[SessionStatus.ACTIVE])
+        sessions = fake_dy.ctx.store.sessions.list(statuses=[SessionStatus.ACTIVE])
         seen.append(len(sessions))
         clock.advance(minutes=30)  # a long command
         return 7, stdin.upper(), b"warn\n"
@@ -210,7 +210,7 @@ def test_exec_counts_as_activity_and_holds_a_session(
     assert code == 7
     assert output == [(1, b"HELLO"), (2, b"warn\n")]
     assert seen == [1]
-    assert fake_dy.ctx.store.list_sessions(statuses=[SessionStatus.ACTIVE]) == []
+    assert fake_dy.ctx.store.sessions.list(statuses=[SessionStatus.ACTIVE]) == []
     assert fake_dy.get("k").last_activity_at == clock.now  # activity at the end, too
 
 
@@ -249,7 +249,7 @@ def test_session_limit(fake_dy: Dockyard) -> None:
     up(fake_dy)
     store = fake_dy.ctx.store
     for _ in range(2):
-        store.open_session(
+        store.sessions.open(
             workspace_key="k", kind=SessionKind.SHELL, holder="elsewhere:1", at=fake_dy.ctx.now()
         )
     with pytest.raises(QuotaExceeded, match="limit is 2"):
@@ -266,7 +266,7 @@ def test_sessions_of_dead_local_processes_do_not_count(fake_dy: Dockyard) -> Non
     up(fake_dy)
     dead = f"{socket.gethostname()}:{2**22 + 12345}"  # above pid_max: no such process
     for _ in range(2):
-        fake_dy.ctx.store.open_session(
+        fake_dy.ctx.store.sessions.open(
             workspace_key="k", kind=SessionKind.EXEC, holder=dead, at=fake_dy.ctx.now()
         )
     assert fake_dy.exec("k", ["true"]) == 0
@@ -274,14 +274,14 @@ def test_sessions_of_dead_local_processes_do_not_count(fake_dy: Dockyard) -> Non
 
 def test_stop_refuses_a_busy_workspace_unless_forced(fake_dy: Dockyard) -> None:
     up(fake_dy)
-    fake_dy.ctx.store.open_session(
+    fake_dy.ctx.store.sessions.open(
         workspace_key="k", kind=SessionKind.SHELL, holder="x:1", at=fake_dy.ctx.now()
     )
     with pytest.raises(Refused, match=r"in use \(1 active session \(shell\)\)"):
         fake_dy.stop("k")
     assert fake_dy.get("k").state is State.RUNNING
     assert fake_dy.stop("k", force=True).changed
-    assert fake_dy.ctx.store.list_sessions(statuses=[SessionStatus.ACTIVE]) == []
+    assert fake_dy.ctx.store.sessions.list(statuses=[SessionStatus.ACTIVE]) == []
 
 
 def test_stop_and_park_are_idempotent(fake_dy: Dockyard) -> None:
@@ -303,7 +303,7 @@ def test_remove_keeps_the_volume_and_purge_deletes_it(
     assert volume in fake_engine.volumes and not fake_engine.containers
     assert up(fake_dy) is Outcome.RESTORED  # the kept volume brings the work back
     fake_dy.remove("k", purge=True)
-    assert fake_dy.ctx.store.get("k") is None and volume not in fake_engine.volumes
+    assert fake_dy.ctx.store.workspaces.get("k") is None and volume not in fake_engine.volumes
     assert up(fake_dy) is Outcome.CREATED
 
 

@@ -105,7 +105,7 @@ def test_fields_set_at_run_time_win_and_the_rest_follow_the_file(fake_dy: Dockya
 
 def test_a_stored_field_that_no_longer_fits_is_dropped_alone(fake_dy: Dockyard) -> None:
     ctx = fake_dy.ctx
-    ctx.store.set_meta(overrides.POLICY_KEY, '{"idle_timeot": "2h", "warn_before": "1m"}')
+    ctx.store.meta.set(overrides.POLICY_KEY, '{"idle_timeot": "2h", "warn_before": "1m"}')
     assert overrides.with_saved(ctx.store, ctx.configured).policy.warn_before == MINUTE
     assert overrides.overridden(ctx.store) == ["warn_before"]
     overrides.changed(ctx, policy={"idle_timeout": "2h"})  # not blocked by the renamed one
@@ -117,11 +117,11 @@ def test_a_whole_stored_section_keeps_only_what_differs_from_the_file(
 ) -> None:
     ctx = fake_dy.ctx
     whole = _with_policy(ctx.configured, idle_timeout=timedelta(hours=2)).policy
-    ctx.store.set_meta("policy", whole.model_dump_json())  # as stored before
+    ctx.store.meta.set("policy", whole.model_dump_json())  # as stored before
     in_force = overrides.with_saved(ctx.store, ctx.configured)
     assert in_force.policy.idle_timeout == timedelta(hours=2)
     assert overrides.overridden(ctx.store) == ["idle_timeout"]
-    assert ctx.store.get_meta("policy") is None
+    assert ctx.store.meta.get("policy") is None
     edited = _with_policy(ctx.configured, warn_before=MINUTE)
     assert overrides.with_saved(ctx.store, edited).policy.warn_before == MINUTE
 

@@ -12,11 +12,12 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from dockyard.core.errors import Conflict, QuotaExceeded, StoreError, StoreUnavailable
+from dockyard.core.errors import Conflict, StoreError, StoreUnavailable
 from dockyard.core.model import (
     Checkpoint,
     CheckpointKind,
     SaveStrategy,
+    Session,
     SessionKind,
     SessionStatus,
     State,
@@ -62,71 +63,71 @@ def test_installation_id_is_stable_per_database(tmp_path: Path) -> None:
 
 def test_insert_get_and_conflicts(store: Store) -> None:
     ws = workspace(labels={"team": "a"})
-    store.insert(ws)
-    assert store.get("k") == ws
+    store.workspaces.insert(ws)
+    assert store.workspaces.get("k") == ws
     with pytest.raises(Conflict):
-        store.insert(ws)
+        store.workspaces.insert(ws)
     with pytest.raises(Conflict):
-        store.insert(replace(ws, key="other"))  # same container name
+        store.workspaces.insert(replace(ws, key="other"))  # same container name
 
 
 def test_save_is_compare_and_set(store: Store) -> None:
     ws = workspace()
-    store.insert(ws)
+    store.workspaces.insert(ws)
     stopped = ws.transition(State.STOPPED, now=T0)
-    assert store.save(stopped, expect_state=State.RUNNING)
-    assert not store.save(stopped, expect_state=State.RUNNING)  # it moved on already
-    assert store.get("k").state is State.STOPPED  # type: ignore[union-attr]
+    assert store.workspaces.save(stopped, expect_state=State.RUNNING)
+    assert not store.workspaces.save(stopped, expect_state=State.RUNNING)  # it moved on already
+    assert store.workspaces.get("k").state is State.STOPPED  # type: ignore[union-attr]
 
 
 def test_touch_only_lands_on_running_and_never_goes_back(store: Store) -> None:
-    store.insert(workspace(state=State.WARNED, warned_deadline=T0))
-    assert store.touch("k", at=T0 + timedelta(minutes=5))
-    got = store.get("k")
+    store.workspaces.insert(workspace(state=State.WARNED, warned_deadline=T0))
+    assert store.workspaces.touch("k", at=T0 + timedelta(minutes=5))
+    got = store.workspaces.get("k")
     assert got is not None
     assert got.state is State.RUNNING and got.warned_deadline is None
     assert got.last_activity_at == T0 + timedelta(minutes=5)
-    assert store.touch("k", at=T0)  # an older touch (clock skew) does not move it back
-    assert store.get("k").last_activity_at == T0 + timedelta(minutes=5)  # type: ignore[union-attr]
-    store.save(workspace(state=State.STOPPED), expect_state=State.RUNNING)
-    assert not store.touch("k", at=T0 + timedelta(hours=1))
+    assert store.workspaces.touch("k", at=T0)  # an older touch (clock skew) does not move it back
+    assert store.workspaces.get("k").last_activity_at == T0 + timedelta(minutes=5)  # type: ignore[union-attr]
+    store.workspaces.save(workspace(state=State.STOPPED), expect_state=State.RUNNING)
+    assert not store.workspaces.touch("k", at=T0 + timedelta(hours=1))
 
 
 def test_record_activity_coalesces_until_this_process_writes_the_workspace(
     store: Store,
 ) -> None:
     second = timedelta(seconds=1)
-    store.insert(workspace(state=State.WARNED, warned_deadline=T0))
-    first = store.record_activity("k", at=T0 + 5 * second, coalesce=second)
+    store.workspaces.insert(workspace(state=State.WARNED, warned_deadline=T0))
+    first = store.workspaces.record_activity("k", at=T0 + 5 * second, coalesce=second)
     assert first is not None and first.state is State.RUNNING and first.warned_deadline is None
     assert first.last_activity_at == T0 + 5 * second
     # within the resolution: answered from memory, nothing written
-    again = store.record_activity("k", at=T0 + 5.5 * second, coalesce=second)
+    again = store.workspaces.record_activity("k", at=T0 + 5.5 * second, coalesce=second)
     assert again == first
-    assert store.get("k").revision == first.revision  # type: ignore[union-attr]
+    assert store.workspaces.get("k").revision == first.revision  # type: ignore[union-attr]
     # past it: written again
-    later = store.record_activity("k", at=T0 + 6 * second, coalesce=second)
+    later = store.workspaces.record_activity("k", at=T0 + 6 * second, coalesce=second)
     assert later is not None and later.last_activity_at == T0 + 6 * second
     assert later.revision == first.revision + 1
     # a write by this process (a stop) is seen at once, even within the resolution
-    store.save(later.transition(State.STOPPED, now=T0), expect_state=State.RUNNING)
-    assert store.recent_activity("k", at=T0 + 6 * second, coalesce=second) is None
-    assert store.record_activity("k", at=T0 + 6.1 * second, coalesce=second) is None
+    store.workspaces.save(later.transition(State.STOPPED, now=T0), expect_state=State.RUNNING)
+    assert store.workspaces.recent_activity("k", at=T0 + 6 * second, coalesce=second) is None
+    assert store.workspaces.record_activity("k", at=T0 + 6.1 * second, coalesce=second) is None
 
 
 def test_record_activity_of_an_owner_lands_only_on_their_workspace(store: Store) -> None:
-    store.insert(workspace(owner="alice"))
+    store.workspaces.insert(workspace(owner="alice"))
     hour = timedelta(hours=1)
-    assert store.record_activity("k", at=T0, coalesce=hour, owner="bob") is None
-    assert store.record_activity("k", at=T0, coalesce=hour, owner="alice") is not None
-    assert store.recent_activity("k", at=T0, coalesce=hour, owner="bob") is None
-    assert store.recent_activity("k", at=T0, coalesce=hour, owner="alice") is not None
+    assert store.workspaces.record_activity("k", at=T0, coalesce=hour, owner="bob") is None
+    assert store.workspaces.record_activity("k", at=T0, coalesce=hour, owner="alice") is not None
+    assert store.workspaces.recent_activity("k", at=T0, coalesce=hour, owner="bob") is None
+    assert store.workspaces.recent_activity("k", at=T0, coalesce=hour, owner="alice") is not None
 
 
 def test_the_working_set_leaves_out_history_with_nothing_to_look_after(store: Store) -> None:
     def record(key: str, state: State) -> Workspace:
         ws = workspace(key=key, name=f"dy-{key}", state=state)
-        store.insert(ws)
+        store.workspaces.insert(ws)
         return ws
 
     record("running", State.RUNNING)
@@ -135,17 +136,17 @@ def test_the_working_set_leaves_out_history_with_nothing_to_look_after(store: St
     record("removed", State.REMOVED)
     record("has-checkpoint", State.PARKED)
     with_container = record("has-container", State.EXPIRED)
-    found = store.list_working_set(keys={"has-checkpoint"}, names={with_container.name})
+    found = store.workspaces.working_set(keys={"has-checkpoint"}, names={with_container.name})
     assert [ws.key for ws in found] == ["has-checkpoint", "has-container", "running", "stopped"]
-    assert [ws.key for ws in store.list_working_set()] == ["running", "stopped"]
+    assert [ws.key for ws in store.workspaces.working_set()] == ["running", "stopped"]
 
 
 def test_checkpoints_due_are_the_expired_the_unverified_and_the_orphaned(store: Store) -> None:
-    store.insert(workspace(state=State.PARKED))
+    store.workspaces.insert(workspace(state=State.PARKED))
     week = timedelta(days=7)
 
     def add(id_: str, *, key: str = "k", expires: timedelta = week, verified: bool = True) -> None:
-        store.add_checkpoint(
+        store.checkpoints.add(
             Checkpoint(
                 id=id_,
                 workspace_key=key,
@@ -161,68 +162,70 @@ def test_checkpoints_due_are_the_expired_the_unverified_and_the_orphaned(store: 
     add("expired", expires=timedelta(hours=1))
     add("unfinished", verified=False)
     add("orphan", key="gone")
-    due = {c.id for c in store.checkpoints_due(by=T0 + timedelta(days=1))}
+    due = {c.id for c in store.checkpoints.due(by=T0 + timedelta(days=1))}
     assert due == {"expired", "unfinished", "orphan"}
-    assert {c.id for c in store.checkpoints_due(by=T0 + 2 * week)} == due | {"kept"}
+    assert {c.id for c in store.checkpoints.due(by=T0 + 2 * week)} == due | {"kept"}
 
 
 def test_leases(store: Store) -> None:
     later = T0 + timedelta(seconds=30)
-    assert store.try_lease("l", holder="a", now=T0, until=later)
-    assert store.try_lease("l", holder="a", now=T0, until=later)  # renewal
-    assert not store.try_lease("l", holder="b", now=T0, until=later)
+    assert store.leases.try_take("l", holder="a", now=T0, until=later)
+    assert store.leases.try_take("l", holder="a", now=T0, until=later)  # renewal
+    assert not store.leases.try_take("l", holder="b", now=T0, until=later)
     expired = later + timedelta(seconds=1)
-    assert store.try_lease("l", holder="b", now=expired, until=expired + timedelta(minutes=1))
-    store.release_lease("l", holder="a")  # not the holder any more: no effect
-    assert store.lease_holder("l")[0] == "b"  # type: ignore[index]
-    store.release_lease("l", holder="b")
-    assert store.lease_holder("l") is None
+    assert store.leases.try_take("l", holder="b", now=expired, until=expired + timedelta(minutes=1))
+    store.leases.release("l", holder="a")  # not the holder any more: no effect
+    assert store.leases.holder("l")[0] == "b"  # type: ignore[index]
+    store.leases.release("l", holder="b")
+    assert store.leases.holder("l") is None
 
 
 def test_session_limit_is_enforced_atomically(store: Store) -> None:
-    store.insert(workspace())
-    opened = [
-        store.open_session(workspace_key="k", kind=SessionKind.EXEC, holder="h", at=T0, limit=2)
-        for _ in range(2)
-    ]
-    with pytest.raises(QuotaExceeded, match="the limit is 2"):
-        store.open_session(workspace_key="k", kind=SessionKind.EXEC, holder="h", at=T0, limit=2)
-    store.close_session(opened[0].id, workspace_key="k", at=T0)
-    store.open_session(workspace_key="k", kind=SessionKind.SHELL, holder="h", at=T0, limit=2)
-    assert store.session_counts() == {"k": (2, 2)}
-    assert store.end_sessions(workspace_key="k") == 2
-    assert store.list_sessions(workspace_key="k", statuses=[SessionStatus.ACTIVE]) == []
+    store.workspaces.insert(workspace())
+
+    def open_one(kind: SessionKind = SessionKind.EXEC) -> Session | None:
+        return store.sessions.open(workspace_key="k", kind=kind, holder="h", at=T0, at_most=2)
+
+    opened = [open_one() for _ in range(2)]
+    assert open_one() is None  # at the limit: nothing written (the service says why)
+    assert store.sessions.counts() == {"k": (2, 2)}
+    assert opened[0] is not None
+    store.sessions.close(opened[0].id, workspace_key="k", at=T0)
+    assert open_one(SessionKind.SHELL) is not None
+    assert store.sessions.counts() == {"k": (2, 2)}
+    assert store.sessions.end(workspace_key="k") == 2
+    assert store.sessions.list(workspace_key="k", statuses=[SessionStatus.ACTIVE]) == []
 
 
 def test_every_use_of_a_session_is_activity_on_its_workspace(store: Store) -> None:
-    store.insert(workspace())
+    store.workspaces.insert(workspace())
     minute = timedelta(minutes=1)
-    opened = store.open_session(
+    opened = store.sessions.open(
         workspace_key="k", kind=SessionKind.SHELL, holder="h", at=T0 + minute
     )
-    assert store.get("k").last_activity_at == T0 + minute  # type: ignore[union-attr]
-    assert store.use_session(opened.id, workspace_key="k", at=T0 + 2 * minute, holder="h2")
-    assert store.get("k").last_activity_at == T0 + 2 * minute  # type: ignore[union-attr]
-    assert not store.use_session(opened.id, workspace_key="other", at=T0, holder="h")
-    store.close_session(opened.id, workspace_key="k", at=T0 + 3 * minute)
-    assert store.get("k").last_activity_at == T0 + 3 * minute  # type: ignore[union-attr]
-    assert not store.use_session(opened.id, workspace_key="k", at=T0 + 4 * minute, holder="h")
-    assert store.get("k").last_activity_at == T0 + 3 * minute  # type: ignore[union-attr]
+    assert store.workspaces.get("k").last_activity_at == T0 + minute  # type: ignore[union-attr]
+    assert store.sessions.use(opened.id, workspace_key="k", at=T0 + 2 * minute, holder="h2")
+    assert store.workspaces.get("k").last_activity_at == T0 + 2 * minute  # type: ignore[union-attr]
+    assert not store.sessions.use(opened.id, workspace_key="other", at=T0, holder="h")
+    store.sessions.close(opened.id, workspace_key="k", at=T0 + 3 * minute)
+    assert store.workspaces.get("k").last_activity_at == T0 + 3 * minute  # type: ignore[union-attr]
+    assert not store.sessions.use(opened.id, workspace_key="k", at=T0 + 4 * minute, holder="h")
+    assert store.workspaces.get("k").last_activity_at == T0 + 3 * minute  # type: ignore[union-attr]
 
 
 def test_delete_removes_sessions_too(store: Store) -> None:
-    store.insert(workspace())
-    store.open_session(workspace_key="k", kind=SessionKind.EXEC, holder="h", at=T0)
-    store.delete("k")
-    assert store.get("k") is None
-    assert store.list_sessions() == []
+    store.workspaces.insert(workspace())
+    store.sessions.open(workspace_key="k", kind=SessionKind.EXEC, holder="h", at=T0)
+    store.workspaces.delete("k")
+    assert store.workspaces.get("k") is None
+    assert store.sessions.list() == []
 
 
 def test_events_are_ordered_and_paged(store: Store) -> None:
     for i in range(5):
-        store.append_event(type="t", at=T0, workspace_key="k", owner="o", data={"i": i})
-    first = store.list_events(limit=2)
-    rest = store.list_events(after_id=first[-1]["id"])
+        store.events.append(type="t", at=T0, workspace_key="k", owner="o", data={"i": i})
+    first = store.events.list(limit=2)
+    rest = store.events.list(after_id=first[-1]["id"])
     assert [e["data"]["i"] for e in first + rest] == [0, 1, 2, 3, 4]
 
 

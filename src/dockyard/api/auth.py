@@ -56,7 +56,7 @@ def create_token(
         validate_owner(owner)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token_id = secrets.token_hex(4)
-    store.add_token(
+    store.tokens.add(
         token_id=token_id,
         token_hash=hash_token(token),
         owner=owner,
@@ -91,7 +91,7 @@ def admin_principal(digest: str, *, admin_hash: str | None) -> Principal | None:
 
 def stored_principal(store: Store, digest: str) -> Principal:
     """The principal of a token made with ``create_token``; ``Unauthorized`` if none."""
-    found = store.find_token(digest)
+    found = store.tokens.find(digest)
     if found is None:
         raise Unauthorized("unknown or revoked token")
     return Principal(token_id=found[0], owner=found[1])

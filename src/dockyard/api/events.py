@@ -32,12 +32,12 @@ async def stream_events(
     last = request.headers.get("last-event-id", "")
     cursor = int(last) if last.isdigit() else after
     if cursor is None:  # from now on
-        cursor = await anyio.to_thread.run_sync(store.latest_event_id)
+        cursor = await anyio.to_thread.run_sync(store.events.latest_id)
     yield "retry: 1000\n\n"
     quiet = 0.0
     while not await request.is_disconnected():
         read = functools.partial(
-            store.list_events, after_id=cursor, limit=500, workspace_key=workspace, owner=owner
+            store.events.list, after_id=cursor, limit=500, workspace_key=workspace, owner=owner
         )
         rows = await anyio.to_thread.run_sync(read)
         for row in rows:

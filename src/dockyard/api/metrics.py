@@ -25,7 +25,7 @@ class _Workspaces(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily("dockyard_workspaces", "Workspaces by state", labels=["state"])
-        counts = Tally(ws.state for ws in self.store.list_workspaces())
+        counts = Tally(ws.state for ws in self.store.workspaces.list())
         for state in State:
             family.add_metric([state.value], counts.get(state, 0))
         yield family

@@ -27,8 +27,8 @@ from dockyard.core.model import PolicyOverrides, Session, SessionStatus, State, 
 from dockyard.core.naming import validate_key
 from dockyard.core.policy import idle_deadline
 from dockyard.engine.base import STDERR
-from dockyard.service import AcquireRequest, overrides
-from dockyard.service.activity import get_workspace, resource_use, touched_recently
+from dockyard.service import AcquireRequest, activity, overrides
+from dockyard.service.activity import resource_use, touched_recently
 from dockyard.service.checkpoints import checkpoint_json
 from dockyard.service.reconciler import run_pass
 from dockyard.service.views import list_views
@@ -80,7 +80,7 @@ Admin = Annotated[Principal, Depends(admin)]
 
 def visible(rt: Runtime, who: Principal, key: str) -> Workspace:
     """The workspace ``key`` if the caller may see it; otherwise it does not exist."""
-    ws = rt.dy.ctx.store.get(validate_key(key))
+    ws = rt.dy.ctx.store.workspaces.get(validate_key(key))
     if ws is None or not who.may_see(ws.owner):
         raise NotFound(f"no workspace {key!r}")
     return ws
@@ -126,7 +126,7 @@ def acquire(body: schemas.AcquireBody, rt: Rt, who: Who, response: Response) -> 
         if owner is not None and owner != who.owner:
             raise Forbidden(f"this token acts for owner {who.owner!r} only")
         owner = who.owner
-        existing = rt.dy.ctx.store.get(validate_key(body.key))
+        existing = rt.dy.ctx.store.workspaces.get(validate_key(body.key))
         if existing is not None and existing.owner != owner:
             raise NotFound(f"no workspace {body.key!r}")
     request = AcquireRequest(
@@ -298,7 +298,7 @@ def session_json(session: Session) -> dict[str, Any]:
 
 
 def _session(rt: Runtime, who: Principal, session_id: str, *, key: str | None = None) -> Session:
-    session = rt.dy.ctx.store.get_session(session_id[:64])
+    session = rt.dy.ctx.store.sessions.get(session_id[:64])
     if session is None or (key is not None and session.workspace_key != key):
         raise NotFound(f"no session {session_id!r}")
     visible(rt, who, session.workspace_key)
@@ -308,9 +308,9 @@ def _session(rt: Runtime, who: Principal, session_id: str, *, key: str | None = 
 def _use_session(rt: Runtime, who: Principal, session_id: str, *, key: str) -> Session:
     session = _session(rt, who, session_id, key=key)
     ctx = rt.dy.ctx
-    if not ctx.store.use_session(session.id, workspace_key=key, at=ctx.now(), holder=ctx.holder):
+    if not ctx.store.sessions.use(session.id, workspace_key=key, at=ctx.now(), holder=ctx.holder):
         raise NotFound(f"session {session_id!r} is closed")
-    return ctx.store.get_session(session.id) or session
+    return ctx.store.sessions.get(session.id) or session
 
 
 @router.post("/workspaces/{key}/sessions", status_code=201, tags=["sessions"])
@@ -318,13 +318,11 @@ def open_session(key: str, body: schemas.SessionBody, rt: Rt, who: Who) -> dict[
     """Open a session; 429 when the workspace has its limit of live sessions."""
     ws = visible(rt, who, key)
     ctx = rt.dy.ctx
-    get_workspace(ctx, key)
-    session = ctx.store.open_session(
-        workspace_key=ws.key,
-        kind=body.kind,
-        holder=ctx.holder,
-        at=ctx.now(),
-        description=body.description,
+    session = activity.open_session(
+        ctx,
+        ws,
+        body.kind,
+        body.description,
         limit=ctx.policy_for(ws).max_sessions_per_workspace,
     )
     return session_json(session)
@@ -333,7 +331,7 @@ def open_session(key: str, body: schemas.SessionBody, rt: Rt, who: Who) -> dict[
 @router.get("/workspaces/{key}/sessions", tags=["sessions"])
 def list_sessions(key: str, rt: Rt, who: Who) -> dict[str, Any]:
     visible(rt, who, key)
-    found = rt.dy.ctx.store.list_sessions(workspace_key=key)
+    found = rt.dy.ctx.store.sessions.list(workspace_key=key)
     return {"sessions": [session_json(s) for s in found]}
 
 
@@ -353,8 +351,8 @@ def use_session(session_id: str, rt: Rt, who: Who) -> dict[str, Any]:
 def close_session(session_id: str, rt: Rt, who: Who) -> dict[str, Any]:
     session = _session(rt, who, session_id)
     ctx = rt.dy.ctx
-    ctx.store.close_session(session.id, workspace_key=session.workspace_key, at=ctx.now())
-    return session_json(ctx.store.get_session(session.id) or session)
+    ctx.store.sessions.close(session.id, workspace_key=session.workspace_key, at=ctx.now())
+    return session_json(ctx.store.sessions.get(session.id) or session)
 
 
 # -- policy, reconciler, stats (admin) ----------------------------------------------------------
@@ -445,7 +443,7 @@ def _reconciler_json(rt: Runtime) -> dict[str, Any]:
 def stats(rt: Rt, _who: Admin) -> dict[str, Any]:
     ctx = rt.dy.ctx
     views, engine_ok = list_views(ctx, include_removed=True)
-    sessions = Counter(s.status.value for s in ctx.store.list_sessions())
+    sessions = Counter(s.status.value for s in ctx.store.sessions.list())
     return {
         "configuration": ctx.settings.model_dump(
             mode="json", include={"policy", "reconciler", "gc", "workspace"}
@@ -502,7 +500,7 @@ def events(
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-    rows = rt.dy.ctx.store.list_events(
+    rows = rt.dy.ctx.store.events.list(
         after_id=after, limit=limit, workspace_key=workspace, owner=owner
     )
     return {"events": [event_json(r) for r in rows]}

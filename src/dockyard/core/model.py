@@ -59,6 +59,12 @@ TRANSITIONS: Mapping[State, frozenset[State]] = {
 LIVE_STATES = frozenset({S.CREATING, S.RUNNING, S.WARNED, S.RESTORING, S.PARKING, S.SAVE_FAILED})
 #: States in which the workspace's container is expected to be running.
 ACTIVE_STATES = frozenset({S.RUNNING, S.WARNED})
+#: States of a record mid-operation: a lease holder is working on it.
+TRANSIENT_STATES = frozenset({S.CREATING, S.RESTORING, S.PARKING})
+#: States in which the workspace should have no container.
+CONTAINERLESS_STATES = frozenset({S.PARKED, S.REMOVED, S.EXPIRED})
+#: States that hold (or are getting) a running container: what the owner quota counts.
+QUOTA_STATES = frozenset({S.CREATING, S.RESTORING, *ACTIVE_STATES})
 
 
 class Outcome(enum.StrEnum):

@@ -50,15 +50,20 @@ from dockyard.core.actions import (
     Upcoming,
     Warn,
 )
-from dockyard.core.model import ACTIVE_STATES, Checkpoint, CheckpointKind, State, Workspace
+from dockyard.core.model import (
+    ACTIVE_STATES,
+    CONTAINERLESS_STATES,
+    QUOTA_STATES,
+    TRANSIENT_STATES,
+    Checkpoint,
+    CheckpointKind,
+    State,
+    Workspace,
+)
 from dockyard.core.policy import Policy, idle_deadline, save_retry_at
 from dockyard.core.units import format_duration
 
 RUNNING_STATUSES = frozenset({"running", "paused", "restarting"})
-#: Records in these states are mid-operation; a lease holder is working on them.
-TRANSIENT_STATES = frozenset({State.CREATING, State.RESTORING, State.PARKING})
-#: Records in these states should have no container.
-CONTAINERLESS_STATES = frozenset({State.PARKED, State.REMOVED, State.EXPIRED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,5 +452,4 @@ def looks_idle(ws: Workspace, *, now: datetime, policy: Policy, activity: Activi
 
 def live_count(workspaces: Sequence[Workspace], *, exclude: str) -> int:
     """Workspaces that hold (or are getting) a running container, for the owner quota."""
-    live = {State.CREATING, State.RESTORING, *ACTIVE_STATES}
-    return sum(1 for ws in workspaces if ws.key != exclude and ws.state in live)
+    return sum(1 for ws in workspaces if ws.key != exclude and ws.state in QUOTA_STATES)

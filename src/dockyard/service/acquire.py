@@ -134,7 +134,7 @@ def _check_owner(ws: Workspace, request: AcquireRequest) -> None:
 
 def _try_warm(ctx: Context, key: str, request: AcquireRequest) -> AcquireResult | None:
     """Reuse a running workspace without taking its lock; None means "go the slow way"."""
-    ws = ctx.store.get(key)
+    ws = ctx.store.workspaces.get(key)
     if ws is None or ws.state not in ACTIVE_STATES or ws.container_id is None:
         return None
     _check_owner(ws, request)
@@ -143,7 +143,7 @@ def _try_warm(ctx: Context, key: str, request: AcquireRequest) -> AcquireResult 
     except NotFound:
         return None
     now = ctx.now()
-    if not info.running or not ctx.store.touch(key, at=now):
+    if not info.running or not ctx.store.workspaces.touch(key, at=now):
         return None
     ws = replace(
         ws,
@@ -156,7 +156,7 @@ def _try_warm(ctx: Context, key: str, request: AcquireRequest) -> AcquireResult 
 
 
 def _acquire_locked(ctx: Context, request: AcquireRequest, progress: Progress) -> AcquireResult:
-    ws = ctx.store.get(request.key)
+    ws = ctx.store.workspaces.get(request.key)
     if request.from_checkpoint is not None:
         return _restore_older(ctx, ws, request, progress)
     if ws is None or ws.state in (State.REMOVED, State.EXPIRED):
@@ -281,18 +281,18 @@ def _create(
 
 def _write_intent(ctx: Context, ws: Workspace, previous: Workspace | None) -> None:
     if previous is None:
-        ctx.store.insert(ws)
+        ctx.store.workspaces.insert(ws)
     elif previous.state is State.CREATING:
         save_cas(ctx, ws, expect=State.CREATING)
-    elif not ctx.store.replace_removed(ws):
+    elif not ctx.store.workspaces.replace_removed(ws):
         raise Conflict(f"workspace {ws.key!r} changed while it was being created; try again")
 
 
 def _undo_intent(ctx: Context, ws: Workspace, previous: Workspace | None) -> None:
     if previous is None or previous.state is State.CREATING:
-        ctx.store.delete(ws.key)
+        ctx.store.workspaces.delete(ws.key)
     else:
-        ctx.store.save(previous, expect_state=State.CREATING)
+        ctx.store.workspaces.save(previous, expect_state=State.CREATING)
 
 
 # -- bringing back ------------------------------------------------------------------------
@@ -411,7 +411,7 @@ def _restore(
             ctx.engine.remove_container(ref=container_id)
             raise
     except BaseException:
-        ctx.store.save(fallback, expect_state=State.RESTORING)
+        ctx.store.workspaces.save(fallback, expect_state=State.RESTORING)
         raise
     now = ctx.now()
     running = replace(

@@ -31,7 +31,7 @@ log = logging.getLogger("dockyard.activity")
 
 
 def get_workspace(ctx: Context, key: str) -> Workspace:
-    ws = ctx.store.get(validate_key(key))
+    ws = ctx.store.workspaces.get(validate_key(key))
     if ws is None:
         raise NotFound(f"no workspace {key!r}")
     return ws
@@ -59,12 +59,12 @@ def touch(ctx: Context, key: str, *, owner: str | None = None) -> Workspace:
     deadline may be up to that much earlier).
 
     With ``owner``, only that owner's workspace (any other one does not exist)."""
-    ws = ctx.store.record_activity(
+    ws = ctx.store.workspaces.record_activity(
         validate_key(key), at=ctx.now(), coalesce=TOUCH_RESOLUTION, owner=owner
     )
     if ws is not None:
         return ws
-    found = ctx.store.get(key)
+    found = ctx.store.workspaces.get(key)
     if found is None or (owner is not None and found.owner != owner):
         raise NotFound(f"no workspace {key!r}")
     raise _not_running(found)
@@ -72,7 +72,9 @@ def touch(ctx: Context, key: str, *, owner: str | None = None) -> Workspace:
 
 def touched_recently(ctx: Context, key: str, *, owner: str | None = None) -> Workspace | None:
     """What ``touch`` would answer if it has nothing to write (no I/O); otherwise None."""
-    return ctx.store.recent_activity(key, at=ctx.now(), coalesce=TOUCH_RESOLUTION, owner=owner)
+    return ctx.store.workspaces.recent_activity(
+        key, at=ctx.now(), coalesce=TOUCH_RESOLUTION, owner=owner
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +97,7 @@ def extend(ctx: Context, key: str, *, by: timedelta) -> Extension:
         after = extended_deadline(ws, policy, by=by, now=now)
         capped = after < max(before, now) + by
         updated = replace(ws, extended_until=after, warned_deadline=None)
-        if ctx.store.save(updated, expect_state=ws.state):
+        if ctx.store.workspaces.save(updated, expect_state=ws.state):
             ctx.emit(
                 EventType.WORKSPACE_EXTENDED,
                 updated,
@@ -133,7 +135,7 @@ class Usage:
 def usage(ctx: Context, ws: Workspace) -> Usage:
     """Live sessions (dead holders reaped) and exec processes running in the container."""
     reap_dead_sessions(ctx, ws.key)
-    live = ctx.store.list_sessions(workspace_key=ws.key, statuses=[SessionStatus.ACTIVE])
+    live = ctx.store.sessions.list(workspace_key=ws.key, statuses=[SessionStatus.ACTIVE])
     processes = 0
     if ws.container_id is not None and ws.state in ACTIVE_STATES:
         processes = running_execs(ctx.engine, ws.container_id)
@@ -144,7 +146,7 @@ def dead_holder_sessions(ctx: Context, key: str | None = None) -> list[Session]:
     """Active sessions whose holder is a process on this host that no longer exists."""
     return [
         s
-        for s in ctx.store.list_sessions(workspace_key=key, statuses=[SessionStatus.ACTIVE])
+        for s in ctx.store.sessions.list(workspace_key=key, statuses=[SessionStatus.ACTIVE])
         if holder_is_dead(s.holder)
     ]
 
@@ -154,7 +156,7 @@ def reap_dead_sessions(ctx: Context, key: str) -> int:
     dead = dead_holder_sessions(ctx, key)
     execs = [s.id for s in dead if s.kind is SessionKind.EXEC]
     others = [s.id for s in dead if s.kind is not SessionKind.EXEC]
-    return ctx.store.set_session_status(execs, SessionStatus.DEAD) + ctx.store.set_session_status(
+    return ctx.store.sessions.set_status(execs, SessionStatus.DEAD) + ctx.store.sessions.set_status(
         others, SessionStatus.DETACHED
     )
 
@@ -185,7 +187,9 @@ def exec_in(
     ws = require_running(ctx, key)
     policy = ctx.policy_for(ws)
     if session is None:
-        held = _open_session(ctx, ws, kind, " ".join(argv)[:255], policy.max_sessions_per_workspace)
+        held = open_session(
+            ctx, ws, kind, " ".join(argv)[:255], limit=policy.max_sessions_per_workspace
+        )
     else:
         held = _use(ctx, ws, session)
     try:
@@ -211,9 +215,9 @@ def exec_in(
         now = ctx.now()
         try:
             if session is None:
-                ctx.store.close_session(held.id, workspace_key=ws.key, at=now)
+                ctx.store.sessions.close(held.id, workspace_key=ws.key, at=now)
             else:
-                ctx.store.use_session(held.id, workspace_key=ws.key, at=now, holder=ctx.holder)
+                ctx.store.sessions.use(held.id, workspace_key=ws.key, at=now, holder=ctx.holder)
         except DockyardError as exc:  # the exec's own outcome matters more than bookkeeping
             log.warning("could not close exec session %s of %s: %s", held.id, key, exc)
     return result.exit_code
@@ -232,33 +236,37 @@ def resize_exec(ctx: Context, exec_id: str, *, rows: int, cols: int) -> None:
 
 def _use(ctx: Context, ws: Workspace, session_id: str) -> Session:
     """Use an open (or detached) session of ``ws``; ``NotFound`` if it is not one."""
-    session = ctx.store.get_session(session_id)
+    session = ctx.store.sessions.get(session_id)
     if session is None or session.workspace_key != ws.key:
         raise NotFound(f"workspace {ws.key!r} has no session {session_id!r}")
-    if not ctx.store.use_session(session.id, workspace_key=ws.key, at=ctx.now(), holder=ctx.holder):
+    if not ctx.store.sessions.use(
+        session.id, workspace_key=ws.key, at=ctx.now(), holder=ctx.holder
+    ):
         raise NotFound(f"session {session_id!r} is closed")
     return session
 
 
-def _open_session(
-    ctx: Context, ws: Workspace, kind: SessionKind, description: str, limit: int
+def open_session(
+    ctx: Context, ws: Workspace, kind: SessionKind, description: str, *, limit: int
 ) -> Session:
-    def attempt() -> Session:
-        return ctx.store.open_session(
+    """Open a session of ``ws``; ``QuotaExceeded`` if it has ``limit`` live ones after
+    the sessions of dead holders were reaped."""
+    for _attempt in range(2):
+        session = ctx.store.sessions.open(
             workspace_key=ws.key,
             kind=kind,
             holder=ctx.holder,
             at=ctx.now(),
             description=description,
-            limit=limit,
+            at_most=limit,
         )
-
-    try:
-        return attempt()
-    except QuotaExceeded:
+        if session is not None:
+            return session
         if not reap_dead_sessions(ctx, ws.key):
-            raise
-        return attempt()
+            break
+    raise QuotaExceeded(
+        f"workspace {ws.key!r} has {limit} live sessions, the limit is {limit}; close one first"
+    )
 
 
 @dataclass(frozen=True, slots=True)

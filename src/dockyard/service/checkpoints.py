@@ -21,7 +21,7 @@ from dockyard.service.context import Context
 
 def list_checkpoints(ctx: Context, key: str) -> list[Checkpoint]:
     """Newest first, verified or not (an unverified one is a save in progress or cut off)."""
-    return ctx.store.list_checkpoints(workspace_key=key)
+    return ctx.store.checkpoints.list(workspace_key=key)
 
 
 def resolve(ctx: Context, ws: Workspace, checkpoint_id: str) -> Checkpoint:
@@ -43,7 +43,7 @@ def current(ctx: Context, ws: Workspace) -> Checkpoint | None:
     """The checkpoint a parked workspace comes back from: its newest one."""
     if ws.checkpoint_id is None:
         return None
-    checkpoint = ctx.store.get_checkpoint(ws.checkpoint_id)
+    checkpoint = ctx.store.checkpoints.get(ws.checkpoint_id)
     return checkpoint if checkpoint is not None and checkpoint.verified else None
 
 
@@ -71,7 +71,7 @@ def delete_artifact(ctx: Context, checkpoint: Checkpoint) -> None:
 def delete(ctx: Context, ws: Workspace | None, checkpoint: Checkpoint, *, reason: str) -> None:
     """Delete one checkpoint, artifact first, and say so."""
     delete_artifact(ctx, checkpoint)
-    ctx.store.delete_checkpoint(checkpoint.id)
+    ctx.store.checkpoints.delete(checkpoint.id)
     if ws is not None:
         ctx.emit(
             EventType.CHECKPOINT_DELETED,
@@ -88,7 +88,7 @@ def drop_unverified(ctx: Context, ws: Workspace) -> int:
     for checkpoint in list_checkpoints(ctx, ws.key):
         if not checkpoint.verified:
             delete_artifact(ctx, checkpoint)
-            ctx.store.delete_checkpoint(checkpoint.id)
+            ctx.store.checkpoints.delete(checkpoint.id)
             dropped += 1
     return dropped
 

@@ -28,6 +28,7 @@ from dockyard.core.gc import (
     VolumeFacts,
     plan_gc,
 )
+from dockyard.core.model import CONTAINERLESS_STATES
 from dockyard.core.naming import (
     LABEL_INSTALLATION,
     LABEL_KEEP,
@@ -35,7 +36,6 @@ from dockyard.core.naming import (
     LABEL_WORKSPACE,
     is_truthy_label,
 )
-from dockyard.core.planner import CONTAINERLESS_STATES
 from dockyard.engine.models import ContainerSummary, ImageInfo
 from dockyard.service.context import Context, Progress, no_progress
 from dockyard.service.lifecycle import park_locked
@@ -65,7 +65,7 @@ def observe(ctx: Context, request: GcRequest) -> Facts:
     images: list[ImageFacts] = []
     if request.images:
         users = Counter(c.image_id for c in everyone)
-        used = ctx.store.image_uses()
+        used = ctx.store.images.all()
         every_image = ctx.engine.list_images(labels={})
         children = Counter(image.parent_id for image in every_image if image.parent_id)
         images = [
@@ -100,8 +100,8 @@ def observe(ctx: Context, request: GcRequest) -> Facts:
         containers=containers,
         images=images,
         volumes=volumes,
-        workspaces=ctx.store.list_workspaces(),
-        checkpoints=ctx.store.list_checkpoints(),
+        workspaces=ctx.store.workspaces.list(),
+        checkpoints=ctx.store.checkpoints.list(),
         default_image=ctx.settings.workspace.image,
     )
 
@@ -189,7 +189,7 @@ def _apply_container(ctx: Context, item: Item) -> str:
         ctx.engine.remove_container(ref=info.id)
         return "removed"
     with ctx.lock(key, wait=SHORT_WAIT):
-        ws = ctx.store.get(key)
+        ws = ctx.store.workspaces.get(key)
         if ws is None or ws.state in CONTAINERLESS_STATES or ws.name != info.name:
             ctx.engine.remove_container(ref=info.id)
             return "removed"
@@ -212,7 +212,7 @@ def _apply_image(ctx: Context, item: Item) -> str:
     for tag in image.tags:  # untag each name; the last one removes the image
         ctx.engine.remove_image(ref=tag)
     ctx.engine.remove_image(ref=image.id)
-    ctx.store.forget_image(image.id)
+    ctx.store.images.forget(image.id)
     return "removed"
 
 
@@ -224,13 +224,13 @@ def _apply_volume(ctx: Context, item: Item) -> str:
         ctx.engine.remove_volume(name=item.ref)
         return "removed"
     with ctx.lock(item.key, wait=SHORT_WAIT):
-        ws = ctx.store.get(item.key)  # checked again right before the removal
+        ws = ctx.store.workspaces.get(item.key)  # checked again right before the removal
         now = ctx.now()
         if ws is not None and ws.state not in CONTAINERLESS_STATES:
             raise _Skip(f"workspace {item.key!r} is {ws.state} now")
         live = [
             c
-            for c in ctx.store.list_checkpoints(workspace_key=item.key)
+            for c in ctx.store.checkpoints.list(workspace_key=item.key)
             if c.verified and now < c.expires_at
         ]
         if ws is not None and live:
@@ -256,8 +256,8 @@ def run_if_due(ctx: Context) -> list[ItemResult] | None:
     if interval.total_seconds() <= 0:
         return None
     now = ctx.now()
-    last = ctx.store.get_meta(LAST_GC)
+    last = ctx.store.meta.get(LAST_GC)
     if last is not None and now - datetime.fromisoformat(last) < interval:
         return None
-    ctx.store.set_meta(LAST_GC, now.isoformat())
+    ctx.store.meta.set(LAST_GC, now.isoformat())
     return apply(ctx, plan(ctx, settings_request(ctx)))

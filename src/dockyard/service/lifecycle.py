@@ -69,7 +69,7 @@ def stop(ctx: Context, key: str, *, force: bool = False) -> Change:
         _stop_container(ctx, ws)
         stopped = ws.transition(State.STOPPED, now=ctx.now(), reason="stopped on request")
         save_cas(ctx, stopped, expect=ws.state)
-        ctx.store.end_sessions(workspace_key=ws.key)
+        ctx.store.sessions.end(workspace_key=ws.key)
         ctx.emit(EventType.WORKSPACE_STOPPED, stopped, reason="request")
         return Change(stopped, changed=True)
 
@@ -119,7 +119,9 @@ def park_locked(
     parking = ws
     if ws.state is not State.PARKING:
         parking = ws.transition(State.PARKING, now=ctx.now(), reason=f"{reason}: {detail}")
-        if not ctx.store.save(parking, expect_state=ws.state, expect_revision=expect_revision):
+        if not ctx.store.workspaces.save(
+            parking, expect_state=ws.state, expect_revision=expect_revision
+        ):
             raise Conflict(f"workspace {ws.key!r} changed since the decision to park it")
     container = find_container(ctx, ws)
     try:
@@ -144,7 +146,7 @@ def park_locked(
         save_attempts=0,
     )
     save_cas(ctx, parked, expect=State.PARKING)
-    ctx.store.end_sessions(workspace_key=ws.key)
+    ctx.store.sessions.end(workspace_key=ws.key)
     ctx.emit(
         EventType.WORKSPACE_PARKED,
         parked,
@@ -183,11 +185,11 @@ def remove(ctx: Context, key: str, *, purge: bool = False, force: bool = False) 
             return Change(ws, changed=False, detail="already removed")
         _refuse_if_busy(ctx, ws, force=force)
         discard_container(ctx, ws)
-        ctx.store.end_sessions(workspace_key=ws.key)
+        ctx.store.sessions.end(workspace_key=ws.key)
         if purge:
             ctx.engine.remove_volume(name=ws.volume)
             deleted = checkpoints.purge(ctx, ws)
-            ctx.store.delete(ws.key)
+            ctx.store.workspaces.delete(ws.key)
             gone = replace(ws, state=State.REMOVED, container_id=None)
             ctx.emit(EventType.WORKSPACE_REMOVED, gone, purged=True)
             detail = f"volume {ws.volume} and {plural(deleted, 'checkpoint')} deleted"
@@ -211,7 +213,7 @@ def set_keep(ctx: Context, key: str, *, keep: bool) -> Change:
         if ws.keep == keep:
             return Change(ws, changed=False, detail="already " + ("kept" if keep else "not kept"))
         updated = replace(ws, keep=keep)
-        if ctx.store.save(updated, expect_state=ws.state, expect_revision=ws.revision):
+        if ctx.store.workspaces.save(updated, expect_state=ws.state, expect_revision=ws.revision):
             return Change(updated, changed=True, detail=_label_note(ctx, updated))
     raise Conflict(f"workspace {key!r} kept changing; try again")
 

@@ -47,16 +47,16 @@ def lease(
     delay = 0.005
     while True:
         now = clock()
-        if store.try_lease(name, holder=token, now=now, until=now + ttl):
+        if store.leases.try_take(name, holder=token, now=now, until=now + ttl):
             break
-        current = store.lease_holder(name)
+        current = store.leases.holder(name)
         if current is not None and holder_is_dead(current[0]):
             # Its holder was killed on this host: no need to wait for the lease to expire.
-            if store.take_over_lease(name, previous=current[0], holder=token, until=now + ttl):
+            if store.leases.take_over(name, previous=current[0], holder=token, until=now + ttl):
                 break
             continue
         if time.monotonic() >= give_up:
-            current = store.lease_holder(name)
+            current = store.leases.holder(name)
             who = f" (held by {current[0].rsplit(':', 1)[0]})" if current else ""
             raise Busy(
                 f"{what} is busy: another operation holds it{who}; "
@@ -70,7 +70,7 @@ def lease(
     def renew() -> None:
         while not stop.wait(ttl.total_seconds() / 3):
             now = clock()
-            store.try_lease(name, holder=token, now=now, until=now + ttl)
+            store.leases.try_take(name, holder=token, now=now, until=now + ttl)
 
     renewer = threading.Thread(target=renew, name=f"lease-{name}", daemon=True)
     renewer.start()
@@ -79,4 +79,4 @@ def lease(
     finally:
         stop.set()
         renewer.join()
-        store.release_lease(name, holder=token)
+        store.leases.release(name, holder=token)

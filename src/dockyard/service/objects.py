@@ -89,7 +89,7 @@ def ensure_running(ctx: Context, container_id: str, *, what: str) -> None:
     info = ctx.engine.inspect_container(ref=container_id)
     if info.running:
         if info.image_id:
-            ctx.store.record_image_use(info.image_id, at=ctx.now())
+            ctx.store.images.record(info.image_id, at=ctx.now())
         return
     _raise_exited(ctx, container_id, info, what=what)
 
@@ -130,5 +130,5 @@ def discard_container(ctx: Context, ws: Workspace) -> None:
 
 
 def save_cas(ctx: Context, ws: Workspace, *, expect: State) -> None:
-    if not ctx.store.save(ws, expect_state=expect):
+    if not ctx.store.workspaces.save(ws, expect_state=expect):
         raise Conflict(f"workspace {ws.key!r} changed state concurrently; try again")

@@ -75,7 +75,7 @@ def replay_exec_events(ctx: Context) -> int:
     # The engine's event log runs on the engine's wall clock, not on the policy clock (which
     # tests move forward); asking for events "until" a future moment would block until then.
     until = datetime.fromtimestamp(time.time(), UTC)
-    seen = ctx.store.get_meta(LAST_REPLAY)
+    seen = ctx.store.meta.get(LAST_REPLAY)
     since = until - REPLAY_HORIZON
     if seen:
         since = min(max(datetime.fromisoformat(seen), since), until)
@@ -84,8 +84,8 @@ def replay_exec_events(ctx: Context) -> int:
         for event in stream:
             key = event.attributes.get(LABEL_WORKSPACE)
             if key and event.action.startswith("exec_") and event.time is not None:
-                landed += ctx.store.touch(key, at=min(event.time, now))
-    ctx.store.set_meta(LAST_REPLAY, until.isoformat())
+                landed += ctx.store.workspaces.touch(key, at=min(event.time, now))
+    ctx.store.meta.set(LAST_REPLAY, until.isoformat())
     return landed
 
 
@@ -110,14 +110,14 @@ def observe(
     containers = [observed_container(ctx.engine, summary) for summary in listing]
     now = ctx.now()
     if working_set:
-        checkpoints = ctx.store.checkpoints_due(by=max(now, horizon or now))
+        checkpoints = ctx.store.checkpoints.due(by=max(now, horizon or now))
         keys = {c.key for c in containers if c.key} | {cp.workspace_key for cp in checkpoints}
-        workspaces = ctx.store.list_working_set(keys=keys, names={c.name for c in containers})
+        workspaces = ctx.store.workspaces.working_set(keys=keys, names={c.name for c in containers})
     else:
-        checkpoints = ctx.store.list_checkpoints()
-        workspaces = ctx.store.list_workspaces()
+        checkpoints = ctx.store.checkpoints.list()
+        workspaces = ctx.store.workspaces.list()
     last_use: dict[str, datetime] = {}
-    for session in ctx.store.list_sessions(statuses=[SessionStatus.ACTIVE]):
+    for session in ctx.store.sessions.list(statuses=[SessionStatus.ACTIVE]):
         seen = last_use.get(session.workspace_key)
         if seen is None or session.last_used > seen:
             last_use[session.workspace_key] = session.last_used

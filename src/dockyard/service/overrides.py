@@ -76,7 +76,7 @@ def reset(ctx: Context) -> None:
     """Forget every field set at run time: the configured settings are in force again."""
     with _changing:
         for key in (POLICY_KEY, RECONCILER_KEY, *_LEGACY):
-            ctx.store.delete_meta(key)
+            ctx.store.meta.delete(key)
         ctx.use_settings(ctx.configured)
 
 
@@ -88,15 +88,15 @@ def overridden(store: Store) -> list[str]:
 
 
 def reconciler_enabled(store: Store) -> bool:
-    return store.get_meta(ENABLED_KEY) != "false"
+    return store.meta.get(ENABLED_KEY) != "false"
 
 
 def set_reconciler_enabled(store: Store, enabled: bool) -> None:
-    store.set_meta(ENABLED_KEY, "true" if enabled else "false")
+    store.meta.set(ENABLED_KEY, "true" if enabled else "false")
 
 
 def _saved(store: Store, key: str) -> dict[str, Any]:
-    raw = store.get_meta(key)
+    raw = store.meta.get(key)
     value = json.loads(raw) if raw is not None else None
     return value if isinstance(value, dict) else {}
 
@@ -128,7 +128,7 @@ def _fitting(store: Store, key: str, configured: Settings) -> dict[str, Any]:
     if fields != stored:
         _write_fields(store, key, fields)
     for name in legacy:
-        store.delete_meta(name)
+        store.meta.delete(name)
     return fields
 
 
@@ -155,6 +155,6 @@ def _write(store: Store, key: str, in_force: BaseModel, fields: Mapping[str, Any
 
 def _write_fields(store: Store, key: str, fields: Mapping[str, Any]) -> None:
     if fields:
-        store.set_meta(key, json.dumps(dict(fields)))
+        store.meta.set(key, json.dumps(dict(fields)))
     else:
-        store.delete_meta(key)
+        store.meta.delete(key)

@@ -21,13 +21,13 @@ from dockyard.service.observe import probe_busy
 
 def ensure_room(ctx: Context, *, owner: str, key: str, progress: Progress) -> None:
     policy = ctx.policy
-    owned = ctx.store.list_workspaces(owner=owner)
+    owned = ctx.store.workspaces.list(owner=owner)
     if live_count(owned, exclude=key) < policy.max_workspaces_per_owner:
         return
     now = ctx.now()
     activity: dict[str, Activity] = {}
     keys = {ws.key for ws in owned}
-    for session in ctx.store.list_sessions(statuses=[SessionStatus.ACTIVE]):
+    for session in ctx.store.sessions.list(statuses=[SessionStatus.ACTIVE]):
         if session.workspace_key not in keys:
             continue
         seen = activity.get(session.workspace_key)
@@ -56,7 +56,7 @@ def ensure_room(ctx: Context, *, owner: str, key: str, progress: Progress) -> No
         progress(f"parking {victim.key} (idle longest) to stay within the owner's quota")
         try:
             with ctx.lock(victim.key, wait=SHORT_WAIT):
-                record = ctx.store.get(victim.key)
+                record = ctx.store.workspaces.get(victim.key)
                 if record is not None and record.revision == victim.revision:
                     park_locked(
                         ctx,

@@ -47,9 +47,9 @@ from dockyard.core.actions import (
 )
 from dockyard.core.errors import Busy, Conflict, DockyardError, NotFound, Unavailable
 from dockyard.core.events import Event, EventType
-from dockyard.core.model import SessionKind, SessionStatus, State, Workspace
+from dockyard.core.model import CONTAINERLESS_STATES, SessionKind, SessionStatus, State, Workspace
 from dockyard.core.naming import LABEL_INSTALLATION, LABEL_WORKSPACE
-from dockyard.core.planner import CONTAINERLESS_STATES, Plan, due_between
+from dockyard.core.planner import Plan, due_between
 from dockyard.core.units import format_duration
 from dockyard.service import checkpoints, gc
 from dockyard.service.activity import dead_holder_sessions
@@ -153,7 +153,7 @@ class _Skip(Exception):
 
 
 def _current(ctx: Context, action: Action, revision: int) -> Workspace:
-    ws = ctx.store.get(action.key or "")
+    ws = ctx.store.workspaces.get(action.key or "")
     if ws is None:
         raise _Skip("the workspace is gone")
     if ws.revision != revision:
@@ -172,7 +172,7 @@ def _warn(ctx: Context, action: Warn) -> str:
         ws.transition(State.WARNED, now=ctx.now(), reason="idle"),
         warned_deadline=action.deadline,
     )
-    if not ctx.store.save(warned, expect_state=ws.state, expect_revision=ws.revision):
+    if not ctx.store.workspaces.save(warned, expect_state=ws.state, expect_revision=ws.revision):
         raise _Skip("the workspace changed since the plan")
     left = action.deadline - ctx.now()
     ctx.emit(
@@ -190,7 +190,7 @@ def _park(ctx: Context, action: Park) -> str:
         if action.reason in (Reason.IDLE, Reason.SAVE_FAILED) and ws.container_id:
             execs = running_execs(ctx.engine, ws.container_id)
             if execs:
-                ctx.store.touch(ws.key, at=ctx.now())
+                ctx.store.workspaces.touch(ws.key, at=ctx.now())
                 raise _Skip(f"busy: {execs} running exec process(es)")
         park_locked(
             ctx, ws, reason=action.reason, detail=action.detail, expect_revision=ws.revision
@@ -199,7 +199,7 @@ def _park(ctx: Context, action: Park) -> str:
 
 
 def _keep_alive(ctx: Context, action: KeepAlive) -> str:
-    if not ctx.store.touch(action.key or "", at=ctx.now()):
+    if not ctx.store.workspaces.touch(action.key or "", at=ctx.now()):
         raise _Skip("not running any more")
     return f"kept alive: {action.detail}"
 
@@ -224,7 +224,7 @@ def _mark_running(ctx: Context, action: MarkRunning) -> str:
         last_activity_at=now,
         started_at=now,
     )
-    if not ctx.store.save(running, expect_state=ws.state, expect_revision=ws.revision):
+    if not ctx.store.workspaces.save(running, expect_state=ws.state, expect_revision=ws.revision):
         raise _Skip("the workspace changed since the plan")
     return "adopted its running container"
 
@@ -232,7 +232,7 @@ def _mark_running(ctx: Context, action: MarkRunning) -> str:
 def _mark(ctx: Context, action: Action, revision: int, to: State, reason: str) -> Workspace:
     ws = _current(ctx, action, revision)
     marked = ws.transition(to, now=ctx.now(), reason=reason)
-    if not ctx.store.save(marked, expect_state=ws.state, expect_revision=revision):
+    if not ctx.store.workspaces.save(marked, expect_state=ws.state, expect_revision=revision):
         raise _Skip("the workspace changed since the plan")
     return marked
 
@@ -245,7 +245,7 @@ def _recover(ctx: Context, action: Recover) -> str:
             discard_container(ctx, ws)
             with suppress(Conflict):
                 ctx.engine.remove_volume(name=ws.volume)
-            ctx.store.delete(ws.key)
+            ctx.store.workspaces.delete(ws.key)
             ctx.emit(EventType.WORKSPACE_FAILED, ws, reason="interrupted", detail="creation undone")
             return "undid an interrupted creation"
         if ws.state is State.RESTORING:
@@ -272,7 +272,7 @@ def _remove_container(ctx: Context, action: RemoveContainer) -> str:
     key = info.labels.get(LABEL_WORKSPACE)
     if key:
         with ctx.lock(key, wait=SHORT_WAIT):
-            ws = ctx.store.get(key)
+            ws = ctx.store.workspaces.get(key)
             if ws is not None and ws.state not in CONTAINERLESS_STATES and ws.name == info.name:
                 raise _Skip(f"workspace {key!r} claims it now ({ws.state})")
             ctx.engine.remove_container(ref=action.container_id)
@@ -292,10 +292,10 @@ def _remove_container(ctx: Context, action: RemoveContainer) -> str:
 def _delete_checkpoint(ctx: Context, action: DeleteCheckpoint) -> str:
     key = action.key or ""
     with ctx.lock(key, wait=SHORT_WAIT):
-        checkpoint = ctx.store.get_checkpoint(action.checkpoint_id)
+        checkpoint = ctx.store.checkpoints.get(action.checkpoint_id)
         if checkpoint is None:
             return "already gone"
-        ws = ctx.store.get(key)
+        ws = ctx.store.workspaces.get(key)
         if action.reason is Reason.EXPIRED and ctx.now() < checkpoint.expires_at:
             raise _Skip("not expired any more")
         if action.reason is Reason.LEFTOVER and (
@@ -320,7 +320,7 @@ def _repoint(ctx: Context, ws: Workspace, *, deleted: str) -> None:
             ws.transition(State.EXPIRED, now=ctx.now(), reason="its checkpoints expired"),
             checkpoint_id=None,
         )
-    if not ctx.store.save(updated, expect_state=ws.state, expect_revision=ws.revision):
+    if not ctx.store.workspaces.save(updated, expect_state=ws.state, expect_revision=ws.revision):
         raise Conflict(f"workspace {ws.key!r} changed while its checkpoint was deleted")
 
 
@@ -346,7 +346,7 @@ def recover_sessions(ctx: Context) -> int:
     changed = 0
     for session in dead_holder_sessions(ctx):
         status = SessionStatus.DEAD if session.kind is SessionKind.EXEC else SessionStatus.DETACHED
-        changed += ctx.store.set_session_status([session.id], status)
+        changed += ctx.store.sessions.set_status([session.id], status)
     return changed
 
 
@@ -625,7 +625,7 @@ class Reconciler:
         if action.startswith("exec_") or action == "attach":
             if key:
                 with suppress(DockyardError):
-                    self.ctx.store.touch(key, at=self.ctx.now())
+                    self.ctx.store.workspaces.touch(key, at=self.ctx.now())
         elif action in {"die", "oom", "destroy", "remove", "kill"}:
             self.wake()
 

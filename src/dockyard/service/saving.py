@@ -95,13 +95,13 @@ def _intent(ctx: Context, ws: Workspace, kind: CheckpointKind, **fields: object)
         expires_at=now + ctx.policy_for(ws).checkpoint_retention,
         **fields,  # type: ignore[arg-type]
     )
-    ctx.store.add_checkpoint(checkpoint)
+    ctx.store.checkpoints.add(checkpoint)
     return checkpoint
 
 
 def _verified(ctx: Context, ws: Workspace, checkpoint: Checkpoint) -> Checkpoint:
     done = replace(checkpoint, verified=True)
-    ctx.store.update_checkpoint(done)
+    ctx.store.checkpoints.update(done)
     ctx.emit(
         EventType.CHECKPOINT_CREATED,
         ws,
@@ -235,7 +235,7 @@ def _save_git(
                 files_changed=state.files,
                 location=str(path),
             )
-            ctx.store.update_checkpoint(intent)  # where the copy goes, before it starts
+            ctx.store.checkpoints.update(intent)  # where the copy goes, before it starts
             progress("saving: exporting the git history")
             with ctx.engine.get_archive(ref=container.id, path=inside) as chunks:
                 stored = ctx.vault.write(path, single_file(chunks))
@@ -265,7 +265,7 @@ def _save_archive(
     intent = _intent(ctx, ws, CheckpointKind.ARCHIVE)
     path = ctx.vault.path_for(workspace_name=ws.name, checkpoint_id=intent.id, suffix="tar")
     intent = replace(intent, location=str(path))
-    ctx.store.update_checkpoint(intent)
+    ctx.store.checkpoints.update(intent)
     try:
         progress(f"saving: copying {workdir} out of the {container.status} container")
         with ctx.engine.get_archive(ref=container.id, path=workdir) as chunks:
@@ -286,7 +286,7 @@ def _save_image(
     intent = _intent(ctx, ws, CheckpointKind.IMAGE)
     tag = f"{ws.name}-{intent.id}"
     intent = replace(intent, location=f"{CHECKPOINT_REPO}:{tag}")
-    ctx.store.update_checkpoint(intent)
+    ctx.store.checkpoints.update(intent)
     try:
         progress(f"saving: committing container {ws.name} to image {intent.location}")
         image_id = ctx.engine.commit(
@@ -306,7 +306,7 @@ def _save_image(
 def _salvage(ctx: Context, ws: Workspace) -> Checkpoint:
     """The container is gone: a park that already saved (and was cut off after removing
     it) finds its checkpoint; otherwise the kept volume is all there is."""
-    for checkpoint in ctx.store.list_checkpoints(workspace_key=ws.key):
+    for checkpoint in ctx.store.checkpoints.list(workspace_key=ws.key):
         if checkpoint.verified and checkpoint.created_at >= ws.state_changed_at:
             return checkpoint
     if ws.strategy is not SaveStrategy.IMAGE and volume_exists(ctx, ws):

@@ -154,8 +154,8 @@ def list_views(
         statuses: dict[str, str] | None = {c.name: c.status for c in observation.containers}
         activity = observation.activity
     else:
-        records, now, statuses, activity = ctx.store.list_workspaces(), ctx.now(), None, {}
-    counts = ctx.store.session_counts()
+        records, now, statuses, activity = ctx.store.workspaces.list(), ctx.now(), None, {}
+    counts = ctx.store.sessions.counts()
     views = [
         _build(
             ctx,
@@ -180,7 +180,7 @@ def status(ctx: Context, key: str) -> WorkspaceView:
     ws = get_workspace(ctx, key)  # a clear NotFound before any engine call
     now = ctx.now()
     sessions = [
-        s for s in ctx.store.list_sessions(workspace_key=ws.key) if s.status.value != "dead"
+        s for s in ctx.store.sessions.list(workspace_key=ws.key) if s.status.value != "dead"
     ]
     live = [s for s in sessions if s.status is SessionStatus.ACTIVE]
     activity = Activity(last_session_use=max((s.last_used for s in live), default=None))
@@ -204,7 +204,7 @@ def status(ctx: Context, key: str) -> WorkspaceView:
         workspaces=[ws],
         containers=containers,
         activity={ws.key: activity},
-        checkpoints=ctx.store.list_checkpoints(workspace_key=ws.key),
+        checkpoints=ctx.store.checkpoints.list(workspace_key=ws.key),
     )
     mine = next((c for c in containers if c.name == ws.name), None)
     return _build(

@@ -95,31 +95,31 @@ class WebhookDeliverer:
         """Queue new events, deliver what is due; returns deliveries made."""
         self.enqueue_new()
         delivered = 0
-        for row in self.ctx.store.due_deliveries(now=self.ctx.now()):
+        for row in self.ctx.store.outbox.due(now=self.ctx.now()):
             delivered += self._deliver(row)
         return delivered
 
     def enqueue_new(self) -> None:
         store = self.ctx.store
-        cursor = store.get_meta(CURSOR)
+        cursor = store.meta.get(CURSOR)
         if cursor is None:  # first start: from now on, not the whole history
-            store.set_meta(CURSOR, str(store.latest_event_id()))
+            store.meta.set(CURSOR, str(store.events.latest_id()))
             return
-        events = store.list_events(after_id=int(cursor), limit=500)
+        events = store.events.list(after_id=int(cursor), limit=500)
         rows = [
             (event["id"], url)
             for event in events
             for url, hook in self.hooks.items()
             if not hook.events or event["type"] in hook.events
         ]
-        store.enqueue_deliveries(rows, at=self.ctx.now())
+        store.outbox.enqueue(rows, at=self.ctx.now())
         if events:
-            store.set_meta(CURSOR, str(events[-1]["id"]))
+            store.meta.set(CURSOR, str(events[-1]["id"]))
 
     def _deliver(self, row: Mapping[str, Any]) -> int:
         hook = self.hooks.get(row["url"])
         if hook is None:  # a receiver removed from the settings: drop its backlog
-            self.ctx.store.delivery_done(row["id"], at=self.ctx.now())
+            self.ctx.store.outbox.done(row["id"], at=self.ctx.now())
             return 0
         body = json.dumps(event_json(row), separators=(",", ":")).encode()
         request = urllib.request.Request(  # noqa: S310 - the URL is validated as http(s)
@@ -142,14 +142,14 @@ class WebhookDeliverer:
         except (OSError, ValueError) as exc:
             return self._failed(row, f"{type(exc).__name__}: {exc}")
         if 200 <= status < 300:
-            self.ctx.store.delivery_done(row["id"], at=self.ctx.now())
+            self.ctx.store.outbox.done(row["id"], at=self.ctx.now())
             return 1
         return self._failed(row, f"HTTP {status}")
 
     def _failed(self, row: Mapping[str, Any], error: str) -> int:
         attempts = row["attempts"] + 1
         retry_at = self.ctx.now() + retry_delay(attempts)
-        self.ctx.store.delivery_failed(row["id"], attempts=attempts, retry_at=retry_at, error=error)
+        self.ctx.store.outbox.failed(row["id"], attempts=attempts, retry_at=retry_at, error=error)
         log.info(
             "webhook %s: delivery %s failed (%s); retry %d", row["url"], row["id"], error, attempts
         )

@@ -24,13 +24,13 @@ def events(
 ) -> None:
     """Show what happened: created, reused, restored, idle warnings, parks, removals..."""
     store = app.dockyard().ctx.store
-    rows = store.last_events(last, workspace_key=key, owner=owner)
-    cursor = rows[-1]["id"] if rows else store.latest_event_id()
+    rows = store.events.last(last, workspace_key=key, owner=owner)
+    cursor = rows[-1]["id"] if rows else store.events.latest_id()
     for row in rows:
         _print(app, row, as_json=as_json)
     while follow:
         time.sleep(0.25)
-        for row in store.list_events(after_id=cursor, limit=500, workspace_key=key, owner=owner):
+        for row in store.events.list(after_id=cursor, limit=500, workspace_key=key, owner=owner):
             cursor = row["id"]
             _print(app, row, as_json=as_json)
 

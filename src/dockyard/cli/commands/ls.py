@@ -34,7 +34,7 @@ def ls(app: App, *, include_removed: bool, owner: str | None, usage: bool, as_js
         # the sweep's sampling window passes while the views are made
         sweep = None
         if usage:
-            running = dy.ctx.store.list_workspaces(owner=owner, states=ACTIVE_STATES)
+            running = dy.ctx.store.workspaces.list(owner=owner, states=ACTIVE_STATES)
             sweep = pool.submit(resource_sweep, dy.ctx, running, window_s=USAGE_WINDOW_S)
         views, engine_ok = dy.list(include_removed=include_removed, owner=owner)
         use = sweep.result() if sweep is not None else {}

@@ -43,7 +43,7 @@ def create(app: App, *, owner: str | None, is_admin: bool, description: str, as_
 @pass_app
 def list_(app: App, *, as_json: bool) -> None:
     """The tokens (never their secrets)."""
-    rows = app.dockyard().ctx.store.list_tokens()
+    rows = app.dockyard().ctx.store.tokens.list()
     if as_json:
         app.term.json([{**r, "created_at": r["created_at"].isoformat()} for r in rows])
         return
@@ -64,6 +64,6 @@ def list_(app: App, *, as_json: bool) -> None:
 @pass_app
 def revoke(app: App, *, token_id: str) -> None:
     """Revoke the token TOKEN_ID at once."""
-    if not app.dockyard().ctx.store.delete_token(token_id):
+    if not app.dockyard().ctx.store.tokens.delete(token_id):
         raise NotFound(f"no token {token_id!r}")
     app.term.out(f"revoked {token_id}")
