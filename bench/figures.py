@@ -31,10 +31,10 @@ from dockyard.core.model import PolicyOverrides, SaveStrategy, State
 from dockyard.engine.base import Engine, ExecSpec
 from dockyard.engine.models import VolumeMount
 from dockyard.engine.process import run
-from dockyard.service import AcquireRequest, Dockyard
-from dockyard.service.gitops import GIT_ENV
-from dockyard.service.objects import container_spec
-from dockyard.service.reconciler import Reconciler, run_pass
+from dockyard.service import AcquireRequest, Dockyard, Reconciler
+from dockyard.service.reconcile.passes import run_pass
+from dockyard.service.snapshots.gitops import GIT_ENV
+from dockyard.service.workspaces.containers import container_spec
 
 ADMIN = "dy_bench-admin-token"
 

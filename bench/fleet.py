@@ -25,7 +25,7 @@ from dockyard.core.naming import LABEL_INSTALLATION, workspace_names
 from dockyard.engine.docker import DockerEngine
 from dockyard.engine.models import NO_NETWORK
 from dockyard.service import Dockyard
-from dockyard.service.objects import container_spec
+from dockyard.service.workspaces.containers import container_spec
 
 WORKERS = 16
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dockyard.api.auth import create_token
 from dockyard.engine.docker import DockerEngine
+from dockyard.service.tokens import create_token
 from dockyard.store import Store
 from tests.engine_fixtures import remove_installation
 

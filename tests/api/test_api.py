@@ -6,11 +6,13 @@ import hashlib
 import hmac
 import json
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,7 +20,9 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 
+from dockyard.core.model import SessionKind
 from dockyard.engine.docker import DockerEngine
+from dockyard.store import Store
 from tests.api.conftest import ADMIN, Server, free_port, start_server, stop_server
 from tests.engine_fixtures import remove_installation
 
@@ -86,6 +90,25 @@ def test_sessions_limit_and_use(server: Server) -> None:
         assert closed["status"] == "dead"
         listed = api.get("/api/v1/workspaces/s1/sessions").json()["sessions"]
         assert sorted(s["status"] for s in listed) == ["active", "dead"]
+
+
+def test_sessions_of_a_dead_holder_are_reaped_before_a_429(server: Server) -> None:
+    """The limit counts live holders only: the route used to refuse without looking."""
+    with server.client() as api:
+        api.post("/api/v1/workspaces", json={"key": "s2", "owner": "alice"})
+        dead = f"{socket.gethostname()}:{2**22 + 4321}"  # above pid_max: no such process
+        store = Store.open(f"sqlite:///{server.data / 'dockyard.db'}")
+        try:
+            for _ in range(2):
+                store.sessions.open(
+                    workspace_key="s2", kind=SessionKind.AGENT, holder=dead, at=datetime.now(UTC)
+                )
+        finally:
+            store.close()
+        opened = api.post("/api/v1/workspaces/s2/sessions", json={})
+        assert opened.status_code == 201, opened.text
+        listed = api.get("/api/v1/workspaces/s2/sessions").json()["sessions"]
+        assert sorted(s["status"] for s in listed) == ["active", "detached", "detached"]
 
 
 def test_bad_input_gets_json_errors_never_a_500(server: Server) -> None:

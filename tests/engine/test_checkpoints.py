@@ -19,7 +19,7 @@ from dockyard.engine.base import ExecSpec
 from dockyard.engine.docker import DockerEngine
 from dockyard.engine.process import run
 from dockyard.service import AcquireRequest, Dockyard
-from dockyard.service.reconciler import run_pass
+from dockyard.service.reconcile.passes import run_pass
 from tests.engine_fixtures import gone
 from tests.helpers import FakeClock, make_repo
 

@@ -22,9 +22,10 @@ from dockyard.core.model import Outcome, SaveStrategy, State
 from dockyard.engine.base import ExecSpec
 from dockyard.engine.process import run
 from dockyard.service import AcquireRequest, Dockyard
-from dockyard.service.lifecycle import STEP_REMOVING, STEP_STOPPED
-from dockyard.service.reconciler import run_pass
-from dockyard.service.saving import STEP_COMMIT, STEP_COMMITTED, STEP_EXPORTED
+from dockyard.service.reconcile.passes import run_pass
+from dockyard.service.snapshots.checkpoints import STEP_EXPORTED
+from dockyard.service.snapshots.gitops import STEP_COMMIT, STEP_COMMITTED
+from dockyard.service.workspaces.parking import STEP_REMOVING, STEP_STOPPED
 from dockyard.settings import Settings
 from tests.helpers import FakeClock, make_repo
 

@@ -15,7 +15,8 @@ from dockyard.core.model import SaveStrategy
 from dockyard.core.naming import LABEL_INSTALLATION, LABEL_KEEP, LABEL_MANAGED
 from dockyard.engine.docker import DockerEngine
 from dockyard.engine.models import ContainerSpec, VolumeMount
-from dockyard.service import AcquireRequest, Dockyard, gc
+from dockyard.service import AcquireRequest, Dockyard
+from dockyard.service.reconcile import gc
 from tests.helpers import FakeClock
 
 IMAGE = "dockyard/workspace:latest"

@@ -16,7 +16,9 @@ from dockyard.engine.base import ExecSpec
 from dockyard.engine.docker import DockerEngine
 from dockyard.engine.models import ContainerSpec
 from dockyard.service import AcquireRequest, Context, Dockyard
-from dockyard.service.reconciler import execute, recover_sessions, run_pass
+from dockyard.service.reconcile.execute import execute
+from dockyard.service.reconcile.passes import run_pass
+from dockyard.service.workspaces.sessions import recover_sessions
 from tests.engine_fixtures import gone
 from tests.helpers import FakeClock, wait_until
 

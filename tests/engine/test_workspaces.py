@@ -24,7 +24,7 @@ from dockyard.core.naming import (
 )
 from dockyard.engine.docker import DockerEngine
 from dockyard.service import AcquireRequest, Dockyard
-from dockyard.service.objects import discard_container
+from dockyard.service.runtime.objects import discard_container
 from tests.engine_fixtures import engine_json
 from tests.helpers import make_repo
 

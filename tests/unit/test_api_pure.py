@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.api.auth import Unauthorized, authenticate, create_token, hash_token
+from dockyard.api.auth import token_digest
 from dockyard.api.errors import status_of
 from dockyard.core.errors import (
     Busy,
@@ -21,6 +21,14 @@ from dockyard.core.errors import (
     ProvisionFailed,
     QuotaExceeded,
     SaveFailed,
+    Unauthorized,
+)
+from dockyard.service.tokens import (
+    Principal,
+    admin_principal,
+    create_token,
+    hash_token,
+    stored_principal,
 )
 from dockyard.service.webhooks import retry_delay, sign
 from dockyard.store import Store
@@ -32,6 +40,12 @@ def store(tmp_path: Path) -> Iterator[Store]:
     s = Store.open(f"sqlite:///{tmp_path / 'd.db'}")
     yield s
     s.close()
+
+
+def authenticate(store: Store, authorization: str | None, *, admin_hash: str | None) -> Principal:
+    """What the API does with a request's header (``Dockyard.principal``)."""
+    digest = token_digest(authorization)
+    return admin_principal(digest, admin_hash=admin_hash) or stored_principal(store, digest)
 
 
 def test_tokens_are_stored_hashed_and_resolve_to_their_owner(store: Store) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from dockyard.core.errors import Busy
-from dockyard.service.identity import holder_is_dead, process_identity
-from dockyard.service.locking import lease
+from dockyard.service.runtime.identity import holder_is_dead, process_identity
+from dockyard.service.runtime.locking import lease
 from dockyard.store import Store
 from tests.helpers import T0
 

@@ -15,15 +15,10 @@ from dockyard.core.model import Outcome, SessionKind, SessionStatus, State
 from dockyard.core.naming import LABEL_INSTALLATION, LABEL_MANAGED, LABEL_WORKSPACE
 from dockyard.engine.fake import FakeEngine
 from dockyard.engine.models import ContainerSpec
-from dockyard.service import AcquireRequest, Dockyard
-from dockyard.service.reconciler import (
-    PassReport,
-    Reconciler,
-    execute,
-    notify,
-    recover_sessions,
-    run_pass,
-)
+from dockyard.service import AcquireRequest, Dockyard, PassReport, Reconciler, notify
+from dockyard.service.reconcile.execute import execute
+from dockyard.service.reconcile.passes import run_pass
+from dockyard.service.workspaces.sessions import recover_sessions
 from tests.helpers import FakeClock, wait_until
 
 M = timedelta(minutes=1)
@@ -432,3 +427,28 @@ def test_a_datagram_wakes_the_loop(fake_dy: Dockyard) -> None:
         loop.stop()
         thread.join(timeout=5)
     assert not thread.is_alive()
+
+
+def test_the_retry_of_a_failed_save_is_scheduled_not_spun_for(
+    fake_dy: Dockyard, clock: FakeClock
+) -> None:
+    """Planned ahead like any park: no pass runs between this one and the retry (the
+    loop used to re-run full passes back to back until the moment came)."""
+    up(fake_dy)
+    ws = fake_dy.get("k")
+    failed = replace(
+        ws.transition(State.PARKING, now=clock.now).transition(
+            State.SAVE_FAILED, now=clock.now, reason="save failed: disk full"
+        ),
+        save_attempts=1,
+    )
+    assert fake_dy.ctx.store.workspaces.save(failed, expect_state=State.RUNNING)
+    reports: list[PassReport] = []
+    loop = Reconciler(fake_dy.ctx, on_pass=reports.append, lead=timedelta(seconds=1))
+    clock.advance(M - timedelta(milliseconds=100))  # the retry is 100 ms away
+    assert loop.step() == 60.0  # nothing left to wake for: the retry is scheduled
+    clock.advance(timedelta(milliseconds=100))
+    loop.settle()
+    assert loop.status.passes == 1
+    assert fake_dy.get("k").state is State.PARKED
+    assert [(r.action.verb, r.outcome) for r in reports[-1].results] == [("park", "done")]

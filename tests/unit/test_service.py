@@ -32,7 +32,7 @@ from dockyard.engine.base import ExecSpec
 from dockyard.engine.fake import FakeContainer, FakeEngine
 from dockyard.engine.models import ContainerSpec
 from dockyard.service import AcquireRequest, Dockyard
-from dockyard.service.observe import CpuReading
+from dockyard.service.probes import CpuReading
 from tests.helpers import FakeClock
 
 

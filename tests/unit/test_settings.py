@@ -1,13 +1,20 @@
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 
 from dockyard.core.errors import InvalidInput, SettingsError
-from dockyard.service import Dockyard, overrides
+from dockyard.service import Context, Dockyard
+from dockyard.service.runtime import overrides
 from dockyard.settings import Settings, load_settings
+from dockyard.store import Store
+from dockyard.store.migrate import _MIGRATIONS
 
 MINUTE = timedelta(minutes=1)
 
@@ -85,45 +92,76 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
 
 def test_fields_set_at_run_time_win_and_the_rest_follow_the_file(fake_dy: Dockyard) -> None:
     ctx = fake_dy.ctx
-    overrides.changed(ctx, policy={"idle_timeout": "2h"})
-    overrides.changed(ctx, reconciler={"max_interval": "30s"})
+    fake_dy.change_policy(policy={"idle_timeout": "2h"})
+    fake_dy.change_policy(reconciler={"max_interval": "30s"})
     assert ctx.settings.policy.idle_timeout == timedelta(hours=2)  # in force at once
-    assert overrides.overridden(ctx.store) == ["idle_timeout", "reconciler.max_interval"]
+    assert fake_dy.overridden() == ["idle_timeout", "reconciler.max_interval"]
     edited = _with_policy(ctx.configured, warn_before=MINUTE)
-    in_force = overrides.with_saved(ctx.store, edited)  # the file changed since
+    in_force = overrides.in_force(ctx.store, edited)  # the file changed since
     assert in_force.policy.idle_timeout == timedelta(hours=2)
     assert in_force.policy.warn_before == MINUTE
     assert in_force.reconciler.max_interval == timedelta(seconds=30)
     with pytest.raises(InvalidInput, match="idle_timeout"):
-        overrides.changed(ctx, policy={"idle_timeout": "soon"})
+        fake_dy.change_policy(policy={"idle_timeout": "soon"})
     assert ctx.settings.policy.idle_timeout == timedelta(hours=2)  # nothing changed
-    overrides.reset(ctx)
+    fake_dy.reset_policy()
     assert ctx.settings is ctx.configured
-    assert overrides.overridden(ctx.store) == []
-    assert overrides.with_saved(ctx.store, edited) == edited
+    assert fake_dy.overridden() == []
+    assert overrides.in_force(ctx.store, edited) == edited
 
 
 def test_a_stored_field_that_no_longer_fits_is_dropped_alone(fake_dy: Dockyard) -> None:
     ctx = fake_dy.ctx
     ctx.store.meta.set(overrides.POLICY_KEY, '{"idle_timeot": "2h", "warn_before": "1m"}')
-    assert overrides.with_saved(ctx.store, ctx.configured).policy.warn_before == MINUTE
-    assert overrides.overridden(ctx.store) == ["warn_before"]
-    overrides.changed(ctx, policy={"idle_timeout": "2h"})  # not blocked by the renamed one
-    assert overrides.overridden(ctx.store) == ["idle_timeout", "warn_before"]
+    assert overrides.in_force(ctx.store, ctx.configured).policy.warn_before == MINUTE
+    assert fake_dy.overridden() == ["warn_before"]
+    fake_dy.change_policy(policy={"idle_timeout": "2h"})  # not blocked by the renamed one
+    assert fake_dy.overridden() == ["idle_timeout", "warn_before"]
+    assert "idle_timeot" not in (ctx.store.meta.get(overrides.POLICY_KEY) or "")  # dropped
 
 
-def test_a_whole_stored_section_keeps_only_what_differs_from_the_file(
-    fake_dy: Dockyard,
+def test_opening_a_context_writes_nothing(fake_dy: Dockyard, settings: Settings) -> None:
+    fake_dy.ctx.store.meta.set(overrides.POLICY_KEY, '{"idle_timeot": "2h", "warn_before": "1m"}')
+    watcher = sqlite3.connect(settings.store_url.removeprefix("sqlite:///"))
+    try:
+        # data_version moves when any other connection commits a change to the database
+        before = watcher.execute("PRAGMA data_version").fetchone()
+        opened = Context.open(settings)
+        opened.close()
+        assert watcher.execute("PRAGMA data_version").fetchone() == before
+    finally:
+        watcher.close()
+    assert opened.settings.policy.warn_before == MINUTE  # what was stored is in force
+
+
+def test_a_whole_stored_section_keeps_only_what_differs_from_the_defaults(
+    tmp_path: Path,
 ) -> None:
-    ctx = fake_dy.ctx
-    whole = _with_policy(ctx.configured, idle_timeout=timedelta(hours=2)).policy
-    ctx.store.meta.set("policy", whole.model_dump_json())  # as stored before
-    in_force = overrides.with_saved(ctx.store, ctx.configured)
-    assert in_force.policy.idle_timeout == timedelta(hours=2)
-    assert overrides.overridden(ctx.store) == ["idle_timeout"]
-    assert ctx.store.meta.get("policy") is None
-    edited = _with_policy(ctx.configured, warn_before=MINUTE)
-    assert overrides.with_saved(ctx.store, edited).policy.warn_before == MINUTE
+    """Before 0006 the whole section was stored; the migration keeps what was set."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = sa.create_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0005")
+        configured = load_settings(env={}, flags={"data_dir": tmp_path})
+        whole = _with_policy(configured, idle_timeout=timedelta(hours=2)).policy
+        conn.execute(
+            sa.text("INSERT INTO meta (key, value) VALUES ('policy', :v)"),
+            {"v": whole.model_dump_json()},  # as stored before
+        )
+    engine.dispose()
+    store = Store.open(url)  # migrates
+    try:
+        in_force = overrides.in_force(store, configured)
+        assert in_force.policy.idle_timeout == timedelta(hours=2)
+        assert overrides.overridden(store, configured) == ["idle_timeout"]
+        assert store.meta.get("policy") is None
+        edited = _with_policy(configured, warn_before=MINUTE)
+        assert overrides.in_force(store, edited).policy.warn_before == MINUTE
+    finally:
+        store.close()
 
 
 def _with_policy(settings: Settings, **changes: object) -> Settings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-from dockyard.service.timers import Timers
+from dockyard.service.reconcile.timers import Timers
 from tests.helpers import FakeClock, wait_until
 
 S = timedelta(seconds=1)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from dockyard.core.errors import OperationFailed, SaveFailed
-from dockyard.service.tarstreams import count_members, single_file, tar_file
-from dockyard.service.vault import Vault
+from dockyard.service.snapshots.tarstreams import count_members, single_file, tar_file
+from dockyard.service.snapshots.vault import Vault
 
 
 def test_write_is_atomic_and_checksummed(tmp_path: Path) -> None:

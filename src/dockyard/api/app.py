@@ -15,7 +15,6 @@ from dockyard import __version__
 from dockyard.api import errors
 from dockyard.api.routes import router
 from dockyard.api.runtime import Runtime
-from dockyard.core.errors import DockyardError
 
 OPENAPI_URL = "/api/v1/openapi.json"
 STATIC = Path(__file__).parent / "static"
@@ -61,16 +60,7 @@ def create_app(runtime: Runtime, *, start_reconciler: bool = True) -> FastAPI:
     @app.get("/healthz", tags=["health"])
     def healthz() -> Any:
         """200 when the store and the engine answer; 503 (with what failed) otherwise."""
-        checks: dict[str, str] = {}
-        for name, probe in (
-            ("store", runtime.dy.ctx.store.ping),
-            ("engine", runtime.dy.ctx.engine.ping),
-        ):
-            try:
-                probe()
-                checks[name] = "ok"
-            except DockyardError as exc:
-                checks[name] = exc.message
+        checks = runtime.dy.health()
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse({"ok": ok, **checks}, 200 if ok else 503)
 

@@ -9,13 +9,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from dockyard.api.auth import Forbidden, Unauthorized
 from dockyard.core.errors import (
     Conflict,
     DockyardError,
+    EngineError,
+    Forbidden,
     InvalidInput,
     NotFound,
+    ProvisionFailed,
     QuotaExceeded,
+    RestoreFailed,
+    SaveFailed,
+    StoreError,
+    Unauthorized,
     Unavailable,
     describe_validation,
 )
@@ -26,29 +32,25 @@ log = logging.getLogger("dockyard.api")
 RETRY_AFTER_S = 5
 
 
+#: The status of each kind of error, most specific first; anything else is a 500.
+_STATUSES: tuple[tuple[type[DockyardError], int], ...] = (
+    (Unauthorized, 401),
+    (Forbidden, 403),
+    (InvalidInput, 400),
+    (NotFound, 404),
+    (Conflict, 409),
+    (QuotaExceeded, 429),
+    (Unavailable, 503),
+    (ProvisionFailed, 422),  # the repo could not be cloned or checked out: the input's fault
+    (SaveFailed, 409),  # nothing was removed; the workspace is save_failed
+    (RestoreFailed, 409),  # the workspace stays parked
+    (EngineError, 502),  # the engine refused
+    (StoreError, 503),
+)
+
+
 def status_of(exc: DockyardError) -> int:
-    for kind, status in (
-        (Unauthorized, 401),
-        (Forbidden, 403),
-        (InvalidInput, 400),
-        (NotFound, 404),
-        (Conflict, 409),
-        (QuotaExceeded, 429),
-        (Unavailable, 503),
-    ):
-        if isinstance(exc, kind):
-            return status
-    return _FAILED.get(exc.code, 500)
-
-
-#: Operations that failed for a reason outside the server's own code.
-_FAILED = {
-    "provision_failed": 422,  # the repo could not be cloned or checked out: the input's fault
-    "save_failed": 409,  # nothing was removed; the workspace is save_failed
-    "restore_failed": 409,  # the workspace stays parked
-    "engine_error": 502,  # the engine refused
-    "store_error": 503,
-}
+    return next((status for kind, status in _STATUSES if isinstance(exc, kind)), 500)
 
 
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:

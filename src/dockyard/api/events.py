@@ -14,15 +14,15 @@ from collections.abc import AsyncIterator
 import anyio
 from fastapi import Request
 
-from dockyard.service.webhooks import event_json
-from dockyard.store import Store
+from dockyard.core.events import event_json
+from dockyard.service import Dockyard
 
 POLL_S = 0.25
 KEEPALIVE_S = 15.0
 
 
 async def stream_events(
-    store: Store,
+    dy: Dockyard,
     request: Request,
     *,
     workspace: str | None,
@@ -32,12 +32,12 @@ async def stream_events(
     last = request.headers.get("last-event-id", "")
     cursor = int(last) if last.isdigit() else after
     if cursor is None:  # from now on
-        cursor = await anyio.to_thread.run_sync(store.events.latest_id)
+        cursor = await anyio.to_thread.run_sync(dy.latest_event_id)
     yield "retry: 1000\n\n"
     quiet = 0.0
     while not await request.is_disconnected():
         read = functools.partial(
-            store.events.list, after_id=cursor, limit=500, workspace_key=workspace, owner=owner
+            dy.events, after=cursor, limit=500, workspace=workspace, owner=owner
         )
         rows = await anyio.to_thread.run_sync(read)
         for row in rows:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter as Tally
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -10,9 +9,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from dockyard.core.events import Event, EventType
-from dockyard.core.model import State
-from dockyard.service.reconciler import PassReport
-from dockyard.store import Store
+from dockyard.service import Dockyard, PassReport, Verdict
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
@@ -20,21 +17,20 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 class _Workspaces(Collector):
     """Workspaces by state, read from the store at scrape time."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, dy: Dockyard) -> None:
+        self.dy = dy
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily("dockyard_workspaces", "Workspaces by state", labels=["state"])
-        counts = Tally(ws.state for ws in self.store.workspaces.list())
-        for state in State:
-            family.add_metric([state.value], counts.get(state, 0))
+        for state, count in self.dy.count_by_state().items():
+            family.add_metric([state.value], count)
         yield family
 
 
 class Metrics:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, dy: Dockyard) -> None:
         self.registry = CollectorRegistry()
-        self.registry.register(_Workspaces(store))
+        self.registry.register(_Workspaces(dy))
         self.parks = Counter(
             "dockyard_parks", "Workspaces parked, by reason", ["reason"], registry=self.registry
         )
@@ -69,7 +65,7 @@ class Metrics:
 
     def on_pass(self, report: PassReport) -> None:
         self.pass_seconds.observe(report.duration_s)
-        failed = [r for r in report.results if r.outcome == "failed"]
+        failed = [r for r in report.results if r.outcome is Verdict.FAILED]
         if failed:
             self.engine_errors.inc(len(failed))
 

@@ -6,12 +6,9 @@ from __future__ import annotations
 import logging
 import threading
 
-from dockyard.api.auth import hash_token
 from dockyard.api.metrics import Metrics
 from dockyard.core.units import format_duration
-from dockyard.service import Dockyard
-from dockyard.service.reconciler import PassReport, Reconciler
-from dockyard.service.webhooks import WebhookDeliverer
+from dockyard.service import Dockyard, PassReport, Reconciler, hash_token
 
 log = logging.getLogger("dockyard.serve")
 
@@ -20,9 +17,9 @@ class Runtime:
     def __init__(self, dy: Dockyard, *, admin_token: str | None) -> None:
         self.dy = dy
         self.admin_hash = hash_token(admin_token) if admin_token else None
-        self.metrics = Metrics(dy.ctx.store)
-        self._unsubscribe = dy.ctx.bus.subscribe(self.metrics.on_event)
-        self.webhooks = WebhookDeliverer(dy.ctx, dy.ctx.settings.api.webhooks)
+        self.metrics = Metrics(dy)
+        self._unsubscribe = dy.subscribe(self.metrics.on_event)
+        self.webhooks = dy.webhooks()
         self._lock = threading.Lock()
         self.reconciler: Reconciler | None = None
         self._thread: threading.Thread | None = None

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dockyard.core.model import SaveStrategy, SessionKind
+from dockyard.core.model import PolicyOverrides, SaveStrategy, SessionKind
 from dockyard.settings import Duration, Size
 
 
@@ -22,6 +22,9 @@ class Resources(Body):
 
 class Policy(Body):
     idle_timeout: Duration | None = None
+
+    def overrides(self) -> PolicyOverrides:
+        return PolicyOverrides(idle_timeout=self.idle_timeout)
 
 
 class AcquireBody(Body):

@@ -9,8 +9,7 @@ import click
 
 from dockyard.cli import background
 from dockyard.cli.output import Terminal
-from dockyard.service import Dockyard
-from dockyard.service.reconciler import notify
+from dockyard.service import Dockyard, notify
 from dockyard.settings import Settings, load_settings
 
 

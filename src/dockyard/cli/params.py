@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from dockyard.core.units import format_duration, parse_duration, parse_size
-from dockyard.service.views import WorkspaceView
+from dockyard.service import WorkspaceView
 
 F = TypeVar("F", bound=Callable[..., Any])
 

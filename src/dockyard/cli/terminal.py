@@ -44,8 +44,12 @@ def input_chunks() -> Iterator[bytes]:
 
 
 class RemoteTerminal:
-    """Context manager: the local terminal in raw mode, its size forwarded to the exec
-    announced by ``started``.
+    """Context manager: the local terminal lent to the exec announced by ``started``, in
+    raw mode from then on, its size forwarded.
+
+    Raw mode begins when the remote process runs, not before: by then its session is
+    open and the exec's own cleanup is armed, so a SIGTERM from then on always ends the
+    session (before, it could land between the session's opening and that cleanup).
 
     The SIGWINCH handler only queues a wake-up: the resize request goes from a thread of
     its own, never from a handler that may have interrupted a request of the main
@@ -64,7 +68,6 @@ class RemoteTerminal:
 
     def __enter__(self) -> RemoteTerminal:
         self._saved = termios.tcgetattr(self._in)
-        tty.setraw(self._in, termios.TCSANOW)
         self._follower.start()
         self._previous[signal.SIGWINCH] = signal.signal(signal.SIGWINCH, self._on_winch)
         for ending in (signal.SIGTERM, signal.SIGHUP):
@@ -85,7 +88,9 @@ class RemoteTerminal:
                 termios.tcsetattr(self._in, termios.TCSADRAIN, self._saved)
 
     def started(self, exec_id: str) -> None:
-        """The remote process runs: give it this terminal's size (before any key)."""
+        """The remote process runs: keys go to it raw, with this terminal's size (both
+        before any key is read)."""
+        tty.setraw(self._in, termios.TCSANOW)
         self._exec_id = exec_id
         self._send_size()
 

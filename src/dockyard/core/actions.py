@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar
 
 
 class Reason(enum.StrEnum):
@@ -32,6 +33,20 @@ class Reason(enum.StrEnum):
     REQUEST = "request"  # someone asked
 
 
+class Verb(enum.StrEnum):
+    """What an action does; the same word in plans, upcoming steps and reports."""
+
+    WARN = "warn"
+    PARK = "park"
+    KEEP_ALIVE = "keep alive"
+    MARK_STOPPED = "mark stopped"
+    MARK_RUNNING = "mark running"
+    MARK_FAILED = "mark failed"
+    RECOVER = "recover"
+    DELETE_CHECKPOINT = "delete checkpoint"
+    REMOVE_CONTAINER = "remove container"
+
+
 @dataclass(frozen=True, slots=True)
 class Action:
     """Base of all actions: what it targets, why, and a line for people."""
@@ -40,7 +55,7 @@ class Action:
     reason: Reason
     detail: str
 
-    verb = "act"
+    verb: ClassVar[Verb]
 
     @property
     def kind(self) -> str:
@@ -55,7 +70,7 @@ class Action:
 class Warn(Action):
     """Emit ``workspace.idle_warning`` for this deadline, once."""
 
-    verb = "warn"
+    verb = Verb.WARN
 
     revision: int
     deadline: datetime
@@ -65,7 +80,7 @@ class Warn(Action):
 class Park(Action):
     """Save the work and remove the container."""
 
-    verb = "park"
+    verb = Verb.PARK
 
     revision: int
 
@@ -74,26 +89,26 @@ class Park(Action):
 class KeepAlive(Action):
     """Observed busy: record activity now, which moves the idle deadline."""
 
-    verb = "keep alive"
+    verb = Verb.KEEP_ALIVE
 
 
 @dataclass(frozen=True, slots=True)
 class MarkStopped(Action):
     revision: int
-    verb = "mark stopped"
+    verb = Verb.MARK_STOPPED
 
 
 @dataclass(frozen=True, slots=True)
 class MarkRunning(Action):
     revision: int
     container_id: str
-    verb = "mark running"
+    verb = Verb.MARK_RUNNING
 
 
 @dataclass(frozen=True, slots=True)
 class MarkFailed(Action):
     revision: int
-    verb = "mark failed"
+    verb = Verb.MARK_FAILED
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +116,7 @@ class Recover(Action):
     """Finish or undo an operation whose holder died (its lease will have expired)."""
 
     revision: int
-    verb = "recover"
+    verb = Verb.RECOVER
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +125,7 @@ class DeleteCheckpoint(Action):
     of a save that was cut off, or of a workspace that no longer exists."""
 
     checkpoint_id: str
-    verb = "delete checkpoint"
+    verb = Verb.DELETE_CHECKPOINT
 
     @property
     def target(self) -> str:
@@ -123,17 +138,39 @@ class RemoveContainer(Action):
 
     container_id: str
     name: str
-    verb = "remove container"
+    verb = Verb.REMOVE_CONTAINER
 
     @property
     def target(self) -> str:
         return self.name
 
 
+AnyAction = (
+    Warn
+    | Park
+    | KeepAlive
+    | MarkStopped
+    | MarkRunning
+    | MarkFailed
+    | Recover
+    | DeleteCheckpoint
+    | RemoveContainer
+)
+"""Every action a plan can hold: what the executor matches on, exhaustively."""
+
+
 @dataclass(frozen=True, slots=True)
 class Upcoming:
-    """What will happen to a workspace next if nothing changes, and when."""
+    """What will happen to a workspace next if nothing changes, and when: the action of
+    that ``verb`` for that ``reason``."""
 
-    action: str
+    verb: Verb
     reason: Reason
     at: datetime
+
+    @property
+    def action(self) -> str:
+        """The step as people read it (a park after a failed save is a retry)."""
+        if self.verb is Verb.PARK and self.reason is Reason.SAVE_FAILED:
+            return "retry park"
+        return self.verb.value

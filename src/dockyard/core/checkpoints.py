@@ -1,4 +1,5 @@
-"""Pure helpers of saving work: commit messages, script output, git bundle headers.
+"""Pure helpers of checkpoints: how people and scripts see one, commit messages, script
+output, git bundle headers.
 
 A git bundle starts with a text header (RFC-like, see gitformat-bundle(5)):
 
@@ -18,8 +19,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from dockyard.core.errors import SaveFailed
+from dockyard.core.model import Checkpoint, CheckpointKind
+from dockyard.core.units import format_size, plural
 
 _SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 #: A bundle header is small; a "header" longer than this is not one.
@@ -87,3 +91,42 @@ def check_bundle(header: BundleHeader, *, commit: str) -> None:
         raise SaveFailed("the git bundle is incomplete: it needs commits it does not contain")
     if commit not in header.refs.values():
         raise SaveFailed(f"the git bundle does not contain the saved commit {commit[:12]}")
+
+
+def describe(checkpoint: Checkpoint) -> str:
+    """One line for people: ``checkpoint 3f2a9c01d4e2 (git bundle at a1b2c3d4e5f6, ...)``."""
+    what = {
+        CheckpointKind.VOLUME: f"volume {checkpoint.ref}",
+        CheckpointKind.BUNDLE: "git bundle",
+        CheckpointKind.ARCHIVE: "tar archive",
+        CheckpointKind.IMAGE: f"image {checkpoint.location}",
+        CheckpointKind.EMPTY: "empty workspace",
+    }[checkpoint.kind]
+    if checkpoint.commit:
+        what += f" at commit {checkpoint.commit[:12]}"
+    if checkpoint.files_changed:
+        what += f", {plural(checkpoint.files_changed, 'file')} changed"
+    if checkpoint.size_bytes is not None and checkpoint.kind is not CheckpointKind.VOLUME:
+        what += f", {format_size(checkpoint.size_bytes)}"
+    if checkpoint.detail:
+        what += f"; {checkpoint.detail}"
+    return f"checkpoint {checkpoint.id} ({what})"
+
+
+def checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
+    return {
+        "id": checkpoint.id,
+        "workspace": checkpoint.workspace_key,
+        "strategy": checkpoint.strategy.value,
+        "kind": checkpoint.kind.value,
+        "ref": checkpoint.ref,
+        "location": checkpoint.location,
+        "commit": checkpoint.commit,
+        "branch": checkpoint.branch,
+        "files_changed": checkpoint.files_changed,
+        "size_bytes": checkpoint.size_bytes,
+        "verified": checkpoint.verified,
+        "created_at": checkpoint.created_at.isoformat(),
+        "expires_at": checkpoint.expires_at.isoformat(),
+        "detail": checkpoint.detail,
+    }

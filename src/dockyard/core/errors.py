@@ -10,11 +10,13 @@ environments or tokens.
     ├── InvalidInput            bad key, value, path, setting          exit 2
     │   ├── InvalidKey
     │   └── SettingsError       names the key path (policy.rules[2].idle_timeout)
+    ├── Unauthorized            no token, or an unknown one             exit 2
     ├── NotFound                no such workspace, image, container     exit 3
     ├── Conflict                the state forbids it now                exit 4
     │   ├── IllegalTransition
     │   ├── Refused             needs --force / a terminal to confirm
     │   └── Busy                another process holds the workspace
+    ├── Forbidden               the token may not do this (admin only)  exit 4
     ├── QuotaExceeded           per-owner / per-workspace limits        exit 5
     ├── Unavailable             cannot reach a dependency               exit 6
     │   ├── EngineUnavailable
@@ -66,6 +68,16 @@ class InvalidKey(InvalidInput):
 
 class SettingsError(InvalidInput):
     code = "invalid_settings"
+
+
+class Unauthorized(DockyardError):
+    code = "unauthorized"
+    exit_code = 2
+
+
+class Forbidden(DockyardError):
+    code = "forbidden"
+    exit_code = 4
 
 
 class NotFound(DockyardError):

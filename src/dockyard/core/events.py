@@ -40,3 +40,16 @@ class Event:
     workspace_key: str | None = None
     owner: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
+
+
+def event_json(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An event row as the API, server-sent events, webhooks and ``events --json`` show it."""
+    at = row["at"]
+    return {
+        "id": row.get("event_id", row.get("id")),
+        "type": row["type"],
+        "at": at.isoformat() if isinstance(at, datetime) else at,
+        "workspace": row.get("workspace_key"),
+        "owner": row.get("owner"),
+        "data": row.get("data") or {},
+    }

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from dockyard.core.actions import (
-    Action,
+    AnyAction,
     DeleteCheckpoint,
     KeepAlive,
     MarkFailed,
@@ -48,6 +48,7 @@ from dockyard.core.actions import (
     Recover,
     RemoveContainer,
     Upcoming,
+    Verb,
     Warn,
 )
 from dockyard.core.model import (
@@ -95,11 +96,11 @@ class Activity:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    actions: tuple[Action, ...]
+    actions: tuple[AnyAction, ...]
     upcoming: Mapping[str, Upcoming] = field(default_factory=dict)
     next_wakeup: datetime | None = None
 
-    def for_key(self, key: str) -> Action | None:
+    def for_key(self, key: str) -> AnyAction | None:
         return next((a for a in self.actions if a.key == key), None)
 
 
@@ -146,7 +147,7 @@ def plan(
     by_name = {c.name: c for c in containers}
     records = {ws.key: ws for ws in workspaces}
     claimed: set[str] = set()
-    actions: list[Action] = []
+    actions: list[AnyAction] = []
     upcoming: dict[str, Upcoming] = {}
 
     for ws in workspaces:
@@ -190,7 +191,7 @@ def plan(
     )
 
 
-def due_between(plan: Plan, ahead: Plan, horizon: datetime) -> list[tuple[datetime, Action]]:
+def due_between(plan: Plan, ahead: Plan, horizon: datetime) -> list[tuple[datetime, AnyAction]]:
     """What falls due between ``plan`` (now) and ``ahead`` (the plan for ``horizon``),
     with its moment: each step ``plan`` announces by then that ``ahead`` has due, as
     announced (the same verb, the same reason; else the next pass decides)."""
@@ -200,16 +201,12 @@ def due_between(plan: Plan, ahead: Plan, horizon: datetime) -> list[tuple[dateti
         if key in due_now or upcoming.at > horizon:
             continue
         action = ahead.for_key(key)
-        if (
-            action is not None
-            and action.verb == upcoming.action
-            and action.reason is upcoming.reason
-        ):
+        if action is not None and action.verb is upcoming.verb and action.reason is upcoming.reason:
             found.append((upcoming.at, action))
     return found
 
 
-Decision = tuple[Action | None, Upcoming | None]
+Decision = tuple[AnyAction | None, Upcoming | None]
 
 
 def _plan_workspace(  # noqa: PLR0911 - a dispatch on the record's state
@@ -242,7 +239,7 @@ def _plan_workspace(  # noqa: PLR0911 - a dispatch on the record's state
 def _plan_transient(now: datetime, policy: Policy, ws: Workspace) -> Decision:
     due = ws.state_changed_at + policy.interrupted_after
     if now < due:
-        return None, Upcoming("recover", Reason.INTERRUPTED, due)
+        return None, Upcoming(Verb.RECOVER, Reason.INTERRUPTED, due)
     detail = f"{ws.state} since {format_duration(now - ws.state_changed_at)} ago"
     return Recover(ws.key, Reason.INTERRUPTED, detail, revision=ws.revision), None
 
@@ -257,14 +254,14 @@ def _plan_save_failed(
         return None, None
     due = save_retry_at(ws, policy)
     if now < due:
-        return None, Upcoming("retry park", Reason.SAVE_FAILED, due)
+        return None, Upcoming(Verb.PARK, Reason.SAVE_FAILED, due)
     detail = f"attempt {ws.save_attempts + 1}; last: {ws.reason or 'save failed'}"
     return Park(ws.key, Reason.SAVE_FAILED, detail, revision=ws.revision), None
 
 
 def _plan_checkpoint(
     now: datetime, policy: Policy, checkpoint: Checkpoint, ws: Workspace | None
-) -> tuple[Action | None, datetime | None]:
+) -> tuple[AnyAction | None, datetime | None]:
     key = checkpoint.workspace_key
     if ws is None:
         detail = "its workspace no longer exists"
@@ -288,7 +285,7 @@ def _plan_checkpoint(
 
 def _plan_unverified(
     now: datetime, policy: Policy, checkpoint: Checkpoint, ws: Workspace
-) -> tuple[Action | None, datetime | None]:
+) -> tuple[AnyAction | None, datetime | None]:
     if ws.state in (State.PARKING, State.SAVE_FAILED):
         return None, None  # a save is (or was just) at work; it cleans up after itself
     due = checkpoint.created_at + policy.interrupted_after
@@ -307,7 +304,7 @@ def _plan_containerless(
         return None, None  # a running one might hold work: left alone
     due = (container.finished_at or container.created_at or now) + policy.orphan_grace
     if now < due:
-        return None, Upcoming("remove container", Reason.ORPHAN, due)
+        return None, Upcoming(Verb.REMOVE_CONTAINER, Reason.ORPHAN, due)
     detail = f"{container.status} container of a {ws.state} workspace"
     return RemoveContainer(
         ws.key, Reason.ORPHAN, detail, container_id=container.id, name=container.name
@@ -344,7 +341,7 @@ def _plan_stopped(
     stopped_since = container.finished_at or ws.state_changed_at
     due = stopped_since + policy.stopped_retention
     if now < due:
-        return None, Upcoming("park", Reason.STOPPED_TOO_LONG, due)
+        return None, Upcoming(Verb.PARK, Reason.STOPPED_TOO_LONG, due)
     detail = f"stopped for {format_duration(now - stopped_since)}"
     return Park(ws.key, Reason.STOPPED_TOO_LONG, detail, revision=ws.revision), None
 
@@ -374,15 +371,15 @@ def _plan_idle(
     if now >= warn_at and ws.warned_deadline != deadline:
         detail = f"idle; parks in {format_duration(deadline - now)}"
         warn = Warn(ws.key, Reason.IDLE_SOON, detail, revision=ws.revision, deadline=deadline)
-        return warn, Upcoming("park", Reason.IDLE, deadline)  # the loop wakes for the park
+        return warn, Upcoming(Verb.PARK, Reason.IDLE, deadline)  # the loop wakes for the park
     if now < warn_at and ws.warned_deadline != deadline:
-        return None, Upcoming("warn", Reason.IDLE_SOON, warn_at)
-    return None, Upcoming("park", Reason.IDLE, deadline)
+        return None, Upcoming(Verb.WARN, Reason.IDLE_SOON, warn_at)
+    return None, Upcoming(Verb.PARK, Reason.IDLE, deadline)
 
 
 def _plan_unclaimed(
     now: datetime, policy: Policy, container: ObservedContainer
-) -> tuple[Action | None, datetime | None]:
+) -> tuple[AnyAction | None, datetime | None]:
     created = container.created_at or now
     if container.status == "created":
         due, reason, detail = created + policy.leftover_grace, Reason.LEFTOVER, "never started"

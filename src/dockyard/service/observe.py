@@ -2,23 +2,17 @@
 
 One label-filtered list call finds this installation's containers; only containers that
 are not running are inspected (for exit code, OOM and finish time). Live sessions give
-each workspace its latest session use. Busyness is probed only for candidates, the
-running workspaces within their warning window, because it costs engine calls:
-
-- a running exec process (the engine's exec list for the container) is busy;
-- a process whose name is in ``policy.busy_processes`` is busy;
-- CPU use at or above ``policy.busy_cpu_percent`` over ``reconciler.busy_sample`` is busy
-  (all candidates are sampled together, so the window is paid once per pass).
+each workspace its latest session use. Busyness is probed (``probes``) only for the
+candidates, the running workspaces due a warning or a park, because it costs engine
+calls. The engine's recent ``exec`` events are replayed as activity by one-shot passes.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import PurePosixPath
 
 from dockyard.core.errors import NotFound
 from dockyard.core.model import Checkpoint, SessionStatus, Workspace
@@ -33,7 +27,8 @@ from dockyard.core.planner import Activity, ObservedContainer, Plan, idle_candid
 from dockyard.core.policy import Policy
 from dockyard.engine.base import Engine
 from dockyard.engine.models import ContainerSummary
-from dockyard.service.context import Context
+from dockyard.service.probes import probe_busy
+from dockyard.service.runtime.context import Context
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,96 +160,3 @@ def observed_container(engine: Engine, summary: ContainerSummary) -> ObservedCon
         finished_at=info.finished_at,
         keep=base.keep,
     )
-
-
-def running_execs(engine: Engine, container_id: str) -> int:
-    try:
-        info = engine.inspect_container(ref=container_id)
-    except NotFound:
-        return 0
-    count = 0
-    for exec_id in info.exec_ids:
-        try:
-            if engine.exec_inspect(exec_id=exec_id).running:
-                count += 1
-        except NotFound:
-            continue
-    return count
-
-
-#: Candidates probed at once (each probe is a few engine round trips).
-PROBE_WORKERS = 8
-
-
-def probe_busy(ctx: Context, candidates: Sequence[Workspace]) -> dict[str, str]:
-    """Why each busy candidate is busy; candidates not in the result are idle."""
-    if not candidates:
-        return {}
-    policy = ctx.policy
-    engine = ctx.engine
-    reasons: dict[str, str] = {}
-    samples: dict[str, tuple[str, CpuReading]] = {}
-    with ThreadPoolExecutor(min(PROBE_WORKERS, max(len(candidates), 1))) as pool:
-        probes = pool.map(lambda ws: _probe_one(ctx, ws), candidates)
-        for ws, (reason, reading) in zip(candidates, probes, strict=True):
-            if reason is not None:
-                reasons[ws.key] = reason
-            elif reading is not None:
-                samples[ws.key] = (ws.container_id or ws.name, reading)
-    if samples and policy.busy_cpu_percent > 0:
-        time.sleep(ctx.settings.reconciler.busy_sample.total_seconds())
-        for key, (container_id, before) in samples.items():
-            after = read_cpu(engine, container_id)
-            if after is None:
-                continue
-            percent = after.percent_since(before)
-            if percent >= policy.busy_cpu_percent:
-                reasons[key] = f"cpu {percent:.0f}%"
-    return reasons
-
-
-@dataclass(frozen=True, slots=True)
-class CpuReading:
-    """A container's cumulative CPU time, and when it was read."""
-
-    ns: int
-    at: float  # monotonic seconds, the middle of the read (the engine's stats call is slow)
-
-    def percent_since(self, before: CpuReading) -> float:
-        """CPU use between two readings, in percent of one CPU. The window is this
-        container's own: the reads of a sweep do not all happen at the same moment."""
-        elapsed = max(self.at - before.at, 1e-6)
-        return max(self.ns - before.ns, 0) / (elapsed * 1e9) * 100
-
-
-def read_cpu(engine: Engine, container_id: str) -> CpuReading | None:
-    began = time.monotonic()
-    ns = engine.cpu_usage_ns(container_id=container_id)
-    return None if ns is None else CpuReading(ns, (began + time.monotonic()) / 2)
-
-
-def _probe_one(ctx: Context, ws: Workspace) -> tuple[str | None, CpuReading | None]:
-    """Why ``ws`` is busy, or else its CPU counter now (for the sample over the window)."""
-    container_id = ws.container_id or ws.name
-    execs = running_execs(ctx.engine, container_id)
-    if execs:
-        return f"{execs} running exec process{'es' if execs != 1 else ''}", None
-    if ctx.policy.busy_processes:
-        found = _named_process(ctx.engine, container_id, ctx.policy.busy_processes)
-        if found:
-            return f"process {found} is running", None
-    return None, read_cpu(ctx.engine, container_id)
-
-
-def _named_process(engine: Engine, container_id: str, names: Sequence[str]) -> str | None:
-    try:
-        commands = engine.processes(ref=container_id)
-    except NotFound:
-        return None
-    wanted = set(names)
-    for command in commands:
-        for token in command.split():
-            name = PurePosixPath(token).name
-            if name in wanted:
-                return name
-    return None

@@ -20,12 +20,13 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from dockyard.core.errors import Busy, DockyardError
-from dockyard.service.context import Context
-from dockyard.service.locking import lease
+from dockyard.core.events import event_json
+from dockyard.service.runtime.context import Context
+from dockyard.service.runtime.locking import lease
 from dockyard.settings import WebhookSettings
 
 log = logging.getLogger("dockyard.webhooks")
@@ -33,19 +34,6 @@ log = logging.getLogger("dockyard.webhooks")
 CURSOR = "webhook_cursor"
 MAX_DELAY = timedelta(minutes=10)
 TIMEOUT_S = 5.0
-
-
-def event_json(row: Mapping[str, Any]) -> dict[str, Any]:
-    """An event as the API, SSE and webhooks show it."""
-    at = row["at"]
-    return {
-        "id": row.get("event_id", row.get("id")),
-        "type": row["type"],
-        "at": at.isoformat() if isinstance(at, datetime) else at,
-        "workspace": row.get("workspace_key"),
-        "owner": row.get("owner"),
-        "data": row.get("data") or {},
-    }
 
 
 def sign(secret: str, body: bytes) -> str:

@@ -7,8 +7,8 @@ from rich.text import Text
 
 from dockyard.cli.app import App, pass_app
 from dockyard.cli.params import json_option
+from dockyard.core.checkpoints import checkpoint_json
 from dockyard.core.units import format_duration, format_size
-from dockyard.service.checkpoints import checkpoint_json
 
 
 @click.command()
@@ -30,7 +30,7 @@ def checkpoints(app: App, *, key: str, as_json: bool) -> None:
         app.term.note(f"{key} has no checkpoints yet; `dockyard park {key}` makes one")
         return
     current = dy.get(key).checkpoint_id
-    now = dy.ctx.now()
+    now = dy.now()
     rows: list[list[str | Text]] = []
     for checkpoint in found:
         marker = "*" if checkpoint.id == current else ""

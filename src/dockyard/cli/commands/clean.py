@@ -8,7 +8,7 @@ from dockyard.cli import background
 from dockyard.cli.app import App, pass_app
 from dockyard.cli.params import clock_time, json_option
 from dockyard.core.errors import DockyardError, Unavailable
-from dockyard.service import PassReport
+from dockyard.service import PassReport, Verdict
 
 
 @click.command()
@@ -30,7 +30,7 @@ def clean(app: App, *, dry_run: bool, in_background: bool, as_json: bool) -> int
         app.term.json(report.to_json(dry_run=dry_run))
         return 0
     _render(app, report, dry_run=dry_run)
-    return 1 if any(r.outcome == "failed" for r in report.results) else 0
+    return 1 if any(r.outcome is Verdict.FAILED for r in report.results) else 0
 
 
 def _background(app: App) -> int:
@@ -53,11 +53,11 @@ def _render(app: App, report: PassReport, *, dry_run: bool) -> None:
         app.term.out("nothing to do" + (f"; next due {clock_time(wakeup)}" if wakeup else ""))
         return
     if dry_run:
-        rows = [[a.verb, a.target, a.reason.value, a.detail] for a in report.plan.actions]
+        rows = [[a.verb.value, a.target, a.reason.value, a.detail] for a in report.plan.actions]
         app.term.table(["ACTION", "TARGET", "REASON", "DETAIL"], rows)
         return
     rows = [
-        [r.action.verb, r.action.target, r.action.reason.value, r.outcome, r.message]
+        [r.action.verb.value, r.action.target, r.action.reason.value, r.outcome.value, r.message]
         for r in report.results
     ]
     app.term.table(["ACTION", "TARGET", "REASON", "OUTCOME", "DETAIL"], rows)

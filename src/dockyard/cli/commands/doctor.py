@@ -6,7 +6,7 @@ import click
 
 from dockyard.cli.app import App, pass_app
 from dockyard.cli.params import json_option
-from dockyard.service.doctor import run_checks
+from dockyard.service import run_checks
 
 
 @click.command()

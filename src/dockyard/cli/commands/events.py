@@ -9,7 +9,7 @@ import click
 
 from dockyard.cli.app import App, pass_app
 from dockyard.cli.params import json_option
-from dockyard.service.webhooks import event_json
+from dockyard.core.events import event_json
 
 
 @click.command()
@@ -23,14 +23,14 @@ def events(
     app: App, *, key: str | None, owner: str | None, last: int, follow: bool, as_json: bool
 ) -> None:
     """Show what happened: created, reused, restored, idle warnings, parks, removals..."""
-    store = app.dockyard().ctx.store
-    rows = store.events.last(last, workspace_key=key, owner=owner)
-    cursor = rows[-1]["id"] if rows else store.events.latest_id()
+    dy = app.dockyard()
+    rows = dy.last_events(last, workspace=key, owner=owner)
+    cursor = rows[-1]["id"] if rows else dy.latest_event_id()
     for row in rows:
         _print(app, row, as_json=as_json)
     while follow:
         time.sleep(0.25)
-        for row in store.events.list(after_id=cursor, limit=500, workspace_key=key, owner=owner):
+        for row in dy.events(after=cursor, limit=500, workspace=key, owner=owner):
             cursor = row["id"]
             _print(app, row, as_json=as_json)
 

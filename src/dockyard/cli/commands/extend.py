@@ -30,7 +30,7 @@ def extend(app: App, *, key: str, by: timedelta, as_json: bool) -> None:
             }
         )
         return
-    now = dy.ctx.now()
+    now = dy.now()
     app.term.out(
         f"extended {key}: deadline {clock_time(result.deadline)} "
         f"({relative(result.deadline, now=now)}), was {clock_time(result.previous_deadline)}"

@@ -13,7 +13,7 @@ from dockyard.cli.params import DURATION, SIZE, json_option
 from dockyard.core.errors import Refused
 from dockyard.core.gc import GcPlan, GcRequest, Item
 from dockyard.core.units import format_duration, format_size, plural
-from dockyard.service.gc import ItemResult
+from dockyard.service import GcOutcome, ItemResult
 
 
 @click.command()
@@ -58,7 +58,7 @@ def gc(
         keep_storage=keep_storage,
     )
     plan = dy.gc_plan(request)
-    now = dy.ctx.now()
+    now = dy.now()
     if not as_json:
         _show_plan(app, plan, now=now)
     if dry_run or not plan.items:
@@ -76,7 +76,7 @@ def gc(
             app.term.note("nothing removed")
             return 0
     results = dy.gc_apply(plan, progress=app.term.progress)
-    freed = sum(r.item.size or 0 for r in results if r.outcome in {"removed", "parked"})
+    freed = sum(r.item.size or 0 for r in results if r.outcome in _DONE)
     if as_json:
         app.term.json(
             {
@@ -86,14 +86,17 @@ def gc(
                 "freed_bytes": freed,
             }
         )
-        return 0 if all(r.outcome != "failed" for r in results) else 1
+        return 0 if all(r.outcome is not GcOutcome.FAILED for r in results) else 1
     for result in results:
-        line = f"{result.outcome} {result.item.kind} {result.item.name}"
+        line = f"{result.outcome.value} {result.item.kind.value} {result.item.name}"
         app.term.out(line + (f": {result.detail}" if result.detail else ""))
-    done = sum(1 for r in results if r.outcome in {"removed", "parked"})
+    done = sum(1 for r in results if r.outcome in _DONE)
     skipped = len(results) - done
     app.term.out(f"freed {format_size(freed)} ({done} removed, {skipped} skipped)")
-    return 0 if all(r.outcome != "failed" for r in results) else 1
+    return 0 if all(r.outcome is not GcOutcome.FAILED for r in results) else 1
+
+
+_DONE = frozenset({GcOutcome.REMOVED, GcOutcome.PARKED})
 
 
 def _show_plan(app: App, plan: GcPlan, *, now: datetime) -> None:
@@ -140,4 +143,4 @@ def _plan_json(plan: GcPlan) -> dict[str, Any]:
 
 
 def _result_json(result: ItemResult) -> dict[str, Any]:
-    return {**_item_json(result.item), "outcome": result.outcome, "detail": result.detail}
+    return {**_item_json(result.item), "outcome": result.outcome.value, "detail": result.detail}

@@ -11,9 +11,9 @@ from rich.text import Text
 from dockyard.cli.app import App, pass_app
 from dockyard.cli.output import styled_state
 from dockyard.cli.params import json_option, pending_text, seconds_text
-from dockyard.core.model import ACTIVE_STATES
+from dockyard.core.model import State
 from dockyard.core.units import format_size
-from dockyard.service.activity import ResourceUse, resource_sweep
+from dockyard.service import ResourceUse
 
 #: CPU is sampled over this window: a listing's glance, kept short (the listing waits).
 USAGE_WINDOW_S = 0.1
@@ -34,8 +34,7 @@ def ls(app: App, *, include_removed: bool, owner: str | None, usage: bool, as_js
         # the sweep's sampling window passes while the views are made
         sweep = None
         if usage:
-            running = dy.ctx.store.workspaces.list(owner=owner, states=ACTIVE_STATES)
-            sweep = pool.submit(resource_sweep, dy.ctx, running, window_s=USAGE_WINDOW_S)
+            sweep = pool.submit(dy.resource_sweep, owner=owner, window_s=USAGE_WINDOW_S)
         views, engine_ok = dy.list(include_removed=include_removed, owner=owner)
         use = sweep.result() if sweep is not None else {}
     if not engine_ok:
@@ -50,7 +49,7 @@ def ls(app: App, *, include_removed: bool, owner: str | None, usage: bool, as_js
     for view in views:
         ws = view.workspace
         state = styled_state(ws.state.value)
-        if ws.state.value == "running" and view.container_status not in {"running", "unknown"}:
+        if ws.state is State.RUNNING and view.container_status not in {"running", "unknown"}:
             state.append(f" (container {view.container_status})", style="red")
         rows.append(
             [

@@ -28,7 +28,7 @@ def reconcile(app: App) -> int:
     def report(result: PassReport) -> None:
         for r in result.results:
             app.term.out(
-                f"{clock_time(result.started_at)}  {r.outcome:<7} {r.action.verb} "
+                f"{clock_time(result.started_at)}  {r.outcome.value:<7} {r.action.verb.value} "
                 f"{r.action.target} ({r.action.reason}): {r.message}"
             )
 

@@ -11,7 +11,7 @@ from dockyard.cli.params import clock_time, json_option, pending_text, relative,
 from dockyard.core.errors import DockyardError
 from dockyard.core.model import Workspace
 from dockyard.core.units import format_size
-from dockyard.service.views import WorkspaceView
+from dockyard.service import WorkspaceView
 
 
 @click.command()
@@ -30,17 +30,17 @@ def status(app: App, *, key: str | None, as_json: bool) -> None:
             _render_one(app, view)
         return
     views, engine_ok = dy.list()
-    engine: dict[str, object] = {"url": dy.ctx.engine.url, "reachable": engine_ok}
+    engine: dict[str, object] = {"url": dy.engine_url, "reachable": engine_ok}
     if engine_ok:
         try:
-            info = dy.ctx.engine.ping()
+            info = dy.engine_info()
             engine.update(kind=info.kind, version=info.version, api_version=info.api_version)
         except DockyardError as exc:
             engine.update(reachable=False, error=exc.message)
     counts = Counter(v.workspace.state.value for v in views)
     summary = {
-        "installation": dy.ctx.installation,
-        "store": dy.ctx.store.url,
+        "installation": dy.installation,
+        "store": dy.store_url,
         "engine": engine,
         "counts": dict(sorted(counts.items())),
         "workspaces": [v.to_json() for v in views],
@@ -60,7 +60,7 @@ def status(app: App, *, key: str | None, as_json: bool) -> None:
 
 def _render_one(app: App, view: WorkspaceView) -> None:
     ws = view.workspace
-    now = app.dockyard().ctx.now()
+    now = app.dockyard().now()
     rows = [
         ("key", ws.key),
         ("state", ws.state.value + (f" ({ws.reason})" if ws.reason else "")),

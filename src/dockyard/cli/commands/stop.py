@@ -60,7 +60,7 @@ def stop(app: App, *, key: str | None, all_: bool, remove: bool, force: bool, as
 
 def _stoppable(dy: Dockyard) -> list[str]:
     states = [*ACTIVE_STATES, State.FAILED, State.SAVE_FAILED, State.STOPPED]
-    return [ws.key for ws in dy.ctx.store.workspaces.list(states=states)]
+    return dy.keys(states=states)
 
 
 def _apply_each(

@@ -7,7 +7,6 @@ from rich.text import Text
 
 from dockyard.cli.app import App, pass_app
 from dockyard.cli.params import json_option
-from dockyard.core.errors import NotFound
 
 
 @click.group()
@@ -23,14 +22,9 @@ def token() -> None:
 @pass_app
 def create(app: App, *, owner: str | None, is_admin: bool, description: str, as_json: bool) -> None:
     """Make a token; it is printed once and stored only hashed."""
-    from dockyard.api.auth import create_token  # noqa: PLC0415
-
     if bool(owner) == is_admin:
         raise click.UsageError("give --owner OWNER or --admin")
-    dy = app.dockyard()
-    token_id, secret = create_token(
-        dy.ctx.store, owner=owner, description=description, at=dy.ctx.now()
-    )
+    token_id, secret = app.dockyard().create_token(owner=owner, description=description)
     if as_json:
         app.term.json({"id": token_id, "owner": owner, "token": secret})
         return
@@ -43,18 +37,23 @@ def create(app: App, *, owner: str | None, is_admin: bool, description: str, as_
 @pass_app
 def list_(app: App, *, as_json: bool) -> None:
     """The tokens (never their secrets)."""
-    rows = app.dockyard().ctx.store.tokens.list()
+    rows = app.dockyard().tokens()
     if as_json:
-        app.term.json([{**r, "created_at": r["created_at"].isoformat()} for r in rows])
+        app.term.json(
+            [
+                {
+                    "id": t.id,
+                    "owner": t.owner,
+                    "description": t.description,
+                    "created_at": t.created_at.isoformat(),
+                }
+                for t in rows
+            ]
+        )
         return
     table: list[list[str | Text]] = [
-        [
-            r["id"],
-            r["owner"] or "(admin)",
-            r["created_at"].isoformat(timespec="seconds"),
-            r["description"],
-        ]
-        for r in rows
+        [t.id, t.owner or "(admin)", t.created_at.isoformat(timespec="seconds"), t.description]
+        for t in rows
     ]
     app.term.table(["ID", "OWNER", "CREATED", "DESCRIPTION"], table)
 
@@ -64,6 +63,5 @@ def list_(app: App, *, as_json: bool) -> None:
 @pass_app
 def revoke(app: App, *, token_id: str) -> None:
     """Revoke the token TOKEN_ID at once."""
-    if not app.dockyard().ctx.store.tokens.delete(token_id):
-        raise NotFound(f"no token {token_id!r}")
+    app.dockyard().revoke_token(token_id)
     app.term.out(f"revoked {token_id}")

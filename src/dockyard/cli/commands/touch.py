@@ -20,5 +20,5 @@ def touch(app: App, *, key: str, as_json: bool) -> None:
     if as_json:
         app.term.json(view.to_json())
         return
-    left = relative(view.deadline, now=dy.ctx.now())
+    left = relative(view.deadline, now=dy.now())
     app.term.out(f"touched {key}: idle deadline {clock_time(view.deadline)} ({left})")

@@ -9,10 +9,9 @@ import click
 
 from dockyard.cli.app import App, pass_app
 from dockyard.cli.params import DURATION, LABEL, SIZE, json_option
+from dockyard.core.checkpoints import checkpoint_json
 from dockyard.core.model import Outcome, PolicyOverrides, SaveStrategy
 from dockyard.service import AcquireRequest
-from dockyard.service.checkpoints import checkpoint_json
-from dockyard.service.views import status as status_view
 
 
 @click.command()
@@ -86,7 +85,7 @@ def up(
     if result.outcome is not Outcome.REUSED:
         app.notify_reconciler()  # a new deadline to watch
     if as_json:
-        view = status_view(dy.ctx, key)
+        view = dy.status(key)
         restored = checkpoint_json(result.checkpoint) if result.checkpoint else None
         app.term.json(
             {

@@ -2,12 +2,13 @@
 
 Only the fields set over the API are stored, and they win over the settings file for
 every front (CLI, API, reconciler); every other field follows the file, edits included.
-A reset drops them all. A stored field that no longer validates (renamed by an
-upgrade, or at odds with an edited file) is dropped with a warning, alone. The loop's
-on/off switch is stored too, so a restarted ``serve`` keeps it.
+A reset drops them all. A stored field that no longer validates (renamed by an upgrade,
+or at odds with an edited file) is left out with a warning, alone, and dropped from the
+store by the next change. The loop's on/off switch is stored too, so a restarted
+``serve`` keeps it.
 
-Processes read the stored fields when they start; a change takes effect at once in the
-process that made it.
+Reading them writes nothing: opening a context is reads only. Processes read the stored
+fields when they start; a change takes effect at once in the process that made it.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -24,16 +25,11 @@ from dockyard.core.errors import InvalidInput, describe_validation
 from dockyard.settings import PolicySettings, ReconcilerSettings, Settings
 from dockyard.store import Store
 
-if TYPE_CHECKING:
-    from dockyard.service.context import Context
-
 log = logging.getLogger("dockyard.settings")
 
 POLICY_KEY = "policy_fields"
 RECONCILER_KEY = "reconciler_fields"
 ENABLED_KEY = "reconciler_enabled"
-#: Before: the whole section was stored under these, whatever was set.
-_LEGACY = {"policy": POLICY_KEY, "reconciler": RECONCILER_KEY}
 _SECTIONS: dict[str, type[BaseModel]] = {
     POLICY_KEY: PolicySettings,
     RECONCILER_KEY: ReconcilerSettings,
@@ -41,26 +37,26 @@ _SECTIONS: dict[str, type[BaseModel]] = {
 _changing = threading.Lock()  # a change is read, merged, stored and put in force at once
 
 
-def with_saved(store: Store, configured: Settings) -> Settings:
+def in_force(store: Store, configured: Settings) -> Settings:
     """The settings as configured, with the fields set at run time applied over them."""
-    with _changing:
-        return _apply(
-            configured,
-            _fitting(store, POLICY_KEY, configured),
-            _fitting(store, RECONCILER_KEY, configured),
-        )
+    return _apply(
+        configured,
+        _fitting(store, POLICY_KEY, configured),
+        _fitting(store, RECONCILER_KEY, configured),
+    )
 
 
-def changed(
-    ctx: Context,
+def change(
+    store: Store,
+    configured: Settings,
     *,
-    policy: Mapping[str, Any] | None = None,
-    reconciler: Mapping[str, Any] | None = None,
+    policy: Mapping[str, Any] | None,
+    reconciler: Mapping[str, Any] | None,
+    apply: Callable[[Settings], None],
 ) -> None:
     """Validate partial changes of the policy and the reconciler's settings, store them
-    with the fields set earlier and put the result in force. Nothing changes unless all
-    are valid."""
-    store, configured = ctx.store, ctx.configured
+    with the fields set earlier and ``apply`` the result. Nothing changes unless all are
+    valid."""
     with _changing:
         new_policy = {**_fitting(store, POLICY_KEY, configured), **(policy or {})}
         new_reconciler = {**_fitting(store, RECONCILER_KEY, configured), **(reconciler or {})}
@@ -69,22 +65,24 @@ def changed(
             _write(store, POLICY_KEY, settings.policy, new_policy)
         if reconciler:
             _write(store, RECONCILER_KEY, settings.reconciler, new_reconciler)
-        ctx.use_settings(settings)
+        apply(settings)
 
 
-def reset(ctx: Context) -> None:
-    """Forget every field set at run time: the configured settings are in force again."""
+def reset(store: Store, *, apply: Callable[[], None]) -> None:
+    """Forget every field set at run time, then ``apply`` (put the configured settings
+    in force)."""
     with _changing:
-        for key in (POLICY_KEY, RECONCILER_KEY, *_LEGACY):
-            ctx.store.meta.delete(key)
-        ctx.use_settings(ctx.configured)
+        for key in (POLICY_KEY, RECONCILER_KEY):
+            store.meta.delete(key)
+        apply()
 
 
-def overridden(store: Store) -> list[str]:
-    """The names of the fields set at run time (``reconciler.`` before the loop's)."""
-    return sorted(
-        [*_saved(store, POLICY_KEY), *(f"reconciler.{k}" for k in _saved(store, RECONCILER_KEY))]
-    )
+def overridden(store: Store, configured: Settings) -> list[str]:
+    """The names of the fields set at run time that are in force (``reconciler.``
+    before the loop's)."""
+    policy = _fitting(store, POLICY_KEY, configured)
+    reconciler = _fitting(store, RECONCILER_KEY, configured)
+    return sorted([*policy, *(f"reconciler.{name}" for name in reconciler)])
 
 
 def reconciler_enabled(store: Store) -> bool:
@@ -97,7 +95,11 @@ def set_reconciler_enabled(store: Store, enabled: bool) -> None:
 
 def _saved(store: Store, key: str) -> dict[str, Any]:
     raw = store.meta.get(key)
-    value = json.loads(raw) if raw is not None else None
+    try:
+        value = json.loads(raw) if raw is not None else None
+    except ValueError:
+        log.warning("ignoring the settings stored under %s: not JSON", key)
+        return {}
     return value if isinstance(value, dict) else {}
 
 
@@ -108,13 +110,9 @@ def _configured(configured: Settings, key: str) -> dict[str, Any]:
 
 def _fitting(store: Store, key: str, configured: Settings) -> dict[str, Any]:
     """The stored fields of a section that validate over its configured values; any
-    other is dropped from the store, with a warning."""
+    other is left out, with a warning."""
     base = _configured(configured, key)
-    stored = _saved(store, key)
-    fields = dict(stored)
-    legacy = [name for name, current in _LEGACY.items() if current == key]
-    for whole in (_saved(store, name) for name in legacy):  # the whole section: what differs
-        fields = {name: v for name, v in whole.items() if base.get(name) != v} | fields
+    fields = _saved(store, key)
     while fields:
         try:
             _SECTIONS[key].model_validate({**base, **fields})
@@ -122,19 +120,17 @@ def _fitting(store: Store, key: str, configured: Settings) -> dict[str, Any]:
         except ValidationError as exc:
             errors = exc.errors()
             bad = {str(e["loc"][0]) for e in errors if e["loc"] and str(e["loc"][0]) in fields}
-            log.warning("dropping a setting set over the API: %s", describe_validation(errors))
+            log.warning("ignoring a setting set over the API: %s", describe_validation(errors))
             for name in bad or set(fields):
                 del fields[name]
-    if fields != stored:
-        _write_fields(store, key, fields)
-    for name in legacy:
-        store.meta.delete(name)
     return fields
 
 
 def _apply(
     configured: Settings, policy: Mapping[str, Any], reconciler: Mapping[str, Any]
 ) -> Settings:
+    if not policy and not reconciler:
+        return configured
     try:
         new_policy = PolicySettings.model_validate(
             {**_configured(configured, POLICY_KEY), **policy}
@@ -150,11 +146,8 @@ def _apply(
 def _write(store: Store, key: str, in_force: BaseModel, fields: Mapping[str, Any]) -> None:
     """The fields set at run time, as validated (``"2h"`` is kept as ``"2h00m"``)."""
     dumped = in_force.model_dump(mode="json")
-    _write_fields(store, key, {name: dumped[name] for name in fields})
-
-
-def _write_fields(store: Store, key: str, fields: Mapping[str, Any]) -> None:
-    if fields:
-        store.meta.set(key, json.dumps(dict(fields)))
+    values = {name: dumped[name] for name in fields}
+    if values:
+        store.meta.set(key, json.dumps(values))
     else:
         store.meta.delete(key)

@@ -13,10 +13,10 @@ from dockyard.core.errors import Busy, Conflict, QuotaExceeded, SaveFailed
 from dockyard.core.model import SessionStatus
 from dockyard.core.planner import Activity, live_count, looks_idle, quota_victim
 from dockyard.core.units import format_duration
-from dockyard.service.context import Context, Progress
-from dockyard.service.lifecycle import park_locked
-from dockyard.service.locking import SHORT_WAIT
-from dockyard.service.observe import probe_busy
+from dockyard.service.probes import probe_busy
+from dockyard.service.runtime.context import Context, Progress
+from dockyard.service.runtime.locking import SHORT_WAIT
+from dockyard.service.workspaces.parking import park_locked
 
 
 def ensure_room(ctx: Context, *, owner: str, key: str, progress: Progress) -> None:

@@ -9,14 +9,16 @@ is parked (its work saved first), not just deleted.
 
 from __future__ import annotations
 
+import enum
 import fnmatch
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from typing import assert_never
 
 from dockyard.core.actions import Reason
 from dockyard.core.errors import DockyardError, NotFound, Unavailable
-from dockyard.core.events import Event, EventType
+from dockyard.core.events import EventType
 from dockyard.core.gc import (
     ContainerFacts,
     Facts,
@@ -37,19 +39,28 @@ from dockyard.core.naming import (
     is_truthy_label,
 )
 from dockyard.engine.models import ContainerSummary, ImageInfo
-from dockyard.service.context import Context, Progress, no_progress
-from dockyard.service.lifecycle import park_locked
-from dockyard.service.locking import SHORT_WAIT
 from dockyard.service.observe import installation_labels, observed_container
+from dockyard.service.runtime.context import Context, Progress, no_progress
+from dockyard.service.runtime.locking import SHORT_WAIT
+from dockyard.service.workspaces.parking import park_locked
 
 #: Label the workspace image build puts on images dockyard built.
 LABEL_IMAGE = "dockyard.image"
 
 
+class GcOutcome(enum.StrEnum):
+    """What became of one item of a gc plan."""
+
+    REMOVED = "removed"
+    PARKED = "parked"  # a stopped container that still belonged to a workspace: saved first
+    SKIPPED = "skipped"  # it changed since the plan
+    FAILED = "failed"
+
+
 @dataclass(frozen=True, slots=True)
 class ItemResult:
     item: Item
-    outcome: str  # removed | parked | skipped | failed
+    outcome: GcOutcome
     detail: str = ""
 
 
@@ -136,7 +147,7 @@ def _is_dockyards(ctx: Context, image: ImageInfo) -> bool:
 # -- applying -------------------------------------------------------------------------------
 
 
-class _Skip(Exception):
+class Skip(Exception):
     """The item changed since the plan."""
 
 
@@ -146,100 +157,106 @@ def apply(ctx: Context, the_plan: GcPlan, *, progress: Progress = no_progress) -
     for item in the_plan.items:
         progress(f"{item.kind} {item.name}")
         try:
-            outcome = _APPLY[item.kind](ctx, item)
-        except _Skip as skip:
-            results.append(ItemResult(item, "skipped", str(skip)))
+            outcome = apply_item(ctx, item)
+        except Skip as skip:
+            results.append(ItemResult(item, GcOutcome.SKIPPED, str(skip)))
             continue
         except Unavailable:
             raise
         except DockyardError as exc:
-            results.append(ItemResult(item, "failed", exc.message))
+            results.append(ItemResult(item, GcOutcome.FAILED, exc.message))
             continue
         results.append(ItemResult(item, outcome))
-        ctx.bus.publish(
-            Event(
-                type=EventType.GC_REMOVED,
-                at=ctx.now(),
-                workspace_key=item.key,
-                data={
-                    "kind": item.kind.value,
-                    "name": item.name,
-                    "size": item.size,
-                    "reason": item.reason,
-                    "outcome": outcome,
-                },
-            )
-        )
     return results
 
 
-def _apply_container(ctx: Context, item: Item) -> str:
+def apply_item(ctx: Context, item: Item) -> GcOutcome:
+    """Remove one item after re-checking it (``Skip`` if it changed), and say so."""
+    match item.kind:
+        case Kind.CONTAINER:
+            outcome = _apply_container(ctx, item)
+        case Kind.IMAGE:
+            outcome = _apply_image(ctx, item)
+        case Kind.VOLUME:
+            outcome = _apply_volume(ctx, item)
+        case _:
+            assert_never(item.kind)
+    ctx.publish(
+        EventType.GC_REMOVED,
+        key=item.key,
+        kind=item.kind.value,
+        name=item.name,
+        size=item.size,
+        reason=item.reason,
+        outcome=outcome.value,
+    )
+    return outcome
+
+
+def _apply_container(ctx: Context, item: Item) -> GcOutcome:
     try:
         info = ctx.engine.inspect_container(ref=item.ref)
     except NotFound:
-        raise _Skip("already gone") from None
+        raise Skip("already gone") from None
     if info.labels.get(LABEL_INSTALLATION) != ctx.installation:
-        raise _Skip("not this installation's")
+        raise Skip("not this installation's")
     if info.running:
-        raise _Skip("it started since the plan")
+        raise Skip("it started since the plan")
     if is_truthy_label(info.labels.get(LABEL_KEEP)):
-        raise _Skip("kept")
+        raise Skip("kept")
     key = info.labels.get(LABEL_WORKSPACE)
     if not key:
         ctx.engine.remove_container(ref=info.id)
-        return "removed"
+        return GcOutcome.REMOVED
     with ctx.lock(key, wait=SHORT_WAIT):
         ws = ctx.store.workspaces.get(key)
         if ws is None or ws.state in CONTAINERLESS_STATES or ws.name != info.name:
             ctx.engine.remove_container(ref=info.id)
-            return "removed"
+            return GcOutcome.REMOVED
         if ws.keep:
-            raise _Skip(f"workspace {key!r} is kept")
+            raise Skip(f"workspace {key!r} is kept")
         park_locked(ctx, ws, reason=Reason.GC, detail=f"gc: {item.reason}")
-        return "parked"
+        return GcOutcome.PARKED
 
 
-def _apply_image(ctx: Context, item: Item) -> str:
+def _apply_image(ctx: Context, item: Item) -> GcOutcome:
     users = [c.name for c in ctx.engine.list_containers(labels={}) if c.image_id == item.ref]
     if users:
-        raise _Skip(f"used by container {users[0]} since the plan")
+        raise Skip(f"used by container {users[0]} since the plan")
     if any(image.parent_id == item.ref for image in ctx.engine.list_images(labels={})):
-        raise _Skip("an image was committed from it since the plan")  # not even untagged
+        raise Skip("an image was committed from it since the plan")  # not even untagged
     try:
         image = ctx.engine.inspect_image(ref=item.ref)
     except NotFound:
-        raise _Skip("already gone") from None
+        raise Skip("already gone") from None
     for tag in image.tags:  # untag each name; the last one removes the image
         ctx.engine.remove_image(ref=tag)
     ctx.engine.remove_image(ref=image.id)
     ctx.store.images.forget(image.id)
-    return "removed"
+    return GcOutcome.REMOVED
 
 
-def _apply_volume(ctx: Context, item: Item) -> str:
+def _apply_volume(ctx: Context, item: Item) -> GcOutcome:
     mounted = [c.name for c in ctx.engine.list_containers(labels={}) if item.ref in c.volumes]
     if mounted:
-        raise _Skip(f"mounted by container {mounted[0]} since the plan")
+        raise Skip(f"mounted by container {mounted[0]} since the plan")
     if not item.key:
         ctx.engine.remove_volume(name=item.ref)
-        return "removed"
+        return GcOutcome.REMOVED
     with ctx.lock(item.key, wait=SHORT_WAIT):
         ws = ctx.store.workspaces.get(item.key)  # checked again right before the removal
         now = ctx.now()
         if ws is not None and ws.state not in CONTAINERLESS_STATES:
-            raise _Skip(f"workspace {item.key!r} is {ws.state} now")
+            raise Skip(f"workspace {item.key!r} is {ws.state} now")
         live = [
             c
             for c in ctx.store.checkpoints.list(workspace_key=item.key)
             if c.verified and now < c.expires_at
         ]
         if ws is not None and live:
-            raise _Skip(f"workspace {item.key!r} has a checkpoint now")
+            raise Skip(f"workspace {item.key!r} has a checkpoint now")
         ctx.engine.remove_volume(name=item.ref)
-    return "removed"
-
-
-_APPLY = {Kind.CONTAINER: _apply_container, Kind.IMAGE: _apply_image, Kind.VOLUME: _apply_volume}
+    return GcOutcome.REMOVED
 
 
 LAST_GC = "last_scheduled_gc_at"

@@ -18,14 +18,14 @@ from dockyard.core.errors import EngineUnavailable
 from dockyard.core.model import ACTIVE_STATES, SessionStatus, State, Workspace
 from dockyard.core.naming import LABEL_WORKSPACE
 from dockyard.core.planner import Activity, Plan, effective_deadline, last_activity, plan
-from dockyard.service.activity import get_workspace
-from dockyard.service.context import Context
 from dockyard.service.observe import (
     Observation,
     installation_labels,
     observe,
     observed_container,
 )
+from dockyard.service.runtime.context import Context
+from dockyard.service.runtime.records import get_workspace
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,14 +173,16 @@ def list_views(
     return views, observation is not None
 
 
-def status(ctx: Context, key: str) -> WorkspaceView:
+def status(ctx: Context, key: str, *, owner: str | None = None) -> WorkspaceView:
     """One workspace's view at the cost of one: its containers only (one label-filtered
     list call), its sessions and checkpoints. The planner decides per workspace, so the
     pending action is the one a full pass would plan for it."""
-    ws = get_workspace(ctx, key)  # a clear NotFound before any engine call
+    ws = get_workspace(ctx, key, owner=owner)  # a clear NotFound before any engine call
     now = ctx.now()
     sessions = [
-        s for s in ctx.store.sessions.list(workspace_key=ws.key) if s.status.value != "dead"
+        s
+        for s in ctx.store.sessions.list(workspace_key=ws.key)
+        if s.status is not SessionStatus.DEAD
     ]
     live = [s for s in sessions if s.status is SessionStatus.ACTIVE]
     activity = Activity(last_session_use=max((s.last_used for s in live), default=None))

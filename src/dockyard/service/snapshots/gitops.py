@@ -1,5 +1,9 @@
 """Git inside a workspace's container: the only place dockyard ever runs git on its work.
 
+The scripts below, and the steps of saving and restoring built on them: stage and
+describe (``prepare``), the checkpoint commit (with the bundle export in the same exec),
+and bringing the work to a saved commit (``reset_to``).
+
 A repository's hooks and config can run code, so git never runs on the host against a
 workspace; inside the container it can do no more than the workspace's owner could.
 Every invocation disables hooks, signing and fsmonitor, trusts the directory, and
@@ -10,10 +14,17 @@ line, so they override the repository's own config and need no quoting.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from dockyard.core.errors import DockyardError
+from dockyard.core.checkpoints import commit_message, is_sha, parse_fields
+from dockyard.core.errors import DockyardError, RestoreFailed, SaveFailed
+from dockyard.core.model import Checkpoint, Workspace
 from dockyard.engine.base import Engine, ExecSpec
 from dockyard.engine.process import ExecResult, run
+from dockyard.service.runtime.context import Context, Progress
+
+STEP_COMMIT = "saving: committing the changes"
+STEP_COMMITTED = "saving: committed"
 
 _CONFIG = {
     "core.hooksPath": "/dev/null",
@@ -128,3 +139,98 @@ def remove_file(engine: Engine, container: str, path: str) -> None:
         run(engine, ref=container, spec=ExecSpec(argv=["rm", "-f", path]))
     except DockyardError:
         return
+
+
+# -- the steps of saving and restoring ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GitState:
+    """What ``prepare`` found: a repository (or not), files staged, HEAD and branch."""
+
+    is_repo: bool
+    files: int = 0
+    head: str | None = None
+    branch: str | None = None
+
+
+def step(
+    ctx: Context, container: str, script: str, *, what: str, env: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Run a script of this module; the ``key=value`` lines it printed. ``SaveFailed``
+    with git's own reason if it failed."""
+    result = run_script(
+        ctx.engine, container, script, workdir=ctx.settings.workspace.workdir, env=env or {}
+    )
+    if not result.ok:
+        raise SaveFailed(f"{what} failed: {error_line(result)}")
+    return parse_fields(result.stdout.decode(errors="replace"))
+
+
+def prepare(ctx: Context, container: str, *, init: bool) -> GitState:
+    """Stage everything (``init``: make a repository if there is none) and describe it."""
+    fields = step(
+        ctx, container, PREPARE, what="git add", env={"DOCKYARD_INIT": "1" if init else "0"}
+    )
+    if fields.get("repo") != "yes":
+        return GitState(is_repo=False)
+    head = fields.get("head") or None
+    return GitState(
+        is_repo=True,
+        files=int(fields.get("files", "0") or 0),
+        head=head if head and is_sha(head) else None,
+        branch=fields.get("branch") or None,
+    )
+
+
+def checkpoint_commit(
+    ctx: Context,
+    ws: Workspace,
+    container: str,
+    state: GitState,
+    progress: Progress,
+    *,
+    bundle: str | None = None,
+) -> tuple[str | None, str | None]:
+    """Commit what is staged, if anything (a clean tree makes no empty commit), and with
+    ``bundle`` bundle the whole history there too, in the same exec. Returns the commit
+    the work is at (None: an empty repository) and the bundle's checksum."""
+    env: dict[str, str] = {}
+    steps: dict[str, str] = {}  # what -> its script
+    if state.files:
+        progress(STEP_COMMIT)
+        env["DOCKYARD_MESSAGE"] = commit_message(ws.key, at=ctx.now(), files_changed=state.files)
+        steps["git commit"] = COMMIT
+    if bundle is not None and (state.files or state.head):
+        env["DOCKYARD_BUNDLE"] = bundle
+        steps["git bundle"] = EXPORT
+    if not steps:
+        return state.head, None
+    fields = step(ctx, container, "\n".join(steps.values()), what=" and ".join(steps), env=env)
+    head = state.head
+    if state.files:
+        head = fields.get("head", "")
+        if not is_sha(head):
+            raise SaveFailed(f"git commit printed no commit id (got {head[:40]!r})")
+        progress(STEP_COMMITTED)
+    return head, fields.get("sha256")
+
+
+def reset_to(ctx: Context, container: str, checkpoint: Checkpoint, *, bundle: str) -> None:
+    """Bring the work to the checkpoint's commit (importing ``bundle`` first, if given);
+    ``RestoreFailed`` with git's reason if it cannot."""
+    result = run_script(
+        ctx.engine,
+        container,
+        RESTORE,
+        workdir=ctx.settings.workspace.workdir,
+        env={
+            "DOCKYARD_BUNDLE": bundle,
+            "DOCKYARD_COMMIT": checkpoint.commit or "",
+            "DOCKYARD_BRANCH": checkpoint.branch or "",
+        },
+    )
+    if not result.ok:
+        raise RestoreFailed(
+            f"checkpoint {checkpoint.id}: git could not restore it: {error_line(result)}"
+        )

@@ -1,13 +1,13 @@
 """The dependencies every use case needs, bundled once: settings, store, engine, clock.
 
 ``Context.open`` is the composition root: it reads nothing global except what the
-settings say, and every part can be replaced (a fake engine, a fixed clock) by
-constructing ``Context`` directly, which is how the orchestration tests run.
+settings say, writes nothing, and every part can be replaced (a fake engine, a fixed
+clock) by constructing ``Context`` directly, which is how the orchestration tests run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,10 +19,9 @@ from dockyard.core.policy import Policy
 from dockyard.engine.base import Engine
 from dockyard.engine.docker import DockerEngine
 from dockyard.events import EventBus, log_sink, store_sink
-from dockyard.service.identity import process_identity
-from dockyard.service.locking import lease
-from dockyard.service.overrides import with_saved
-from dockyard.service.vault import Vault
+from dockyard.service.runtime import overrides
+from dockyard.service.runtime.identity import process_identity
+from dockyard.service.runtime.locking import lease
 from dockyard.settings import Settings
 from dockyard.store import Store
 
@@ -47,26 +46,19 @@ class Context:
     bus: EventBus = field(default_factory=EventBus)
     holder: str = field(default_factory=process_identity)
     policy: Policy = field(init=False)
-    vault: Vault = field(init=False)
     #: The settings as configured (file, environment, flags), before run-time changes.
     configured: Settings = field(init=False)
 
     def __post_init__(self) -> None:
         self.policy = self.settings.policy.to_policy()
-        self.vault = Vault(self.settings.checkpoint_path)
         self.configured = self.settings
-
-    def use_settings(self, settings: Settings) -> None:
-        """Put changed settings in force for this process (the API's policy update)."""
-        self.settings = settings
-        self.policy = settings.policy.to_policy()
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock = system_clock) -> Context:
         store = Store.open(settings.store_url)
         engine = DockerEngine(settings.engine_url)
         bus = EventBus([store_sink(store), log_sink])
-        in_force = with_saved(store, settings)  # set over the API: in force for every front
+        in_force = overrides.in_force(store, settings)  # set over the API: for every front
         ctx = cls(settings=in_force, store=store, engine=engine, clock=clock, bus=bus)
         ctx.configured = settings
         return ctx
@@ -76,6 +68,26 @@ class Context:
         close = getattr(self.engine, "close", None)
         if close is not None:
             close()
+
+    def change_settings(
+        self,
+        *,
+        policy: Mapping[str, Any] | None = None,
+        reconciler: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Validate, store and put in force partial changes of the policy and of the
+        reconciler's settings (all or nothing)."""
+        overrides.change(
+            self.store, self.configured, policy=policy, reconciler=reconciler, apply=self._use
+        )
+
+    def reset_settings(self) -> None:
+        """Forget the fields set at run time: the configured settings are in force."""
+        overrides.reset(self.store, apply=lambda: self._use(self.configured))
+
+    def _use(self, settings: Settings) -> None:
+        self.settings = settings
+        self.policy = settings.policy.to_policy()
 
     @property
     def installation(self) -> str:
@@ -114,3 +126,7 @@ class Context:
         self.bus.publish(
             Event(type=type_, at=self.now(), workspace_key=ws.key, owner=ws.owner, data=data)
         )
+
+    def publish(self, type_: EventType, *, key: str | None = None, **data: Any) -> None:
+        """An event about something that is not (or no longer) a workspace record."""
+        self.bus.publish(Event(type=type_, at=self.now(), workspace_key=key, data=data))

@@ -17,8 +17,8 @@ from dockyard.core.errors import InvalidInput, ProvisionFailed
 from dockyard.core.repos import RepoKind, RepoSpec
 from dockyard.engine.base import Engine, ExecSpec
 from dockyard.engine.process import run
-from dockyard.service.context import Progress
-from dockyard.service.tarstreams import tar_stream
+from dockyard.service.runtime.context import Progress
+from dockyard.service.snapshots.tarstreams import tar_stream
 
 GIT_SAFE = ("-c", "core.hooksPath=/dev/null", "-c", "advice.detachedHead=false")
 

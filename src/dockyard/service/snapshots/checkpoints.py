@@ -1,4 +1,8 @@
-"""Checkpoints of a workspace: listing, choosing one to restore, and deleting them.
+"""Checkpoints of a workspace: recording a save, listing, choosing one to restore, deleting.
+
+Every checkpoint record is written unverified *before* a save acts (its intent) and
+marked verified once the copy is durable and checked. A save cut off midway leaves an
+unverified record; the next save of the workspace deletes it with its partial file.
 
 Deleting a checkpoint deletes what it holds first (the bundle or archive file, the
 snapshot image) and its record after, so a crash in between leaves a record whose
@@ -9,14 +13,72 @@ holds nothing of its own: the volume belongs to the workspace, and ``gc`` or
 
 from __future__ import annotations
 
+import logging
+import secrets
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from dockyard.core.errors import Conflict, InvalidInput, NotFound
+from dockyard.core.errors import Conflict, DockyardError, InvalidInput, NotFound
 from dockyard.core.events import EventType
 from dockyard.core.model import Checkpoint, CheckpointKind, Workspace
-from dockyard.core.units import format_size, plural
-from dockyard.service.context import Context
+from dockyard.service.runtime.context import Context
+from dockyard.service.snapshots.vault import Vault
+
+log = logging.getLogger("dockyard.checkpoints")
+
+#: The progress message of a save whose copy is durable and checked (every strategy).
+STEP_EXPORTED = "saving: exported and verified"
+
+
+def vault(ctx: Context) -> Vault:
+    """Where this installation keeps checkpoint files (``checkpoint_dir``)."""
+    return Vault(ctx.settings.checkpoint_path)
+
+
+# -- recording a save -----------------------------------------------------------------------
+
+
+def intent(ctx: Context, ws: Workspace, kind: CheckpointKind, **fields: object) -> Checkpoint:
+    """Record a save about to start (unverified), expiring after the retention."""
+    now = ctx.now()
+    checkpoint = Checkpoint(
+        id=secrets.token_hex(6),
+        workspace_key=ws.key,
+        strategy=ws.strategy,
+        kind=kind,
+        created_at=now,
+        expires_at=now + ctx.policy_for(ws).checkpoint_retention,
+        **fields,  # type: ignore[arg-type]
+    )
+    ctx.store.checkpoints.add(checkpoint)
+    return checkpoint
+
+
+def verified(ctx: Context, ws: Workspace, checkpoint: Checkpoint) -> Checkpoint:
+    """Mark a save's checkpoint durable and checked, and say so."""
+    done = replace(checkpoint, verified=True)
+    ctx.store.checkpoints.update(done)
+    ctx.emit(
+        EventType.CHECKPOINT_CREATED,
+        ws,
+        checkpoint=done.id,
+        kind=done.kind.value,
+        ref=done.ref,
+        commit=done.commit,
+        files_changed=done.files_changed,
+    )
+    return done
+
+
+def abandon(ctx: Context, ws: Workspace) -> None:
+    """Undo an intent after an in-process failure (a crash leaves it to drop_unverified)."""
+    try:
+        drop_unverified(ctx, ws)
+    except DockyardError as exc:
+        log.warning("could not clean up an unfinished checkpoint of %s: %s", ws.key, exc)
+
+
+# -- reading and deleting -------------------------------------------------------------------
 
 
 def list_checkpoints(ctx: Context, key: str) -> list[Checkpoint]:
@@ -54,7 +116,7 @@ def newest_verified(ctx: Context, key: str, *, excluding: str | None = None) -> 
 def artifact_path(ctx: Context, checkpoint: Checkpoint) -> Path:
     """The file of a bundle or archive checkpoint, refusing paths outside the vault."""
     path = Path(checkpoint.location or "")
-    if not checkpoint.location or not ctx.vault.contains(path):
+    if not checkpoint.location or not vault(ctx).contains(path):
         raise Conflict(f"checkpoint {checkpoint.id} points outside the checkpoint storage")
     return path
 
@@ -63,7 +125,7 @@ def delete_artifact(ctx: Context, checkpoint: Checkpoint) -> None:
     """Delete what the checkpoint holds; ``Conflict`` if its image is still in use."""
     if checkpoint.kind in (CheckpointKind.BUNDLE, CheckpointKind.ARCHIVE):
         if checkpoint.location:
-            ctx.vault.delete(artifact_path(ctx, checkpoint))
+            vault(ctx).delete(artifact_path(ctx, checkpoint))
     elif checkpoint.kind is CheckpointKind.IMAGE and checkpoint.ref:
         ctx.engine.remove_image(ref=checkpoint.location or checkpoint.ref)
 
@@ -99,42 +161,3 @@ def purge(ctx: Context, ws: Workspace) -> int:
     for checkpoint in found:
         delete(ctx, ws, checkpoint, reason="purged")
     return len(found)
-
-
-def describe(checkpoint: Checkpoint) -> str:
-    """One line for people: ``checkpoint 3f2a9c01d4e2 (git bundle at a1b2c3d4e5f6, ...)``."""
-    what = {
-        CheckpointKind.VOLUME: f"volume {checkpoint.ref}",
-        CheckpointKind.BUNDLE: "git bundle",
-        CheckpointKind.ARCHIVE: "tar archive",
-        CheckpointKind.IMAGE: f"image {checkpoint.location}",
-        CheckpointKind.EMPTY: "empty workspace",
-    }[checkpoint.kind]
-    if checkpoint.commit:
-        what += f" at commit {checkpoint.commit[:12]}"
-    if checkpoint.files_changed:
-        what += f", {plural(checkpoint.files_changed, 'file')} changed"
-    if checkpoint.size_bytes is not None and checkpoint.kind is not CheckpointKind.VOLUME:
-        what += f", {format_size(checkpoint.size_bytes)}"
-    if checkpoint.detail:
-        what += f"; {checkpoint.detail}"
-    return f"checkpoint {checkpoint.id} ({what})"
-
-
-def checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
-    return {
-        "id": checkpoint.id,
-        "workspace": checkpoint.workspace_key,
-        "strategy": checkpoint.strategy.value,
-        "kind": checkpoint.kind.value,
-        "ref": checkpoint.ref,
-        "location": checkpoint.location,
-        "commit": checkpoint.commit,
-        "branch": checkpoint.branch,
-        "files_changed": checkpoint.files_changed,
-        "size_bytes": checkpoint.size_bytes,
-        "verified": checkpoint.verified,
-        "created_at": checkpoint.created_at.isoformat(),
-        "expires_at": checkpoint.expires_at.isoformat(),
-        "detail": checkpoint.detail,
-    }

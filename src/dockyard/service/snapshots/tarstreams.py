@@ -18,7 +18,7 @@ from pathlib import Path
 
 from dockyard.core.errors import OperationFailed
 from dockyard.core.units import format_size
-from dockyard.service.context import Progress
+from dockyard.service.runtime.context import Progress
 
 _CHUNK = 256 * 1024
 _BLOCK = 512

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from dockyard.core.errors import Busy
-from dockyard.service.identity import holder_is_dead
+from dockyard.service.runtime.identity import holder_is_dead
 from dockyard.store import Store
 
 DEFAULT_TTL = timedelta(seconds=30)

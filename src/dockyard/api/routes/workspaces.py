@@ -1,0 +1,214 @@
+"""Workspaces: acquire, list, get, remove, touch, extend, park, keep, resources,
+checkpoints, exec."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from dockyard.api import schemas
+from dockyard.api.routes.deps import Rt, Who, runtime_of, view_json, visible
+from dockyard.core.checkpoints import checkpoint_json
+from dockyard.core.errors import Forbidden, InvalidInput, NotFound
+from dockyard.core.model import Outcome, State
+from dockyard.service import STDERR, AcquireRequest
+
+OUTPUT_LIMIT = 1024 * 1024  # per stream, in an exec's response
+
+router = APIRouter(tags=["workspaces"])
+
+
+# The hot route comes first: routes are matched in the order they are declared.
+@router.post("/workspaces/{key}/touch")
+async def touch(key: str, request: Request, who: Who) -> JSONResponse:
+    """Record activity now: the hot path of agents. A touch within a second of the last
+    one is answered from memory; otherwise one store write (in the thread pool)."""
+    rt = runtime_of(request)
+    ws = rt.dy.touched_recently(key, owner=who.owner)
+    if ws is None:
+        ws = await run_in_threadpool(rt.dy.touch, key, owner=who.owner)
+    # a response made here, not by FastAPI's serializer: this is the hot path
+    return JSONResponse(
+        {
+            "key": ws.key,
+            "state": ws.state.value,
+            "last_activity_at": ws.last_activity_at.isoformat(),
+            "deadline": rt.dy.deadline(ws).isoformat(),
+        }
+    )
+
+
+@router.post("/workspaces", status_code=201)
+def acquire(body: schemas.AcquireBody, rt: Rt, who: Who, response: Response) -> dict[str, Any]:
+    """Create the workspace, or reuse/start/restore it (200, with the outcome)."""
+    owner = body.owner
+    if not who.admin:
+        if owner is not None and owner != who.owner:
+            raise Forbidden(f"this token acts for owner {who.owner!r} only")
+        owner = who.owner
+        try:
+            existing = rt.dy.get(body.key)
+        except NotFound:
+            existing = None
+        if existing is not None and existing.owner != owner:
+            raise NotFound(f"no workspace {body.key!r}")
+    request = AcquireRequest(
+        key=body.key,
+        owner=owner,
+        default_owner=owner or "default",
+        repo=body.repo,
+        branch=body.branch,
+        image=body.image,
+        memory=body.resources.memory,
+        cpus=body.resources.cpus,
+        pids=body.resources.pids,
+        labels=body.labels,
+        keep=body.keep,
+        strategy=body.strategy,
+        overrides=body.policy.overrides(),
+        from_checkpoint=body.from_checkpoint,
+    )
+    began = time.perf_counter()
+    result = rt.dy.acquire(request)
+    rt.metrics.acquire_seconds.labels(outcome=result.outcome.value).observe(
+        time.perf_counter() - began
+    )
+    if result.outcome is not Outcome.CREATED:
+        response.status_code = 200
+    if result.outcome is not Outcome.REUSED:
+        rt.wake()
+    return {
+        "outcome": result.outcome.value,
+        "note": result.note,
+        "restored_from": checkpoint_json(result.checkpoint) if result.checkpoint else None,
+        "workspace": view_json(rt, body.key),
+    }
+
+
+@router.get("/workspaces")
+def list_workspaces(
+    rt: Rt,
+    who: Who,
+    owner: str | None = None,
+    state: State | None = None,
+) -> dict[str, Any]:
+    if not who.admin:
+        if owner is not None and owner != who.owner:
+            return {"workspaces": [], "engine_ok": True}
+        owner = who.owner
+    views, engine_ok = rt.dy.list(include_removed=state is State.REMOVED, owner=owner)
+    items = [
+        {**v.to_json(), "checkpoint": v.workspace.checkpoint_id}
+        for v in views
+        if state is None or v.workspace.state is state
+    ]
+    limit = rt.dy.policy.max_workspaces_per_owner
+    return {"workspaces": items, "engine_ok": engine_ok, "max_workspaces_per_owner": limit}
+
+
+@router.get("/whoami")
+async def whoami(who: Who) -> dict[str, Any]:
+    """Who the token acts for: the admin, or one owner."""
+    return {"admin": who.admin, "owner": who.owner}
+
+
+@router.get("/workspaces/{key}")
+def get(key: str, rt: Rt, who: Who) -> dict[str, Any]:
+    visible(rt, who, key)
+    return view_json(rt, key)
+
+
+@router.delete("/workspaces/{key}")
+def delete(key: str, rt: Rt, who: Who, purge: bool = False, force: bool = False) -> dict[str, Any]:
+    visible(rt, who, key)
+    change = rt.dy.remove(key, purge=purge, force=force)
+    return {"key": key, "changed": change.changed, "purged": purge, "detail": change.detail}
+
+
+@router.post("/workspaces/{key}/extend")
+def extend(key: str, body: schemas.ExtendBody, rt: Rt, who: Who) -> dict[str, Any]:
+    visible(rt, who, key)
+    extension = rt.dy.extend(key, by=body.by)
+    rt.wake()
+    return {**view_json(rt, key), "capped": extension.capped}
+
+
+@router.post("/workspaces/{key}/park")
+def park(key: str, rt: Rt, who: Who, force: bool = False) -> dict[str, Any]:
+    visible(rt, who, key)
+    began = time.perf_counter()
+    change = rt.dy.park(key, force=force)
+    rt.metrics.park_seconds.observe(time.perf_counter() - began)
+    return {"changed": change.changed, "detail": change.detail, **view_json(rt, key)}
+
+
+@router.post("/workspaces/{key}/keep")
+def keep(key: str, rt: Rt, who: Who) -> dict[str, Any]:
+    visible(rt, who, key)
+    change = rt.dy.keep(key, keep=True)
+    return {"changed": change.changed, "detail": change.detail, **view_json(rt, key)}
+
+
+@router.post("/workspaces/{key}/unkeep")
+def unkeep(key: str, rt: Rt, who: Who) -> dict[str, Any]:
+    visible(rt, who, key)
+    change = rt.dy.keep(key, keep=False)
+    rt.wake()
+    return {"changed": change.changed, "detail": change.detail, **view_json(rt, key)}
+
+
+@router.get("/workspaces/{key}/resources")
+def resources(key: str, rt: Rt, who: Who) -> dict[str, Any]:
+    """CPU and memory use now (best effort: null where the engine cannot tell)."""
+    use = rt.dy.resources(key, owner=who.owner)
+    return {
+        "cpu_percent": use.cpu_percent,
+        "memory_bytes": use.memory_bytes,
+        "memory_limit": use.memory_limit,
+    }
+
+
+@router.get("/workspaces/{key}/checkpoints")
+def checkpoints(key: str, rt: Rt, who: Who) -> dict[str, Any]:
+    found = rt.dy.checkpoints(key, owner=who.owner)
+    return {"checkpoints": [checkpoint_json(c) for c in found]}
+
+
+@router.post("/workspaces/{key}/exec")
+def exec_(key: str, body: schemas.ExecBody, rt: Rt, who: Who) -> dict[str, Any]:
+    """Run a command to completion; counts as activity. Output is capped at 1 MiB a stream."""
+    visible(rt, who, key)
+    limit = rt.dy.settings.api.exec_timeout
+    timeout = min(body.timeout, limit) if body.timeout is not None else limit
+    if timeout.total_seconds() < 1:
+        raise InvalidInput("timeout must be at least 1s")
+    argv = ["timeout", "-s", "KILL", str(int(timeout.total_seconds())), *body.command]
+    out, err = bytearray(), bytearray()
+
+    def collect(stream: int, data: bytes) -> None:
+        target = err if stream == STDERR else out
+        if len(target) < OUTPUT_LIMIT:
+            target.extend(data[: OUTPUT_LIMIT - len(target)])
+
+    began = time.perf_counter()
+    code = rt.dy.exec(
+        key,
+        argv,
+        env=body.env,
+        workdir=body.workdir,
+        on_output=collect,
+        session=body.session,
+        owner=who.owner,
+    )
+    duration = time.perf_counter() - began
+    return {
+        "exit_code": code,
+        "timed_out": code == 137 and duration >= timeout.total_seconds(),
+        "stdout": out.decode(errors="replace"),
+        "stderr": err.decode(errors="replace"),
+        "duration_s": round(duration, 6),
+    }

@@ -1,0 +1,155 @@
+"""Probes: what a workspace's container is doing right now, at the cost of a few engine
+calls (never a store write; looking is not using).
+
+- a running exec process (the engine's exec list for the container) is busy;
+- a process whose name is in ``policy.busy_processes`` is busy;
+- CPU use at or above ``policy.busy_cpu_percent`` over ``reconciler.busy_sample`` is busy
+  (all candidates are sampled together, so the window is paid once, not per container).
+
+The CPU sampler (``CpuReading``) is shared by the busy probe and the usage shown to
+people (``ls --usage``, the dashboard).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from dockyard.core.errors import NotFound
+from dockyard.core.model import ACTIVE_STATES, Workspace
+from dockyard.engine.base import Engine
+from dockyard.service.runtime.context import Context
+from dockyard.service.runtime.records import require_running
+
+
+def running_execs(engine: Engine, container_id: str) -> int:
+    try:
+        info = engine.inspect_container(ref=container_id)
+    except NotFound:
+        return 0
+    count = 0
+    for exec_id in info.exec_ids:
+        try:
+            if engine.exec_inspect(exec_id=exec_id).running:
+                count += 1
+        except NotFound:
+            continue
+    return count
+
+
+#: Candidates probed at once (each probe is a few engine round trips).
+PROBE_WORKERS = 8
+
+
+def probe_busy(ctx: Context, candidates: Sequence[Workspace]) -> dict[str, str]:
+    """Why each busy candidate is busy; candidates not in the result are idle."""
+    if not candidates:
+        return {}
+    policy = ctx.policy
+    engine = ctx.engine
+    reasons: dict[str, str] = {}
+    samples: dict[str, tuple[str, CpuReading]] = {}
+    with ThreadPoolExecutor(min(PROBE_WORKERS, max(len(candidates), 1))) as pool:
+        probes = pool.map(lambda ws: _probe_one(ctx, ws), candidates)
+        for ws, (reason, reading) in zip(candidates, probes, strict=True):
+            if reason is not None:
+                reasons[ws.key] = reason
+            elif reading is not None:
+                samples[ws.key] = (ws.container_id or ws.name, reading)
+    if samples and policy.busy_cpu_percent > 0:
+        time.sleep(ctx.settings.reconciler.busy_sample.total_seconds())
+        for key, (container_id, before) in samples.items():
+            after = read_cpu(engine, container_id)
+            if after is None:
+                continue
+            percent = after.percent_since(before)
+            if percent >= policy.busy_cpu_percent:
+                reasons[key] = f"cpu {percent:.0f}%"
+    return reasons
+
+
+@dataclass(frozen=True, slots=True)
+class CpuReading:
+    """A container's cumulative CPU time, and when it was read."""
+
+    ns: int
+    at: float  # monotonic seconds, the middle of the read (the engine's stats call is slow)
+
+    def percent_since(self, before: CpuReading) -> float:
+        """CPU use between two readings, in percent of one CPU. The window is this
+        container's own: the reads of a sweep do not all happen at the same moment."""
+        elapsed = max(self.at - before.at, 1e-6)
+        return max(self.ns - before.ns, 0) / (elapsed * 1e9) * 100
+
+
+def read_cpu(engine: Engine, container_id: str) -> CpuReading | None:
+    began = time.monotonic()
+    ns = engine.cpu_usage_ns(container_id=container_id)
+    return None if ns is None else CpuReading(ns, (began + time.monotonic()) / 2)
+
+
+def _probe_one(ctx: Context, ws: Workspace) -> tuple[str | None, CpuReading | None]:
+    """Why ``ws`` is busy, or else its CPU counter now (for the sample over the window)."""
+    container_id = ws.container_id or ws.name
+    execs = running_execs(ctx.engine, container_id)
+    if execs:
+        return f"{execs} running exec process{'es' if execs != 1 else ''}", None
+    if ctx.policy.busy_processes:
+        found = _named_process(ctx.engine, container_id, ctx.policy.busy_processes)
+        if found:
+            return f"process {found} is running", None
+    return None, read_cpu(ctx.engine, container_id)
+
+
+def _named_process(engine: Engine, container_id: str, names: Sequence[str]) -> str | None:
+    try:
+        commands = engine.processes(ref=container_id)
+    except NotFound:
+        return None
+    wanted = set(names)
+    for command in commands:
+        for token in command.split():
+            name = PurePosixPath(token).name
+            if name in wanted:
+                return name
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceUse:
+    cpu_percent: float | None
+    memory_bytes: int | None
+    memory_limit: int
+
+
+def resource_use(
+    ctx: Context, key: str, *, owner: str | None = None, window_s: float = 0.2
+) -> ResourceUse:
+    """CPU (percent of one CPU, sampled over ``window_s``) and memory of a running
+    workspace; None where the engine cannot tell. Not activity: looking is not using."""
+    ws = require_running(ctx, key, owner=owner)
+    return resource_sweep(ctx, [ws], window_s=window_s)[ws.key]
+
+
+def resource_sweep(
+    ctx: Context, workspaces: Sequence[Workspace], *, window_s: float = 0.2
+) -> dict[str, ResourceUse]:
+    """:func:`resource_use` of many running workspaces, sampled in one shared window
+    (a fleet costs one window, not one per container)."""
+    running = [ws for ws in workspaces if ws.state in ACTIVE_STATES]
+    refs = {ws.key: ws.container_id or ws.name for ws in running}
+    before = {key: read_cpu(ctx.engine, ref) for key, ref in refs.items()}
+    time.sleep(window_s)
+    result = {}
+    for ws in running:
+        ref = refs[ws.key]
+        first, after = before[ws.key], read_cpu(ctx.engine, ref)
+        cpu = None
+        if first is not None and after is not None:
+            cpu = round(after.percent_since(first), 1)
+        memory = ctx.engine.memory_bytes(container_id=ref)
+        result[ws.key] = ResourceUse(cpu, memory, ws.resources.memory_bytes)
+    return result

@@ -1,0 +1,69 @@
+"""One reconcile pass: observe, plan, execute every action, report.
+
+``clean`` runs one (``--dry-run``: only its plan), the background cleanup of the CLI
+runs one, the API's ``/reconciler/run`` runs one; the loop (``loop.py``) runs them
+continuously, with look-ahead and without waiting for slow actions.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from dockyard.core.planner import Plan
+from dockyard.service.observe import observe, replay_exec_events
+from dockyard.service.reconcile.execute import Result, execute
+from dockyard.service.runtime.context import Context
+
+
+@dataclass(frozen=True, slots=True)
+class PassReport:
+    plan: Plan
+    results: list[Result] = field(default_factory=list)
+    started_at: datetime | None = None
+    duration_s: float = 0.0
+
+    def to_json(self, *, dry_run: bool) -> dict[str, object]:
+        """The plan, with each action's outcome if it ran (for ``clean --json`` and the API)."""
+        outcomes = {id(r.action): r for r in self.results}
+        actions = []
+        for action in self.plan.actions:
+            entry: dict[str, object] = {
+                "action": action.verb.value,
+                "target": action.target,
+                "key": action.key,
+                "reason": action.reason.value,
+                "detail": action.detail,
+            }
+            result = outcomes.get(id(action))
+            if result is not None:
+                entry.update(outcome=result.outcome.value, message=result.message)
+            actions.append(entry)
+        wakeup = self.plan.next_wakeup
+        return {
+            "dry_run": dry_run,
+            "actions": actions,
+            "next_wakeup": wakeup.isoformat() if wakeup else None,
+        }
+
+
+def run_pass(ctx: Context, *, dry_run: bool = False, probe: bool = True) -> PassReport:
+    """Observe, plan and (unless ``dry_run``) execute once, waiting for every action."""
+    began = time.monotonic()
+    started = ctx.now()
+    the_plan = observe_and_plan(ctx, replay=not dry_run, probe=probe)
+    results: list[Result] = []
+    if not dry_run and the_plan.actions:
+        workers = min(ctx.settings.reconciler.workers, len(the_plan.actions))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile") as pool:
+            results = list(pool.map(lambda a: execute(ctx, a), the_plan.actions))
+    return PassReport(the_plan, results, started, time.monotonic() - began)
+
+
+def observe_and_plan(ctx: Context, *, replay: bool = True, probe: bool = True) -> Plan:
+    """What is due now (``replay``: count the engine's recent exec events as activity)."""
+    if replay:
+        replay_exec_events(ctx)
+    return observe(ctx, probe=probe, working_set=True).plan(ctx.policy)

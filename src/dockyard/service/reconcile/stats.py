@@ -1,0 +1,43 @@
+"""What the installation looks like and what is pending cleanup, and why: the stats the
+API and the dashboard show, from the same plan the loop executes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from dockyard.core.model import SessionStatus, State
+from dockyard.service.runtime.context import Context
+from dockyard.service.workspaces.views import list_views
+
+#: Sections of the settings shown as the configuration.
+CONFIGURATION = {"policy", "reconciler", "gc", "workspace"}
+
+
+def stats(ctx: Context) -> dict[str, Any]:
+    """Configuration, counts by state and owner, sessions, and pending cleanup."""
+    views, engine_ok = list_views(ctx, include_removed=True)
+    sessions = Counter(s.status for s in ctx.store.sessions.list())
+    return {
+        "configuration": ctx.settings.model_dump(mode="json", include=CONFIGURATION),
+        "engine_ok": engine_ok,
+        "workspaces_by_state": dict(Counter(v.workspace.state.value for v in views)),
+        "workspaces_by_owner": dict(
+            Counter(v.workspace.owner for v in views if v.workspace.state is not State.REMOVED)
+        ),
+        "sessions": {
+            "active": sessions.get(SessionStatus.ACTIVE, 0),
+            "inactive": sessions.get(SessionStatus.DETACHED, 0)
+            + sessions.get(SessionStatus.DEAD, 0),
+        },
+        "pending_cleanup": [
+            {
+                "key": v.workspace.key,
+                "idle_for_s": v.to_json()["idle_for_s"],
+                "deadline": v.deadline.isoformat() if v.deadline else None,
+                **(v.pending.to_json(v.now) if v.pending else {}),
+            }
+            for v in views
+            if v.pending is not None
+        ],
+    }

@@ -1,0 +1,80 @@
+"""A workspace's container: its spec, created + started as one step, and stopped.
+
+A container is created and started as one step that leaves nothing behind when the start
+fails (the engine keeps failed starts in ``created``). A container that exits right
+after its start is an error naming the container's own last words (its log).
+"""
+
+from __future__ import annotations
+
+from dockyard.core.errors import EngineError, NotFound
+from dockyard.core.model import Workspace
+from dockyard.engine.models import ContainerInfo, ContainerSpec, VolumeMount
+from dockyard.service.runtime.context import Context, Progress
+from dockyard.service.runtime.objects import labels_for
+from dockyard.service.snapshots.strategy import uses_volume
+
+
+def container_spec(ctx: Context, ws: Workspace, *, image: str | None = None) -> ContainerSpec:
+    settings = ctx.settings.workspace
+    return ContainerSpec(
+        name=ws.name,
+        image=image or ws.image,
+        command=settings.command,
+        labels=labels_for(ctx, ws, role="workspace"),
+        mounts=(
+            [VolumeMount(volume=ws.volume, target=settings.workdir)] if uses_volume(ws) else []
+        ),
+        env={"DOCKYARD_WORKSPACE": ws.key},
+        workdir=settings.workdir,
+        memory_bytes=ws.resources.memory_bytes,
+        nano_cpus=ws.resources.nano_cpus,
+        pids_limit=ws.resources.pids,
+        init=True,
+        hostname=ws.name[:63],
+        network=settings.network,
+    )
+
+
+def start_new_container(
+    ctx: Context, ws: Workspace, progress: Progress, *, image: str | None = None
+) -> str:
+    """Create and start the workspace's container; on failure nothing is left behind."""
+    progress(f"starting container {ws.name}")
+    container_id = ctx.engine.create_container(spec=container_spec(ctx, ws, image=image))
+    try:
+        ctx.engine.start_container(ref=container_id)
+        ensure_running(ctx, container_id, what=f"container {ws.name}")
+    except BaseException:
+        ctx.engine.remove_container(ref=container_id)
+        raise
+    return container_id
+
+
+def ensure_running(ctx: Context, container_id: str, *, what: str) -> None:
+    """Raise if the container died right after its start; else record its image's use."""
+    info = ctx.engine.inspect_container(ref=container_id)
+    if info.running:
+        if info.image_id:
+            ctx.store.images.record(info.image_id, at=ctx.now())
+        return
+    _raise_exited(ctx, container_id, info, what=what)
+
+
+def _raise_exited(ctx: Context, container_id: str, info: ContainerInfo, *, what: str) -> None:
+    """With an init process a bad command does not fail the start: init starts, cannot
+    exec the command and exits (127) a moment later. The container's last log lines
+    say why, so they become the error message."""
+    tail = ctx.engine.logs(ref=container_id, tail=3).strip().splitlines()
+    reason = tail[-1] if tail else info.error or f"exit code {info.exit_code}"
+    raise EngineError(f"{what} exited right after it started (exit {info.exit_code}): {reason}")
+
+
+def stop_container(ctx: Context, ws: Workspace) -> None:
+    timeout = ctx.settings.workspace.stop_timeout.total_seconds()
+    for ref in filter(None, (ws.container_id, ws.name)):
+        try:
+            ctx.engine.stop_container(ref=ref, timeout_s=timeout)
+        except NotFound:
+            continue
+        return

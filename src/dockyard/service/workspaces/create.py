@@ -1,0 +1,123 @@
+"""Creating a workspace: its intent first, then its volume and container, all undone on
+failure.
+
+Creation writes its intent (a ``creating`` record) before touching the engine, and undoes
+every step it made if a later one fails or is interrupted: no container left in
+``created``, no empty volume, no record. A key whose volume was kept (removed without
+``--purge``) gets its work back on that volume (``restored``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from dockyard.core.errors import Conflict
+from dockyard.core.events import EventType
+from dockyard.core.model import Outcome, State, Workspace
+from dockyard.core.naming import workspace_names
+from dockyard.core.repos import parse_repo
+from dockyard.service.runtime.context import Context, Progress
+from dockyard.service.runtime.objects import (
+    discard_container,
+    labels_for,
+    require_image,
+    volume_exists,
+)
+from dockyard.service.runtime.records import save_cas
+from dockyard.service.snapshots.strategy import uses_volume
+from dockyard.service.workspaces.containers import start_new_container
+from dockyard.service.workspaces.provision import check_source, provision
+from dockyard.service.workspaces.quota import ensure_room
+from dockyard.service.workspaces.requests import AcquireRequest, AcquireResult
+
+
+def create(
+    ctx: Context, request: AcquireRequest, *, previous: Workspace | None, progress: Progress
+) -> AcquireResult:
+    settings = ctx.settings.workspace
+    image = request.image or (previous.image if previous else settings.image)
+    require_image(ctx, image)
+    source = check_source(parse_repo(request.repo)) if request.repo else None
+    now = ctx.now()
+    names = workspace_names(
+        request.key, installation=ctx.installation, repo=request.repo, branch=request.branch
+    )
+    owner = request.owner or (previous.owner if previous else request.default_owner)
+    repo = source.spec.display if source else None
+    strategy = (
+        request.strategy or ctx.policy.strategy_for(owner=owner, repo=repo) or settings.strategy
+    )
+    ws = Workspace(
+        key=request.key,
+        name=previous.name if previous else names.container,
+        volume=previous.volume if previous else names.volume,
+        owner=owner,
+        image=image,
+        resources=settings.resources(memory=request.memory, cpus=request.cpus, pids=request.pids),
+        state=State.CREATING,
+        created_at=now,
+        state_changed_at=now,
+        last_activity_at=now,
+        repo=repo,
+        branch=request.branch,
+        strategy=strategy,
+        keep=bool(request.keep),
+        labels=dict(request.labels),
+        overrides=request.overrides,
+    )
+    with ctx.owner_lock(ws.owner):
+        ensure_room(ctx, owner=ws.owner, key=ws.key, progress=progress)
+        _write_intent(ctx, ws, previous)
+    made_volume = False
+    try:
+        volume_kept = uses_volume(ws) and volume_exists(ctx, ws)
+        if uses_volume(ws) and not volume_kept:
+            ctx.engine.create_volume(name=ws.volume, labels=labels_for(ctx, ws, role="volume"))
+            made_volume = True
+        container_id = start_new_container(ctx, ws, progress)
+        if source is not None and not volume_kept:
+            provision(
+                ctx.engine,
+                container=container_id,
+                workdir=settings.workdir,
+                source=source,
+                branch=request.branch,
+                progress=progress,
+            )
+        running = replace(
+            ws.transition(State.RUNNING, now=ctx.now()),
+            container_id=container_id,
+            started_at=ctx.now(),
+            last_activity_at=ctx.now(),
+        )
+        save_cas(ctx, running, expect=State.CREATING)
+    except BaseException:
+        discard_container(ctx, ws)
+        if made_volume:
+            ctx.engine.remove_volume(name=ws.volume)
+        _undo_intent(ctx, ws, previous)
+        raise
+    if volume_kept:
+        note = f"its work was kept on volume {ws.volume}"
+        if source is not None:
+            note += f"; --repo {source.spec.display} was not copied over it"
+        ctx.emit(EventType.WORKSPACE_RESTORED, running, source="volume", volume=ws.volume)
+        return AcquireResult(Outcome.RESTORED, running, note)
+    ctx.emit(EventType.WORKSPACE_CREATED, running, image=image, repo=running.repo)
+    return AcquireResult(Outcome.CREATED, running)
+
+
+def _write_intent(ctx: Context, ws: Workspace, previous: Workspace | None) -> None:
+    if previous is None:
+        ctx.store.workspaces.insert(ws)
+    elif previous.state is State.CREATING:
+        save_cas(ctx, ws, expect=State.CREATING)
+    elif not ctx.store.workspaces.replace_removed(ws):
+        raise Conflict(f"workspace {ws.key!r} changed while it was being created; try again")
+
+
+def _undo_intent(ctx: Context, ws: Workspace, previous: Workspace | None) -> None:
+    if previous is None or previous.state is State.CREATING:
+        ctx.store.workspaces.delete(ws.key)
+    else:
+        ctx.store.workspaces.save(previous, expect_state=State.CREATING)

@@ -1,0 +1,36 @@
+"""What a caller asks of ``acquire``, and what it gets back."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from dockyard.core.model import Checkpoint, Outcome, PolicyOverrides, SaveStrategy, Workspace
+
+
+@dataclass(frozen=True, slots=True)
+class AcquireRequest:
+    """What a caller knows and wants. ``None`` means "the default" or "as recorded"."""
+
+    key: str
+    owner: str | None = None
+    default_owner: str = "default"
+    repo: str | None = None
+    branch: str | None = None
+    image: str | None = None
+    memory: int | None = None
+    cpus: float | None = None
+    pids: int | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    keep: bool | None = None
+    strategy: SaveStrategy | None = None
+    overrides: PolicyOverrides = field(default_factory=PolicyOverrides)
+    from_checkpoint: str | None = None  # restore this checkpoint (of a parked workspace)
+
+
+@dataclass(frozen=True, slots=True)
+class AcquireResult:
+    outcome: Outcome
+    workspace: Workspace
+    note: str | None = None
+    checkpoint: Checkpoint | None = None  # what a restore brought back
