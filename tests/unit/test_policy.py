@@ -4,8 +4,12 @@ from datetime import timedelta
 
 import pytest
 
+from dockyard.api import schemas
+from dockyard.core.deadlines import extended_deadline, idle_deadline, lifetime_cap
+from dockyard.core.errors import SettingsError
 from dockyard.core.model import PolicyOverrides
-from dockyard.core.policy import Policy, Rule, extended_deadline, idle_deadline, lifetime_cap
+from dockyard.core.policy import Policy, Rule, knobs
+from dockyard.settings import PolicySettings, RuleSettings, load_settings
 from tests.helpers import T0, workspace
 
 M = timedelta(minutes=1)
@@ -89,3 +93,27 @@ def test_overrides_round_trip_through_seconds() -> None:
     assert PolicyOverrides.from_seconds(overrides.as_seconds()) == overrides
     assert PolicyOverrides().is_empty()
     assert PolicyOverrides.from_seconds({"unknown": 1.0}).is_empty()
+
+
+def test_the_policy_is_defined_once_and_every_form_covers_it() -> None:
+    """Settings, rules, a workspace's overrides and the API's acquire body derive from
+    ``core.policy.Policy``: each has exactly the knobs it should, with the same defaults."""
+    every = {f.name for f, _knob in knobs()}
+    per_workspace = {f.name for f, knob in knobs() if knob.per_workspace}
+    assert set(PolicySettings.model_fields) == every | {"rules"}
+    assert set(RuleSettings.model_fields) == per_workspace | {"owner", "repo", "strategy"}
+    assert set(PolicyOverrides.FIELDS) == per_workspace
+    assert set(schemas.Policy.model_fields) == per_workspace
+    assert PolicySettings().to_policy() == Policy()
+    assert all(isinstance(f.default, timedelta) for f, k in knobs() if k.per_workspace)
+    for name in per_workspace:  # a rule's value of each reaches the workspace's policy
+        rule = RuleSettings.model_validate({"owner": "a*", name: "7m"}).to_rule()
+        policy = Policy(rules=(rule,))
+        effective = policy.for_workspace(owner="alice", repo=None, overrides=PolicyOverrides())
+        assert getattr(effective, name) == 7 * M, name
+
+
+def test_knob_bounds_are_enforced_with_the_key_path() -> None:
+    expected = r"policy.max_sessions_per_workspace: must be at least 1 \(from DOCKYARD_"
+    with pytest.raises(SettingsError, match=expected):
+        load_settings(env={"DOCKYARD_POLICY__MAX_SESSIONS_PER_WORKSPACE": "0"})

@@ -87,7 +87,7 @@ def test_bad_toml_and_missing_file(tmp_path: Path) -> None:
 def test_settings_are_frozen(tmp_path: Path) -> None:
     s = load_settings(env={}, flags={"data_dir": tmp_path})
     with pytest.raises(ValueError, match="frozen"):
-        s.policy.idle_timeout = timedelta(0)  # type: ignore[misc]
+        s.policy.idle_timeout = timedelta(0)  # type: ignore[attr-defined]
 
 
 def test_fields_set_at_run_time_win_and_the_rest_follow_the_file(fake_dy: Dockyard) -> None:

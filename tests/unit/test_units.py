@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dockyard.core.units import format_duration, format_size, parse_duration, parse_size
+from dockyard.core.units import (
+    duration_text,
+    format_duration,
+    format_size,
+    parse_duration,
+    parse_size,
+)
 
 
 @pytest.mark.parametrize(
@@ -102,3 +108,10 @@ def test_parsers_reject_other_types_with_a_value_error(value: object) -> None:
         parse_duration(value)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="size"):
         parse_size(value)  # type: ignore[arg-type]
+
+
+@given(st.integers(min_value=0, max_value=10**12))
+def test_settings_write_durations_exactly(millis: int) -> None:
+    """What the settings store (a policy set over the API) reads back the same."""
+    delta = timedelta(milliseconds=millis)
+    assert parse_duration(duration_text(delta)) == delta

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from dockyard.core.model import PolicyOverrides, SaveStrategy, SessionKind
-from dockyard.settings import Duration, Size
+from dockyard.core.model import SaveStrategy, SessionKind
+from dockyard.core.policy import PER_WORKSPACE, PolicyOverrides
+from dockyard.settings import Duration, Size, knob_fields
 
 
 class Body(BaseModel):
@@ -20,11 +21,22 @@ class Resources(Body):
     pids: int | None = Field(None, ge=16, le=4_194_304)
 
 
-class Policy(Body):
-    idle_timeout: Duration | None = None
+class PolicyBase(Body):
+    """The workspace's own values of the per-workspace policy knobs (``core.policy``)."""
 
     def overrides(self) -> PolicyOverrides:
-        return PolicyOverrides(idle_timeout=self.idle_timeout)
+        return PolicyOverrides(**{name: getattr(self, name) for name in PER_WORKSPACE})
+
+
+if TYPE_CHECKING:
+    Policy = PolicyBase
+else:
+    Policy = create_model(
+        "Policy",
+        __base__=PolicyBase,
+        __module__=__name__,
+        **knob_fields(names=PER_WORKSPACE, optional=True),
+    )
 
 
 class AcquireBody(Body):

@@ -20,10 +20,32 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from dockyard.core.errors import IllegalTransition
+from dockyard.core.policy import PolicyOverrides, SaveStrategy
+
+__all__ = [
+    "ACTIVE_STATES",
+    "CONTAINERLESS_STATES",
+    "LIVE_STATES",
+    "QUOTA_STATES",
+    "TRANSIENT_STATES",
+    "TRANSITIONS",
+    "Checkpoint",
+    "CheckpointKind",
+    "Outcome",
+    "PolicyOverrides",
+    "Resources",
+    "SaveStrategy",
+    "Session",
+    "SessionKind",
+    "SessionStatus",
+    "State",
+    "Workspace",
+    "check_transition",
+]
 
 
 class State(enum.StrEnum):
@@ -74,12 +96,6 @@ class Outcome(enum.StrEnum):
     REUSED = "reused"
     STARTED = "started"
     RESTORED = "restored"
-
-
-class SaveStrategy(enum.StrEnum):
-    VOLUME = "volume"
-    GIT = "git"
-    IMAGE = "image"
 
 
 class CheckpointKind(enum.StrEnum):
@@ -137,34 +153,6 @@ class Resources:
     @property
     def cpus(self) -> float:
         return self.nano_cpus / 1e9
-
-
-@dataclass(frozen=True, slots=True)
-class PolicyOverrides:
-    """Fields a rule or a workspace may override; ``None`` means "inherit"."""
-
-    idle_timeout: timedelta | None = None
-    warn_before: timedelta | None = None
-    max_lifetime: timedelta | None = None
-    stopped_retention: timedelta | None = None
-    checkpoint_retention: timedelta | None = None
-
-    def is_empty(self) -> bool:
-        return all(getattr(self, f.name) is None for f in fields(self))
-
-    def as_seconds(self) -> dict[str, float]:
-        """The set fields as seconds, for storage and JSON."""
-        result: dict[str, float] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if value is not None:
-                result[f.name] = value.total_seconds()
-        return result
-
-    @classmethod
-    def from_seconds(cls, data: dict[str, float]) -> PolicyOverrides:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: timedelta(seconds=v) for k, v in data.items() if k in known})
 
 
 @dataclass(frozen=True, slots=True)

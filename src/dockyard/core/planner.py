@@ -51,6 +51,7 @@ from dockyard.core.actions import (
     Verb,
     Warn,
 )
+from dockyard.core.deadlines import idle_deadline, save_retry_at
 from dockyard.core.model import (
     ACTIVE_STATES,
     CONTAINERLESS_STATES,
@@ -61,7 +62,7 @@ from dockyard.core.model import (
     State,
     Workspace,
 )
-from dockyard.core.policy import Policy, idle_deadline, save_retry_at
+from dockyard.core.policy import Policy
 from dockyard.core.units import format_duration
 
 RUNNING_STATUSES = frozenset({"running", "paused", "restarting"})

@@ -1,4 +1,10 @@
-"""Lifecycle policy: timeouts and limits, per-owner/per-repo rules, and deadline arithmetic.
+"""The lifecycle policy, defined once: every knob with its default, bounds and meaning.
+
+``Policy`` is the one definition. Each field is a knob (``knob(...)``): its default, its
+bounds, a line for people, and whether a rule or a workspace may override it. The
+settings file's ``[policy]`` section, the rules (``[[policy.rules]]``), a workspace's
+own overrides and the API's schemas are all derived from these fields, so a new knob
+is one edit here (a parity test proves the derived forms cover every field).
 
 Pure: the clock is always an argument. The effective policy of a workspace is the base
 policy, then every matching rule in order (later rules win), then the workspace's own
@@ -7,56 +13,92 @@ overrides. Rules match ``owner`` and ``repo`` with shell-style globs (``*@exampl
 
 from __future__ import annotations
 
+import enum
 import fnmatch
-from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
-from datetime import datetime, timedelta
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import Field, dataclass, field, fields, replace
+from datetime import timedelta
+from typing import Any, ClassVar
 
-from dockyard.core.model import PolicyOverrides, SaveStrategy, Workspace
+KnobValue = timedelta | int | float | tuple[str, ...]
+
+
+class SaveStrategy(enum.StrEnum):
+    """How a workspace's work is saved before its container goes."""
+
+    VOLUME = "volume"
+    GIT = "git"
+    IMAGE = "image"
 
 
 @dataclass(frozen=True, slots=True)
-class Rule:
-    """Overrides applied to workspaces whose owner and repo match the globs."""
+class Knob:
+    """How one policy field is bounded, explained and overridden."""
 
-    overrides: PolicyOverrides
-    owner: str | None = None
-    repo: str | None = None
-    strategy: SaveStrategy | None = None  # how new matching workspaces save their work
+    doc: str
+    minimum: KnobValue | None = None
+    maximum: KnobValue | None = None
+    #: A rule (``[[policy.rules]]``) or a workspace (``up --idle-timeout``) may set it.
+    per_workspace: bool = False
 
-    def matches(self, *, owner: str, repo: str | None) -> bool:
-        if self.owner is not None and not fnmatch.fnmatchcase(owner, self.owner):
-            return False
-        return self.repo is None or (repo is not None and fnmatch.fnmatchcase(repo, self.repo))
+
+def knob(
+    default: KnobValue,
+    doc: str,
+    *,
+    minimum: KnobValue | None = None,
+    maximum: KnobValue | None = None,
+    per_workspace: bool = False,
+) -> Any:
+    """A policy field: ``default`` and its ``Knob`` (typed ``Any`` like ``field``)."""
+    meta = Knob(doc, minimum=minimum, maximum=maximum, per_workspace=per_workspace)
+    return field(default=default, metadata={"knob": meta})
+
+
+M = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
 class Policy:
     """Timeouts and limits in force. Defaults are DESIGN.md section 4."""
 
-    idle_timeout: timedelta = timedelta(minutes=45)
-    warn_before: timedelta = timedelta(minutes=5)
-    max_lifetime: timedelta = timedelta(hours=24)
-    stopped_retention: timedelta = timedelta(hours=1)
-    orphan_grace: timedelta = timedelta(minutes=10)
-    checkpoint_retention: timedelta = timedelta(days=7)
-    max_workspaces_per_owner: int = 5
-    max_sessions_per_workspace: int = 5
-    quota_idle_after: timedelta = timedelta(minutes=5)
-    leftover_grace: timedelta = timedelta(minutes=1)
-    interrupted_after: timedelta = timedelta(minutes=2)
-    busy_cpu_percent: float = 5.0
-    busy_processes: tuple[str, ...] = ()
-    save_retry_min: timedelta = timedelta(minutes=1)
-    save_retry_max: timedelta = timedelta(hours=1)
+    idle_timeout: timedelta = knob(
+        45 * M, "no activity this long and a running workspace is parked", per_workspace=True
+    )
+    warn_before: timedelta = knob(
+        5 * M, "the idle_warning event comes this long before the deadline", per_workspace=True
+    )
+    max_lifetime: timedelta = knob(
+        24 * 60 * M, "caps how far `extend` can push a deadline past the start", per_workspace=True
+    )
+    stopped_retention: timedelta = knob(
+        60 * M, "a stopped workspace is parked after this long", per_workspace=True
+    )
+    orphan_grace: timedelta = knob(10 * M, "before a container with no record is removed")
+    checkpoint_retention: timedelta = knob(
+        7 * 24 * 60 * M, "how long a checkpoint of parked work is kept", per_workspace=True
+    )
+    max_workspaces_per_owner: int = knob(5, "live workspaces an owner may have", minimum=1)
+    max_sessions_per_workspace: int = knob(5, "live sessions a workspace may have", minimum=1)
+    quota_idle_after: timedelta = knob(
+        5 * M, "unused this long before the quota may park a workspace for another"
+    )
+    leftover_grace: timedelta = knob(1 * M, "before a never-started container is removed")
+    interrupted_after: timedelta = knob(
+        2 * M, "before a stuck create, restore or park is recovered"
+    )
+    busy_cpu_percent: float = knob(
+        5.0, "CPU use (percent of one CPU) that counts as activity; 0 = never", minimum=0.0
+    )
+    busy_processes: tuple[str, ...] = knob(
+        (), "process names whose presence counts as activity (e.g. make, npm)"
+    )
+    save_retry_min: timedelta = knob(1 * M, "first retry of a failed save; doubles per failure")
+    save_retry_max: timedelta = knob(60 * M, "longest wait between retries of a failed save")
     rules: Sequence[Rule] = ()
 
     def apply(self, overrides: PolicyOverrides) -> Policy:
-        changes = {
-            f.name: getattr(overrides, f.name)
-            for f in fields(overrides)
-            if getattr(overrides, f.name) is not None
-        }
+        changes: dict[str, Any] = dict(overrides.items())
         return replace(self, **changes) if changes else self
 
     def for_workspace(self, *, owner: str, repo: str | None, overrides: PolicyOverrides) -> Policy:
@@ -76,34 +118,71 @@ class Policy:
         return chosen
 
 
-def save_retry_at(ws: Workspace, policy: Policy) -> datetime:
-    """When a failed save is tried again: doubling from ``save_retry_min`` per failed
-    attempt, capped at ``save_retry_max``, counted from the last failure."""
-    attempts = max(ws.save_attempts, 1)
-    delay = policy.save_retry_min * (1 << min(attempts - 1, 30))
-    return ws.state_changed_at + min(delay, policy.save_retry_max)
+def knobs() -> Iterator[tuple[Field[Any], Knob]]:
+    """Every knob of the policy, in declaration order, with its field."""
+    for f in fields(Policy):
+        meta = f.metadata.get("knob")
+        if isinstance(meta, Knob):
+            yield f, meta
 
 
-def idle_deadline(ws: Workspace, policy: Policy) -> datetime:
-    """When ``ws`` becomes idle: last activity plus the idle timeout, or a later extension."""
-    deadline = ws.last_activity_at + policy.idle_timeout
-    if ws.extended_until is not None and ws.extended_until > deadline:
-        return ws.extended_until
-    return deadline
+#: The knobs a rule or a workspace may override.
+PER_WORKSPACE: tuple[str, ...] = tuple(f.name for f, k in knobs() if k.per_workspace)
 
 
-def lifetime_cap(ws: Workspace, policy: Policy) -> datetime:
-    """The latest deadline an extension may reach: this run's start plus ``max_lifetime``."""
-    return (ws.started_at or ws.created_at) + policy.max_lifetime
+class PolicyOverrides:
+    """Values of the per-workspace knobs that a rule or a workspace sets; the others
+    (and any set to None) are inherited. Immutable."""
+
+    __slots__ = ("_values",)
+    FIELDS: ClassVar[tuple[str, ...]] = PER_WORKSPACE
+
+    def __init__(self, **values: timedelta | None) -> None:
+        unknown = set(values) - set(self.FIELDS)
+        if unknown:
+            raise TypeError(f"not a per-workspace policy field: {', '.join(sorted(unknown))}")
+        self._values: Mapping[str, timedelta] = {k: v for k, v in values.items() if v is not None}
+
+    def items(self) -> Iterator[tuple[str, timedelta]]:
+        return iter(self._values.items())
+
+    def get(self, name: str) -> timedelta | None:
+        return self._values.get(name)
+
+    def is_empty(self) -> bool:
+        return not self._values
+
+    def as_seconds(self) -> dict[str, float]:
+        """The set fields as seconds, for storage and JSON."""
+        return {name: value.total_seconds() for name, value in self._values.items()}
+
+    @classmethod
+    def from_seconds(cls, data: Mapping[str, float]) -> PolicyOverrides:
+        """The inverse of ``as_seconds``; names that are no knob (any more) are dropped."""
+        known = set(cls.FIELDS)
+        return cls(**{k: timedelta(seconds=v) for k, v in data.items() if k in known})
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PolicyOverrides) and dict(self._values) == dict(other._values)
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._values.items())))
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self._values.items())
+        return f"PolicyOverrides({inner})"
 
 
-def extended_deadline(ws: Workspace, policy: Policy, *, by: timedelta, now: datetime) -> datetime:
-    """The idle deadline after extending ``ws`` by ``by`` at ``now``.
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """Overrides applied to workspaces whose owner and repo match the globs."""
 
-    Extending pushes the deadline forward from whichever is later, the current deadline
-    or now; it never shortens the deadline and never passes the lifetime cap (unless the
-    deadline is already past the cap through activity, which is left as it is).
-    """
-    current = idle_deadline(ws, policy)
-    wanted = max(current, now) + by
-    return max(current, min(wanted, lifetime_cap(ws, policy)))
+    overrides: PolicyOverrides
+    owner: str | None = None
+    repo: str | None = None
+    strategy: SaveStrategy | None = None  # how new matching workspaces save their work
+
+    def matches(self, *, owner: str, repo: str | None) -> bool:
+        if self.owner is not None and not fnmatch.fnmatchcase(owner, self.owner):
+            return False
+        return self.repo is None or (repo is not None and fnmatch.fnmatchcase(repo, self.repo))

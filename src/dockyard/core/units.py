@@ -80,6 +80,24 @@ def format_duration(delta: timedelta | float) -> str:
     return sign + text
 
 
+def duration_text(delta: timedelta) -> str:
+    """A duration as settings write it: as people read it (``format_duration``) when that
+    says it exactly, else every unit spelled out (``45m30s``, ``250ms``), so that
+    ``parse_duration(duration_text(d)) == d`` to the millisecond."""
+    text = format_duration(delta)
+    if parse_duration(text) == delta:
+        return text
+    millis = round(delta.total_seconds() * 1000)
+    parts = []
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        count, millis = divmod(millis, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    if millis or not parts:
+        parts.append(f"{millis}ms")
+    return "".join(parts)
+
+
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)")
 _SIZE_HINT = "expected a size like 512m, 2g, 2GiB or 10GB"
 _BINARY = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}

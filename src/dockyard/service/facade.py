@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 
+from dockyard.core.deadlines import idle_deadline
 from dockyard.core.errors import DockyardError
 from dockyard.core.events import Event
 from dockyard.core.gc import GcPlan, GcRequest
@@ -25,7 +26,7 @@ from dockyard.core.model import (
     State,
     Workspace,
 )
-from dockyard.core.policy import Policy, idle_deadline
+from dockyard.core.policy import Policy
 from dockyard.engine.models import EngineInfo
 from dockyard.engine.process import OutputSink
 from dockyard.service import tokens

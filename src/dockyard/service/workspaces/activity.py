@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from dockyard.core.deadlines import extended_deadline, idle_deadline
 from dockyard.core.errors import Conflict, InvalidInput, NotFound
 from dockyard.core.events import EventType
 from dockyard.core.model import Workspace
 from dockyard.core.naming import validate_key
-from dockyard.core.policy import extended_deadline, idle_deadline
 from dockyard.core.units import format_duration
 from dockyard.service.runtime.context import Context
 from dockyard.service.runtime.records import not_running, require_running

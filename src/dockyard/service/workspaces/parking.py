@@ -14,10 +14,10 @@ from dataclasses import replace
 from datetime import datetime
 
 from dockyard.core.actions import Reason
+from dockyard.core.deadlines import save_retry_at
 from dockyard.core.errors import Conflict, DockyardError, SaveFailed
 from dockyard.core.events import EventType
 from dockyard.core.model import State, Workspace
-from dockyard.core.policy import save_retry_at
 from dockyard.service.runtime.context import Context, Progress, no_progress
 from dockyard.service.runtime.objects import discard_container, find_container
 from dockyard.service.runtime.records import save_cas

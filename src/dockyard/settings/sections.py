@@ -1,0 +1,142 @@
+"""The sections of the settings, and ``Settings``, which holds them all."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, SecretStr
+
+from dockyard.core.model import Resources, SaveStrategy
+from dockyard.settings.policy import PolicySettings
+from dockyard.settings.types import Duration, Section, Size
+
+DEFAULT_IMAGE = "dockyard/workspace:latest"
+
+
+class WorkspaceSettings(Section):
+    """Defaults for new workspaces; each can be overridden per workspace by flags."""
+
+    image: str = Field(DEFAULT_IMAGE, min_length=1, description="image of new workspaces")
+    memory: Size = Field(2 * 1024**3, description="memory limit in bytes (2g)")
+    cpus: float = Field(1.0, gt=0, le=1024, description="CPU limit, in CPUs")
+    pids: int = Field(512, ge=16, le=4_194_304, description="process limit")
+    workdir: str = Field("/workspace", pattern=r"^/\S*$", description="where the work lives")
+    strategy: SaveStrategy = Field(SaveStrategy.VOLUME, description="how parked work is saved")
+    command: tuple[str, ...] = Field(
+        ("sleep", "infinity"),
+        min_length=1,
+        description="keeps the container alive; runs under an init process",
+    )
+    stop_timeout: Duration = Field(
+        timedelta(seconds=5), description="grace between TERM and KILL on stop"
+    )
+    network: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$",
+        description="network of workspace containers: none, host or a network's name "
+        "(default: the engine's bridge)",
+    )
+
+    def resources(
+        self, *, memory: int | None = None, cpus: float | None = None, pids: int | None = None
+    ) -> Resources:
+        return Resources(
+            memory_bytes=memory if memory is not None else self.memory,
+            nano_cpus=round((cpus if cpus is not None else self.cpus) * 1e9),
+            pids=pids if pids is not None else self.pids,
+        )
+
+
+class ReconcilerSettings(Section):
+    """The loop that applies the policy (``dockyard reconcile``, ``serve``, ``clean``)."""
+
+    max_interval: Duration = Field(
+        timedelta(seconds=60), description="longest sleep between passes"
+    )
+    workers: int = Field(
+        8, ge=1, le=64, description="actions executed in parallel (they mostly wait on the engine)"
+    )
+    busy_sample: Duration = Field(
+        timedelta(milliseconds=250), description="CPU sampling window for the busy check"
+    )
+    background_interval: Duration = Field(
+        timedelta(hours=1),
+        description="common CLI commands start a cleanup pass at most this often; 0 = never",
+    )
+
+
+class GcSettings(Section):
+    """Garbage collection (``dockyard gc``) and its optional schedule in the reconciler."""
+
+    interval: Duration = Field(
+        timedelta(0), description="the reconciler runs gc this often; 0 = only on request"
+    )
+    age: Duration = Field(timedelta(days=7), description="unused this long before gc removes it")
+    images: bool = Field(False, description="scheduled gc removes unused images too")
+    volumes: bool = Field(True, description="scheduled gc removes orphan volumes too")
+    keep_storage: Size | None = Field(
+        None, description="images: remove least recently used until their total is this"
+    )
+    image_prefixes: tuple[str, ...] = Field(
+        (), description="image names (prefixes) gc may remove besides dockyard's own"
+    )
+
+
+class WebhookSettings(Section):
+    """A receiver of every event (or of ``events`` only), as signed JSON POSTs."""
+
+    url: str = Field(pattern=r"^https?://\S+$", description="where events are POSTed")
+    secret: SecretStr = Field(
+        description="HMAC-SHA256 key; the signature is in X-Dockyard-Signature"
+    )
+    events: tuple[str, ...] = Field((), description="event types to send; empty = all")
+
+
+class ApiSettings(Section):
+    """``dockyard serve``: the HTTP API, the dashboard and the reconciler in one process."""
+
+    host: str = Field("127.0.0.1", min_length=1, description="address to bind")
+    port: int = Field(8420, ge=0, le=65535, description="port to bind (0: any free port)")
+    admin_token: SecretStr | None = Field(
+        None, description="admin bearer token; default: one generated on first serve"
+    )
+    exec_timeout: Duration = Field(
+        timedelta(minutes=10), description="longest exec over the API unless asked for less"
+    )
+    webhooks: tuple[WebhookSettings, ...] = ()
+
+
+class Settings(Section):
+    data_dir: Path = Field(
+        default_factory=lambda: platformdirs.user_data_path("dockyard"),
+        description="database, markers and checkpoints live here",
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default SQLite at <data_dir>/dockyard.db"
+    )
+    engine_url: str | None = Field(
+        None, description="engine endpoint; default $DOCKER_HOST or the local Docker socket"
+    )
+    checkpoint_dir: Path | None = Field(
+        None,
+        description="where git bundles and archives of parked work are kept; "
+        "default <data_dir>/checkpoints (share it between replicas)",
+    )
+    lock_timeout: Duration = Field(
+        timedelta(minutes=5), description="how long to wait for a workspace another call holds"
+    )
+    workspace: WorkspaceSettings = WorkspaceSettings()
+    policy: PolicySettings = PolicySettings()
+    reconciler: ReconcilerSettings = ReconcilerSettings()
+    gc: GcSettings = GcSettings()
+    api: ApiSettings = ApiSettings()
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.checkpoint_dir or self.data_dir / "checkpoints"
+
+    @property
+    def store_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'dockyard.db'}"

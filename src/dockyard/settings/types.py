@@ -1,0 +1,69 @@
+"""The value types of settings (durations, sizes), their base section, and the policy's
+knobs as pydantic fields: the one place a ``core.policy`` knob becomes something a
+settings file, an environment variable or an API body can set."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import MISSING
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+
+from dockyard.core.policy import Knob, KnobValue, knobs
+from dockyard.core.units import duration_text, format_duration, parse_duration, parse_size
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(duration_text, return_type=str),
+]
+Size = Annotated[int, BeforeValidator(parse_size)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def knob_fields(*, names: Iterable[str] | None = None, optional: bool = False) -> dict[str, Any]:
+    """``create_model`` field definitions of the policy's knobs (of ``names`` only, if
+    given): typed, bounded and described as ``core.policy`` says; ``optional`` makes
+    each default None ("inherit")."""
+    wanted = None if names is None else set(names)
+    result: dict[str, Any] = {}
+    for f, meta in knobs():
+        if wanted is not None and f.name not in wanted:
+            continue
+        default = f.default
+        assert default is not MISSING, f"policy knob {f.name} has no default"  # noqa: S101
+        kind = _annotated(type(default), meta)
+        if optional:
+            result[f.name] = (kind | None, Field(None, description=meta.doc))
+        else:
+            result[f.name] = (kind, Field(default, description=meta.doc))
+    return result
+
+
+def _annotated(kind: type, meta: Knob) -> Any:
+    base: Any = Duration if kind is timedelta else kind
+    if kind is tuple:
+        base = tuple[str, ...]
+    if meta.minimum is None and meta.maximum is None:
+        return base
+    return Annotated[base, AfterValidator(_bounds(meta.minimum, meta.maximum))]
+
+
+def _bounds(minimum: KnobValue | None, maximum: KnobValue | None) -> Any:
+    def check(value: Any) -> Any:
+        if minimum is not None and value < minimum:
+            raise ValueError(f"must be at least {_show(minimum)}")
+        if maximum is not None and value > maximum:
+            raise ValueError(f"must be at most {_show(maximum)}")
+        return value
+
+    return check
+
+
+def _show(value: KnobValue) -> str:
+    return format_duration(value) if isinstance(value, timedelta) else str(value)
