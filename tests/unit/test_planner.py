@@ -32,13 +32,12 @@ from dockyard.core.planner import (
     Activity,
     ObservedContainer,
     Plan,
-    due_between,
     idle_candidates,
-    live_count,
     plan,
-    quota_victim,
 )
 from dockyard.core.policy import Policy, Rule
+from dockyard.core.quota import live_count, quota_victim
+from dockyard.core.schedule import due_between
 from tests.helpers import T0, workspace
 
 M = timedelta(minutes=1)

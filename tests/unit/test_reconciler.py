@@ -452,3 +452,29 @@ def test_the_retry_of_a_failed_save_is_scheduled_not_spun_for(
     assert loop.status.passes == 1
     assert fake_dy.get("k").state is State.PARKED
     assert [(r.action.verb, r.outcome) for r in reports[-1].results] == [("park", "done")]
+
+
+def test_the_scheduled_gc_is_part_of_the_plan_the_dry_run_and_stats_show(
+    fake_dy: Dockyard, clock: FakeClock
+) -> None:
+    """One plan: what ``clean --dry-run`` lists is what a pass does, and stats say when."""
+    settings = fake_dy.ctx.settings  # gc scheduled hourly, as a settings file would say
+    fake_dy.ctx.settings = settings.model_copy(
+        update={"gc": settings.gc.model_copy(update={"interval": 60 * M})}
+    )
+    up(fake_dy)
+    fake_dy.remove("k")  # its volume stays until gc
+    clock.advance(timedelta(days=8))
+    volume = fake_dy.get("k").volume
+    [pending] = [p for p in fake_dy.stats()["pending_cleanup"] if p.get("target") == volume]
+    assert (pending["action"], pending["reason"], pending["in_s"]) == ("gc", "gc", 0.0)
+    dry = fake_dy.clean(dry_run=True)
+    assert [(a.verb, a.target) for a in dry.plan.actions] == [("gc", volume)]
+    assert dry.results == []
+    report = fake_dy.clean()
+    assert [(r.action.verb, r.outcome) for r in report.results] == [("gc", "done")]
+    assert fake_dy.ctx.engine.list_volumes(labels={}) == []
+    assert "gc.removed" in events(fake_dy)
+    assert fake_dy.clean(dry_run=True).plan.actions == ()  # the next run is an hour away
+    later = fake_dy.stats()["pending_cleanup"]
+    assert later == []

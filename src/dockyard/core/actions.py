@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
+from dockyard.core.gc import Item
+
 
 class Reason(enum.StrEnum):
     IDLE = "idle"  # no activity until the deadline
@@ -45,6 +47,7 @@ class Verb(enum.StrEnum):
     RECOVER = "recover"
     DELETE_CHECKPOINT = "delete checkpoint"
     REMOVE_CONTAINER = "remove container"
+    COLLECT = "gc"
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +148,19 @@ class RemoveContainer(Action):
         return self.name
 
 
+@dataclass(frozen=True, slots=True)
+class Collect(Action):
+    """An item of the scheduled gc: remove it (a workspace's stopped container: park it,
+    saving its work first), after the same re-check ``dockyard gc`` makes."""
+
+    item: Item
+    verb = Verb.COLLECT
+
+    @property
+    def target(self) -> str:
+        return self.item.name
+
+
 AnyAction = (
     Warn
     | Park
@@ -155,6 +171,7 @@ AnyAction = (
     | Recover
     | DeleteCheckpoint
     | RemoveContainer
+    | Collect
 )
 """Every action a plan can hold: what the executor matches on, exhaustively."""
 

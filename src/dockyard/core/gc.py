@@ -111,6 +111,13 @@ class Facts:
     default_image: str
 
 
+def next_gc(*, now: datetime, interval: timedelta, last: datetime | None) -> datetime | None:
+    """When the scheduled gc runs next (``now`` if it is due), None if it is off."""
+    if interval <= timedelta(0):
+        return None
+    return now if last is None else max(now, last + interval)
+
+
 def plan_gc(*, now: datetime, request: GcRequest, facts: Facts) -> GcPlan:
     kept: list[tuple[str, str]] = []
     items = _containers(now, request.age, facts.containers, kept)

@@ -55,7 +55,6 @@ from dockyard.core.deadlines import idle_deadline, save_retry_at
 from dockyard.core.model import (
     ACTIVE_STATES,
     CONTAINERLESS_STATES,
-    QUOTA_STATES,
     TRANSIENT_STATES,
     Checkpoint,
     CheckpointKind,
@@ -190,21 +189,6 @@ def plan(
         upcoming=upcoming,
         next_wakeup=min(wakeups) if wakeups else None,
     )
-
-
-def due_between(plan: Plan, ahead: Plan, horizon: datetime) -> list[tuple[datetime, AnyAction]]:
-    """What falls due between ``plan`` (now) and ``ahead`` (the plan for ``horizon``),
-    with its moment: each step ``plan`` announces by then that ``ahead`` has due, as
-    announced (the same verb, the same reason; else the next pass decides)."""
-    due_now = {a.key for a in plan.actions}
-    found = []
-    for key, upcoming in plan.upcoming.items():
-        if key in due_now or upcoming.at > horizon:
-            continue
-        action = ahead.for_key(key)
-        if action is not None and action.verb is upcoming.verb and action.reason is upcoming.reason:
-            found.append((upcoming.at, action))
-    return found
 
 
 Decision = tuple[AnyAction | None, Upcoming | None]
@@ -417,37 +401,3 @@ def _exit_text(container: ObservedContainer) -> str:
     if container.oom_killed:
         return f"exited {container.exit_code} (OOM-killed)"
     return f"exited {container.exit_code}"
-
-
-def quota_victim(
-    *,
-    now: datetime,
-    policy: Policy,
-    workspaces: Sequence[Workspace],
-    activity: Mapping[str, Activity],
-    exclude: str,
-) -> Workspace | None:
-    """The owner's live workspace to park for room: the one idle longest, if any is idle.
-
-    Idle here means not in use (no live session use, nothing busy) for at least
-    ``quota_idle_after``: an agent between two commands, its model thinking, is not idle.
-    """
-    candidates = [
-        ws
-        for ws in workspaces
-        if ws.key != exclude
-        and looks_idle(ws, now=now, policy=policy, activity=activity.get(ws.key))
-    ]
-    return min(candidates, key=lambda ws: last_activity(ws, activity.get(ws.key)), default=None)
-
-
-def looks_idle(ws: Workspace, *, now: datetime, policy: Policy, activity: Activity | None) -> bool:
-    """Running, not kept, not busy, and unused for at least ``quota_idle_after``."""
-    if ws.keep or ws.state not in ACTIVE_STATES or (activity is not None and activity.busy):
-        return False
-    return now - last_activity(ws, activity) >= policy.quota_idle_after
-
-
-def live_count(workspaces: Sequence[Workspace], *, exclude: str) -> int:
-    """Workspaces that hold (or are getting) a running container, for the owner quota."""
-    return sum(1 for ws in workspaces if ws.key != exclude and ws.state in QUOTA_STATES)

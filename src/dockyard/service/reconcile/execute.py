@@ -18,6 +18,7 @@ from typing import assert_never
 
 from dockyard.core.actions import (
     AnyAction,
+    Collect,
     DeleteCheckpoint,
     KeepAlive,
     MarkFailed,
@@ -35,6 +36,7 @@ from dockyard.core.model import CONTAINERLESS_STATES, State, Workspace
 from dockyard.core.naming import LABEL_INSTALLATION, LABEL_WORKSPACE
 from dockyard.core.units import format_duration
 from dockyard.service.probes import running_execs
+from dockyard.service.reconcile import gc
 from dockyard.service.runtime.context import Context
 from dockyard.service.runtime.locking import SHORT_WAIT
 from dockyard.service.runtime.objects import discard_container
@@ -109,6 +111,8 @@ def _execute(ctx: Context, action: AnyAction) -> str:  # noqa: PLR0911 - one cas
             return _remove_container(ctx, action)
         case DeleteCheckpoint():
             return _delete_checkpoint(ctx, action)
+        case Collect():
+            return _collect(ctx, action)
         case _:
             assert_never(action)
 
@@ -257,6 +261,15 @@ def _delete_checkpoint(ctx: Context, action: DeleteCheckpoint) -> str:
         if ws is not None and ws.checkpoint_id == checkpoint.id:
             _repoint(ctx, ws, deleted=checkpoint.id)
     return f"deleted checkpoint {checkpoint.id} ({action.reason}: {action.detail})"
+
+
+def _collect(ctx: Context, action: Collect) -> str:
+    item = action.item
+    try:
+        outcome = gc.apply_item(ctx, item)
+    except gc.Skip as skip:
+        raise _Skip(str(skip)) from None
+    return f"{outcome} {item.kind} {item.name} ({item.reason})"
 
 
 def _repoint(ctx: Context, ws: Workspace, *, deleted: str) -> None:

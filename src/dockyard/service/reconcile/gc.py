@@ -28,6 +28,7 @@ from dockyard.core.gc import (
     Item,
     Kind,
     VolumeFacts,
+    next_gc,
     plan_gc,
 )
 from dockyard.core.model import CONTAINERLESS_STATES
@@ -64,11 +65,12 @@ class ItemResult:
     detail: str = ""
 
 
-def plan(ctx: Context, request: GcRequest) -> GcPlan:
-    return plan_gc(now=ctx.now(), request=request, facts=observe(ctx, request))
+def plan(ctx: Context, request: GcRequest, *, sizes: bool = True) -> GcPlan:
+    """What gc would remove now (``sizes``: with each volume's size, a disk scan)."""
+    return plan_gc(now=ctx.now(), request=request, facts=observe(ctx, request, sizes=sizes))
 
 
-def observe(ctx: Context, request: GcRequest) -> Facts:
+def observe(ctx: Context, request: GcRequest, *, sizes: bool = True) -> Facts:
     labels = installation_labels(ctx)
     everyone = ctx.engine.list_containers(labels={})
     ours = [c for c in everyone if c.labels.get(LABEL_INSTALLATION) == ctx.installation]
@@ -95,13 +97,13 @@ def observe(ctx: Context, request: GcRequest) -> Facts:
     volumes: list[VolumeFacts] = []
     if request.volumes:
         mounts = Counter(v for c in everyone for v in c.volumes)
-        sizes = ctx.engine.volume_sizes()
+        volume_sizes = ctx.engine.volume_sizes() if sizes else {}
         volumes = [
             VolumeFacts(
                 name=v.name,
                 key=v.labels.get(LABEL_WORKSPACE),
                 created_at=v.created_at,
-                size=sizes.get(v.name),
+                size=volume_sizes.get(v.name),
                 mounted_by=mounts[v.name],
                 keep=is_truthy_label(v.labels.get(LABEL_KEEP)),
             )
@@ -267,14 +269,23 @@ def settings_request(ctx: Context) -> GcRequest:
     return GcRequest(age=gc.age, images=gc.images, volumes=gc.volumes, keep_storage=gc.keep_storage)
 
 
-def run_if_due(ctx: Context) -> list[ItemResult] | None:
-    """The reconciler's scheduled gc (``gc.interval``, off when 0); None if not due."""
-    interval = ctx.settings.gc.interval
-    if interval.total_seconds() <= 0:
-        return None
-    now = ctx.now()
+def next_run(ctx: Context) -> datetime | None:
+    """When the scheduled gc (``gc.interval``) runs next: now if due, None if it is off."""
     last = ctx.store.meta.get(LAST_GC)
-    if last is not None and now - datetime.fromisoformat(last) < interval:
+    return next_gc(
+        now=ctx.now(),
+        interval=ctx.settings.gc.interval,
+        last=datetime.fromisoformat(last) if last else None,
+    )
+
+
+def due_plan(ctx: Context, *, claim: bool) -> GcPlan | None:
+    """The scheduled gc's plan if it is due now, else None; ``claim``: it runs now (the
+    next one is due an interval later)."""
+    at = next_run(ctx)
+    if at is None or at > ctx.now():
         return None
-    ctx.store.meta.set(LAST_GC, now.isoformat())
-    return apply(ctx, plan(ctx, settings_request(ctx)))
+    found = plan(ctx, settings_request(ctx))
+    if claim:
+        ctx.store.meta.set(LAST_GC, ctx.now().isoformat())
+    return found

@@ -23,11 +23,11 @@ from functools import partial
 
 from dockyard.core.actions import AnyAction, MarkFailed, MarkRunning, MarkStopped, Recover
 from dockyard.core.errors import DockyardError, Unavailable
-from dockyard.core.planner import Plan, due_between
+from dockyard.core.planner import Plan
+from dockyard.core.schedule import due_between
 from dockyard.service.observe import observe, replay_exec_events
-from dockyard.service.reconcile import gc
 from dockyard.service.reconcile.execute import Result, Verdict, execute
-from dockyard.service.reconcile.passes import PassReport
+from dockyard.service.reconcile.passes import PassReport, with_scheduled_gc
 from dockyard.service.reconcile.timers import Timers
 from dockyard.service.reconcile.wake import listen
 from dockyard.service.reconcile.watch import watch_engine
@@ -137,7 +137,7 @@ class Reconciler:
                 working_set=True,
                 busy_elsewhere=claimed,
             )
-            plan = observation.plan(self.ctx.policy)
+            plan = with_scheduled_gc(self.ctx, observation.plan(self.ctx.policy), claim=True)
             ahead = []
             if lead:
                 later = observation.plan(self.ctx.policy, at=horizon)
@@ -157,7 +157,6 @@ class Reconciler:
         self.status.last_pass_s = elapsed
         self.status.next_wakeup = plan.next_wakeup
         self.status.last_error = None
-        self._scheduled_gc()
         wakeup = self._next_unclaimed(plan)
         if wakeup is None:
             return max_wait
@@ -250,17 +249,6 @@ class Reconciler:
             self._claims.notify_all()
         if wanted or isinstance(work.action, _FOLLOWED_AT_ONCE):
             self.wake()
-
-    def _scheduled_gc(self) -> None:
-        try:
-            results = gc.run_if_due(self.ctx)
-        except DockyardError as exc:
-            log.warning("scheduled gc skipped: %s", exc)
-            return
-        for result in results or ():
-            log.info(
-                "gc %s %s: %s %s", result.item.kind, result.item.name, result.outcome, result.detail
-            )
 
     def run(self) -> None:
         """Loop until ``stop``; starts the event watcher and the wake socket."""

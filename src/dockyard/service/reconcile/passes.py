@@ -7,15 +7,21 @@ continuously, with look-ahead and without waiting for slow actions.
 
 from __future__ import annotations
 
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from dockyard.core.errors import DockyardError, Unavailable
 from dockyard.core.planner import Plan
+from dockyard.core.schedule import with_collection
 from dockyard.service.observe import observe, replay_exec_events
+from dockyard.service.reconcile import gc
 from dockyard.service.reconcile.execute import Result, execute
 from dockyard.service.runtime.context import Context
+
+log = logging.getLogger("dockyard.reconciler")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +69,21 @@ def run_pass(ctx: Context, *, dry_run: bool = False, probe: bool = True) -> Pass
 
 
 def observe_and_plan(ctx: Context, *, replay: bool = True, probe: bool = True) -> Plan:
-    """What is due now (``replay``: count the engine's recent exec events as activity)."""
+    """What is due now (``replay``: count the engine's recent exec events as activity,
+    and claim the scheduled gc if it is due: a dry run does neither)."""
     if replay:
         replay_exec_events(ctx)
-    return observe(ctx, probe=probe, working_set=True).plan(ctx.policy)
+    found = observe(ctx, probe=probe, working_set=True).plan(ctx.policy)
+    return with_scheduled_gc(ctx, found, claim=replay)
+
+
+def with_scheduled_gc(ctx: Context, plan: Plan, *, claim: bool) -> Plan:
+    """``plan`` with the scheduled gc's items (``gc.interval``) when it is due now."""
+    try:
+        due = gc.due_plan(ctx, claim=claim)
+    except Unavailable:
+        raise
+    except DockyardError as exc:
+        log.warning("scheduled gc skipped: %s", exc)
+        return plan
+    return plan if due is None else with_collection(plan, due)

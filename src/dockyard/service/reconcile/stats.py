@@ -6,7 +6,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from dockyard.core.actions import Reason, Verb
+from dockyard.core.errors import DockyardError
 from dockyard.core.model import SessionStatus, State
+from dockyard.service.reconcile import gc
 from dockyard.service.runtime.context import Context
 from dockyard.service.workspaces.views import list_views
 
@@ -15,8 +18,19 @@ CONFIGURATION = {"policy", "reconciler", "gc", "workspace"}
 
 
 def stats(ctx: Context) -> dict[str, Any]:
-    """Configuration, counts by state and owner, sessions, and pending cleanup."""
+    """Configuration, counts by state and owner, sessions, and pending cleanup: what the
+    planner will do to each workspace, and what the scheduled gc will remove."""
     views, engine_ok = list_views(ctx, include_removed=True)
+    pending = [
+        {
+            "key": v.workspace.key,
+            "idle_for_s": v.to_json()["idle_for_s"],
+            "deadline": v.deadline.isoformat() if v.deadline else None,
+            **(v.pending.to_json(v.now) if v.pending else {}),
+        }
+        for v in views
+        if v.pending is not None
+    ]
     sessions = Counter(s.status for s in ctx.store.sessions.list())
     return {
         "configuration": ctx.settings.model_dump(mode="json", include=CONFIGURATION),
@@ -30,14 +44,32 @@ def stats(ctx: Context) -> dict[str, Any]:
             "inactive": sessions.get(SessionStatus.DETACHED, 0)
             + sessions.get(SessionStatus.DEAD, 0),
         },
-        "pending_cleanup": [
-            {
-                "key": v.workspace.key,
-                "idle_for_s": v.to_json()["idle_for_s"],
-                "deadline": v.deadline.isoformat() if v.deadline else None,
-                **(v.pending.to_json(v.now) if v.pending else {}),
-            }
-            for v in views
-            if v.pending is not None
-        ],
+        "pending_cleanup": pending + _collection(ctx, taken={p["key"] for p in pending}),
     }
+
+
+def _collection(ctx: Context, *, taken: set[str]) -> list[dict[str, Any]]:
+    """The items the scheduled gc will remove when it next runs (as the loop adds them
+    to its plan then: none of a workspace the planner acts on already)."""
+    at = gc.next_run(ctx)
+    if at is None:
+        return []
+    try:
+        found = gc.plan(ctx, gc.settings_request(ctx), sizes=False)
+    except DockyardError:  # the engine did not answer: the views say so already
+        return []
+    now = ctx.now()
+    return [
+        {
+            "key": item.key,
+            "target": item.name,
+            "kind": item.kind.value,
+            "action": Verb.COLLECT.value,
+            "reason": Reason.GC.value,
+            "detail": item.reason,
+            "at": at.isoformat(),
+            "in_s": round(max(0.0, (at - now).total_seconds()), 3),
+        }
+        for item in found.items
+        if item.key not in taken
+    ]

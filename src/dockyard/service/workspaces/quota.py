@@ -11,7 +11,8 @@ from __future__ import annotations
 from dockyard.core.actions import Reason
 from dockyard.core.errors import Busy, Conflict, QuotaExceeded, SaveFailed
 from dockyard.core.model import SessionStatus
-from dockyard.core.planner import Activity, live_count, looks_idle, quota_victim
+from dockyard.core.planner import Activity
+from dockyard.core.quota import live_count, looks_idle, quota_victim
 from dockyard.core.units import format_duration
 from dockyard.service.probes import probe_busy
 from dockyard.service.runtime.context import Context, Progress
