@@ -1,7 +1,7 @@
 """Stopping, parking and removing workspaces, by request.
 
 - ``stop``: the container stops and is kept; the next ``up`` starts it (``started``).
-- ``park``: the work is saved (``saving``) and only then the container removed; the
+- ``park``: the work is saved (``parking``) and only then the container removed; the
   next ``up`` brings the work back (``restored``). A failed save removes nothing.
 - ``remove``: the container goes and the record is marked ``removed``; the volume is
   kept for ``gc`` unless ``purge``, which deletes it and the record now.
