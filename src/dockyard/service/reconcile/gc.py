@@ -13,7 +13,7 @@ import enum
 import fnmatch
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import assert_never
 
 from dockyard.core.actions import Reason
@@ -271,11 +271,12 @@ def settings_request(ctx: Context) -> GcRequest:
 
 def next_run(ctx: Context) -> datetime | None:
     """When the scheduled gc (``gc.interval``) runs next: now if due, None if it is off."""
+    interval = ctx.settings.gc.interval
+    if interval <= timedelta(0):
+        return None  # off (the default): not even a store read per pass
     last = ctx.store.meta.get(LAST_GC)
     return next_gc(
-        now=ctx.now(),
-        interval=ctx.settings.gc.interval,
-        last=datetime.fromisoformat(last) if last else None,
+        now=ctx.now(), interval=interval, last=datetime.fromisoformat(last) if last else None
     )
 
 
