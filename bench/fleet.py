@@ -22,7 +22,7 @@ from types import FrameType
 from dockyard.core.errors import DockyardError
 from dockyard.core.model import State, Workspace
 from dockyard.core.naming import LABEL_INSTALLATION, workspace_names
-from dockyard.engine.docker import DockerEngine
+from dockyard.engine.docker import DockerEngine, Timeouts
 from dockyard.engine.models import NO_NETWORK
 from dockyard.service import Dockyard
 from dockyard.service.workspaces.containers import container_spec
@@ -34,7 +34,7 @@ def sweep(installation: str, *, parallel: bool = True) -> int:
     """Remove everything labelled with ``installation``; returns how many objects.
     (At interpreter exit no new threads may start: ``parallel=False`` then.)"""
     # a thousand removals at once can keep a small machine's engine busy for minutes
-    engine = DockerEngine(timeout_s=600)
+    engine = DockerEngine(timeouts=Timeouts(remove_s=600, quick_s=600))
     labels = {LABEL_INSTALLATION: installation}
     removed = 0
     try:

@@ -21,7 +21,7 @@ from dockyard.engine.process import run
 from dockyard.service import AcquireRequest, Dockyard
 from dockyard.service.reconcile.passes import run_pass
 from tests.engine_fixtures import gone
-from tests.helpers import FakeClock, make_repo
+from tests.helpers import FakeClock, make_repo, wait_until
 
 #: Every file under /workspace except git's own, with its checksum, sorted.
 SNAPSHOT = "cd /workspace && find . -path ./.git -prune -o -type f -exec sha256sum {} + | sort"
@@ -149,7 +149,8 @@ def test_a_crashed_containers_work_is_copied_out_before_removal(
     up(timed, "crash", strategy=SaveStrategy.GIT)
     sh(timed, "crash", "echo precious > /workspace/p.txt")
     name = timed.get("crash").name
-    docker.stop_container(ref=name, timeout_s=0)  # init forwards TERM: exits non-zero
+    sh(timed, "crash", "kill -9 $(pidof sleep) || true")  # its only process dies: a crash
+    wait_until(lambda: not docker.inspect_container(ref=name).running, what="container exit")
     report = run_pass(timed.ctx)
     assert [(r.action.verb, r.outcome) for r in report.results] == [("park", "done")]
     [checkpoint] = timed.checkpoints("crash")

@@ -92,7 +92,8 @@ def test_keep_is_never_touched(timed: Dockyard, clock: FakeClock, docker: Docker
     docker.stop_container(ref=timed.get("kept").name, timeout_s=0)
     clock.advance(timedelta(days=30))
     report = run_pass(timed.ctx)
-    assert [a for a in report.plan.actions if a.key == "kept" and a.verb != "mark failed"] == []
+    records = {"mark failed", "mark stopped"}  # what the record says, nothing done to it
+    assert [a for a in report.plan.actions if a.key == "kept" and a.verb not in records] == []
     assert not gone(docker, timed.get("kept").name)
 
 
@@ -127,6 +128,24 @@ def test_orphans_leftovers_go_but_not_others_or_unlabelled(
     finally:
         docker.remove_container(ref=other)
         docker.remove_container(ref=plain)
+
+
+def test_a_stop_through_the_engine_is_a_stop_not_a_crash(
+    timed: Dockyard, clock: FakeClock, docker: DockerEngine
+) -> None:
+    """``docker stop``: the init passes TERM on and the command exits non-zero; the
+    engine's log says someone asked (kill, stop), so it is kept for stopped_retention."""
+    up(timed, "s")
+    name = timed.get("s").name
+    docker.stop_container(ref=name, timeout_s=0)
+    assert docker.inspect_container(ref=name).exit_code != 0
+    [result] = run_pass(timed.ctx).results
+    assert (result.action.verb, result.action.reason.value) == ("mark stopped", "exited")
+    assert timed.get("s").state is State.STOPPED
+    clock.advance(61 * M)
+    [result] = run_pass(timed.ctx).results
+    assert (result.action.verb, result.action.reason.value) == ("park", "stopped_too_long")
+    assert timed.get("s").state is State.PARKED
 
 
 def test_crashed_container_is_parked_at_once(timed: Dockyard, docker: DockerEngine) -> None:

@@ -209,6 +209,17 @@ def test_running_orphan_with_keep_label_is_left_alone() -> None:
         (container("dead", exit_code=1), Park, "exited 1"),
         (container("created"), Park, "its container never started"),
         (container("exited", exit_code=0), MarkStopped, "its container exited (code 0)"),
+        (container("exited", exit_code=143), Park, "exited 143"),  # TERM nobody asked for
+        (
+            container("exited", exit_code=143, stop_requested=True),
+            MarkStopped,
+            "its container was stopped through the engine (exit 143)",
+        ),
+        (
+            container("exited", exit_code=137, oom_killed=True, stop_requested=True),
+            Park,
+            "exited 137 (OOM-killed)",
+        ),
         (None, MarkFailed, "its container is gone"),
     ],
 )

@@ -78,8 +78,12 @@ class ObservedContainer:
     created_at: datetime | None
     exit_code: int | None = None
     oom_killed: bool = False
+    started_at: datetime | None = None
     finished_at: datetime | None = None
     keep: bool = False
+    #: Someone asked the engine to stop or kill it (``docker stop``): an exit it caused
+    #: (143 when an init passes SIGTERM on) is a stop, not a crash.
+    stop_requested: bool = False
 
     @property
     def running(self) -> bool:
@@ -312,7 +316,9 @@ def _plan_active(
             detail = _exit_text(container) + " (kept)"
             return MarkFailed(ws.key, Reason.CRASHED, detail, revision=ws.revision), None
         return Park(ws.key, Reason.CRASHED, _exit_text(container), revision=ws.revision), None
-    detail = "its container exited (code 0)"
+    detail = f"its container exited (code {container.exit_code or 0})"
+    if container.stop_requested:
+        detail = f"its container was stopped through the engine (exit {container.exit_code})"
     return MarkStopped(ws.key, Reason.EXITED, detail, revision=ws.revision), None
 
 
@@ -392,7 +398,10 @@ def _mark_running(ws: Workspace, container: ObservedContainer) -> MarkRunning:
 
 
 def _crashed(container: ObservedContainer) -> bool:
-    return container.oom_killed or (container.exit_code is not None and container.exit_code != 0)
+    """Died of its own (non-zero exit nobody asked for) or of the OOM killer."""
+    if container.oom_killed:
+        return True
+    return container.exit_code not in (None, 0) and not container.stop_requested
 
 
 def _exit_text(container: ObservedContainer) -> str:

@@ -3,6 +3,11 @@
 Each method is one or two API calls through ``EngineTransport``; errors arrive already
 translated. The only engine-specific knowledge beyond endpoints is here: removal treats
 404/409 as done, start/stop treat 304 as done, list filters by label in one call.
+
+Every call waits a finite time for the engine, chosen for what it does (``Timeouts``):
+an inspect that takes fifteen seconds means the engine is wedged; a commit may take
+minutes. A wedged engine thus fails an operation (``EngineUnavailable``: timed out)
+instead of holding it, and its lease, forever.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ import os
 import struct
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from dockyard.core.errors import Conflict, EngineError, NotFound
@@ -36,6 +42,21 @@ DEFAULT_URL = "unix:///var/run/docker.sock"
 def default_engine_url() -> str:
     """``DOCKER_HOST`` if set, else the local Docker socket."""
     return os.environ.get("DOCKER_HOST") or DEFAULT_URL
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """How long each kind of engine call may wait for the engine, in seconds."""
+
+    connect_s: float = 3.0  # a blackholed engine fails a command in seconds
+    quick_s: float = 15.0  # inspect, list, version, logs, top, exec create/inspect, volumes
+    start_s: float = 60.0  # create and start a container (a cold or loaded engine)
+    remove_s: float = 120.0  # removal: unmounting and network teardown under load
+    stop_margin_s: float = 30.0  # beyond a stop's own grace period
+    commit_s: float = 600.0  # docker commit of a large container
+    transfer_s: float = 300.0  # between two bytes of an archive going in or out
+    scan_s: float = 300.0  # /system/df measures every volume's disk use
+    events_margin_s: float = 30.0  # beyond the end of an events window
 
 
 def _label_filters(labels: LabelFilter) -> dict[str, list[str]]:
@@ -88,8 +109,13 @@ def _demultiplex(data: bytes) -> bytes:
 class DockerEngine:
     """An engine reached at ``url`` (``unix:///...`` or ``tcp://host:port``)."""
 
-    def __init__(self, url: str | None = None, *, timeout_s: float = 60.0) -> None:
-        self._http = EngineTransport(url or default_engine_url(), timeout_s=timeout_s)
+    def __init__(self, url: str | None = None, *, timeouts: Timeouts | None = None) -> None:
+        self.timeouts = timeouts or Timeouts()
+        self._http = EngineTransport(
+            url or default_engine_url(),
+            timeout_s=self.timeouts.quick_s,
+            connect_timeout_s=self.timeouts.connect_s,
+        )
 
     @property
     def url(self) -> str:
@@ -113,7 +139,7 @@ class DockerEngine:
 
     def remove_image(self, *, ref: str) -> None:
         try:
-            self._http.request("DELETE", f"/images/{ref}")
+            self._http.request("DELETE", f"/images/{ref}", timeout_s=self.timeouts.remove_s)
         except NotFound:
             return
 
@@ -132,7 +158,7 @@ class DockerEngine:
         return [VolumeInfo.from_api(v) for v in data.get("Volumes") or []]
 
     def volume_sizes(self) -> dict[str, int]:
-        data = self._http.request("GET", "/system/df", timeout_s=None).json() or {}
+        data = self._http.request("GET", "/system/df", timeout_s=self.timeouts.scan_s).json() or {}
         sizes: dict[str, int] = {}
         for volume in data.get("Volumes") or []:
             size = (volume.get("UsageData") or {}).get("Size")
@@ -142,7 +168,7 @@ class DockerEngine:
 
     def remove_volume(self, *, name: str) -> None:
         try:
-            self._http.request("DELETE", f"/volumes/{name}")
+            self._http.request("DELETE", f"/volumes/{name}", timeout_s=self.timeouts.remove_s)
         except NotFound:
             return
 
@@ -150,12 +176,16 @@ class DockerEngine:
 
     def create_container(self, *, spec: ContainerSpec) -> str:
         response = self._http.request(
-            "POST", "/containers/create", query={"name": spec.name}, body=spec.to_api()
+            "POST",
+            "/containers/create",
+            query={"name": spec.name},
+            body=spec.to_api(),
+            timeout_s=self.timeouts.start_s,
         )
         return str(response.json()["Id"])
 
     def start_container(self, *, ref: str) -> None:
-        self._http.request("POST", f"/containers/{ref}/start")
+        self._http.request("POST", f"/containers/{ref}/start", timeout_s=self.timeouts.start_s)
 
     def stop_container(self, *, ref: str, timeout_s: float) -> None:
         seconds = max(0, int(timeout_s))
@@ -163,12 +193,17 @@ class DockerEngine:
             "POST",
             f"/containers/{ref}/stop",
             query={"t": seconds},
-            timeout_s=self._http.timeout_s + seconds,
+            timeout_s=self.timeouts.stop_margin_s + seconds,
         )
 
     def remove_container(self, *, ref: str) -> None:
         try:
-            self._http.request("DELETE", f"/containers/{ref}", query={"force": True})
+            self._http.request(
+                "DELETE",
+                f"/containers/{ref}",
+                query={"force": True},
+                timeout_s=self.timeouts.remove_s,
+            )
         except (NotFound, Conflict):
             return  # already gone, or its removal is already in progress
 
@@ -258,13 +293,16 @@ class DockerEngine:
             query={"path": path},
             data=data,
             content_type="application/x-tar",
-            timeout_s=None,
+            timeout_s=self.timeouts.transfer_s,
         )
 
     @contextmanager
     def get_archive(self, *, ref: str, path: str) -> Iterator[Iterator[bytes]]:
         with self._http.stream(
-            "GET", f"/containers/{ref}/archive", query={"path": path}
+            "GET",
+            f"/containers/{ref}/archive",
+            query={"path": path},
+            timeout_s=self.timeouts.transfer_s,
         ) as response:
             yield iter(lambda: response.read(65536), b"")
 
@@ -281,7 +319,7 @@ class DockerEngine:
             "/commit",
             query={"container": ref, "repo": repo, "tag": tag, "pause": True},
             body={"Labels": dict(labels)},
-            timeout_s=None,
+            timeout_s=self.timeouts.commit_s,
         )
         image_id = response.json().get("Id")
         if not image_id:
@@ -301,7 +339,10 @@ class DockerEngine:
             query["since"] = f"{since.timestamp():.9f}"
         if until is not None:
             query["until"] = f"{until.timestamp():.9f}"
-        with self._http.stream("GET", "/events", query=query, timeout_s=None) as response:
+        wait = self.timeouts.events_margin_s  # the stream ends at ``until``, then this
+        if until is not None:
+            wait += max(0.0, (until - datetime.now(UTC)).total_seconds())
+        with self._http.stream("GET", "/events", query=query, timeout_s=wait) as response:
 
             def parse() -> Iterator[EngineEvent]:
                 for line in response:

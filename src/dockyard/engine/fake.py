@@ -246,11 +246,15 @@ class FakeEngine:
             self._event("start", container)
 
     def stop_container(self, *, ref: str, timeout_s: float) -> None:  # noqa: ARG002
+        """As dockerd stops a container under an init: TERM is passed on, the command
+        dies of it (143), and the log says kill, die, stop."""
         container = self._find(ref)
         if container.status == "running":
-            container.status, container.exit_code = "exited", 0
+            self._event("kill", container)
+            container.status, container.exit_code = "exited", 143
             container.finished_at = self.clock()
             self._event("die", container)
+            self._event("stop", container)
 
     def remove_container(self, *, ref: str) -> None:
         try:

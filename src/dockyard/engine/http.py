@@ -15,6 +15,14 @@ the request body, which may hold environment values.
 
 Connections: one kept-alive connection per thread for ordinary calls; a fresh connection
 for every stream (events, exec, archives), closed when the stream ends.
+
+Nothing waits forever. Connecting gives up after ``connect_timeout_s`` (a blackholed
+engine fails a CLI command in seconds, not minutes); every request has a finite timeout
+(the engine methods choose one per call: a commit may take minutes, an inspect should
+not). A request is sent again only when it cannot have reached the engine: a kept-alive
+connection that the engine had closed while idle (the send fails, or the connection
+closes before a single byte of an answer). A request that timed out is never sent again:
+the engine may be working on it.
 """
 
 from __future__ import annotations
@@ -41,21 +49,47 @@ from dockyard.core.errors import (
 
 API_VERSION = "1.41"
 _CONNECT_ERRORS = (OSError, http.client.HTTPException)
+#: What a kept-alive connection closed by the engine while idle fails with, before any
+#: byte of an answer: the request never reached the engine, so sending it again is safe.
+_STALE_CONNECTION = (
+    http.client.RemoteDisconnected,
+    BrokenPipeError,
+    ConnectionResetError,
+    ConnectionAbortedError,
+)
+#: Default limits, in seconds.
+CONNECT_TIMEOUT_S = 3.0
+REQUEST_TIMEOUT_S = 60.0
 
 
 class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float | None) -> None:
+    def __init__(self, path: str, timeout: float, *, connect_timeout: float) -> None:
         super().__init__("localhost", timeout=timeout)
         self._path = path
+        self._connect_timeout = connect_timeout
 
     def connect(self) -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
+        sock.settimeout(self._connect_timeout)
         try:
             sock.connect(self._path)
         except OSError:
             sock.close()
             raise
+        sock.settimeout(self.timeout)
+        self.sock = sock
+
+
+class _TcpConnection(http.client.HTTPConnection):
+    """Connects within ``connect_timeout``, then waits up to ``timeout`` per operation."""
+
+    def __init__(self, host: str, port: int, timeout: float, *, connect_timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._connect_timeout = connect_timeout
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.host, self.port), self._connect_timeout)
+        sock.settimeout(self.timeout)
         self.sock = sock
 
 
@@ -80,7 +114,13 @@ class Response:
 class EngineTransport:
     """HTTP requests to one engine endpoint (``unix:///path`` or ``tcp://host:port``)."""
 
-    def __init__(self, url: str, *, timeout_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_s: float = REQUEST_TIMEOUT_S,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+    ) -> None:
         parsed = urllib.parse.urlsplit(url)
         if parsed.scheme == "unix":
             if not parsed.path:
@@ -98,6 +138,7 @@ class EngineTransport:
             )
         self.url = url
         self.timeout_s = timeout_s
+        self.connect_timeout_s = connect_timeout_s
         self._local = threading.local()
         # Every kept-alive connection, whichever thread opened it, so close() reaches all;
         # weakly, so that a finished thread's connection goes (and closes) with it.
@@ -106,10 +147,27 @@ class EngineTransport:
 
     # -- connections --------------------------------------------------------------------
 
-    def _new_connection(self, timeout: float | None) -> http.client.HTTPConnection:
+    def _new_connection(self, timeout: float) -> http.client.HTTPConnection:
         if self._unix_path is not None:
-            return _UnixConnection(self._unix_path, timeout)
-        return http.client.HTTPConnection(self._host, self._port, timeout=timeout)
+            return _UnixConnection(self._unix_path, timeout, connect_timeout=self.connect_timeout_s)
+        return _TcpConnection(
+            self._host, self._port, timeout, connect_timeout=self.connect_timeout_s
+        )
+
+    def _connected(self, timeout: float) -> socket.socket:
+        """A raw socket to the engine, connected within the connect timeout."""
+        if self._unix_path is not None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(self.connect_timeout_s)
+            try:
+                sock.connect(self._unix_path)
+            except OSError:
+                sock.close()
+                raise
+        else:
+            sock = socket.create_connection((self._host, self._port), self.connect_timeout_s)
+        sock.settimeout(timeout)
+        return sock
 
     def _pooled(self) -> tuple[http.client.HTTPConnection, bool]:
         held: _Held | None = getattr(self._local, "held", None)
@@ -174,7 +232,9 @@ class EngineTransport:
         """Send one request on this thread's kept-alive connection and read the answer.
 
         ``body`` is sent as JSON; ``data`` as raw bytes (an iterable is sent chunked).
-        A connection the engine closed while idle is reopened once.
+        ``timeout_s`` bounds each wait for the engine (default: the transport's). A
+        kept-alive connection the engine closed while idle is reopened once; nothing
+        is sent again after a timeout.
         """
         target = self.path(endpoint, query)
         payload: bytes | Iterable[bytes] | None = data
@@ -187,15 +247,19 @@ class EngineTransport:
             conn.timeout = timeout_s if timeout_s is not None else self.timeout_s
             if conn.sock is not None:
                 conn.sock.settimeout(conn.timeout)
+            answered = False
             try:
                 conn.request(method, target, body=payload, headers=headers, encode_chunked=chunked)
                 raw = conn.getresponse()
+                answered = True
                 content = raw.read()
             except _CONNECT_ERRORS as exc:
                 self._drop_pooled()
-                # A kept-alive connection may have been closed by the engine while idle
-                # (engine restart): retry once on a fresh one, unless the body was a stream.
-                if reused and attempt == 0 and not chunked:
+                # A kept-alive connection the engine closed while idle (it restarted, or
+                # timed the connection out): the request never reached it. Send it again
+                # once on a fresh connection, unless its body was a stream (spent).
+                stale = isinstance(exc, _STALE_CONNECTION) and not answered
+                if reused and stale and attempt == 0 and not chunked:
                     continue
                 raise self._unavailable(exc) from exc
             response = Response(raw.status, content)
@@ -216,7 +280,7 @@ class EngineTransport:
         timeout_s: float | None = None,
     ) -> Iterator[http.client.HTTPResponse]:
         """A request whose answer is read incrementally, on its own connection."""
-        conn = self._new_connection(timeout_s)
+        conn = self._new_connection(timeout_s if timeout_s is not None else self.timeout_s)
         try:
             payload = json.dumps(body).encode() if body is not None else None
             headers = {"Content-Type": "application/json"} if payload is not None else {}
@@ -236,6 +300,11 @@ class EngineTransport:
 
         This is how the engine attaches to an exec: after the ``101 UPGRADED`` (or a
         ``200`` from older engines) the socket carries the process's input and output.
+        Any other status is an error answer with a body of its own length: it is read as
+        such and raised (a 409 when the container is not running, a 404 for an unknown
+        exec) before the connection is taken, never by waiting for the engine to close
+        it (it keeps the connection open). ``timeout_s`` bounds waits on the stream
+        afterwards (None: none; a process may be silent for hours).
         """
         payload = json.dumps(body).encode()
         head = (
@@ -247,20 +316,15 @@ class EngineTransport:
             f"Upgrade: tcp\r\n\r\n"
         ).encode()
         try:
-            if self._unix_path is not None:
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                sock.settimeout(self.timeout_s)
-                sock.connect(self._unix_path)
-            else:
-                sock = socket.create_connection((self._host, self._port), self.timeout_s)
+            sock = self._connected(self.timeout_s)
         except OSError as exc:
             raise self._unavailable(exc) from exc
         try:
             sock.sendall(head + payload)
-            status, leftover = _read_response_head(sock)
+            status, headers, leftover = _read_response_head(sock)
             if status not in (101, 200):
-                rest = leftover + _read_until_close(sock)
-                raise_for_status(Response(status, _strip_chunking(rest)), what=f"POST {endpoint}")
+                body = _read_body(sock, headers, leftover)
+                raise_for_status(Response(status, body), what=f"POST {endpoint}")
                 raise EngineError(f"POST {endpoint}: unexpected status {status}")
             sock.settimeout(timeout_s)
             return RawStream(sock, leftover)
@@ -305,7 +369,12 @@ def _engine_message(body: bytes) -> str:
     return ""
 
 
-def _read_response_head(sock: socket.socket) -> tuple[int, bytes]:
+#: An error answer's body larger than this is not read whole (its first line is enough).
+_MAX_ERROR_BODY = 1024 * 1024
+
+
+def _read_response_head(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """The status, the headers (lower-case names) and the bytes read past the head."""
     buffer = b""
     while b"\r\n\r\n" not in buffer:
         chunk = sock.recv(4096)
@@ -315,26 +384,65 @@ def _read_response_head(sock: socket.socket) -> tuple[int, bytes]:
         if len(buffer) > 65536:
             raise EngineError("the engine sent an oversized response head")
     head, _, rest = buffer.partition(b"\r\n\r\n")
-    status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
-    parts = status_line.split(" ", 2)
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
     if len(parts) < 2 or not parts[1].isdigit():
-        raise EngineError(f"the engine sent a malformed status line: {status_line[:80]!r}")
-    return int(parts[1]), rest
+        raise EngineError(f"the engine sent a malformed status line: {lines[0][:80]!r}")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(parts[1]), headers, rest
 
 
-def _read_until_close(sock: socket.socket) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
+def _read_body(sock: socket.socket, headers: Mapping[str, str], leftover: bytes) -> bytes:
+    """An answer's body as its headers frame it (a length, or chunks); only a body with
+    neither is read until the engine closes the connection."""
+    reader = _Reader(sock, leftover)
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        body = bytearray()
+        while len(body) < _MAX_ERROR_BODY:
+            size_line = reader.line()
+            size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                break
+            body += reader.exactly(size)
+            reader.line()  # the CRLF after each chunk
+        return bytes(body)
+    length = headers.get("content-length")
+    if length is not None and length.isdigit():
+        return reader.exactly(min(int(length), _MAX_ERROR_BODY))
+    return reader.rest(_MAX_ERROR_BODY)
 
 
-def _strip_chunking(data: bytes) -> bytes:
-    """Best effort: the JSON error body inside a chunked answer."""
-    start, end = data.find(b"{"), data.rfind(b"}")
-    return data[start : end + 1] if start != -1 and end > start else data
+class _Reader:
+    """Bytes of a socket, after some already read."""
+
+    def __init__(self, sock: socket.socket, buffered: bytes) -> None:
+        self._sock = sock
+        self._buffer = buffered
+
+    def _fill(self) -> bool:
+        chunk = self._sock.recv(65536)
+        self._buffer += chunk
+        return bool(chunk)
+
+    def exactly(self, size: int) -> bytes:
+        while len(self._buffer) < size and self._fill():
+            pass
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+    def line(self) -> bytes:
+        while b"\r\n" not in self._buffer and self._fill():
+            pass
+        data, _, self._buffer = self._buffer.partition(b"\r\n")
+        return data
+
+    def rest(self, limit: int) -> bytes:
+        while len(self._buffer) < limit and self._fill():
+            pass
+        return self._buffer[:limit]
 
 
 class RawStream:

@@ -9,13 +9,14 @@ calls. The engine's recent ``exec`` events are replayed as activity by one-shot 
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from dockyard.core.errors import NotFound
-from dockyard.core.model import Checkpoint, SessionStatus, Workspace
+from dockyard.core.errors import DockyardError, NotFound
+from dockyard.core.model import ACTIVE_STATES, Checkpoint, SessionStatus, Workspace
 from dockyard.core.naming import (
     LABEL_INSTALLATION,
     LABEL_KEEP,
@@ -29,6 +30,8 @@ from dockyard.engine.base import Engine
 from dockyard.engine.models import ContainerSummary
 from dockyard.service.probes import probe_busy
 from dockyard.service.runtime.context import Context
+
+log = logging.getLogger("dockyard.observe")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +114,7 @@ def observe(
     else:
         checkpoints = ctx.store.checkpoints.list()
         workspaces = ctx.store.workspaces.list()
+    containers = with_stop_requests(ctx, containers, workspaces)
     last_use: dict[str, datetime] = {}
     for session in ctx.store.sessions.list(statuses=[SessionStatus.ACTIVE]):
         seen = last_use.get(session.workspace_key)
@@ -157,6 +161,40 @@ def observed_container(engine: Engine, summary: ContainerSummary) -> ObservedCon
         created_at=base.created_at,
         exit_code=info.exit_code,
         oom_killed=info.oom_killed,
+        started_at=info.started_at,
         finished_at=info.finished_at,
         keep=base.keep,
     )
+
+
+#: Engine actions that mean someone asked for the stop (the API's stop and kill).
+STOP_ACTIONS = frozenset({"stop", "kill"})
+
+
+def with_stop_requests(
+    ctx: Context, containers: Sequence[ObservedContainer], workspaces: Sequence[Workspace]
+) -> list[ObservedContainer]:
+    """The containers, those of running records that exited non-zero looked up in the
+    engine's event log: a stop or kill someone asked for makes the exit a stop."""
+    active = {ws.key for ws in workspaces if ws.state in ACTIVE_STATES}
+    return [
+        replace(c, stop_requested=_stop_requested(ctx, c))
+        if c.key in active and not c.running and not c.oom_killed and c.exit_code
+        else c
+        for c in containers
+    ]
+
+
+def _stop_requested(ctx: Context, container: ObservedContainer) -> bool:
+    if container.finished_at is None or container.key is None:
+        return False
+    # the events are on the engine's clock; asking "until" a future moment would wait
+    until = min(container.finished_at + timedelta(seconds=1), datetime.now(UTC))
+    since = container.started_at or container.created_at or (until - REPLAY_HORIZON)
+    labels = {**installation_labels(ctx), LABEL_WORKSPACE: container.key}
+    try:
+        with ctx.engine.events(since=since, until=until, labels=labels) as events:
+            return any(e.actor_id == container.id and e.action in STOP_ACTIONS for e in events)
+    except DockyardError as exc:  # an unanswered question is a crash: parking saves the work
+        log.debug("no events of container %s: %s", container.name, exc)
+        return False

@@ -23,6 +23,7 @@ from dockyard.service.observe import (
     installation_labels,
     observe,
     observed_container,
+    with_stop_requests,
 )
 from dockyard.service.runtime.context import Context
 from dockyard.service.runtime.records import get_workspace
@@ -200,6 +201,7 @@ def status(ctx: Context, key: str, *, owner: str | None = None) -> WorkspaceView
             the_plan=None,
         )
     containers = [observed_container(ctx.engine, summary) for summary in listing]
+    containers = with_stop_requests(ctx, containers, [ws])
     the_plan = plan(
         now=now,
         policy=ctx.policy,
