@@ -103,7 +103,9 @@ def test_the_policy_is_defined_once_and_every_form_covers_it() -> None:
     assert set(PolicySettings.model_fields) == every | {"rules"}
     assert set(RuleSettings.model_fields) == per_workspace | {"owner", "repo", "strategy"}
     assert set(PolicyOverrides.FIELDS) == per_workspace
-    assert set(schemas.Policy.model_fields) == per_workspace
+    on_acquire = {f.name for f, knob in knobs() if knob.on_acquire}
+    assert set(schemas.Policy.model_fields) == on_acquire == {"idle_timeout"}
+    assert on_acquire <= per_workspace
     assert PolicySettings().to_policy() == Policy()
     assert all(isinstance(f.default, timedelta) for f, k in knobs() if k.per_workspace)
     for name in per_workspace:  # a rule's value of each reaches the workspace's policy
@@ -114,6 +116,10 @@ def test_the_policy_is_defined_once_and_every_form_covers_it() -> None:
 
 
 def test_knob_bounds_are_enforced_with_the_key_path() -> None:
-    expected = r"policy.max_sessions_per_workspace: must be at least 1 \(from DOCKYARD_"
-    with pytest.raises(SettingsError, match=expected):
+    expected = r"policy.max_sessions_per_workspace: Input should be greater than or equal to 1"
+    with pytest.raises(SettingsError, match=expected + r" \(from DOCKYARD_"):
         load_settings(env={"DOCKYARD_POLICY__MAX_SESSIONS_PER_WORKSPACE": "0"})
+    with pytest.raises(SettingsError, match="policy.busy_cpu_percent: Input should be a finite"):
+        load_settings(env={"DOCKYARD_POLICY__BUSY_CPU_PERCENT": "nan"})
+    schema = PolicySettings.model_json_schema()["properties"]
+    assert schema["max_workspaces_per_owner"]["minimum"] == 1

@@ -13,7 +13,6 @@ from dockyard.core.errors import InvalidInput, SettingsError
 from dockyard.service import Context, Dockyard
 from dockyard.service.runtime import overrides
 from dockyard.settings import Settings, load_settings
-from dockyard.store import Store
 from dockyard.store.migrate import _MIGRATIONS
 
 MINUTE = timedelta(minutes=1)
@@ -134,34 +133,40 @@ def test_opening_a_context_writes_nothing(fake_dy: Dockyard, settings: Settings)
     assert opened.settings.policy.warn_before == MINUTE  # what was stored is in force
 
 
-def test_a_whole_stored_section_keeps_only_what_differs_from_the_defaults(
+def test_a_whole_stored_section_keeps_only_what_differs_from_the_file(
     tmp_path: Path,
 ) -> None:
-    """Before 0006 the whole section was stored; the migration keeps what was set."""
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = sa.create_engine(url)
+    """Before 0006 the whole section was stored; the migration, run by the first open
+    after the upgrade, keeps what differs from the settings file as the fields set."""
+    configured = load_settings(
+        env={}, flags={"data_dir": tmp_path, "reconciler.busy_sample": "250ms"}
+    )
+    engine = sa.create_engine(configured.store_url)
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "0005")
-        configured = load_settings(env={}, flags={"data_dir": tmp_path})
         whole = _with_policy(configured, idle_timeout=timedelta(hours=2)).policy
-        conn.execute(
-            sa.text("INSERT INTO meta (key, value) VALUES ('policy', :v)"),
-            {"v": whole.model_dump_json()},  # as stored before
-        )
+        for key, section in (("policy", whole), ("reconciler", configured.reconciler)):
+            conn.execute(
+                sa.text("INSERT INTO meta (key, value) VALUES (:k, :v)"),
+                # as stored before: the whole section, durations to the minute, no ms
+                {"k": key, "v": section.model_dump_json().replace('"250ms"', '"0s"')},
+            )
     engine.dispose()
-    store = Store.open(url)  # migrates
+    ctx = Context.open(configured)  # migrates, with the file in force
+    store = ctx.store
     try:
         in_force = overrides.in_force(store, configured)
         assert in_force.policy.idle_timeout == timedelta(hours=2)
+        assert in_force.reconciler.busy_sample == timedelta(milliseconds=250)
         assert overrides.overridden(store, configured) == ["idle_timeout"]
         assert store.meta.get("policy") is None
         edited = _with_policy(configured, warn_before=MINUTE)
         assert overrides.in_force(store, edited).policy.warn_before == MINUTE
     finally:
-        store.close()
+        ctx.close()
 
 
 def _with_policy(settings: Settings, **changes: object) -> Settings:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from dockyard.core.model import SaveStrategy, SessionKind
-from dockyard.core.policy import PER_WORKSPACE, PolicyOverrides
+from dockyard.core.policy import ON_ACQUIRE, PolicyOverrides
 from dockyard.settings import Duration, Size, knob_fields
 
 
@@ -22,10 +22,10 @@ class Resources(Body):
 
 
 class PolicyBase(Body):
-    """The workspace's own values of the per-workspace policy knobs (``core.policy``)."""
+    """The workspace's own values of the policy knobs an acquire may set (``core.policy``)."""
 
     def overrides(self) -> PolicyOverrides:
-        return PolicyOverrides(**{name: getattr(self, name) for name in PER_WORKSPACE})
+        return PolicyOverrides(**{name: getattr(self, name) for name in ON_ACQUIRE})
 
 
 if TYPE_CHECKING:
@@ -35,7 +35,8 @@ else:
         "Policy",
         __base__=PolicyBase,
         __module__=__name__,
-        **knob_fields(names=PER_WORKSPACE, optional=True),
+        __doc__=PolicyBase.__doc__,
+        **knob_fields(names=ON_ACQUIRE, optional=True),
     )
 
 

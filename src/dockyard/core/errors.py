@@ -38,7 +38,7 @@ def describe_validation(errors: Sequence[Mapping[str, Any]]) -> str:
     parts = []
     for error in list(errors)[:5]:
         where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
-        message = str(error.get("msg", "invalid"))
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts)
 

@@ -38,8 +38,11 @@ class Knob:
     doc: str
     minimum: KnobValue | None = None
     maximum: KnobValue | None = None
-    #: A rule (``[[policy.rules]]``) or a workspace (``up --idle-timeout``) may set it.
+    #: A rule (``[[policy.rules]]``) may set it for matching workspaces.
     per_workspace: bool = False
+    #: Whoever acquires a workspace may set it for that workspace (``up --idle-timeout``,
+    #: the API's acquire: an owner's token, so nothing that could hoard the host).
+    on_acquire: bool = False
 
 
 def knob(
@@ -49,9 +52,16 @@ def knob(
     minimum: KnobValue | None = None,
     maximum: KnobValue | None = None,
     per_workspace: bool = False,
+    on_acquire: bool = False,
 ) -> Any:
     """A policy field: ``default`` and its ``Knob`` (typed ``Any`` like ``field``)."""
-    meta = Knob(doc, minimum=minimum, maximum=maximum, per_workspace=per_workspace)
+    meta = Knob(
+        doc,
+        minimum=minimum,
+        maximum=maximum,
+        per_workspace=per_workspace or on_acquire,
+        on_acquire=on_acquire,
+    )
     return field(default=default, metadata={"knob": meta})
 
 
@@ -63,7 +73,7 @@ class Policy:
     """Timeouts and limits in force. Defaults are DESIGN.md section 4."""
 
     idle_timeout: timedelta = knob(
-        45 * M, "no activity this long and a running workspace is parked", per_workspace=True
+        45 * M, "no activity this long and a running workspace is parked", on_acquire=True
     )
     warn_before: timedelta = knob(
         5 * M, "the idle_warning event comes this long before the deadline", per_workspace=True
@@ -128,6 +138,8 @@ def knobs() -> Iterator[tuple[Field[Any], Knob]]:
 
 #: The knobs a rule or a workspace may override.
 PER_WORKSPACE: tuple[str, ...] = tuple(f.name for f, k in knobs() if k.per_workspace)
+#: The knobs whoever acquires a workspace may set for it.
+ON_ACQUIRE: tuple[str, ...] = tuple(f.name for f, k in knobs() if k.on_acquire)
 
 
 class PolicyOverrides:

@@ -247,7 +247,8 @@ class Dockyard:
         """Record a use (activity); a detached session is attached again."""
         found = sessions.find_session(self.ctx, session_id, owner=owner)
         ws = get_workspace(self.ctx, found.workspace_key)
-        return sessions.use_session(self.ctx, ws, found.id)
+        sessions.use_session(self.ctx, ws, found.id)
+        return self.ctx.store.sessions.get(found.id) or found
 
     def close_session(self, session_id: str, *, owner: str | None = None) -> Session:
         found = sessions.find_session(self.ctx, session_id, owner=owner)

@@ -70,7 +70,6 @@ class WebhookDeliverer:
                     "webhooks",
                     what="webhook delivery",
                     holder=self.ctx.holder,
-                    clock=self.ctx.clock,
                     wait=timedelta(0),
                 ):
                     self.step()

@@ -42,6 +42,7 @@ else:
         "RuleSettings",
         __base__=RuleBase,
         __module__=__name__,
+        __doc__=RuleBase.__doc__,
         **knob_fields(names=PER_WORKSPACE, optional=True),
     )
 
@@ -65,6 +66,7 @@ else:
         "PolicySettings",
         __base__=PolicyBase,
         __module__=__name__,
+        __doc__=PolicyBase.__doc__,
         **knob_fields(),
         rules=(tuple[RuleSettings, ...], Field((), description="later matching rules win")),
     )

@@ -38,20 +38,33 @@ def knob_fields(*, names: Iterable[str] | None = None, optional: bool = False) -
         default = f.default
         assert default is not MISSING, f"policy knob {f.name} has no default"  # noqa: S101
         kind = _annotated(type(default), meta)
+        constraints = _constraints(type(default), meta)
         if optional:
-            result[f.name] = (kind | None, Field(None, description=meta.doc))
+            result[f.name] = (kind | None, Field(None, description=meta.doc, **constraints))
         else:
-            result[f.name] = (kind, Field(default, description=meta.doc))
+            result[f.name] = (kind, Field(default, description=meta.doc, **constraints))
     return result
 
 
 def _annotated(kind: type, meta: Knob) -> Any:
-    base: Any = Duration if kind is timedelta else kind
-    if kind is tuple:
-        base = tuple[str, ...]
-    if meta.minimum is None and meta.maximum is None:
-        return base
-    return Annotated[base, AfterValidator(_bounds(meta.minimum, meta.maximum))]
+    """Durations in our own notation, bounded with a message in it; tuples of names."""
+    if kind is timedelta:
+        if meta.minimum is None and meta.maximum is None:
+            return Duration
+        return Annotated[Duration, AfterValidator(_bounds(meta.minimum, meta.maximum))]
+    return tuple[str, ...] if kind is tuple else kind
+
+
+def _constraints(kind: type, meta: Knob) -> dict[str, Any]:
+    """pydantic's own bounds for numbers (in the JSON schema too); no NaN or infinity."""
+    if kind not in (int, float):
+        return {}
+    found: dict[str, Any] = {"allow_inf_nan": False} if kind is float else {}
+    if meta.minimum is not None:
+        found["ge"] = meta.minimum
+    if meta.maximum is not None:
+        found["le"] = meta.maximum
+    return found
 
 
 def _bounds(minimum: KnobValue | None, maximum: KnobValue | None) -> Any:

@@ -1,19 +1,37 @@
 """Lease rows: a name, its holder and when it expires. The lease protocol (waiting,
-renewing, taking over from a dead holder) is the service's; these are its atomic steps."""
+renewing, taking over from a dead holder) is the service's; these are its atomic steps.
+
+Expiry is measured on the database's clock (``db_now``), the one clock every manager
+shares: a manager whose own clock runs fast must not think a live lease expired."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
 from dockyard.store.db import Database
 from dockyard.store.schema import locks
 
+#: The current time on the database's clock, as epoch seconds.
+_NOW = {
+    "sqlite": "SELECT (julianday('now') - 2440587.5) * 86400.0",
+    "postgresql": "SELECT extract(epoch from clock_timestamp())",
+}
+
 
 class Leases:
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    def db_now(self) -> datetime:
+        """The time on the database's clock."""
+        query = _NOW.get(self._db.dialect)
+        if query is None:  # a database we do not know how to ask: this machine's clock
+            return datetime.now(UTC)
+        with self._db.read() as conn:
+            seconds = conn.execute(sa.text(query)).scalar_one()
+        return datetime.fromtimestamp(float(seconds), UTC)
 
     def try_take(self, name: str, *, holder: str, now: datetime, until: datetime) -> bool:
         """Take (or renew) the lease ``name`` for ``holder`` unless someone else holds it."""

@@ -22,6 +22,18 @@ class Meta:
             conn.execute(self._db.insert_ignore(meta).values(key=key, value=value))
             conn.execute(meta.update().where(meta.c.key == key).values(value=value))
 
+    def replace(self, key: str, *, expected: str | None, value: str) -> bool:
+        """Set ``key`` to ``value`` only if it is still ``expected`` (None: unset), in one
+        transaction: of two processes making the same claim, one wins."""
+        with self._db.write() as conn:
+            if expected is None:
+                inserted = conn.execute(self._db.insert_ignore(meta).values(key=key, value=value))
+                return inserted.rowcount == 1
+            result = conn.execute(
+                meta.update().where(meta.c.key == key, meta.c.value == expected).values(value=value)
+            )
+            return result.rowcount == 1
+
     def delete(self, key: str) -> None:
         with self._db.write() as conn:
             conn.execute(meta.delete().where(meta.c.key == key))

@@ -9,9 +9,10 @@ the database for SQLite, an advisory lock for PostgreSQL.
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -31,8 +32,9 @@ def current_revision(conn: sa.Connection) -> str | None:
     return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def upgrade(engine: sa.Engine) -> None:
-    """Migrate ``engine``'s database to ``SCHEMA_REVISION`` if it is behind."""
+def upgrade(engine: sa.Engine, *, context: Mapping[str, Any] | None = None) -> None:
+    """Migrate ``engine``'s database to ``SCHEMA_REVISION`` if it is behind; ``context``
+    reaches the migrations as ``config.attributes`` (what a data migration may need)."""
     with engine.connect() as conn:
         if current_revision(conn) == SCHEMA_REVISION:
             return
@@ -45,17 +47,18 @@ def upgrade(engine: sa.Engine) -> None:
                 f"the store has schema revision {revision}, newer than this dockyard "
                 f"understands ({SCHEMA_REVISION}); upgrade dockyard"
             )
-        _run_alembic(conn)
+        _run_alembic(conn, context or {})
         conn.commit()
 
 
-def _run_alembic(conn: sa.Connection) -> None:
+def _run_alembic(conn: sa.Connection, context: Mapping[str, Any]) -> None:
     # Imported here: Alembic is only needed when the schema changes (saves ~60 ms a run).
     from alembic import command  # noqa: PLC0415
     from alembic.config import Config  # noqa: PLC0415
 
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
+    config.attributes.update(context)
     config.attributes["connection"] = conn
     command.upgrade(config, "head")
 

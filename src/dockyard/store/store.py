@@ -9,12 +9,14 @@ open of a new database). The families are the only way to the tables::
     store.events       the event table          store.outbox   webhook deliveries
     store.checkpoints  checkpoint records       store.images   image use times
     store.tokens       API tokens (hashed)      store.leases   lease rows
-    store.meta         small named values
+    store.meta         small named values       store.liveness is a holder alive
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -24,6 +26,7 @@ from dockyard.store.checkpoints import Checkpoints, ImageUse
 from dockyard.store.db import Database, reason, redact_url
 from dockyard.store.events import Events, Outbox
 from dockyard.store.leases import Leases
+from dockyard.store.liveness import Liveness
 from dockyard.store.meta import Meta
 from dockyard.store.schema import meta
 from dockyard.store.sessions import Sessions
@@ -48,14 +51,16 @@ class Store:
         self.images = ImageUse(db)
         self.tokens = Tokens(db)
         self.leases = Leases(db)
+        self.liveness = Liveness(db)
         self.meta = Meta(db)
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """Open (creating and migrating if needed) the database at ``url``."""
+    def open(cls, url: str, *, upgrade_context: Mapping[str, Any] | None = None) -> Store:
+        """Open (creating and migrating if needed) the database at ``url``;
+        ``upgrade_context`` is handed to the migrations that need it, if any run."""
         db = Database.connect(url)
         try:
-            migrate.upgrade(db.engine)
+            migrate.upgrade(db.engine, context=upgrade_context or {})
             installation = _installation_id(db)
         except sa.exc.OperationalError as exc:
             db.dispose()

@@ -192,6 +192,7 @@ def _recover(ctx: Context, action: Recover) -> str:
     # Taking the lease proves its previous holder is gone (a live one keeps renewing it).
     with ctx.lock(action.key or "", wait=SHORT_WAIT):
         ws = _current(ctx, action, action.revision)
+        ctx.ensure_locked(ws.key)
         match ws.state:
             case State.CREATING:
                 discard_container(ctx, ws)
@@ -229,6 +230,7 @@ def _remove_container(ctx: Context, action: RemoveContainer) -> str:
             ws = ctx.store.workspaces.get(key)
             if ws is not None and ws.state not in CONTAINERLESS_STATES and ws.name == info.name:
                 raise _Skip(f"workspace {key!r} claims it now ({ws.state})")
+            ctx.ensure_locked(key)
             ctx.engine.remove_container(ref=action.container_id)
     else:
         ctx.engine.remove_container(ref=action.container_id)
@@ -257,6 +259,7 @@ def _delete_checkpoint(ctx: Context, action: DeleteCheckpoint) -> str:
             raise _Skip("its save is at work again")
         if action.reason is Reason.ORPHAN and ws is not None:
             raise _Skip("its workspace exists again")
+        ctx.ensure_locked(key)
         checkpoints.delete(ctx, ws, checkpoint, reason=action.reason.value)
         if ws is not None and ws.checkpoint_id == checkpoint.id:
             _repoint(ctx, ws, deleted=checkpoint.id)

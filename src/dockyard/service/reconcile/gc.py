@@ -213,6 +213,7 @@ def _apply_container(ctx: Context, item: Item) -> GcOutcome:
     with ctx.lock(key, wait=SHORT_WAIT):
         ws = ctx.store.workspaces.get(key)
         if ws is None or ws.state in CONTAINERLESS_STATES or ws.name != info.name:
+            ctx.ensure_locked(key)
             ctx.engine.remove_container(ref=info.id)
             return GcOutcome.REMOVED
         if ws.keep:
@@ -257,6 +258,7 @@ def _apply_volume(ctx: Context, item: Item) -> GcOutcome:
         ]
         if ws is not None and live:
             raise Skip(f"workspace {item.key!r} has a checkpoint now")
+        ctx.ensure_locked(item.key)
         ctx.engine.remove_volume(name=item.ref)
     return GcOutcome.REMOVED
 
@@ -281,12 +283,18 @@ def next_run(ctx: Context) -> datetime | None:
 
 
 def due_plan(ctx: Context, *, claim: bool) -> GcPlan | None:
-    """The scheduled gc's plan if it is due now, else None; ``claim``: it runs now (the
-    next one is due an interval later)."""
-    at = next_run(ctx)
+    """The scheduled gc's plan if it is due now, else None. ``claim``: this process runs
+    it (the next run is due an interval later, whatever happens to this one); of two
+    processes claiming one run, one wins and the other plans nothing."""
+    interval = ctx.settings.gc.interval
+    if interval <= timedelta(0):
+        return None
+    last = ctx.store.meta.get(LAST_GC)
+    at = next_gc(
+        now=ctx.now(), interval=interval, last=datetime.fromisoformat(last) if last else None
+    )
     if at is None or at > ctx.now():
         return None
-    found = plan(ctx, settings_request(ctx))
-    if claim:
-        ctx.store.meta.set(LAST_GC, ctx.now().isoformat())
-    return found
+    if claim and not ctx.store.meta.replace(LAST_GC, expected=last, value=ctx.now().isoformat()):
+        return None  # another process claimed this run
+    return plan(ctx, settings_request(ctx))

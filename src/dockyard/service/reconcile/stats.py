@@ -31,6 +31,7 @@ def stats(ctx: Context) -> dict[str, Any]:
         for v in views
         if v.pending is not None
     ]
+    due_now = {v.workspace.key for v in views if v.pending is not None and v.pending.at is None}
     sessions = Counter(s.status for s in ctx.store.sessions.list())
     return {
         "configuration": ctx.settings.model_dump(mode="json", include=CONFIGURATION),
@@ -44,13 +45,13 @@ def stats(ctx: Context) -> dict[str, Any]:
             "inactive": sessions.get(SessionStatus.DETACHED, 0)
             + sessions.get(SessionStatus.DEAD, 0),
         },
-        "pending_cleanup": pending + _collection(ctx, taken={p["key"] for p in pending}),
+        "pending_cleanup": pending + _collection(ctx, taken=due_now),
     }
 
 
 def _collection(ctx: Context, *, taken: set[str]) -> list[dict[str, Any]]:
-    """The items the scheduled gc will remove when it next runs (as the loop adds them
-    to its plan then: none of a workspace the planner acts on already)."""
+    """The items the scheduled gc will remove when it next runs (as a pass adds them to
+    its plan: none of a workspace the planner acts on now)."""
     at = gc.next_run(ctx)
     if at is None:
         return []

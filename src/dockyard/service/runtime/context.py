@@ -21,7 +21,7 @@ from dockyard.engine.docker import DockerEngine
 from dockyard.events import EventBus, log_sink, store_sink
 from dockyard.service.runtime import overrides
 from dockyard.service.runtime.identity import process_identity
-from dockyard.service.runtime.locking import lease
+from dockyard.service.runtime.locking import Lease, ensure_held, lease
 from dockyard.settings import Settings
 from dockyard.store import Store
 
@@ -55,7 +55,14 @@ class Context:
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock = system_clock) -> Context:
-        store = Store.open(settings.store_url)
+        # a migration that converts settings stored by older releases compares them
+        # with the settings file (only computed if a migration runs)
+        store = Store.open(
+            settings.store_url,
+            upgrade_context={
+                "configured_sections": lambda: overrides.configured_sections(settings)
+            },
+        )
         engine = DockerEngine(settings.engine_url)
         bus = EventBus([store_sink(store), log_sink])
         in_force = overrides.in_force(store, settings)  # set over the API: for every front
@@ -99,18 +106,22 @@ class Context:
     def now(self) -> datetime:
         return self.clock()
 
-    def lock(self, key: str, *, wait: timedelta | None = None) -> AbstractContextManager[None]:
+    def lock(self, key: str, *, wait: timedelta | None = None) -> AbstractContextManager[Lease]:
         """The workspace's lease; waits up to ``wait`` (default ``lock_timeout``) for it."""
         return lease(
             self.store,
             f"workspace:{key}",
             what=f"workspace {key!r}",
             holder=self.holder,
-            clock=self.clock,
             wait=self.settings.lock_timeout if wait is None else wait,
         )
 
-    def owner_lock(self, owner: str) -> AbstractContextManager[None]:
+    def ensure_locked(self, key: str) -> None:
+        """``LeaseLost`` if the lease this thread holds on ``key`` was lost meanwhile:
+        called before each destructive step of an operation under it."""
+        ensure_held(f"workspace:{key}")
+
+    def owner_lock(self, owner: str) -> AbstractContextManager[Lease]:
         """The owner's lease: held while counting the owner's live workspaces and
         reserving a place (the intent write), so the quota holds under concurrency."""
         return lease(
@@ -118,7 +129,6 @@ class Context:
             f"owner:{owner}",
             what=f"owner {owner!r}",
             holder=self.holder,
-            clock=self.clock,
             wait=self.settings.lock_timeout,
         )
 

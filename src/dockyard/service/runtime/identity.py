@@ -1,25 +1,56 @@
-"""Who is doing something: ``host:pid`` of a process, and whether that process still lives.
+"""Who is doing something: ``host:pid:p<nonce>`` of a process, and whether it still lives.
 
-Leases and sessions carry their holder's identity. On the holder's own host a dead
-holder is recognisable at once (its pid is gone), so a killed CLI command neither blocks
-its workspace until the lease expires nor keeps its sessions counted as live. Holders on
-other hosts are never declared dead here: their leases expire on their own.
+Leases and sessions carry their holder's identity. The host and pid are for people
+(``status`` says who holds a workspace); the nonce, unique per process, is what the
+store's liveness check is keyed by (``store.liveness``: a lock the process holds for its
+whole life). A holder is judged dead only when that check says so: a process on another
+machine, in another pid namespace or under another host name with the same pid is never
+taken for dead from here, however its pid looks. When the store cannot tell, a lease
+expires on its own (its TTL) and a session stays until its workspace goes.
+
+Identities of older releases (``host:pid``, no nonce) are judged the old way: dead if
+they name this host and a pid that does not exist here.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import secrets
 import socket
+
+from dockyard.store import Store
+
+_NONCE = re.compile(r"^p[0-9a-f]{16}$")
+_PROCESS_NONCE = "p" + secrets.token_hex(8)
 
 
 def process_identity() -> str:
-    """Who holds leases and sessions: host and process, readable in ``status`` output."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Who holds leases and sessions: host, process and this process's nonce."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_PROCESS_NONCE}"
 
 
-def holder_is_dead(holder: str) -> bool:
-    """True if ``holder`` (``host:pid``, maybe followed by more ``:`` parts that are not
-    a pid) names a process on this host that no longer exists."""
+def nonce_of(holder: str) -> str | None:
+    """The liveness key in ``holder`` (an identity, maybe with a lease token after it)."""
+    return next((part for part in holder.split(":")[2:] if _NONCE.match(part)), None)
+
+
+def announce(store: Store, holder: str) -> None:
+    """Make ``holder`` (this process's identity) recognisable as alive to others."""
+    nonce = nonce_of(holder)
+    if nonce is not None:
+        store.liveness.announce(nonce)
+
+
+def holder_is_dead(holder: str, store: Store | None = None) -> bool:
+    """True only if ``holder``'s process is known to be gone."""
+    nonce = nonce_of(holder)
+    if nonce is not None:
+        return store is not None and store.liveness.alive(nonce) is False
+    return _legacy_dead(holder)
+
+
+def _legacy_dead(holder: str) -> bool:
     parts = holder.split(":")
     if len(parts) < 2 or parts[0] != socket.gethostname() or not parts[1].isdigit():
         return False

@@ -3,9 +3,10 @@
 Only the fields set over the API are stored, and they win over the settings file for
 every front (CLI, API, reconciler); every other field follows the file, edits included.
 A reset drops them all. A stored field that no longer validates (renamed by an upgrade,
-or at odds with an edited file) is left out with a warning, alone, and dropped from the
-store by the next change. The loop's on/off switch is stored too, so a restarted
-``serve`` keeps it.
+or at odds with an edited file) is left out with a warning (once per process), alone,
+and dropped from the store by the next change. (Whole sections stored by releases
+before schema 0006 are converted by that migration.) The loop's on/off switch is
+stored too, so a restarted ``serve`` keeps it.
 
 Reading them writes nothing: opening a context is reads only. Processes read the stored
 fields when they start; a change takes effect at once in the process that made it.
@@ -35,6 +36,15 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     RECONCILER_KEY: ReconcilerSettings,
 }
 _changing = threading.Lock()  # a change is read, merged, stored and put in force at once
+_warned: set[str] = set()  # what was said about stale stored fields, once per process
+
+
+def configured_sections(configured: Settings) -> dict[str, dict[str, Any]]:
+    """The sections that can be set at run time, as configured (for migration 0006)."""
+    return {
+        "policy": _configured(configured, POLICY_KEY),
+        "reconciler": _configured(configured, RECONCILER_KEY),
+    }
 
 
 def in_force(store: Store, configured: Settings) -> Settings:
@@ -61,10 +71,9 @@ def change(
         new_policy = {**_fitting(store, POLICY_KEY, configured), **(policy or {})}
         new_reconciler = {**_fitting(store, RECONCILER_KEY, configured), **(reconciler or {})}
         settings = _apply(configured, new_policy, new_reconciler)
-        if policy:
-            _write(store, POLICY_KEY, settings.policy, new_policy)
-        if reconciler:
-            _write(store, RECONCILER_KEY, settings.reconciler, new_reconciler)
+        # both sections, as fitted: stale fields go with any change
+        _write(store, POLICY_KEY, settings.policy, new_policy)
+        _write(store, RECONCILER_KEY, settings.reconciler, new_reconciler)
         apply(settings)
 
 
@@ -120,7 +129,10 @@ def _fitting(store: Store, key: str, configured: Settings) -> dict[str, Any]:
         except ValidationError as exc:
             errors = exc.errors()
             bad = {str(e["loc"][0]) for e in errors if e["loc"] and str(e["loc"][0]) in fields}
-            log.warning("ignoring a setting set over the API: %s", describe_validation(errors))
+            message = describe_validation(errors)
+            if message not in _warned:
+                _warned.add(message)
+                log.warning("ignoring a setting set over the API: %s", message)
             for name in bad or set(fields):
                 del fields[name]
     return fields

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from dockyard.core.errors import RestoreFailed
 from dockyard.core.model import Checkpoint, CheckpointKind, SaveStrategy, Workspace
 from dockyard.engine.models import ContainerInfo
 from dockyard.service.runtime.context import Context, Progress
@@ -47,14 +48,16 @@ class ImageStrategy:
 
     def restore(
         self,
-        ctx: Context,
+        ctx: Context,  # noqa: ARG002 - the protocol's signature
         checkpoint: Checkpoint,
         *,
-        container: str,
-        rewind: bool,
-        progress: Progress,
+        container: str,  # noqa: ARG002
+        rewind: bool,  # noqa: ARG002
+        progress: Progress,  # noqa: ARG002
     ) -> None:
         """The container runs from the checkpoint's image: the work is in it already."""
+        if checkpoint.kind is not CheckpointKind.IMAGE:
+            raise RestoreFailed(f"checkpoint {checkpoint.id}: a {checkpoint.kind} is no image")
 
     def image_for(self, ws: Workspace, checkpoint: Checkpoint | None) -> str:
         if checkpoint is not None and checkpoint.kind is CheckpointKind.IMAGE and checkpoint.ref:

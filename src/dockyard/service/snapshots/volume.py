@@ -15,7 +15,7 @@ import logging
 import posixpath
 from dataclasses import replace
 
-from dockyard.core.errors import SaveFailed
+from dockyard.core.errors import RestoreFailed, SaveFailed
 from dockyard.core.model import Checkpoint, CheckpointKind, SaveStrategy, Workspace
 from dockyard.engine.models import ContainerInfo
 from dockyard.service.runtime.context import Context, Progress
@@ -78,6 +78,8 @@ def restore_volume(
 ) -> None:
     """A volume checkpoint: the kept volume is mounted already. Rewinding resets the
     repository to the checkpoint's commit, if it made one."""
-    if checkpoint.kind is CheckpointKind.VOLUME and rewind and checkpoint.commit:
+    if checkpoint.kind is not CheckpointKind.VOLUME:
+        raise RestoreFailed(f"checkpoint {checkpoint.id}: a {checkpoint.kind} is no volume")
+    if rewind and checkpoint.commit:
         progress(f"restoring: resetting the work to commit {checkpoint.commit[:12]}")
         gitops.reset_to(ctx, container, checkpoint, bundle="")

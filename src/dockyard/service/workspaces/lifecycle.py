@@ -95,9 +95,11 @@ def remove(ctx: Context, key: str, *, purge: bool = False, force: bool = False) 
         if ws.state is State.REMOVED and not purge:
             return Change(ws, changed=False, detail="already removed")
         _refuse_if_busy(ctx, ws, force=force)
+        ctx.ensure_locked(ws.key)
         discard_container(ctx, ws)
         ctx.store.sessions.end(workspace_key=ws.key)
         if purge:
+            ctx.ensure_locked(ws.key)
             ctx.engine.remove_volume(name=ws.volume)
             deleted = checkpoints.purge(ctx, ws)
             ctx.store.workspaces.delete(ws.key)

@@ -62,9 +62,11 @@ def park_locked(
             f"the reconciler tries again at {retry_at:%Y-%m-%d %H:%M:%S} UTC"
         ) from exc
     if container is not None:
+        ctx.ensure_locked(ws.key)  # the work is saved; still ours to remove?
         stop_container(ctx, ws)
         progress(STEP_STOPPED)
         progress(STEP_REMOVING)
+        ctx.ensure_locked(ws.key)
         discard_container(ctx, ws)
     parked = replace(
         parking.transition(State.PARKED, now=ctx.now(), reason=f"{reason}: {detail}"),

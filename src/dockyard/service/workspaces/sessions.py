@@ -16,7 +16,7 @@ from dockyard.core.errors import NotFound, QuotaExceeded
 from dockyard.core.model import ACTIVE_STATES, Session, SessionKind, SessionStatus, Workspace
 from dockyard.service.probes import running_execs
 from dockyard.service.runtime.context import Context
-from dockyard.service.runtime.identity import holder_is_dead
+from dockyard.service.runtime.identity import announce, holder_is_dead
 from dockyard.service.runtime.records import get_workspace
 
 
@@ -58,7 +58,7 @@ def dead_holder_sessions(ctx: Context, key: str | None = None) -> list[Session]:
     return [
         s
         for s in ctx.store.sessions.list(workspace_key=key, statuses=[SessionStatus.ACTIVE])
-        if holder_is_dead(s.holder)
+        if holder_is_dead(s.holder, ctx.store)
     ]
 
 
@@ -77,6 +77,7 @@ def open_session(
 ) -> Session:
     """Open a session of ``ws``; ``QuotaExceeded`` if it has ``limit`` live ones after
     the sessions of dead holders were reaped."""
+    announce(ctx.store, ctx.holder)  # before the holder's name is written anywhere
     for _attempt in range(2):
         session = ctx.store.sessions.open(
             workspace_key=ws.key,
@@ -90,8 +91,9 @@ def open_session(
             return session
         if not reap_dead_sessions(ctx, ws.key):
             break
+    live = ctx.store.sessions.counts().get(ws.key, (limit, limit))[0]
     raise QuotaExceeded(
-        f"workspace {ws.key!r} has {limit} live sessions, the limit is {limit}; close one first"
+        f"workspace {ws.key!r} has {live} live sessions, the limit is {limit}; close one first"
     )
 
 
@@ -108,14 +110,15 @@ def open_for(
 
 def use_session(ctx: Context, ws: Workspace, session_id: str) -> Session:
     """Record a use of an open (or detached) session of ``ws``, which reattaches it to
-    this process; ``NotFound`` if it is not one, or closed. Returns it as recorded."""
+    this process; ``NotFound`` if it is not one, or closed. Returns it as it was."""
     session = ctx.store.sessions.get(session_id)
     if session is None or session.workspace_key != ws.key:
         raise NotFound(f"workspace {ws.key!r} has no session {session_id!r}")
+    announce(ctx.store, ctx.holder)
     used = ctx.store.sessions.use(session.id, workspace_key=ws.key, at=ctx.now(), holder=ctx.holder)
     if not used:
         raise NotFound(f"session {session_id!r} is closed")
-    return ctx.store.sessions.get(session.id) or session
+    return session
 
 
 def find_session(ctx: Context, session_id: str, *, owner: str | None = None) -> Session:

@@ -2,9 +2,12 @@
 
 Releases before 0006 stored the whole policy (``meta.policy``) and the whole reconciler
 section (``meta.reconciler``) on every change, so edits of the settings file were hidden
-behind them. This keeps, of each whole section, the fields that differ from the defaults
-of that time (those were set over the API, or came from the file and equal it) as the
-fields set at run time, and drops the whole-section records. Data only: no schema change.
+behind them. This keeps, of each whole section, the fields that differ from the
+settings in force when the upgrade runs (those were set over the API) as the fields set
+at run time, and drops the whole-section records. The opener hands the configured
+sections over (``configured_sections``); without them (a store opened by a tool that
+has no settings), the defaults of the releases that wrote whole sections stand in.
+Data only: no schema change.
 
 Revision ID: 0006
 Revises: 0005
@@ -16,7 +19,9 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
+
+from dockyard.core.units import format_duration, parse_duration
 
 revision = "0006"
 down_revision = "0005"
@@ -57,12 +62,14 @@ meta = sa.table("meta", sa.column("key", sa.String), sa.column("value", sa.Text)
 
 def upgrade() -> None:
     conn = op.get_bind()
+    configured = context.config.attributes.get("configured_sections")
+    bases: dict[str, dict[str, Any]] = configured() if callable(configured) else _DEFAULTS
     for legacy, fields_key in _FIELDS_KEY.items():
         whole = _load(conn, legacy)
         if whole is None:
             continue
-        defaults = _DEFAULTS[legacy]
-        fields = {name: v for name, v in whole.items() if defaults.get(name, object()) != v}
+        base = bases.get(legacy, _DEFAULTS[legacy])
+        fields = {name: v for name, v in whole.items() if _differs(base, name, v)}
         fields |= _load(conn, fields_key) or {}  # fields set field by field win
         conn.execute(meta.delete().where(meta.c.key.in_([legacy, fields_key])))
         if fields:
@@ -71,6 +78,21 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Field-by-field records are readable as they are; nothing to undo."""
+
+
+def _differs(base: dict[str, Any], name: str, value: Any) -> bool:
+    return name not in base or _as_written_then(base[name]) != _as_written_then(value)
+
+
+def _as_written_then(value: Any) -> Any:
+    """A duration as those releases wrote it (to the minute above ten minutes, no
+    milliseconds): the whole section was written that way, the file is read exactly."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return format_duration(parse_duration(value))
+    except ValueError:
+        return value
 
 
 def _load(conn: sa.Connection, key: str) -> dict[str, Any] | None:
