@@ -119,7 +119,7 @@ def test_knob_bounds_are_enforced_with_the_key_path() -> None:
     expected = r"policy.max_sessions_per_workspace: Input should be greater than or equal to 1"
     with pytest.raises(SettingsError, match=expected + r" \(from DOCKYARD_"):
         load_settings(env={"DOCKYARD_POLICY__MAX_SESSIONS_PER_WORKSPACE": "0"})
-    with pytest.raises(SettingsError, match="policy.busy_cpu_percent: Input should be a finite"):
+    with pytest.raises(SettingsError, match=r"policy\.busy_cpu_percent: Input should be a finite"):
         load_settings(env={"DOCKYARD_POLICY__BUSY_CPU_PERCENT": "nan"})
     schema = PolicySettings.model_json_schema()["properties"]
     assert schema["max_workspaces_per_owner"]["minimum"] == 1
