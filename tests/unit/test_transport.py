@@ -8,6 +8,8 @@ kept-alive connection closed while idle, an address that never accepts.
 from __future__ import annotations
 
 import socket
+import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -101,3 +103,45 @@ def test_an_engine_that_never_accepts_fails_within_the_connect_timeout() -> None
 
 def _spec() -> ContainerSpec:
     return ContainerSpec(name="x", image="i", command=["true"], labels={})
+
+
+def test_endpoint_teardowns_are_limited_per_engine(tmp_path: Path) -> None:
+    """Many networked containers torn down at once deadlock dockerd 20.10 (moby#46661):
+    at most ``teardowns`` stops and removals of such containers are in flight at once;
+    containers without an endpoint are not held back."""
+    in_flight, peak, lock = 0, {"DELETE": 0}, threading.Lock()
+    released = threading.Event()
+    ids = iter(range(1000))
+
+    def script(request: Request) -> Answer:
+        nonlocal in_flight
+        if request.method == "POST" and request.path == "/containers/create":
+            return json_answer(201, {"Id": f"isolated{next(ids)}"}), False
+        with lock:
+            in_flight += 1
+            peak["DELETE"] = max(peak["DELETE"], in_flight)
+        released.wait(0.2)  # (overlap: the next ones arrive meanwhile, or are held back)
+        with lock:
+            in_flight -= 1
+        return b"HTTP/1.1 204 No Content\r\n\r\n", False
+
+    def remove_all(engine: DockerEngine, refs: list[str]) -> int:
+        peak["DELETE"] = 0
+        workers = [
+            threading.Thread(target=engine.remove_container, kwargs={"ref": ref}) for ref in refs
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        return peak["DELETE"]
+
+    with stub_engine(tmp_path, script) as stub:
+        engine = DockerEngine(stub.url, timeouts=PATIENT, teardowns=2)
+        assert remove_all(engine, [f"networked{i}" for i in range(6)]) == 2
+        isolated = [
+            engine.create_container(spec=replace(_spec(), name=f"n{i}", network="none"))
+            for i in range(6)
+        ]
+        assert remove_all(engine, isolated) > 2
+        engine.close()

@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 import os
 import struct
+import threading
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +38,7 @@ from dockyard.engine.models import (
 )
 
 DEFAULT_URL = "unix:///var/run/docker.sock"
+DEFAULT_TEARDOWNS = 2
 
 
 def default_engine_url() -> str:
@@ -109,8 +111,20 @@ def _demultiplex(data: bytes) -> bytes:
 class DockerEngine:
     """An engine reached at ``url`` (``unix:///...`` or ``tcp://host:port``)."""
 
-    def __init__(self, url: str | None = None, *, timeouts: Timeouts | None = None) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        timeouts: Timeouts | None = None,
+        teardowns: int = DEFAULT_TEARDOWNS,
+    ) -> None:
+        """``teardowns``: containers with a network endpoint stopped or removed at once
+        (dockerd 20.10 before .27 deadlocks tearing many endpoints down together,
+        moby/moby#46661; every later call on them then hangs until it restarts)."""
         self.timeouts = timeouts or Timeouts()
+        self._teardowns = threading.BoundedSemaphore(max(1, teardowns))
+        # ids of containers known to have no network endpoint: stopped and removed ungated
+        self._without_endpoint: set[str] = set()
         self._http = EngineTransport(
             url or default_engine_url(),
             timeout_s=self.timeouts.quick_s,
@@ -182,33 +196,47 @@ class DockerEngine:
             body=spec.to_api(),
             timeout_s=self.timeouts.start_s,
         )
-        return str(response.json()["Id"])
+        container_id = str(response.json()["Id"])
+        if spec.network == "none":
+            self._without_endpoint.add(container_id)
+        return container_id
 
     def start_container(self, *, ref: str) -> None:
         self._http.request("POST", f"/containers/{ref}/start", timeout_s=self.timeouts.start_s)
 
     def stop_container(self, *, ref: str, timeout_s: float) -> None:
         seconds = max(0, int(timeout_s))
-        self._http.request(
-            "POST",
-            f"/containers/{ref}/stop",
-            query={"t": seconds},
-            timeout_s=self.timeouts.stop_margin_s + seconds,
-        )
+        with self._teardown(ref):
+            self._http.request(
+                "POST",
+                f"/containers/{ref}/stop",
+                query={"t": seconds},
+                timeout_s=self.timeouts.stop_margin_s + seconds,
+            )
 
     def remove_container(self, *, ref: str) -> None:
         try:
-            self._http.request(
-                "DELETE",
-                f"/containers/{ref}",
-                query={"force": True},
-                timeout_s=self.timeouts.remove_s,
-            )
+            with self._teardown(ref):
+                self._http.request(
+                    "DELETE",
+                    f"/containers/{ref}",
+                    query={"force": True},
+                    timeout_s=self.timeouts.remove_s,
+                )
         except (NotFound, Conflict):
             return  # already gone, or its removal is already in progress
+        finally:
+            self._without_endpoint.discard(ref)
+
+    def _teardown(self, ref: str) -> AbstractContextManager[object]:
+        """A place among the endpoint teardowns in flight, unless it has no endpoint."""
+        return nullcontext() if ref in self._without_endpoint else self._teardowns
 
     def inspect_container(self, *, ref: str) -> ContainerInfo:
-        return ContainerInfo.from_api(self._http.request("GET", f"/containers/{ref}/json").json())
+        info = ContainerInfo.from_api(self._http.request("GET", f"/containers/{ref}/json").json())
+        if not info.network_endpoint:
+            self._without_endpoint.add(info.id)  # ids only: a name may be reused
+        return info
 
     def list_containers(self, *, labels: LabelFilter) -> list[ContainerSummary]:
         query = {"all": True, "filters": _label_filters(labels)}

@@ -73,6 +73,7 @@ class FakeContainer:
             memory_bytes=self.spec.memory_bytes or 0,
             nano_cpus=self.spec.nano_cpus or 0,
             pids_limit=self.spec.pids_limit or 0,
+            network_endpoint=self.spec.network != "none",
         )
 
 

@@ -138,6 +138,9 @@ class ContainerInfo:
     memory_bytes: int
     nano_cpus: int
     pids_limit: int
+    #: It has a network endpoint to tear down when it stops (all but NetworkDisabled:
+    #: libnetwork's "none" and "host" networks have endpoints too).
+    network_endpoint: bool = True
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> ContainerInfo:
@@ -164,6 +167,7 @@ class ContainerInfo:
             memory_bytes=int(host.get("Memory") or 0),
             nano_cpus=int(host.get("NanoCpus") or 0),
             pids_limit=int(host.get("PidsLimit") or 0),
+            network_endpoint=not config.get("NetworkDisabled"),
         )
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from dockyard.core.engines import known_defects
 from dockyard.core.errors import DockyardError, NotFound
 from dockyard.core.naming import LABEL_INSTALLATION, LABEL_MANAGED, LABEL_ROLE
 from dockyard.engine.base import Engine, ExecSpec
@@ -29,6 +30,7 @@ class Check:
     ok: bool
     detail: str
     hint: str = ""
+    warnings: tuple[str, ...] = ()  # it works, but mind this
 
 
 def run_checks(settings: Settings) -> list[Check]:
@@ -44,6 +46,9 @@ def _run_checks(settings: Settings, engine: Engine) -> list[Check]:
     store_check, installation = _store(settings)
     checks.append(store_check)
     engine_check = _guard("engine", lambda: _engine(engine), hint=_ENGINE_HINT)
+    if engine_check.ok:
+        info = engine.ping()
+        engine_check = replace(engine_check, warnings=tuple(known_defects(info.kind, info.version)))
     checks.append(engine_check)
     if engine_check.ok:
         image_check = _guard(

@@ -124,6 +124,13 @@ class Settings(Section):
         description="where git bundles and archives of parked work are kept; "
         "default <data_dir>/checkpoints (share it between replicas)",
     )
+    engine_teardowns: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="containers with a network endpoint stopped or removed at once per "
+        "manager (dockerd 20.10 before .27 deadlocks on many at once, moby/moby#46661)",
+    )
     lock_timeout: Duration = Field(
         timedelta(minutes=5), description="how long to wait for a workspace another call holds"
     )

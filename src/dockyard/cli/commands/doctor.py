@@ -20,7 +20,13 @@ def doctor(app: App, *, as_json: bool) -> int:
             {
                 "ok": all(c.ok for c in checks),
                 "checks": [
-                    {"name": c.name, "ok": c.ok, "detail": c.detail, "hint": c.hint or None}
+                    {
+                        "name": c.name,
+                        "ok": c.ok,
+                        "detail": c.detail,
+                        "hint": c.hint or None,
+                        "warnings": list(c.warnings),
+                    }
                     for c in checks
                 ],
             }
@@ -31,4 +37,6 @@ def doctor(app: App, *, as_json: bool) -> int:
             app.term.out(f"{mark} {check.name:<10} {check.detail}")
             if check.hint and not check.ok:
                 app.term.out(f"     {'':<10} fix: {check.hint}")
+            for warning in check.warnings:
+                app.term.out(f"     {'':<10} warning: {warning}")
     return 0 if all(c.ok for c in checks) else 1

@@ -63,7 +63,7 @@ class Context:
                 "configured_sections": lambda: overrides.configured_sections(settings)
             },
         )
-        engine = DockerEngine(settings.engine_url)
+        engine = DockerEngine(settings.engine_url, teardowns=settings.engine_teardowns)
         bus = EventBus([store_sink(store), log_sink])
         in_force = overrides.in_force(store, settings)  # set over the API: for every front
         ctx = cls(settings=in_force, store=store, engine=engine, clock=clock, bus=bus)
