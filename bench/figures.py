@@ -447,6 +447,41 @@ def deadline_precision(bench: Bench, n: int) -> Figure:
     return figure
 
 
+def networked_park_sweep(bench: Bench, n: int) -> Figure:
+    """``n`` idle workspaces with a network endpoint (the bridge) parked in one pass of
+    ``reconciler.workers`` threads: all must park and the engine must still answer
+    (Debian's dockerd 20.10.24 deadlocked on this before teardowns were limited)."""
+    dy = bench.dy
+    figure = Figure(
+        f"networked park sweep, {n} in one pass, parked",
+        "fraction",
+        1.0,
+        higher_is_better=True,
+        note="all parked and the engine answering after; the pass's duration in the note",
+    )
+    workspaces = fleet.bring_up(dy, n, prefix="bench-net", volumes=True, networked=True)
+    idle_since = dy.ctx.now() - timedelta(days=1)
+    for ws in workspaces:
+        dy.ctx.store.workspaces.save(
+            replace(ws, last_activity_at=idle_since), expect_state=State.RUNNING
+        )
+    began = time.monotonic()
+    report = run_pass(dy.ctx)
+    took = time.monotonic() - began
+    keys = {ws.key for ws in workspaces}
+    parked = sum(
+        1 for ws in dy.ctx.store.workspaces.list() if ws.key in keys and ws.state is State.PARKED
+    )
+    answered = timed(lambda: dy.ctx.engine.list_containers(labels={}))  # raises if wedged
+    figure.runs.append(parked / n)
+    figure.note += (
+        f"; {parked}/{n} parked in {took:.1f}s ({len(report.results)} actions), "
+        f"engine listed all containers in {answered * 1000:.0f} ms after"
+    )
+    fleet.delete_records(dy, keys)
+    return figure
+
+
 def manager_memory(bench: Bench) -> Figure:
     """RSS of a serve process (reconciler on) over the bench's store and fleet."""
     config = bench.data / "serve-mem.toml"

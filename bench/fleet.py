@@ -77,9 +77,16 @@ def clean_up_on_exit(installation: str) -> None:
 
 
 def bring_up(
-    dy: Dockyard, count: int, *, prefix: str, volumes: bool = False, start_index: int = 0
+    dy: Dockyard,
+    count: int,
+    *,
+    prefix: str,
+    volumes: bool = False,
+    start_index: int = 0,
+    networked: bool = False,
 ) -> list[Workspace]:
-    """``count`` running workspaces made directly (records + containers), in parallel."""
+    """``count`` running workspaces made directly (records + containers), in parallel;
+    with no network endpoint unless ``networked`` (the settings' network, the bridge)."""
     ctx = dy.ctx
     now = ctx.now()
 
@@ -99,7 +106,9 @@ def bring_up(
             last_activity_at=now,
         )
         ctx.store.workspaces.insert(ws)
-        spec = replace(container_spec(ctx, ws), network=NO_NETWORK)
+        spec = container_spec(ctx, ws)
+        if not networked:
+            spec = replace(spec, network=NO_NETWORK)
         if not volumes:
             spec = replace(spec, mounts=[])
         else:
