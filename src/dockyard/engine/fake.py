@@ -12,7 +12,11 @@ a process prints and returns.
 
 from __future__ import annotations
 
+import io
 import itertools
+import posixpath
+import tarfile
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,8 +39,12 @@ ExecHandler = Callable[["FakeContainer", ExecSpec, bytes], tuple[int, bytes, byt
 
 
 def _ok_handler(
-    _container: FakeContainer, _spec: ExecSpec, _stdin: bytes
+    container: FakeContainer, spec: ExecSpec, _stdin: bytes
 ) -> tuple[int, bytes, bytes]:
+    """Every process succeeds at once, except ``sleep N``, which runs for N seconds or
+    until its container stops (then it is killed: 137), as it would in a container."""
+    if len(spec.argv) == 2 and spec.argv[0] == "sleep":
+        return (137 if container.ended.wait(float(spec.argv[1])) else 0), b"", b""
     return 0, b"", b""
 
 
@@ -52,6 +60,8 @@ class FakeContainer:
     finished_at: datetime | None = None
     exec_ids: list[str] = field(default_factory=list)
     archives: list[tuple[str, bytes]] = field(default_factory=list)
+    #: Set when it stops running (its processes end with it).
+    ended: threading.Event = field(default_factory=threading.Event)
 
     def info(self) -> ContainerInfo:
         return ContainerInfo(
@@ -165,7 +175,15 @@ class FakeEngine:
         container = self._find(ref)
         container.status, container.exit_code, container.oom_killed = "exited", exit_code, oom
         container.finished_at = self.clock()
+        self._end(container)
         self._event("die", container)
+
+    def _end(self, container: FakeContainer) -> None:
+        """It stopped: its processes end, and the engine forgets their execs."""
+        container.ended.set()
+        for exec_id in container.exec_ids:
+            self.execs.pop(exec_id, None)
+        container.exec_ids.clear()
 
     def vanish(self, ref: str) -> None:
         """Remove a container behind dockyard's back."""
@@ -244,6 +262,7 @@ class FakeEngine:
             raise self.start_error
         if container.status != "running":
             container.status, container.started_at = "running", self.clock()
+            container.ended = threading.Event()
             self._event("start", container)
 
     def stop_container(self, *, ref: str, timeout_s: float) -> None:  # noqa: ARG002
@@ -254,6 +273,7 @@ class FakeEngine:
             self._event("kill", container)
             container.status, container.exit_code = "exited", 143
             container.finished_at = self.clock()
+            self._end(container)
             self._event("die", container)
             self._event("stop", container)
 
@@ -263,6 +283,7 @@ class FakeEngine:
         except NotFound:
             return
         del self.containers[container.id]
+        container.ended.set()  # its processes die with it; their execs stay inspectable
         self._event("destroy", container)
 
     def inspect_container(self, *, ref: str) -> ContainerInfo:
@@ -314,6 +335,9 @@ class FakeEngine:
         return exec_id
 
     def exec_start(self, *, exec_id: str, tty: bool) -> FakeExecStream:  # noqa: ARG002
+        self._check()
+        if exec_id not in self.execs:
+            raise NotFound(f"No such exec instance: {exec_id}")
         record = self.execs[exec_id]
 
         def run(stdin: bytes) -> list[tuple[int, bytes]]:
@@ -343,8 +367,13 @@ class FakeEngine:
 
     @contextmanager
     def get_archive(self, *, ref: str, path: str) -> Iterator[Iterator[bytes]]:
+        """What went in at ``path``, or the file ``path`` of an archive that went into its
+        directory, as a tar stream (as the engine sends one)."""
         container = self._find(ref)
-        yield iter([data for target, data in container.archives if target == path])
+        found = [data for target, data in container.archives if target == path]
+        if not found:
+            found = [_member(data, path, target) for target, data in container.archives]
+        yield iter([data for data in found if data])
 
     def path_exists(self, *, ref: str, path: str) -> bool:
         try:
@@ -373,6 +402,26 @@ class FakeEngine:
                 and (until is None or (e.time is not None and e.time <= until))
             ]
         )
+
+
+def _member(archive: bytes, path: str, directory: str) -> bytes:
+    """A tar holding the one file ``path`` of ``archive`` (extracted at ``directory``)."""
+    name = posixpath.relpath(path, directory)
+    if name.startswith(".."):
+        return b""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as source:
+            member = source.getmember(name)
+            content = source.extractfile(member)
+            if content is None:
+                return b""
+            out = io.BytesIO()
+            with tarfile.open(fileobj=out, mode="w") as single:
+                member.name = posixpath.basename(path)
+                single.addfile(member, content)
+            return out.getvalue()
+    except (KeyError, tarfile.TarError):
+        return b""
 
 
 def _matches(labels: Mapping[str, str], wanted: LabelFilter) -> bool:

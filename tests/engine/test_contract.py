@@ -1,0 +1,191 @@
+"""The Engine protocol's contract: the same assertions against the fake and the real engine.
+
+Orchestration tests run on ``FakeEngine``; they mean something only while the fake
+behaves as dockerd does. Every test here runs twice, once per engine, so the fake
+cannot drift: names that clash, starts and stops that repeat, removals that find nothing,
+execs refused by a container that is not running, a container removed under a running
+exec, the event log of a stop, archives in and out, an engine that cannot be reached.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+import tarfile
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from dockyard.core.errors import Conflict, EngineUnavailable, NotFound
+from dockyard.core.naming import LABEL_INSTALLATION
+from dockyard.engine.base import Engine, ExecSpec
+from dockyard.engine.docker import DockerEngine, Timeouts
+from dockyard.engine.fake import FakeEngine
+from dockyard.engine.models import ContainerSpec, VolumeMount
+from dockyard.engine.process import run
+from tests.engine_fixtures import remove_installation
+
+IMAGE = "dockyard/workspace:latest"
+
+
+@pytest.fixture(params=["fake", "docker"])
+def engine(request: pytest.FixtureRequest, docker: DockerEngine) -> Iterator[Engine]:
+    if request.param == "fake":
+        yield FakeEngine(images=[IMAGE])
+        return
+    yield docker
+
+
+@pytest.fixture
+def labels(docker: DockerEngine) -> Iterator[dict[str, str]]:
+    """This test's own label: whatever it made on the real engine goes by it."""
+    mine = {LABEL_INSTALLATION: f"contract-{secrets.token_hex(4)}"}
+    yield mine
+    remove_installation(docker, mine[LABEL_INSTALLATION])
+
+
+def spec(labels: dict[str, str], *, mounts: list[VolumeMount] | None = None) -> ContainerSpec:
+    return ContainerSpec(
+        name=f"dy-contract-{secrets.token_hex(4)}",
+        image=IMAGE,
+        command=["sleep", "infinity"],
+        labels=labels,
+        mounts=mounts or [],
+        init=True,
+        memory_bytes=64 * 1024**2,
+    )
+
+
+def started(
+    engine: Engine, labels: dict[str, str], *, mounts: list[VolumeMount] | None = None
+) -> str:
+    container = engine.create_container(spec=spec(labels, mounts=mounts))
+    engine.start_container(ref=container)
+    return container
+
+
+def test_a_created_container_is_not_running_and_its_name_is_taken(
+    engine: Engine, labels: dict[str, str]
+) -> None:
+    made = spec(labels)
+    container = engine.create_container(spec=made)
+    info = engine.inspect_container(ref=made.name)
+    assert (info.id, info.status, info.running) == (container, "created", False)
+    assert info.labels[LABEL_INSTALLATION] == labels[LABEL_INSTALLATION]
+    with pytest.raises(Conflict):
+        engine.create_container(spec=made)
+    assert [c.id for c in engine.list_containers(labels=labels)] == [container]
+    assert engine.list_containers(labels={**labels, "other": None}) == []
+
+
+def test_start_and_stop_repeat_harmlessly_and_a_stop_is_in_the_event_log(
+    engine: Engine, labels: dict[str, str]
+) -> None:
+    container = started(engine, labels)
+    engine.start_container(ref=container)  # running already: nothing happens
+    assert engine.inspect_container(ref=container).running
+    engine.stop_container(ref=container, timeout_s=0)
+    engine.stop_container(ref=container, timeout_s=0)  # stopped already
+    info = engine.inspect_container(ref=container)
+    assert (info.running, info.status) == (False, "exited")
+    assert info.exit_code != 0  # the init passes TERM on: the command dies of it
+    assert info.started_at is not None and info.finished_at is not None
+    until = min(info.finished_at + timedelta(seconds=1), datetime.now(UTC))
+    with engine.events(since=info.started_at, until=until, labels=labels) as events:
+        actions = [e.action for e in events if e.actor_id == container]
+    assert "kill" in actions  # what tells a requested stop from a crash
+
+
+def test_removal_is_idempotent(engine: Engine, labels: dict[str, str]) -> None:
+    container = started(engine, labels)
+    engine.remove_container(ref=container)  # running: removed by force
+    engine.remove_container(ref=container)  # gone already: done
+    with pytest.raises(NotFound):
+        engine.inspect_container(ref=container)
+
+
+def test_an_exec_runs_to_its_exit_code_with_its_output_apart(
+    engine: Engine, labels: dict[str, str]
+) -> None:
+    container = started(engine, labels)
+    if isinstance(engine, FakeEngine):
+        engine.exec_handler = lambda _c, _s, _i: (3, b"out\n", b"err\n")
+    result = run(
+        engine, ref=container, spec=ExecSpec(argv=["sh", "-c", "echo out; echo err >&2; exit 3"])
+    )
+    assert (result.exit_code, result.stdout, result.stderr) == (3, b"out\n", b"err\n")
+
+
+def test_a_container_that_is_not_running_refuses_execs(
+    engine: Engine, labels: dict[str, str]
+) -> None:
+    container = engine.create_container(spec=spec(labels))
+    with pytest.raises(Conflict):
+        engine.exec_create(ref=container, spec=ExecSpec(argv=["true"]))
+    engine.start_container(ref=container)
+    exec_id = engine.exec_create(ref=container, spec=ExecSpec(argv=["true"]))
+    engine.stop_container(ref=container, timeout_s=0)
+    with pytest.raises(NotFound):  # at once: the engine forgot the exec (no hang)
+        engine.exec_start(exec_id=exec_id, tty=False)
+    with pytest.raises(NotFound):
+        engine.exec_start(exec_id="0" * 64, tty=False)
+
+
+def test_an_exec_ends_when_its_container_is_removed_under_it(
+    engine: Engine, labels: dict[str, str]
+) -> None:
+    container = started(engine, labels)
+    exec_id = engine.exec_create(ref=container, spec=ExecSpec(argv=["sleep", "60"]))
+    stream = engine.exec_start(exec_id=exec_id, tty=False)
+    threading.Timer(0.5, lambda: engine.remove_container(ref=container)).start()
+    try:
+        assert list(stream.frames()) == []
+    finally:
+        stream.close()
+    assert engine.exec_inspect(exec_id=exec_id).exit_code == 137  # killed with it
+
+
+def test_volumes_are_created_once_and_removed_once(engine: Engine, labels: dict[str, str]) -> None:
+    name = f"dy-contract-{secrets.token_hex(4)}"
+    first = engine.create_volume(name=name, labels=labels)
+    again = engine.create_volume(name=name, labels=labels)
+    assert first.name == again.name == name
+    assert [v.name for v in engine.list_volumes(labels=labels)] == [name]
+    container = started(engine, labels, mounts=[VolumeMount(volume=name, target="/data")])
+    with pytest.raises(Conflict):
+        engine.remove_volume(name=name)  # mounted
+    engine.remove_container(ref=container)
+    engine.remove_volume(name=name)
+    engine.remove_volume(name=name)
+    with pytest.raises(NotFound):
+        engine.inspect_volume(name=name)
+
+
+def test_an_archive_goes_in_and_comes_out(engine: Engine, labels: dict[str, str]) -> None:
+    container = started(engine, labels)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        info = tarfile.TarInfo("note.txt")
+        info.size = 6
+        archive.addfile(info, io.BytesIO(b"hello\n"))
+    engine.put_archive(ref=container, path="/tmp", data=[buffer.getvalue()])
+    assert engine.path_exists(ref=container, path="/tmp/note.txt")
+    with engine.get_archive(ref=container, path="/tmp/note.txt") as chunks:
+        data = b"".join(chunks)
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        member = archive.extractfile("note.txt")
+        assert member is not None and member.read() == b"hello\n"
+
+
+def test_an_unreachable_engine_says_so(engine: Engine) -> None:
+    if isinstance(engine, FakeEngine):
+        engine.down = True
+        unreachable: Engine = engine
+    else:
+        unreachable = DockerEngine("unix:///run/dockyard-no-engine.sock", timeouts=Timeouts())
+    with pytest.raises(EngineUnavailable):
+        unreachable.list_containers(labels={})
+    with pytest.raises(EngineUnavailable):
+        unreachable.ping()
