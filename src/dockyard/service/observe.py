@@ -94,18 +94,23 @@ def observe(
     horizon: datetime | None = None,
     working_set: bool = False,
     busy_elsewhere: Collection[str] = (),
+    died: Collection[str] = (),
 ) -> Observation:
     """Read the engine first, then the store: a container created in between already has
     its record; a record created in between has no container yet, which is harmless.
     ``probe`` for busyness the workspaces due a warning or a park by ``horizon`` (now),
     except those in ``busy_elsewhere`` (an action on them is under way already).
+    Containers in ``died`` (ids the engine's event stream reported dying) are inspected
+    even when the listing still calls them running: its view lags the event.
 
     With ``working_set``, only the records and checkpoints a pass can have work for by
     ``horizon`` (what the reconciler needs, at the cost of what is live); otherwise all
     of them (what the views show). A checkpoint expiring later is not in the plan's
     ``next_wakeup`` then: it is seen by a pass within ``reconciler.max_interval``."""
     listing = ctx.engine.list_containers(labels=installation_labels(ctx))
-    containers = [observed_container(ctx.engine, summary) for summary in listing]
+    containers = [
+        observed_container(ctx.engine, summary, recheck=summary.id in died) for summary in listing
+    ]
     now = ctx.now()
     if working_set:
         checkpoints = ctx.store.checkpoints.due(by=max(now, horizon or now))
@@ -138,7 +143,11 @@ def observe(
     return Observation(now, workspaces, containers, activity, checkpoints)
 
 
-def observed_container(engine: Engine, summary: ContainerSummary) -> ObservedContainer:
+def observed_container(
+    engine: Engine, summary: ContainerSummary, *, recheck: bool = False
+) -> ObservedContainer:
+    """A listed container in the planner's terms; one that is not running (or that the
+    caller knows to have just died: ``recheck``) is inspected for its exit."""
     base = ObservedContainer(
         id=summary.id,
         name=summary.name,
@@ -147,7 +156,7 @@ def observed_container(engine: Engine, summary: ContainerSummary) -> ObservedCon
         created_at=summary.created_at,
         keep=is_truthy_label(summary.labels.get(LABEL_KEEP)),
     )
-    if summary.running:
+    if summary.running and not recheck:
         return base
     try:
         info = engine.inspect_container(ref=summary.id)

@@ -95,11 +95,18 @@ class Reconciler:
         self._claims = threading.Condition()
         self._claimed: dict[str, Future[Result] | None] = {}
         self._wanted: set[str] = set()  # claimed when a later plan had an action for it
+        self._dying: set[str] = set()  # containers the engine's events said died
         self._pass_s = 0.0  # recent pass duration (moving average)
         self._replayed = False
 
     def wake(self) -> None:
         self._wake.set()
+
+    def _died(self, container_id: str) -> None:
+        """The engine says this container died or went: look now, and inspect it."""
+        with self._claims:
+            self._dying.add(container_id)
+        self.wake()
 
     def stop(self) -> None:
         self._stop.set()
@@ -124,18 +131,21 @@ class Reconciler:
         started = self.ctx.now()
         lead = self.lead
         horizon = started + lead
+        died: set[str] = set()
         try:
             if not self._replayed:  # the event watcher counts exec activity from now on
                 replay_exec_events(self.ctx)
                 self._replayed = True
             with self._claims:
                 claimed = set(self._claimed)
+                died, self._dying = self._dying, set()
             observation = observe(
                 self.ctx,
                 probe=True,
                 horizon=horizon,
                 working_set=True,
                 busy_elsewhere=claimed,
+                died=died,
             )
             plan = with_scheduled_gc(self.ctx, observation.plan(self.ctx.policy), claim=True)
             ahead = []
@@ -143,6 +153,8 @@ class Reconciler:
                 later = observation.plan(self.ctx.policy, at=horizon)
                 ahead = due_between(plan, later, horizon)
         except Unavailable as exc:
+            with self._claims:
+                self._dying |= died  # still to look at once the engine answers
             wait = self._backoff
             self._backoff = min(self._backoff * 2, max_wait)
             self.status.last_error = exc.message
@@ -261,7 +273,7 @@ class Reconciler:
             log.warning("session recovery skipped: %s", exc)
         self._start(
             lambda: watch_engine(
-                self.ctx, stop=self._stop, wake=self.wake, backoff_s=lambda: self._backoff
+                self.ctx, stop=self._stop, wake=self._died, backoff_s=lambda: self._backoff
             ),
             "engine-events",
         )

@@ -1,16 +1,19 @@
 """The engine's event stream, as the loop hears it: exec and attach events are activity
-on their workspace; a container dying (or being removed) wakes the loop at once."""
+on their workspace; a container dying (or being removed) wakes the loop at once, naming
+the container (the engine's listing may call it running for a moment after its death).
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import timedelta
 
 from dockyard.core.errors import DockyardError
 from dockyard.core.naming import LABEL_WORKSPACE
+from dockyard.engine.models import EngineEvent
 from dockyard.service.observe import installation_labels
 from dockyard.service.runtime.context import Context
 
@@ -27,10 +30,11 @@ def watch_engine(
     ctx: Context,
     *,
     stop: threading.Event,
-    wake: Callable[[], None],
+    wake: Callable[[str], None],
     backoff_s: Callable[[], float],
 ) -> None:
-    """Follow the engine's events of this installation until ``stop`` (a thread's body)."""
+    """Follow the engine's events of this installation until ``stop`` (a thread's body);
+    ``wake`` gets the id of each container that died or went."""
     since = ctx.now()
     while not stop.is_set():
         until = ctx.now() + WINDOW
@@ -39,20 +43,18 @@ def watch_engine(
                 since=since, until=until, labels=installation_labels(ctx)
             ) as events:
                 for event in events:
-                    on_event(ctx, event.action, event.attributes, wake=wake)
+                    on_event(ctx, event, wake=wake)
             since = until
         except DockyardError as exc:
             log.debug("engine event stream interrupted: %s", exc)
             stop.wait(backoff_s())
 
 
-def on_event(
-    ctx: Context, action: str, attributes: Mapping[str, str], *, wake: Callable[[], None]
-) -> None:
-    key = attributes.get(LABEL_WORKSPACE)
-    if action.startswith("exec_") or action == "attach":
+def on_event(ctx: Context, event: EngineEvent, *, wake: Callable[[str], None]) -> None:
+    key = event.attributes.get(LABEL_WORKSPACE)
+    if event.action.startswith("exec_") or event.action == "attach":
         if key:
             with suppress(DockyardError):
                 ctx.store.workspaces.touch(key, at=ctx.now())
-    elif action in WAKING_ACTIONS:
-        wake()
+    elif event.action in WAKING_ACTIONS:
+        wake(event.actor_id)
