@@ -478,3 +478,19 @@ def test_the_scheduled_gc_is_part_of_the_plan_the_dry_run_and_stats_show(
     assert fake_dy.clean(dry_run=True).plan.actions == ()  # the next run is an hour away
     later = fake_dy.stats()["pending_cleanup"]
     assert later == []
+
+
+def test_a_container_an_rm_in_progress_removed_is_not_marked_vanished(
+    fake_dy: Dockyard, fake_engine: FakeEngine
+) -> None:
+    """While an operation holds the lease, what the engine shows is its doing: the pass
+    that saw the container gone used to mark the record failed under the rm's feet."""
+    up(fake_dy)
+    with fake_dy.ctx.lock("k"):  # as rm holds it, between removing and recording
+        fake_engine.remove_container(ref=fake_dy.get("k").name)
+        report = run_pass(fake_dy.ctx)
+        assert [(r.action.verb, r.outcome) for r in report.results] == [
+            ("mark failed", "skipped")
+        ]
+    assert fake_dy.get("k").state is State.RUNNING
+    assert fake_dy.remove("k").changed

@@ -132,6 +132,11 @@ def _save(ctx: Context, ws: Workspace, *, was: Workspace) -> None:
 
 
 def _warn(ctx: Context, action: Warn) -> str:
+    with ctx.lock(action.key or "", wait=SHORT_WAIT):
+        return _warn_locked(ctx, action)
+
+
+def _warn_locked(ctx: Context, action: Warn) -> str:
     ws = _current(ctx, action, action.revision)
     warned = replace(
         ws.transition(State.WARNED, now=ctx.now(), reason="idle"),
@@ -169,22 +174,26 @@ def _keep_alive(ctx: Context, action: KeepAlive) -> str:
 
 
 def _mark(ctx: Context, action: AnyAction, revision: int, to: State, reason: str) -> Workspace:
-    ws = _current(ctx, action, revision)
-    marked = ws.transition(to, now=ctx.now(), reason=reason)
-    _save(ctx, marked, was=ws)
-    return marked
+    # under the lease: while an operation holds it (an rm removing the container), what
+    # the engine shows is that operation's doing, not a container that vanished or stopped
+    with ctx.lock(action.key or "", wait=SHORT_WAIT):
+        ws = _current(ctx, action, revision)
+        marked = ws.transition(to, now=ctx.now(), reason=reason)
+        _save(ctx, marked, was=ws)
+        return marked
 
 
 def _mark_running(ctx: Context, action: MarkRunning) -> str:
-    ws = _current(ctx, action, action.revision)
-    now = ctx.now()
-    running = replace(
-        ws.transition(State.RUNNING, now=now, reason=action.detail),
-        container_id=action.container_id,
-        last_activity_at=now,
-        started_at=now,
-    )
-    _save(ctx, running, was=ws)
+    with ctx.lock(action.key or "", wait=SHORT_WAIT):
+        ws = _current(ctx, action, action.revision)
+        now = ctx.now()
+        running = replace(
+            ws.transition(State.RUNNING, now=now, reason=action.detail),
+            container_id=action.container_id,
+            last_activity_at=now,
+            started_at=now,
+        )
+        _save(ctx, running, was=ws)
     return "adopted its running container"
 
 
