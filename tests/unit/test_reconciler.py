@@ -489,8 +489,6 @@ def test_a_container_an_rm_in_progress_removed_is_not_marked_vanished(
     with fake_dy.ctx.lock("k"):  # as rm holds it, between removing and recording
         fake_engine.remove_container(ref=fake_dy.get("k").name)
         report = run_pass(fake_dy.ctx)
-        assert [(r.action.verb, r.outcome) for r in report.results] == [
-            ("mark failed", "skipped")
-        ]
+        assert [(r.action.verb, r.outcome) for r in report.results] == [("mark failed", "skipped")]
     assert fake_dy.get("k").state is State.RUNNING
     assert fake_dy.remove("k").changed
