@@ -61,11 +61,11 @@ def test_a_live_holders_lease_is_respected(store: Store) -> None:
 
 
 def test_a_fast_clock_does_not_take_a_live_lease(fake_dy: Dockyard) -> None:
-    """Expiry is on the store's clock: a manager whose clock is 45 s ahead of the one
+    """Expiry is on the store's clock: a manager whose clock is a minute ahead of the one
     that took the lease (TTL 30 s) used to take it while its holder still worked."""
     ctx = fake_dy.ctx
     elsewhere = f"replica2:4242:p{'0' * 16}"  # alive as far as anyone here can tell
-    fast = replace(ctx, clock=lambda: datetime.now(UTC) + timedelta(seconds=45), holder=elsewhere)
+    fast = replace(ctx, clock=lambda: datetime.now(UTC) + timedelta(seconds=60), holder=elsewhere)
     with ctx.lock("k"), pytest.raises(Busy), fast.lock("k", wait=timedelta(0)):
         pass
 
