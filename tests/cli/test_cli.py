@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.cells import cell_len
 
 from dockyard.cli.main import main
 from dockyard.core.engines import known_defects
@@ -494,3 +495,23 @@ def test_ls_usage_reports_cpu_and_memory_of_running_workspaces(cli: CLI) -> None
     assert code == 0
     assert row["cpu_percent"] is not None and row["cpu_percent"] >= 0
     assert row["memory_bytes"] is not None and row["memory_bytes"] > 0
+
+
+def test_keys_are_shown_as_they_are_in_aligned_columns(cli: CLI) -> None:
+    """Rich turned :one: into an emoji; columns were counted in characters, not cells."""
+    cli("up", "ab:one:", "--owner", "o")
+    cli("up", "工作区", "--owner", "o")
+    code, out, _ = cli("ls")
+    assert code == 0
+    header, *rows = out.splitlines()
+    assert any(row.startswith("ab:one: ") for row in rows)
+    starts = {cell_len(line[: line.index("dy-")]) for line in rows}
+    assert starts == {cell_len(header[: header.index("CONTAINER")])}  # one column edge
+
+
+def test_usage_errors_are_one_line(cli: CLI) -> None:
+    code, out, err = cli("up")
+    assert (code, out) == (2, "")
+    assert err == "dockyard: error: Missing argument 'KEY'. (see 'dockyard up --help')\n"
+    code, _, err = cli("ls", "--bogus")
+    assert code == 2 and len(err.splitlines()) == 1

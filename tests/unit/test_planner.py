@@ -475,3 +475,10 @@ def test_a_checkpoint_without_a_workspace_is_an_orphan() -> None:
     [action] = plan_checkpoints(None, checkpoint(), at=M).actions
     assert isinstance(action, DeleteCheckpoint)
     assert action.reason is Reason.ORPHAN
+
+
+def test_a_warning_comes_at_most_halfway_through_the_idle_timeout() -> None:
+    """warn_before longer than the idle timeout warned at once, after every use."""
+    policy = replace(POLICY, idle_timeout=10 * M, warn_before=60 * M)
+    assert only(run(workspace(), container(), at=4 * M, policy=policy)) is None
+    assert isinstance(only(run(workspace(), container(), at=5 * M, policy=policy)), Warn)

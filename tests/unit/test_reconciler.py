@@ -19,7 +19,7 @@ from dockyard.service import AcquireRequest, Dockyard, PassReport, Reconciler, n
 from dockyard.service.reconcile.execute import execute
 from dockyard.service.reconcile.passes import run_pass
 from dockyard.service.workspaces.sessions import recover_sessions
-from tests.helpers import FakeClock, wait_until
+from tests.helpers import T0, FakeClock, wait_until
 
 M = timedelta(minutes=1)
 
@@ -492,3 +492,18 @@ def test_a_container_an_rm_in_progress_removed_is_not_marked_vanished(
         assert [(r.action.verb, r.outcome) for r in report.results] == [("mark failed", "skipped")]
     assert fake_dy.get("k").state is State.RUNNING
     assert fake_dy.remove("k").changed
+
+
+def test_an_extended_warned_workspace_is_warned_again_before_its_new_deadline(
+    fake_dy: Dockyard, clock: FakeClock
+) -> None:
+    """extend kept it warned: every pass tried to warn again (warned -> warned, refused)."""
+    up(fake_dy)
+    clock.advance(40 * M)
+    assert [type(r.action) for r in run_pass(fake_dy.ctx).results] == [Warn]
+    fake_dy.extend("k", by=30 * M)  # deadline 45m -> 75m
+    assert fake_dy.get("k").state is State.RUNNING
+    clock.advance(31 * M)  # 71m: within warn_before of the new deadline
+    [result] = run_pass(fake_dy.ctx).results
+    assert (type(result.action), result.outcome) == (Warn, "done")
+    assert fake_dy.get("k").warned_deadline == T0 + 75 * M

@@ -81,8 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - one exit 
         )
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except click.UsageError as exc:  # one line, as every error: where to look next
+        command = exc.ctx.command_path if exc.ctx is not None else "dockyard"
+        term.error(f"{exc.format_message()} (see '{command} --help')")
+        return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        term.error(exc.format_message())
         return exc.exit_code
     except (KeyboardInterrupt, click.exceptions.Abort):
         term.error("interrupted")

@@ -5,6 +5,8 @@
   terminal, so logs and CI output stay clean.
 - ``--json`` output is one JSON document, nothing else on stdout.
 - Colour only on a terminal and never when ``NO_COLOR`` is set (Rich handles both).
+- Text is shown as it is: no emoji codes (a key ``:one:`` stays ``:one:``), no markup,
+  and columns are measured in terminal cells (wide characters take two).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import IO, Any
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
@@ -36,8 +39,8 @@ class Terminal:
     def __init__(self, *, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> None:
         self._stdout = stdout or sys.stdout
         self._stderr = stderr or sys.stderr
-        self.console = Console(file=self._stdout, highlight=False, soft_wrap=True)
-        self.err_console = Console(file=self._stderr, highlight=False, soft_wrap=True)
+        self.console = Console(file=self._stdout, highlight=False, soft_wrap=True, emoji=False)
+        self.err_console = Console(file=self._stderr, highlight=False, soft_wrap=True, emoji=False)
 
     @property
     def interactive(self) -> bool:
@@ -78,13 +81,15 @@ class Terminal:
         """Aligned columns, never wrapped (pipes and ``grep`` see one row per line)."""
         cells = [[Text(c) if isinstance(c, str) else c for c in row] for row in rows]
         header = [Text(c, style="bold") for c in columns]
-        widths = [max(len(line[i].plain) for line in [header, *cells]) for i in range(len(columns))]
+        widths = [
+            max(cell_len(line[i].plain) for line in [header, *cells]) for i in range(len(columns))
+        ]
         for line in [header, *cells]:
             text = Text()
             for i, cell in enumerate(line):
                 text.append_text(cell)
                 if i < len(line) - 1:
-                    text.append(" " * (widths[i] - len(cell.plain) + 2))
+                    text.append(" " * (widths[i] - cell_len(cell.plain) + 2))
             self.console.print(text, no_wrap=True, overflow="ignore", crop=False)
 
     def write_bytes(self, stream: int, data: bytes) -> None:

@@ -18,6 +18,12 @@ def save_retry_at(ws: Workspace, policy: Policy) -> datetime:
     return ws.state_changed_at + min(delay, policy.save_retry_max)
 
 
+def warn_lead(policy: Policy) -> timedelta:
+    """How long before the idle deadline the warning comes: ``warn_before``, but never
+    more than half the idle timeout (a longer one would warn at once, after every use)."""
+    return min(policy.warn_before, policy.idle_timeout / 2)
+
+
 def idle_deadline(ws: Workspace, policy: Policy) -> datetime:
     """When ``ws`` becomes idle: last activity plus the idle timeout, or a later extension."""
     deadline = ws.last_activity_at + policy.idle_timeout

@@ -51,7 +51,7 @@ from dockyard.core.actions import (
     Verb,
     Warn,
 )
-from dockyard.core.deadlines import idle_deadline, save_retry_at
+from dockyard.core.deadlines import idle_deadline, save_retry_at, warn_lead
 from dockyard.core.model import (
     ACTIVE_STATES,
     CONTAINERLESS_STATES,
@@ -131,7 +131,7 @@ def idle_candidates(
             continue
         effective = policy.for_workspace(owner=ws.owner, repo=ws.repo, overrides=ws.overrides)
         deadline = idle_deadline(ws, effective)
-        warn_due = now >= deadline - effective.warn_before and ws.warned_deadline != deadline
+        warn_due = now >= deadline - warn_lead(effective) and ws.warned_deadline != deadline
         if warn_due or now >= deadline:
             result.append(ws)
     return result
@@ -352,7 +352,7 @@ def _plan_idle(
     if keep:
         return None, None
     deadline = effective_deadline(ws, policy, activity)
-    warn_at = deadline - policy.warn_before
+    warn_at = deadline - warn_lead(policy)
     if now >= warn_at and activity is not None and activity.busy:
         return KeepAlive(ws.key, Reason.BUSY, activity.busy), None
     if now >= deadline:

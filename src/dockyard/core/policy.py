@@ -76,7 +76,9 @@ class Policy:
         45 * M, "no activity this long and a running workspace is parked", on_acquire=True
     )
     warn_before: timedelta = knob(
-        5 * M, "the idle_warning event comes this long before the deadline", per_workspace=True
+        5 * M,
+        "the idle_warning event comes this long before the deadline (at most halfway)",
+        per_workspace=True,
     )
     max_lifetime: timedelta = knob(
         24 * 60 * M, "caps how far `extend` can push a deadline past the start", per_workspace=True

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from dockyard.core.deadlines import extended_deadline, idle_deadline
 from dockyard.core.errors import Conflict, InvalidInput, NotFound
 from dockyard.core.events import EventType
-from dockyard.core.model import Workspace
+from dockyard.core.model import State, Workspace
 from dockyard.core.naming import validate_key
 from dockyard.core.units import format_duration
 from dockyard.service.runtime.context import Context
@@ -66,7 +66,9 @@ def extend(ctx: Context, key: str, *, by: timedelta) -> Extension:
         before = idle_deadline(ws, policy)
         after = extended_deadline(ws, policy, by=by, now=now)
         capped = after < max(before, now) + by
-        updated = replace(ws, extended_until=after, warned_deadline=None)
+        # a new deadline, with a warning of its own to come (a warned one runs again)
+        running = ws.transition(State.RUNNING, now=now) if ws.state is State.WARNED else ws
+        updated = replace(running, extended_until=after, warned_deadline=None)
         if ctx.store.workspaces.save(updated, expect_state=ws.state):
             ctx.emit(
                 EventType.WORKSPACE_EXTENDED,
