@@ -205,10 +205,46 @@ def test_policy_reconciler_and_stats(server: Server) -> None:
         metrics = httpx.get(f"{server.url}/metrics").text
         assert 'dockyard_workspaces{state="running"} 1.0' in metrics
         assert "dockyard_acquire_seconds_count" in metrics
+        round_trip = api.get("/api/v1/policy").json()  # GET -> PUT: nothing changes ...
+        for derived in ("reconciler", "overridden"):
+            round_trip.pop(derived)
+        echoed = api.put("/api/v1/policy", json=round_trip).json()
+        assert echoed["overridden"] == ["idle_timeout", "reconciler.max_interval"]  # ... or is lost
+        assert echoed["before"]["idle_timeout"] == echoed["idle_timeout"] == "2h00m"
         reset = api.delete("/api/v1/policy").json()  # the settings file again
         assert (reset["idle_timeout"], reset["reconciler"]["max_interval"]) == ("45m", "1m")
         assert (reset["overridden"], reset["reconciler"]["enabled"]) == ([], True)
         assert api.get("/api/v1/stats").json()["configuration"]["policy"]["idle_timeout"] == "45m"
+
+
+def test_the_reconcilers_off_switch_outlives_a_restart(
+    tmp_path: Path, docker: DockerEngine
+) -> None:
+    """POST /reconciler/stop was forgotten on restart: the loop silently resumed."""
+    server = start_server(tmp_path)
+    try:
+        with server.client() as api:
+            assert api.post("/api/v1/reconciler/stop").json()["running"] is False
+        stop_server(server)
+        server = start_server(tmp_path)
+        with server.client() as api:
+            assert api.get("/api/v1/stats").json()["reconciler"]["running"] is False
+            assert api.post("/api/v1/reconciler/start").json()["running"] is True
+    finally:
+        stop_server(server)
+        remove_installation(docker, server.installation)
+
+
+def test_server_sent_events_replay_from_after(server: Server) -> None:
+    """?after=0 replayed nothing (the JSON list did): 0 was taken for "from now"."""
+    with server.client() as api:
+        api.post("/api/v1/workspaces", json={"key": "replay", "owner": "dave"})
+        headers = {"Accept": "text/event-stream"}
+        with api.stream(
+            "GET", "/api/v1/events", params={"workspace": "replay", "after": 0}, headers=headers
+        ) as stream:
+            first = next(line for line in stream.iter_lines() if line.startswith("data: "))
+    assert json.loads(first[6:])["type"] == "workspace.created"
 
 
 def test_server_sent_events_bring_what_happens_next(server: Server) -> None:

@@ -17,11 +17,11 @@ import hmac
 import json
 import logging
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
+
+import httpx
 
 from dockyard.core.errors import Busy, DockyardError
 from dockyard.core.events import event_json
@@ -48,6 +48,7 @@ class WebhookDeliverer:
     def __init__(self, ctx: Context, hooks: Sequence[WebhookSettings]) -> None:
         self.ctx = ctx
         self.hooks = {hook.url: hook for hook in hooks}
+        self._http = httpx.Client(timeout=TIMEOUT_S, follow_redirects=False)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -61,6 +62,7 @@ class WebhookDeliverer:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=TIMEOUT_S + 1)
+        self._http.close()
 
     def _run(self) -> None:
         while not self._stop.wait(0.2):
@@ -109,25 +111,20 @@ class WebhookDeliverer:
             self.ctx.store.outbox.done(row["id"], at=self.ctx.now())
             return 0
         body = json.dumps(event_json(row), separators=(",", ":")).encode()
-        request = urllib.request.Request(  # noqa: S310 - the URL is validated as http(s)
-            hook.url,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "User-Agent": "dockyard-webhooks",
-                "X-Dockyard-Event": row["type"],
-                "X-Dockyard-Delivery": str(row["id"]),
-                "X-Dockyard-Signature": sign(hook.secret.get_secret_value(), body),
-            },
-        )
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "dockyard-webhooks",
+            "X-Dockyard-Event": row["type"],
+            "X-Dockyard-Delivery": str(row["id"]),
+            "X-Dockyard-Signature": sign(hook.secret.get_secret_value(), body),
+        }
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310
-                status = response.status
-        except urllib.error.HTTPError as exc:
-            status = exc.code
-        except (OSError, ValueError) as exc:
+            # a redirect is not followed: a POST turned into a body-less GET elsewhere
+            # delivers nothing, so a 3xx is a failed delivery like any other non-2xx
+            response = self._http.post(hook.url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
             return self._failed(row, f"{type(exc).__name__}: {exc}")
+        status = response.status_code
         if 200 <= status < 300:
             self.ctx.store.outbox.done(row["id"], at=self.ctx.now())
             return 1

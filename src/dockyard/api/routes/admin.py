@@ -35,8 +35,10 @@ def get_policy(rt: Rt, _who: Admin) -> dict[str, Any]:
 @router.put("/policy")
 def put_policy(body: dict[str, Any], rt: Rt, _who: Admin) -> dict[str, Any]:
     """Change the policy (a partial update; ``reconciler``: its intervals and ``enabled``),
-    validated, in force at once, persisted. The fields set here win over the settings
-    file until ``DELETE /policy``; ``overridden`` lists them."""
+    validated, in force at once, persisted; the answer is the policy after the change,
+    with ``before`` it. The fields set here to something other than the settings file
+    says win over it until ``DELETE /policy``; ``overridden`` lists them (a field set to
+    what the file says follows the file again)."""
     changes = dict(body)
     reconciler = changes.pop("reconciler", None) or {}
     if not isinstance(reconciler, dict):
@@ -48,12 +50,13 @@ def put_policy(body: dict[str, Any], rt: Rt, _who: Admin) -> dict[str, Any]:
     unknown = set(reconciler) - RECONCILER_FIELDS
     if unknown:
         raise InvalidInput(f"reconciler: unknown fields {sorted(unknown)}")
+    before = _policy_json(rt)
     rt.dy.change_policy(policy=changes, reconciler=reconciler)
     if enabled is not None:
         rt.dy.set_reconciler_enabled(enabled)
         _ = rt.start_reconciler() if enabled else rt.stop_reconciler()
     rt.wake()
-    return _policy_json(rt)
+    return {**_policy_json(rt), "before": before}
 
 
 @router.delete("/policy")
@@ -67,11 +70,15 @@ def reset_policy(rt: Rt, _who: Admin) -> dict[str, Any]:
 
 @router.post("/reconciler/start")
 def start_reconciler(rt: Rt, _who: Admin) -> dict[str, Any]:
+    """Start the loop; kept across restarts of ``serve`` (as ``enabled`` in the policy)."""
+    rt.dy.set_reconciler_enabled(True)
     return {"changed": rt.start_reconciler(), **_reconciler_json(rt)}
 
 
 @router.post("/reconciler/stop")
 def stop_reconciler(rt: Rt, _who: Admin) -> dict[str, Any]:
+    """Stop the loop after its pass; it stays stopped across restarts until started."""
+    rt.dy.set_reconciler_enabled(False)
     return {"changed": rt.stop_reconciler(), **_reconciler_json(rt)}
 
 

@@ -23,20 +23,21 @@ def events(
     request: Request,
     workspace: str | None = None,
     owner: str | None = None,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Any:
-    """The event table, oldest first after ``after``; with ``Accept: text/event-stream``
-    a live stream (server-sent events) of new events instead."""
+    """The event table, oldest first after ``after`` (default: from the first); with
+    ``Accept: text/event-stream`` a live stream (server-sent events) of the events after
+    ``after``, as they come (default: from now; ``Last-Event-ID`` resumes)."""
     if not who.admin:
         if owner is not None and owner != who.owner:
             raise NotFound(f"no events of owner {owner!r}")
         owner = who.owner
     if "text/event-stream" in request.headers.get("accept", ""):
         return StreamingResponse(
-            stream_events(rt.dy, request, workspace=workspace, owner=owner, after=after or None),
+            stream_events(rt.dy, request, workspace=workspace, owner=owner, after=after),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-    rows = rt.dy.events(after=after, limit=limit, workspace=workspace, owner=owner)
+    rows = rt.dy.events(after=after or 0, limit=limit, workspace=workspace, owner=owner)
     return {"events": [event_json(r) for r in rows]}

@@ -71,6 +71,10 @@ def change(
         new_policy = {**_fitting(store, POLICY_KEY, configured), **(policy or {})}
         new_reconciler = {**_fitting(store, RECONCILER_KEY, configured), **(reconciler or {})}
         settings = _apply(configured, new_policy, new_reconciler)
+        # a field set to what the file says follows the file again (a GET -> PUT round
+        # trip overrides nothing)
+        new_policy = _differing(new_policy, settings.policy, configured.policy)
+        new_reconciler = _differing(new_reconciler, settings.reconciler, configured.reconciler)
         # both sections, as fitted: stale fields go with any change
         _write(store, POLICY_KEY, settings.policy, new_policy)
         _write(store, RECONCILER_KEY, settings.reconciler, new_reconciler)
@@ -153,6 +157,17 @@ def _apply(
     except ValidationError as exc:
         raise InvalidInput(f"invalid policy: {describe_validation(exc.errors())}") from None
     return configured.model_copy(update={"policy": new_policy, "reconciler": new_reconciler})
+
+
+def _differing(
+    fields: Mapping[str, Any], in_force: BaseModel, configured: BaseModel
+) -> dict[str, Any]:
+    """The fields whose value in force differs from the configured one."""
+    return {
+        name: v
+        for name, v in fields.items()
+        if getattr(in_force, name) != getattr(configured, name)
+    }
 
 
 def _write(store: Store, key: str, in_force: BaseModel, fields: Mapping[str, Any]) -> None:
