@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import stat
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -235,3 +236,18 @@ def test_unreachable_and_bad_urls(tmp_path: Path) -> None:
     (tmp_path / "dir.db").mkdir()
     with pytest.raises(StoreUnavailable, match="cannot open the store"):
         Store.open(f"sqlite:///{tmp_path / 'dir.db'}")
+
+
+def test_the_store_and_its_directory_are_private(tmp_path: Path) -> None:
+    """They hold every key and owner and the token hashes: no one else may read them."""
+    data = tmp_path / "fresh" / "data"
+    store = Store.open(f"sqlite:///{data / 'dockyard.db'}")
+    try:
+        store.meta.set("k", "v")  # a write: the WAL file exists now
+    finally:
+        store.close()
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "fresh").stat().st_mode) == 0o700
+    for name in ("dockyard.db", "dockyard.db-wal", "dockyard.db-shm"):
+        if (data / name).exists():
+            assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name

@@ -38,7 +38,7 @@ def claim_slot(data_dir: Path, *, interval_s: float, now: float | None = None) -
         existed = True
     except FileNotFoundError:
         existed = False
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     with marker.open("a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

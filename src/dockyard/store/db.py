@@ -13,6 +13,7 @@ Database errors are translated here, once: cannot open or reach the database is
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -101,7 +102,7 @@ def _create_engine(url: str) -> sa.Engine:
         raise StoreError(f"invalid database URL {url!r}: {exc}") from exc
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(parsed.database))
         engine = sa.create_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
@@ -112,6 +113,21 @@ def _create_engine(url: str) -> sa.Engine:
         raise StoreError(
             f"no driver for {parsed.get_backend_name()}: install dockyard[postgres]"
         ) from exc
+
+
+def _private_file(path: Path) -> None:
+    """The database file, and the directories dockyard makes for it, readable by their
+    owner only: they hold every key and owner, and the hashes of the API tokens. SQLite
+    gives its -wal and -shm files the database file's permissions."""
+    missing = [p for p in reversed(path.parents) if not p.exists()]
+    for directory in missing:
+        directory.mkdir(mode=0o700, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StoreUnavailable(f"cannot create the store at {path}: {exc.strerror}") from exc
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -33,7 +33,7 @@ def listen(data_dir: Path, *, stop: threading.Event, wake: Callable[[], None]) -
         with suppress(FileNotFoundError):
             path.unlink()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             sock.bind(str(path))
         except OSError as exc:
             log.info("no wake socket (%s); other processes cannot wake this loop", exc)
