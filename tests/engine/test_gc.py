@@ -54,11 +54,13 @@ def planned(dy: Dockyard, request: GcRequest = NOW) -> dict[str, Kind]:
 
 
 def snapshot_image(dy: Dockyard, docker: DockerEngine, tag: str) -> str:
-    """An image labelled as this installation's (like a checkpoint snapshot)."""
+    """An image this installation made itself (as it records a checkpoint commit)."""
     dy.acquire(AcquireRequest(key=f"src-{tag}"))
-    return docker.commit(
+    image = docker.commit(
         ref=dy.get(f"src-{tag}").name, repo="dockyard-gc-test", tag=tag, labels=ours(dy)
     )
+    dy.ctx.store.images.made(image, at=dy.ctx.now())
+    return image
 
 
 def test_containers_running_kept_or_foreign_are_never_planned(
@@ -137,6 +139,7 @@ def test_an_image_another_is_committed_from_goes_after_it(
     parent = snapshot_image(dy, docker, "parent")
     user = stopped_container(docker, raw, {}, image=parent)
     child = docker.commit(ref=user, repo="dockyard-gc-test", tag="child", labels=ours(dy))
+    dy.ctx.store.images.made(child, at=dy.ctx.now())
     docker.remove_container(ref=user)
     assert docker.inspect_image(ref=child).parent_id == parent
 
@@ -230,3 +233,26 @@ def test_another_installations_snapshots_are_never_planned(
     finally:
         other.close()
     assert theirs not in [i.ref for i in dy.gc_plan(NOW).items]
+
+
+def test_images_that_inherit_our_labels_are_never_taken_for_ours(
+    dy: Dockyard, docker: DockerEngine
+) -> None:
+    """An image built FROM the workspace image, or committed from one of our containers
+    by someone else, carries every label of ours; only what dockyard recorded is its."""
+    dy.acquire(AcquireRequest(key="theirs-from"))
+    name = dy.get("theirs-from").name
+    theirs = docker.commit(ref=name, repo="dockyard-gc-test", tag="by-a-user", labels={})
+    assert docker.inspect_image(ref=theirs).labels.get(LABEL_INSTALLATION) == dy.ctx.installation
+    ours_image = snapshot_image(dy, docker, "recorded")
+    images = [i.ref for i in dy.gc_plan(NOW).items if i.kind is Kind.IMAGE]
+    assert theirs not in images
+    assert ours_image in images
+    assert docker.inspect_image(ref=IMAGE).id not in images  # its label: dockyard.image
+
+
+def test_a_kept_workspaces_container_is_not_in_the_preview(dy: Dockyard) -> None:
+    dy.acquire(AcquireRequest(key="kept-later"))
+    dy.stop("kept-later")
+    dy.keep("kept-later")  # after the container was made: its label still says not kept
+    assert dy.get("kept-later").name not in planned(dy)

@@ -169,3 +169,18 @@ def test_volumes_only_when_no_workspace_needs_them() -> None:
 def test_images_and_volumes_only_when_asked() -> None:
     the_facts = facts(images=[image("a")], volumes=[volume("orphan", None)])
     assert names(GcRequest(age=7 * D), the_facts) == []
+
+
+def test_a_workspace_kept_with_dockyard_keep_is_never_planned() -> None:
+    """The preview listed its stopped container (the label says not kept: `keep` came
+    after the container), and apply then skipped it: plan and apply must agree."""
+    kept = workspace(key="k", keep=True, state=State.STOPPED)
+    parked = workspace(key="p", keep=True, state=State.PARKED, state_changed_at=T0)
+    the_facts = facts(
+        containers=[container("c-k", key="k")],
+        volumes=[volume("v-p", "p")],
+        workspaces=[kept, parked],
+    )
+    plan = plan_gc(now=NOW, request=ALL, facts=the_facts)
+    assert plan.items == ()
+    assert ("c-k", "kept") in plan.kept and ("v-p", "kept") in plan.kept

@@ -120,7 +120,8 @@ def next_gc(*, now: datetime, interval: timedelta, last: datetime | None) -> dat
 
 def plan_gc(*, now: datetime, request: GcRequest, facts: Facts) -> GcPlan:
     kept: list[tuple[str, str]] = []
-    items = _containers(now, request.age, facts.containers, kept)
+    kept_keys = {ws.key for ws in facts.workspaces if ws.keep}  # `dockyard keep`
+    items = _containers(now, request.age, facts.containers, kept, kept_keys)
     if request.images:
         items += _images(now, request, facts, kept)
     if request.volumes:
@@ -129,13 +130,17 @@ def plan_gc(*, now: datetime, request: GcRequest, facts: Facts) -> GcPlan:
 
 
 def _containers(
-    now: datetime, age: timedelta, containers: Sequence[ContainerFacts], kept: list[tuple[str, str]]
+    now: datetime,
+    age: timedelta,
+    containers: Sequence[ContainerFacts],
+    kept: list[tuple[str, str]],
+    kept_keys: set[str],
 ) -> list[Item]:
     items = []
     for c in containers:
         if c.running:
             continue
-        if c.keep:
+        if c.keep or (c.key is not None and c.key in kept_keys):
             kept.append((c.name, "kept"))
             continue
         since = c.finished_at or c.created_at
@@ -211,10 +216,10 @@ def _volumes(
     for volume in facts.volumes:
         if volume.mounted_by:
             continue
-        if volume.keep:
+        ws = records.get(volume.key or "")
+        if volume.keep or (ws is not None and ws.keep):
             kept.append((volume.name, "kept"))
             continue
-        ws = records.get(volume.key or "")
         since = volume.created_at
         if ws is None:
             reason = "its workspace no longer exists"

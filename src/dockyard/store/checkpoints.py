@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from dockyard.core.model import Checkpoint, CheckpointKind, SaveStrategy
 from dockyard.store.db import Database
-from dockyard.store.schema import checkpoints, image_use, workspaces
+from dockyard.store.schema import checkpoints, image_use, made_images, workspaces
 
 _NEWEST_FIRST = (checkpoints.c.created_at.desc(), checkpoints.c.id.desc())
 
@@ -76,8 +76,19 @@ class Checkpoints:
 
 
 class ImageUse:
+    """When dockyard last ran a container from an image, and which images it made."""
+
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    def made(self, image_id: str, *, at: datetime) -> None:
+        """Record that this installation made ``image_id`` (a checkpoint commit)."""
+        with self._db.write() as conn:
+            conn.execute(self._db.insert_ignore(made_images).values(image_id=image_id, made_at=at))
+
+    def made_ids(self) -> set[str]:
+        with self._db.read() as conn:
+            return {str(row.image_id) for row in conn.execute(sa.select(made_images.c.image_id))}
 
     def record(self, image_id: str, *, at: datetime) -> None:
         """Remember that a container was created or started from ``image_id`` at ``at``."""
@@ -96,8 +107,10 @@ class ImageUse:
             return {row.image_id: row.last_used_at for row in conn.execute(sa.select(image_use))}
 
     def forget(self, image_id: str) -> None:
+        """The image is gone: its use and its making."""
         with self._db.write() as conn:
             conn.execute(image_use.delete().where(image_use.c.image_id == image_id))
+            conn.execute(made_images.delete().where(made_images.c.image_id == image_id))
 
 
 def _checkpoint_row(checkpoint: Checkpoint) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0007"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -134,6 +134,16 @@ image_use = sa.Table(
     metadata,
     sa.Column("image_id", sa.String(128), primary_key=True),
     sa.Column("last_used_at", UTCDateTime, nullable=False),
+)
+
+#: Images this installation made itself (checkpoint commits): the only ones gc may take
+#: for its own. A label cannot say so: images built FROM ours or committed from our
+#: containers by anyone inherit every label.
+made_images = sa.Table(
+    "made_images",
+    metadata,
+    sa.Column("image_id", sa.String(128), primary_key=True),
+    sa.Column("made_at", UTCDateTime, nullable=False),
 )
 
 tokens = sa.Table(

@@ -1,5 +1,10 @@
 """``gc``: observe what dockyard owns, plan removals (``core.gc``), apply exactly that plan.
 
+What dockyard owns is told by labels for containers and volumes (made with this
+installation's id), and by its own record for images (``store.images.made``: the
+checkpoints it committed), never by an image's labels, which images built from ours
+inherit; ``gc.image_prefixes`` names more.
+
 Applying re-checks every item just before removing it and skips, with the reason,
 anything that changed since the plan: a container that started, an image a new
 container uses, a volume that got mounted or whose workspace needs it again. Nothing
@@ -45,9 +50,6 @@ from dockyard.service.runtime.context import Context, Progress, no_progress
 from dockyard.service.runtime.locking import SHORT_WAIT
 from dockyard.service.workspaces.parking import park_locked
 
-#: Label the workspace image build puts on images dockyard built.
-LABEL_IMAGE = "dockyard.image"
-
 
 class GcOutcome(enum.StrEnum):
     """What became of one item of a gc plan."""
@@ -81,6 +83,7 @@ def observe(ctx: Context, request: GcRequest, *, sizes: bool = True) -> Facts:
         used = ctx.store.images.all()
         every_image = ctx.engine.list_images(labels={})
         children = Counter(image.parent_id for image in every_image if image.parent_id)
+        made = ctx.store.images.made_ids()
         images = [
             ImageFacts(
                 id=image.id,
@@ -92,7 +95,7 @@ def observe(ctx: Context, request: GcRequest, *, sizes: bool = True) -> Facts:
                 children=children[image.id],
             )
             for image in every_image
-            if _is_dockyards(ctx, image)
+            if image.id in made or _named_for_gc(ctx, image)
         ]
     volumes: list[VolumeFacts] = []
     if request.volumes:
@@ -132,18 +135,10 @@ def _container_facts(ctx: Context, summary: ContainerSummary) -> ContainerFacts:
     )
 
 
-def _is_dockyards(ctx: Context, image: ImageInfo) -> bool:
-    """One of this installation's checkpoint images, an image dockyard built, or one
-    whose tag matches ``gc.image_prefixes``; never another installation's (an image
-    committed from a container keeps its base image's labels, so a snapshot of another
-    installation also says it was built by dockyard)."""
-    owner = image.labels.get(LABEL_INSTALLATION)
-    if owner is not None:
-        return owner == ctx.installation
+def _named_for_gc(ctx: Context, image: ImageInfo) -> bool:
+    """An image whose name the settings give to gc (``gc.image_prefixes``)."""
     prefixes = ctx.settings.gc.image_prefixes
-    return LABEL_IMAGE in image.labels or any(
-        fnmatch.fnmatchcase(tag, f"{p}*") for tag in image.tags for p in prefixes
-    )
+    return any(fnmatch.fnmatchcase(tag, f"{p}*") for tag in image.tags for p in prefixes)
 
 
 # -- applying -------------------------------------------------------------------------------

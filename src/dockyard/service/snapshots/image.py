@@ -39,6 +39,7 @@ class ImageStrategy:
                 labels=labels_for(ctx, ws, role="checkpoint"),
             )
             image = ctx.engine.inspect_image(ref=image_id)
+            ctx.store.images.made(image.id, at=ctx.now())  # gc may remove it, as ours
             progress(checkpoints.STEP_EXPORTED)
             done = replace(intent, ref=image.id, size_bytes=image.size)
             return checkpoints.verified(ctx, ws, done)
