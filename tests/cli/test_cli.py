@@ -15,6 +15,8 @@ import sys
 import termios
 import threading
 import time
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,21 @@ class CLI:
         code = main(["--data-dir", str(self.data), *args])
         out, err = self.capsys.readouterr()
         return code, out, err
+
+    def idle(self, key: str, *, for_: timedelta) -> None:
+        """Make ``key`` look unused for ``for_`` (activity never moves back by itself)."""
+        store = Store.open(f"sqlite:///{self.data / 'dockyard.db'}")
+        try:
+            ws = store.workspaces.get(key)
+            assert ws is not None
+            aged = replace(
+                ws,
+                last_activity_at=ws.last_activity_at - for_,
+                started_at=ws.started_at - for_ if ws.started_at else None,
+            )
+            assert store.workspaces.save(aged, expect_state=ws.state)
+        finally:
+            store.close()
 
     @property
     def installation(self) -> str:
@@ -374,9 +391,11 @@ def test_doctor(cli: CLI, docker: DockerEngine) -> None:
 
 
 def test_clean_dry_run_shows_the_plan_and_changes_nothing(cli: CLI) -> None:
-    cli("up", "due", "--idle-timeout", "0s")
-    cli("up", "kept", "--idle-timeout", "0s", "--keep")
+    cli("up", "due", "--idle-timeout", "1m")
+    cli("up", "kept", "--idle-timeout", "1m", "--keep")
     cli("up", "fresh")
+    cli.idle("due", for_=timedelta(minutes=2))
+    cli.idle("kept", for_=timedelta(minutes=2))
     code, out, _ = cli("clean", "--dry-run")
     assert code == 0
     lines = out.splitlines()
@@ -407,7 +426,8 @@ def test_ls_shows_what_comes_next(cli: CLI) -> None:
 
 
 def test_keep_and_unkeep(cli: CLI) -> None:
-    cli("up", "k", "--idle-timeout", "0s")
+    cli("up", "k", "--idle-timeout", "1m")
+    cli.idle("k", for_=timedelta(minutes=2))
     assert cli("keep", "k") == (0, "kept k\n", "")
     assert cli("keep", "k") == (0, "k: already kept\n", "")
     assert json.loads(cli("clean", "--json")[1])["actions"] == []

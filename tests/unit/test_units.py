@@ -7,6 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dockyard.core.units import (
+    DURATION_MAX,
+    SIZE_MAX,
     duration_text,
     format_duration,
     format_size,
@@ -110,8 +112,20 @@ def test_parsers_reject_other_types_with_a_value_error(value: object) -> None:
         parse_size(value)  # type: ignore[arg-type]
 
 
-@given(st.integers(min_value=0, max_value=10**12))
+@given(st.integers(min_value=0, max_value=int(DURATION_MAX.total_seconds() * 1000)))
 def test_settings_write_durations_exactly(millis: int) -> None:
     """What the settings store (a policy set over the API) reads back the same."""
     delta = timedelta(milliseconds=millis)
     assert parse_duration(duration_text(delta)) == delta
+
+
+@pytest.mark.parametrize("text", ["999999999999d", "3651d", "99999999999999d", 10.0**20])
+def test_durations_longer_than_ten_years_are_refused(text: str | float) -> None:
+    with pytest.raises(ValueError, match="at most 3650d"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize("size", [99999999999999999999999999, SIZE_MAX + 1, "2000000t"])
+def test_sizes_beyond_a_pebibyte_are_refused(size: int | str) -> None:
+    with pytest.raises(ValueError, match="at most"):
+        parse_size(size)

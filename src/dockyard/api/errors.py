@@ -15,6 +15,7 @@ from dockyard.core.errors import (
     EngineError,
     Forbidden,
     InvalidInput,
+    InvalidValue,
     NotFound,
     ProvisionFailed,
     QuotaExceeded,
@@ -36,6 +37,7 @@ RETRY_AFTER_S = 5
 _STATUSES: tuple[tuple[type[DockyardError], int], ...] = (
     (Unauthorized, 401),
     (Forbidden, 403),
+    (InvalidValue, 422),
     (InvalidInput, 400),
     (NotFound, 404),
     (Conflict, 409),

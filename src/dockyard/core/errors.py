@@ -8,6 +8,7 @@ environments or tokens.
 
     DockyardError
     ├── InvalidInput            bad key, value, path, setting          exit 2
+    │   ├── InvalidValue        out of its bounds (HTTP 422)
     │   ├── InvalidKey
     │   └── SettingsError       names the key path (policy.rules[2].idle_timeout)
     ├── Unauthorized            no token, or an unknown one             exit 2
@@ -60,6 +61,12 @@ class DockyardError(Exception):
 class InvalidInput(DockyardError):
     code = "invalid_input"
     exit_code = 2
+
+
+class InvalidValue(InvalidInput):
+    """A well-formed request with a value outside what it may be (HTTP 422)."""
+
+    code = "invalid_value"
 
 
 class InvalidKey(InvalidInput):

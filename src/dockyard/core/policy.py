@@ -65,7 +65,10 @@ def knob(
     return field(default=default, metadata={"knob": meta})
 
 
+S = timedelta(seconds=1)
 M = timedelta(minutes=1)
+#: Counts beyond this are typing errors.
+COUNT_MAX = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +76,10 @@ class Policy:
     """Timeouts and limits in force. Defaults are DESIGN.md section 4."""
 
     idle_timeout: timedelta = knob(
-        45 * M, "no activity this long and a running workspace is parked", on_acquire=True
+        45 * M,
+        "no activity this long and a running workspace is parked",
+        minimum=S,
+        on_acquire=True,
     )
     warn_before: timedelta = knob(
         5 * M,
@@ -81,32 +87,49 @@ class Policy:
         per_workspace=True,
     )
     max_lifetime: timedelta = knob(
-        24 * 60 * M, "caps how far `extend` can push a deadline past the start", per_workspace=True
+        24 * 60 * M,
+        "caps how far `extend` can push a deadline past the start",
+        minimum=S,
+        per_workspace=True,
     )
     stopped_retention: timedelta = knob(
         60 * M, "a stopped workspace is parked after this long", per_workspace=True
     )
     orphan_grace: timedelta = knob(10 * M, "before a container with no record is removed")
     checkpoint_retention: timedelta = knob(
-        7 * 24 * 60 * M, "how long a checkpoint of parked work is kept", per_workspace=True
+        7 * 24 * 60 * M,
+        "how long a checkpoint of parked work is kept (0 would drop it as it is made)",
+        minimum=M,
+        per_workspace=True,
     )
-    max_workspaces_per_owner: int = knob(5, "live workspaces an owner may have", minimum=1)
-    max_sessions_per_workspace: int = knob(5, "live sessions a workspace may have", minimum=1)
+    max_workspaces_per_owner: int = knob(
+        5, "live workspaces an owner may have", minimum=1, maximum=COUNT_MAX
+    )
+    max_sessions_per_workspace: int = knob(
+        5, "live sessions a workspace may have", minimum=1, maximum=COUNT_MAX
+    )
     quota_idle_after: timedelta = knob(
         5 * M, "unused this long before the quota may park a workspace for another"
     )
     leftover_grace: timedelta = knob(1 * M, "before a never-started container is removed")
     interrupted_after: timedelta = knob(
-        2 * M, "before a stuck create, restore or park is recovered"
+        2 * M, "before a stuck create, restore or park is recovered", minimum=10 * S
     )
     busy_cpu_percent: float = knob(
-        5.0, "CPU use (percent of one CPU) that counts as activity; 0 = never", minimum=0.0
+        5.0,
+        "CPU use (percent of one CPU) that counts as activity; 0 = never",
+        minimum=0.0,
+        maximum=100.0 * 1024,
     )
     busy_processes: tuple[str, ...] = knob(
         (), "process names whose presence counts as activity (e.g. make, npm)"
     )
-    save_retry_min: timedelta = knob(1 * M, "first retry of a failed save; doubles per failure")
-    save_retry_max: timedelta = knob(60 * M, "longest wait between retries of a failed save")
+    save_retry_min: timedelta = knob(
+        1 * M, "first retry of a failed save; doubles per failure", minimum=S
+    )
+    save_retry_max: timedelta = knob(
+        60 * M, "longest wait between retries of a failed save", minimum=S
+    )
     rules: Sequence[Rule] = ()
 
     def apply(self, overrides: PolicyOverrides) -> Policy:

@@ -23,6 +23,11 @@ _DURATION_UNITS = {
     "w": 604800.0,
 }
 _DURATION_HINT = "expected a duration like 90s, 45m, 1h30m or 7d"
+#: The longest duration anything takes (ten years): longer ones are typing errors, and
+#: overflow the date arithmetic (a deadline of now + 10**12 days does not exist).
+DURATION_MAX = timedelta(days=3650)
+#: The largest size anything takes (a pebibyte; the store's integers hold 2**63).
+SIZE_MAX = 1024**5
 
 
 def parse_duration(text: str | float | timedelta) -> timedelta:
@@ -39,6 +44,8 @@ def parse_duration(text: str | float | timedelta) -> timedelta:
         raise ValueError(_DURATION_HINT)
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"{_DURATION_HINT}, not negative or infinite")
+    if seconds > DURATION_MAX.total_seconds():
+        raise ValueError(f"{_DURATION_HINT}, at most {format_duration(DURATION_MAX)}")
     return timedelta(seconds=seconds)
 
 
@@ -122,6 +129,8 @@ def parse_size(text: str | int) -> int:
         value = int(float(number) * table[prefix])
     if value <= 0:
         raise ValueError(f"{_SIZE_HINT}, and greater than zero")
+    if value > SIZE_MAX:
+        raise ValueError(f"{_SIZE_HINT}, at most {format_size(SIZE_MAX)}")
     return value
 
 

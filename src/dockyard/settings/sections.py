@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr
 
 from dockyard.core.model import Resources, SaveStrategy
 from dockyard.settings.policy import PolicySettings
-from dockyard.settings.types import Duration, Section, Size
+from dockyard.settings.types import Duration, NonZeroDuration, Section, Size
 
 DEFAULT_IMAGE = "dockyard/workspace:latest"
 
@@ -52,7 +52,7 @@ class WorkspaceSettings(Section):
 class ReconcilerSettings(Section):
     """The loop that applies the policy (``dockyard reconcile``, ``serve``, ``clean``)."""
 
-    max_interval: Duration = Field(
+    max_interval: NonZeroDuration = Field(
         timedelta(seconds=60), description="longest sleep between passes"
     )
     workers: int = Field(
@@ -102,7 +102,7 @@ class ApiSettings(Section):
     admin_token: SecretStr | None = Field(
         None, description="admin bearer token; default: one generated on first serve"
     )
-    exec_timeout: Duration = Field(
+    exec_timeout: NonZeroDuration = Field(
         timedelta(minutes=10), description="longest exec over the API unless asked for less"
     )
     webhooks: tuple[WebhookSettings, ...] = ()

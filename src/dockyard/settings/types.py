@@ -80,3 +80,8 @@ def _bounds(minimum: KnobValue | None, maximum: KnobValue | None) -> Any:
 
 def _show(value: KnobValue) -> str:
     return format_duration(value) if isinstance(value, timedelta) else str(value)
+
+
+#: A duration of at least a second: where zero would make it mean nothing (an interval
+#: of 0 spins a loop; a timeout of 0 fails everything).
+NonZeroDuration = Annotated[Duration, AfterValidator(_bounds(timedelta(seconds=1), None))]

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 
 from dockyard.api.routes.deps import Admin, Rt
 from dockyard.api.runtime import Runtime
-from dockyard.core.errors import InvalidInput
+from dockyard.core.errors import InvalidValue
 
 router = APIRouter(tags=["admin"])
 
@@ -42,14 +42,14 @@ def put_policy(body: dict[str, Any], rt: Rt, _who: Admin) -> dict[str, Any]:
     changes = dict(body)
     reconciler = changes.pop("reconciler", None) or {}
     if not isinstance(reconciler, dict):
-        raise InvalidInput("reconciler: expected an object")
+        raise InvalidValue("reconciler: expected an object")
     reconciler = dict(reconciler)
     enabled = reconciler.pop("enabled", None)
     if enabled is not None and not isinstance(enabled, bool):
-        raise InvalidInput("reconciler.enabled: expected true or false")
+        raise InvalidValue("reconciler.enabled: expected true or false")
     unknown = set(reconciler) - RECONCILER_FIELDS
     if unknown:
-        raise InvalidInput(f"reconciler: unknown fields {sorted(unknown)}")
+        raise InvalidValue(f"reconciler: unknown fields {sorted(unknown)}")
     before = _policy_json(rt)
     rt.dy.change_policy(policy=changes, reconciler=reconciler)
     if enabled is not None:

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from dockyard.api import schemas
 from dockyard.api.routes.deps import Rt, Who, runtime_of, view_json, visible
 from dockyard.core.checkpoints import checkpoint_json
-from dockyard.core.errors import Forbidden, InvalidInput, NotFound
+from dockyard.core.errors import Forbidden, InvalidValue, NotFound
 from dockyard.core.model import Outcome, State
 from dockyard.service import STDERR, AcquireRequest
 
@@ -185,7 +185,7 @@ def exec_(key: str, body: schemas.ExecBody, rt: Rt, who: Who) -> dict[str, Any]:
     limit = rt.dy.settings.api.exec_timeout
     timeout = min(body.timeout, limit) if body.timeout is not None else limit
     if timeout.total_seconds() < 1:
-        raise InvalidInput("timeout must be at least 1s")
+        raise InvalidValue("timeout must be at least 1s")
     argv = ["timeout", "-s", "KILL", str(int(timeout.total_seconds())), *body.command]
     out, err = bytearray(), bytearray()
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from dockyard.core.errors import InvalidInput, describe_validation
+from dockyard.core.errors import InvalidValue, describe_validation
 from dockyard.settings import PolicySettings, ReconcilerSettings, Settings
 from dockyard.store import Store
 
@@ -155,7 +155,7 @@ def _apply(
             {**_configured(configured, RECONCILER_KEY), **reconciler}
         )
     except ValidationError as exc:
-        raise InvalidInput(f"invalid policy: {describe_validation(exc.errors())}") from None
+        raise InvalidValue(f"invalid policy: {describe_validation(exc.errors())}") from None
     return configured.model_copy(update={"policy": new_policy, "reconciler": new_reconciler})
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dockyard.core.actions import Reason
-from dockyard.core.errors import Conflict, InvalidInput, NotFound
+from dockyard.core.errors import Conflict, InvalidValue, NotFound
 from dockyard.core.events import EventType
 from dockyard.core.model import (
     ACTIVE_STATES,
@@ -64,11 +64,11 @@ def _validate_request(request: AcquireRequest) -> None:
         parse_repo(request.repo)
     validate_user_labels(request.labels)
     if request.cpus is not None and not 0 < request.cpus <= 1024:
-        raise InvalidInput(f"cpus must be between 0 and 1024, got {request.cpus}")
+        raise InvalidValue(f"cpus must be between 0 and 1024, got {request.cpus}")
     if request.memory is not None and request.memory < 6 * 1024**2:
-        raise InvalidInput("memory must be at least 6MiB (the engine's minimum)")
+        raise InvalidValue("memory must be at least 6MiB (the engine's minimum)")
     if request.pids is not None and request.pids < 16:
-        raise InvalidInput(f"pids must be at least 16, got {request.pids}")
+        raise InvalidValue(f"pids must be at least 16, got {request.pids}")
 
 
 def _check_owner(ws: Workspace, request: AcquireRequest) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from dockyard.core.deadlines import extended_deadline, idle_deadline
-from dockyard.core.errors import Conflict, InvalidInput, NotFound
+from dockyard.core.errors import Conflict, InvalidValue, NotFound
 from dockyard.core.events import EventType
 from dockyard.core.model import State, Workspace
 from dockyard.core.naming import validate_key
@@ -58,7 +58,7 @@ class Extension:
 def extend(ctx: Context, key: str, *, by: timedelta) -> Extension:
     """Push the idle deadline forward by ``by`` (never backward, never past the cap)."""
     if by <= timedelta(0):
-        raise InvalidInput("extend needs a positive duration")
+        raise InvalidValue("extend needs a positive duration")
     for _attempt in range(5):
         ws = require_running(ctx, key)
         policy = ctx.policy_for(ws)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from dockyard.core.errors import Conflict, DockyardError, InvalidInput
+from dockyard.core.errors import Conflict, DockyardError, InvalidValue
 from dockyard.core.model import SessionKind
 from dockyard.engine.base import ExecSpec
 from dockyard.engine.process import OutputSink, run
@@ -44,7 +44,7 @@ def exec_in(
     terminal sets its size there: ``resize_exec``). ``owner``: only that owner's.
     """
     if not argv:
-        raise InvalidInput("exec needs a command")
+        raise InvalidValue("exec needs a command")
     ws = require_running(ctx, key, owner=owner)
     policy = ctx.policy_for(ws)
     if session is None:
@@ -91,5 +91,5 @@ _TERMINAL_DIMENSION = range(1, 65536)
 def resize_exec(ctx: Context, exec_id: str, *, rows: int, cols: int) -> None:
     """Set the terminal size of a running tty exec (a shell follows its window)."""
     if rows not in _TERMINAL_DIMENSION or cols not in _TERMINAL_DIMENSION:
-        raise InvalidInput(f"a terminal size is 1..65535 rows and columns, got {rows}x{cols}")
+        raise InvalidValue(f"a terminal size is 1..65535 rows and columns, got {rows}x{cols}")
     ctx.engine.exec_resize(exec_id=exec_id, rows=rows, cols=cols)
