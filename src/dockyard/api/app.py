@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from dockyard import __version__
 from dockyard.api import errors
+from dockyard.api.guard import Guard
 from dockyard.api.routes import router
 from dockyard.api.runtime import Runtime
 
@@ -49,6 +50,12 @@ def create_app(runtime: Runtime, *, start_reconciler: bool = True) -> FastAPI:
     )
     app.state.runtime = runtime
     errors.install(app)
+    app.add_middleware(
+        Guard,
+        lookup=lambda digest: runtime.dy.principal(digest, admin_hash=None),
+        admin_hash=runtime.admin_hash,
+        max_body=runtime.dy.settings.api.max_body,
+    )
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

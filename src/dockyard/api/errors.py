@@ -51,6 +51,9 @@ _STATUSES: tuple[tuple[type[DockyardError], int], ...] = (
 )
 
 
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
+
+
 def status_of(exc: DockyardError) -> int:
     return next((status for kind, status in _STATUSES if isinstance(exc, kind)), 500)
 
@@ -59,14 +62,18 @@ def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
     return {"error": {"code": code, "message": message}}
 
 
+def error_response(exc: DockyardError) -> JSONResponse:
+    status = status_of(exc)
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
+    return JSONResponse(error_body(exc.code, exc.message), status, headers=headers)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DockyardError)
     async def dockyard_error(_request: Request, exc: DockyardError) -> JSONResponse:
-        status = status_of(exc)
-        headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
-        if status == 401:
-            headers = {"WWW-Authenticate": "Bearer"}
-        return JSONResponse(error_body(exc.code, exc.message), status, headers=headers)
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -79,5 +86,5 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code)
+        code = HTTP_CODES.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, exc.headers)

@@ -105,6 +105,9 @@ class ApiSettings(Section):
     exec_timeout: NonZeroDuration = Field(
         timedelta(minutes=10), description="longest exec over the API unless asked for less"
     )
+    max_body: Size = Field(
+        2 * 1024**2, description="largest request body; a larger one is refused (413) unread"
+    )
     webhooks: tuple[WebhookSettings, ...] = ()
 
 

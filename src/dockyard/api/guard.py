@@ -1,0 +1,112 @@
+"""The door of the API, in front of everything else: who is calling, and how much they
+may send. A request without a valid token is answered 401 before a byte of its body is
+read; a body larger than ``api.max_body`` is answered 413 (at once when its
+``Content-Length`` says so, else when the reading passes the cap). Routes then find the
+caller in ``request.state.principal``.
+
+A plain ASGI middleware, not ``BaseHTTPMiddleware``: that one buffers responses (the
+event stream would stall) and costs a task per request (a touch would feel it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import HTTPException
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dockyard.api.auth import token_digest
+from dockyard.api.errors import HTTP_CODES, error_body, error_response
+from dockyard.core.errors import DockyardError
+from dockyard.core.units import format_size
+from dockyard.service import Principal, admin_principal
+
+#: What anyone may read: the API's description, its docs page.
+PUBLIC = frozenset({"/api/v1/openapi.json", "/api/v1/docs", "/api/v1/docs/oauth2-redirect"})
+API_PREFIX = "/api/v1/"
+
+Lookup = Callable[[str], Principal]
+
+
+class Guard:
+    def __init__(
+        self, app: ASGIApp, *, lookup: Lookup, admin_hash: str | None, max_body: int
+    ) -> None:
+        self.app = app
+        self.lookup = lookup
+        self.admin_hash = admin_hash
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        refused = None
+        if needs_token(scope["path"]):
+            try:
+                principal = await self._principal(headers.get("authorization"))
+            except DockyardError as exc:
+                refused = error_response(exc)
+            else:
+                scope.setdefault("state", {})["principal"] = principal
+        refused = refused or self._declared_size_refused(headers.get("content-length"))
+        if refused is not None:
+            # the body stays unread: the connection cannot carry another request
+            refused.headers["Connection"] = "close"
+            await refused(scope, receive, send)
+            return
+        await self.app(scope, capped(receive, self.max_body), send)
+
+    def _declared_size_refused(self, length: str | None) -> JSONResponse | None:
+        if length is None:
+            return None
+        if not length.isdigit():
+            return _refusal(400, "invalid_input", f"Content-Length {length[:32]!r} is no size")
+        if int(length) > self.max_body:
+            return _too_large(self.max_body)
+        return None
+
+    async def _principal(self, authorization: str | None) -> Principal:
+        digest = token_digest(authorization)
+        found = admin_principal(digest, admin_hash=self.admin_hash)  # no I/O, no thread hop
+        if found is not None:
+            return found
+        return await run_in_threadpool(self.lookup, digest)
+
+
+def needs_token(path: str) -> bool:
+    return path.startswith(API_PREFIX) and path not in PUBLIC
+
+
+def capped(receive: Receive, limit: int) -> Callable[[], Awaitable[Message]]:
+    """``receive`` that refuses (an HTTP 413, which FastAPI passes on as it is) once the
+    body read passes ``limit`` bytes: a chunked body declares no length."""
+    seen = 0
+
+    async def receive_capped() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                # what is left of the body stays unread: close after the answer
+                raise HTTPException(413, _too_large_message(limit), headers={"Connection": "close"})
+        return message
+
+    return receive_capped
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return _refusal(413, HTTP_CODES[413], _too_large_message(limit))
+
+
+def _too_large_message(limit: int) -> str:
+    return f"the request body is larger than api.max_body ({format_size(limit)})"
+
+
+def _refusal(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse(error_body(code, message), status)
