@@ -69,6 +69,34 @@ def test_workspace_routes_end_to_end(server: Server) -> None:
         assert missing.json()["error"]["code"] == "not_found"
 
 
+def test_a_key_with_slashes_is_addressed_by_every_route(server: Server) -> None:
+    """The README's own ``myapp@feature/auth``, as it is and percent-encoded."""
+    key = "myapp@feature/auth"
+    with server.client() as api:
+        assert api.post("/api/v1/workspaces", json={"key": key}).status_code == 201
+        for path in (f"/api/v1/workspaces/{key}", "/api/v1/workspaces/myapp%40feature%2Fauth"):
+            assert api.get(path).json()["key"] == key
+            assert api.post(f"{path}/touch").json()["key"] == key
+            assert api.post(f"{path}/extend", json={"by": "1m"}).json()["key"] == key
+            assert api.post(f"{path}/keep").json()["keep"] is True
+            assert api.post(f"{path}/unkeep").json()["keep"] is False
+            ran = api.post(f"{path}/exec", json={"command": ["echo", "hi"]}).json()
+            assert ran["stdout"] == "hi\n"
+            assert api.get(f"{path}/resources").status_code == 200
+            opened = api.post(f"{path}/sessions", json={}).json()
+            assert opened["workspace"] == key
+            assert [s["id"] for s in api.get(f"{path}/sessions").json()["sessions"]] != []
+            api.delete(f"/api/v1/sessions/{opened['id']}")
+        assert api.post(f"/api/v1/workspaces/{key}/park").json()["state"] == "parked"
+        assert len(api.get(f"/api/v1/workspaces/{key}/checkpoints").json()["checkpoints"]) == 1
+        assert api.delete(f"/api/v1/workspaces/{key}", params={"purge": True}).status_code == 200
+        assert api.get(f"/api/v1/workspaces/{key}").status_code == 404
+        for unaddressable in ("a/..", "a//b", "/a", "a/touch", "a/./b"):
+            refused = api.post("/api/v1/workspaces", json={"key": unaddressable})
+            assert refused.status_code == 400, unaddressable
+            assert refused.json()["error"]["code"] == "invalid_key"
+
+
 def test_sessions_limit_and_use(server: Server) -> None:
     with server.client() as api:
         api.post("/api/v1/workspaces", json={"key": "s1", "owner": "alice"})

@@ -13,10 +13,12 @@ from dockyard.core.naming import (
     LABEL_KEEP,
     LABEL_MANAGED,
     LABEL_WORKSPACE,
+    ROUTE_SUFFIXES,
     ownership_labels,
     repo_leaf,
     slugify,
     validate_key,
+    validate_new_key,
     validate_user_labels,
     workspace_names,
 )
@@ -44,6 +46,34 @@ def test_valid_keys(key: str) -> None:
 def test_invalid_keys_say_why(key: str, reason: str) -> None:
     with pytest.raises(InvalidKey, match=reason):
         validate_key(key)
+
+
+@pytest.mark.parametrize(
+    "key", ["myapp@feature/auth", "a/b/c", "v1.2", "a/.x", "touch", "a/touched", "..a", "%2F"]
+)
+def test_new_keys_that_an_url_can_name(key: str) -> None:
+    assert validate_new_key(key) == key
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("/a", "an empty segment"),
+        ("a/", "an empty segment"),
+        ("a//b", "an empty segment"),
+        ("a/./b", "a segment '.'"),
+        ("..", "a segment '..'"),
+        ("a/..", "a segment '..'"),
+        ("a/touch", "may not end in /touch"),
+        ("x/y/sessions", "may not end in /sessions"),
+        ("a b", "whitespace"),
+    ],
+)
+def test_new_keys_an_url_cannot_name_say_why(key: str, reason: str) -> None:
+    with pytest.raises(InvalidKey, match=reason):
+        validate_new_key(key)
+    if "whitespace" not in reason:
+        assert validate_key(key) == key  # made before the rule: still usable by name
 
 
 def test_names_are_deterministic_short_and_readable() -> None:
@@ -117,3 +147,17 @@ def test_user_labels_may_not_use_the_reserved_namespace() -> None:
         validate_user_labels({"bad key": "x"})
     with pytest.raises(InvalidInput, match="printable"):
         validate_user_labels({"k": "a\nb"})
+
+
+def test_the_route_suffixes_are_the_routes() -> None:
+    """Every route below ``/workspaces/{key}`` ends in a segment a new key may not end in."""
+    from fastapi import FastAPI  # noqa: PLC0415
+
+    from dockyard.api.routes import router  # noqa: PLC0415
+
+    app = FastAPI()
+    app.include_router(router)
+    prefix = "/api/v1/workspaces/{key}/"
+    paths = set(app.openapi()["paths"])
+    suffixes = {p.removeprefix(prefix) for p in paths if p.startswith(prefix)}
+    assert suffixes == ROUTE_SUFFIXES

@@ -61,6 +61,32 @@ def validate_key(key: str) -> str:
     return _validate_identifier(key, what="workspace key", limit=KEY_MAX, error=InvalidKey)
 
 
+#: The last segments of the API's routes below ``/workspaces/{key}``: a key may not end
+#: in one, or ``a/touch`` would be the touch of ``a`` (a test holds it to the routes).
+ROUTE_SUFFIXES = frozenset(
+    {"touch", "extend", "park", "keep", "unkeep", "resources", "checkpoints", "exec", "sessions"}
+)
+
+
+def validate_new_key(key: str) -> str:
+    """``validate_key``, and a key an URL can name: ``/`` separates segments that are
+    not empty, ``.`` or ``..`` (clients and proxies rewrite those), and the last is not a
+    route's (``ROUTE_SUFFIXES``). Asked of keys being created; keys made before this
+    rule stay usable by name."""
+    validate_key(key)
+    segments = key.split("/")
+    for segment in segments:
+        if segment in ("", ".", ".."):
+            shown = "an empty segment" if not segment else f"a segment {segment!r}"
+            raise InvalidKey(f"invalid workspace key {key!r}: {shown} (between slashes)")
+    if len(segments) > 1 and segments[-1] in ROUTE_SUFFIXES:
+        raise InvalidKey(
+            f"invalid workspace key {key!r}: it may not end in /{segments[-1]} "
+            "(the API's route of that name)"
+        )
+    return key
+
+
 def validate_owner(owner: str) -> str:
     """Return ``owner`` if it is usable as an owner id, else raise ``InvalidInput``."""
     return _validate_identifier(owner, what="owner", limit=OWNER_MAX, error=InvalidInput)

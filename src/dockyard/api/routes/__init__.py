@@ -15,3 +15,4 @@ from dockyard.api.routes import admin, events, sessions, workspaces
 router = APIRouter(prefix="/api/v1")
 for _module in (workspaces, sessions, admin, events):
     router.include_router(_module.router)
+router.include_router(workspaces.by_key)  # last: a key may hold "/" (``core.naming``)

@@ -26,7 +26,7 @@ def session_json(session: Session) -> dict[str, Any]:
     }
 
 
-@router.post("/workspaces/{key}/sessions", status_code=201)
+@router.post("/workspaces/{key:path}/sessions", status_code=201)
 def open_session(key: str, body: schemas.SessionBody, rt: Rt, who: Who) -> dict[str, Any]:
     """Open a session; 429 when the workspace has its limit of live sessions (after the
     sessions of holders that died were reaped)."""
@@ -34,7 +34,7 @@ def open_session(key: str, body: schemas.SessionBody, rt: Rt, who: Who) -> dict[
     return session_json(session)
 
 
-@router.get("/workspaces/{key}/sessions")
+@router.get("/workspaces/{key:path}/sessions")
 def list_sessions(key: str, rt: Rt, who: Who) -> dict[str, Any]:
     return {"sessions": [session_json(s) for s in rt.dy.sessions(key, owner=who.owner)]}
 

@@ -20,10 +20,13 @@ from dockyard.service import STDERR, AcquireRequest
 OUTPUT_LIMIT = 1024 * 1024  # per stream, in an exec's response
 
 router = APIRouter(tags=["workspaces"])
+#: ``GET``/``DELETE /workspaces/{key}``: included after every other router, since a key
+#: may hold ``/`` and this path would take ``a/sessions`` for the key ``a/sessions``.
+by_key = APIRouter(tags=["workspaces"])
 
 
 # The hot route comes first: routes are matched in the order they are declared.
-@router.post("/workspaces/{key}/touch")
+@router.post("/workspaces/{key:path}/touch")
 async def touch(key: str, request: Request, who: Who) -> JSONResponse:
     """Record activity now: the hot path of agents. A touch within a second of the last
     one is answered from memory; otherwise one store write (in the thread pool)."""
@@ -116,20 +119,7 @@ async def whoami(who: Who) -> dict[str, Any]:
     return {"admin": who.admin, "owner": who.owner}
 
 
-@router.get("/workspaces/{key}")
-def get(key: str, rt: Rt, who: Who) -> dict[str, Any]:
-    visible(rt, who, key)
-    return view_json(rt, key)
-
-
-@router.delete("/workspaces/{key}")
-def delete(key: str, rt: Rt, who: Who, purge: bool = False, force: bool = False) -> dict[str, Any]:
-    visible(rt, who, key)
-    change = rt.dy.remove(key, purge=purge, force=force)
-    return {"key": key, "changed": change.changed, "purged": purge, "detail": change.detail}
-
-
-@router.post("/workspaces/{key}/extend")
+@router.post("/workspaces/{key:path}/extend")
 def extend(key: str, body: schemas.ExtendBody, rt: Rt, who: Who) -> dict[str, Any]:
     visible(rt, who, key)
     extension = rt.dy.extend(key, by=body.by)
@@ -137,7 +127,7 @@ def extend(key: str, body: schemas.ExtendBody, rt: Rt, who: Who) -> dict[str, An
     return {**view_json(rt, key), "capped": extension.capped}
 
 
-@router.post("/workspaces/{key}/park")
+@router.post("/workspaces/{key:path}/park")
 def park(key: str, rt: Rt, who: Who, force: bool = False) -> dict[str, Any]:
     visible(rt, who, key)
     began = time.perf_counter()
@@ -146,14 +136,14 @@ def park(key: str, rt: Rt, who: Who, force: bool = False) -> dict[str, Any]:
     return {"changed": change.changed, "detail": change.detail, **view_json(rt, key)}
 
 
-@router.post("/workspaces/{key}/keep")
+@router.post("/workspaces/{key:path}/keep")
 def keep(key: str, rt: Rt, who: Who) -> dict[str, Any]:
     visible(rt, who, key)
     change = rt.dy.keep(key, keep=True)
     return {"changed": change.changed, "detail": change.detail, **view_json(rt, key)}
 
 
-@router.post("/workspaces/{key}/unkeep")
+@router.post("/workspaces/{key:path}/unkeep")
 def unkeep(key: str, rt: Rt, who: Who) -> dict[str, Any]:
     visible(rt, who, key)
     change = rt.dy.keep(key, keep=False)
@@ -161,7 +151,7 @@ def unkeep(key: str, rt: Rt, who: Who) -> dict[str, Any]:
     return {"changed": change.changed, "detail": change.detail, **view_json(rt, key)}
 
 
-@router.get("/workspaces/{key}/resources")
+@router.get("/workspaces/{key:path}/resources")
 def resources(key: str, rt: Rt, who: Who) -> dict[str, Any]:
     """CPU and memory use now (best effort: null where the engine cannot tell)."""
     use = rt.dy.resources(key, owner=who.owner)
@@ -172,13 +162,13 @@ def resources(key: str, rt: Rt, who: Who) -> dict[str, Any]:
     }
 
 
-@router.get("/workspaces/{key}/checkpoints")
+@router.get("/workspaces/{key:path}/checkpoints")
 def checkpoints(key: str, rt: Rt, who: Who) -> dict[str, Any]:
     found = rt.dy.checkpoints(key, owner=who.owner)
     return {"checkpoints": [checkpoint_json(c) for c in found]}
 
 
-@router.post("/workspaces/{key}/exec")
+@router.post("/workspaces/{key:path}/exec")
 def exec_(key: str, body: schemas.ExecBody, rt: Rt, who: Who) -> dict[str, Any]:
     """Run a command to completion; counts as activity. Output is capped at 1 MiB a stream."""
     visible(rt, who, key)
@@ -212,3 +202,16 @@ def exec_(key: str, body: schemas.ExecBody, rt: Rt, who: Who) -> dict[str, Any]:
         "stderr": err.decode(errors="replace"),
         "duration_s": round(duration, 6),
     }
+
+
+@by_key.get("/workspaces/{key:path}")
+def get(key: str, rt: Rt, who: Who) -> dict[str, Any]:
+    visible(rt, who, key)
+    return view_json(rt, key)
+
+
+@by_key.delete("/workspaces/{key:path}")
+def delete(key: str, rt: Rt, who: Who, purge: bool = False, force: bool = False) -> dict[str, Any]:
+    visible(rt, who, key)
+    change = rt.dy.remove(key, purge=purge, force=force)
+    return {"key": key, "changed": change.changed, "purged": purge, "detail": change.detail}

@@ -14,7 +14,7 @@ from dataclasses import replace
 from dockyard.core.errors import Conflict
 from dockyard.core.events import EventType
 from dockyard.core.model import Outcome, State, Workspace
-from dockyard.core.naming import workspace_names
+from dockyard.core.naming import validate_new_key, workspace_names
 from dockyard.core.repos import parse_repo
 from dockyard.service.runtime.context import Context, Progress
 from dockyard.service.runtime.objects import (
@@ -34,6 +34,8 @@ from dockyard.service.workspaces.requests import AcquireRequest, AcquireResult
 def create(
     ctx: Context, request: AcquireRequest, *, previous: Workspace | None, progress: Progress
 ) -> AcquireResult:
+    if previous is None:
+        validate_new_key(request.key)
     settings = ctx.settings.workspace
     image = request.image or (previous.image if previous else settings.image)
     require_image(ctx, image)
