@@ -97,6 +97,23 @@ def test_a_key_with_slashes_is_addressed_by_every_route(server: Server) -> None:
             assert refused.json()["error"]["code"] == "invalid_key"
 
 
+def test_exec_refuses_what_the_kernel_would_and_says_when_output_is_cut(server: Server) -> None:
+    with server.client() as api:
+        api.post("/api/v1/workspaces", json={"key": "x"})
+        path = "/api/v1/workspaces/x/exec"
+        huge = api.post(path, json={"command": ["echo", *["a" * 60_000] * 25]})  # 1.5 MB
+        assert huge.status_code == 422 and "at most 1.0MiB" in huge.text
+        bad_env = api.post(path, json={"command": ["env"], "env": {"A=B": "c"}})
+        assert bad_env.status_code == 422 and "no variable name" in bad_env.text
+        over_the_body_cap = api.post(path, json={"command": ["echo", *["a" * 60_000] * 170]})
+        assert over_the_body_cap.status_code == 413  # 10 MB: refused unread
+        cut = api.post(path, json={"command": ["head", "-c", "1200000", "/dev/zero"]}).json()
+        assert (cut["exit_code"], cut["truncated"]) == (0, True)
+        assert (cut["stdout_bytes"], len(cut["stdout"])) == (1_200_000, 1024 * 1024)
+        whole = api.post(path, json={"command": ["echo", "hi"]}).json()
+        assert (whole["truncated"], whole["stdout_bytes"], whole["stderr_bytes"]) == (False, 3, 0)
+
+
 def test_sessions_limit_and_use(server: Server) -> None:
     with server.client() as api:
         api.post("/api/v1/workspaces", json={"key": "s1", "owner": "alice"})

@@ -111,6 +111,9 @@ def test_exec_streams_and_exits_with_the_commands_code(cli: CLI) -> None:
         "echo hi > /workspace/note.txt; cat /workspace/note.txt; echo oops >&2; exit 3",
     )
     assert (code, out, err) == (3, "hi\n", "oops\n")
+    code, out, err = cli("exec", "k", "--", "echo", "a" * 200_000)
+    assert (code, out) == (2, "")
+    assert err == "dockyard: error: command[1]: 195.3KiB, at most 128.0KiB\n"
 
 
 class OnTerminal:

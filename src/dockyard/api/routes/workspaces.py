@@ -170,7 +170,9 @@ def checkpoints(key: str, rt: Rt, who: Who) -> dict[str, Any]:
 
 @router.post("/workspaces/{key:path}/exec")
 def exec_(key: str, body: schemas.ExecBody, rt: Rt, who: Who) -> dict[str, Any]:
-    """Run a command to completion; counts as activity. Output is capped at 1 MiB a stream."""
+    """Run a command to completion; counts as activity. Output is kept up to 1 MiB a
+    stream: ``truncated`` says whether some was cut, ``stdout_bytes``/``stderr_bytes``
+    how much the command wrote."""
     visible(rt, who, key)
     limit = rt.dy.settings.api.exec_timeout
     timeout = min(body.timeout, limit) if body.timeout is not None else limit
@@ -178,9 +180,11 @@ def exec_(key: str, body: schemas.ExecBody, rt: Rt, who: Who) -> dict[str, Any]:
         raise InvalidValue("timeout must be at least 1s")
     argv = ["timeout", "-s", "KILL", str(int(timeout.total_seconds())), *body.command]
     out, err = bytearray(), bytearray()
+    written = {"stdout": 0, "stderr": 0}
 
     def collect(stream: int, data: bytes) -> None:
         target = err if stream == STDERR else out
+        written["stderr" if stream == STDERR else "stdout"] += len(data)
         if len(target) < OUTPUT_LIMIT:
             target.extend(data[: OUTPUT_LIMIT - len(target)])
 
@@ -200,6 +204,9 @@ def exec_(key: str, body: schemas.ExecBody, rt: Rt, who: Who) -> dict[str, Any]:
         "timed_out": code == 137 and duration >= timeout.total_seconds(),
         "stdout": out.decode(errors="replace"),
         "stderr": err.decode(errors="replace"),
+        "truncated": written["stdout"] > len(out) or written["stderr"] > len(err),
+        "stdout_bytes": written["stdout"],
+        "stderr_bytes": written["stderr"],
         "duration_s": round(duration, 6),
     }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from dockyard.core.commands import check_command
 from dockyard.core.errors import Conflict, DockyardError, InvalidValue
 from dockyard.core.model import SessionKind
 from dockyard.engine.base import ExecSpec
@@ -43,8 +44,7 @@ def exec_in(
     ``on_started`` gets the exec's id once it runs, before any input is sent (a
     terminal sets its size there: ``resize_exec``). ``owner``: only that owner's.
     """
-    if not argv:
-        raise InvalidValue("exec needs a command")
+    check_command(argv, env or {})
     ws = require_running(ctx, key, owner=owner)
     policy = ctx.policy_for(ws)
     if session is None:
