@@ -283,6 +283,28 @@ def test_ls_and_status(cli: CLI) -> None:
     assert overall["engine"]["reachable"] is True
 
 
+def test_status_of_one_says_how_long_it_is_up_and_what_it_uses(cli: CLI) -> None:
+    cli("up", "k")
+    live = json.loads(cli("status", "k", "--json")[1])
+    assert 0 <= live["uptime_s"] < 60
+    assert live["cpu_percent"] is not None and live["cpu_percent"] >= 0
+    assert 0 < live["memory_bytes"] <= live["resources"]["memory_bytes"]
+    code, out, _ = cli("status", "k")
+    rows = dict(
+        line.split(None, 1) for line in out.splitlines() if line.startswith(("cpu", "memory"))
+    )
+    assert code == 0 and rows["cpu"].endswith("% of one CPU") and " of " in rows["memory"]
+    unreachable = cli("--engine-url", "unix:///nonexistent.sock", "status", "k", "--json")
+    assert unreachable[0] == 0  # best effort: what the engine cannot say is null
+    assert {k: json.loads(unreachable[1])[k] for k in ("uptime_s", "cpu_percent")} == {
+        "uptime_s": None,
+        "cpu_percent": None,
+    }
+    cli("park", "k")
+    parked = json.loads(cli("status", "k", "--json")[1])
+    assert (parked["uptime_s"], parked["cpu_percent"], parked["memory_bytes"]) == (None,) * 3
+
+
 def test_touch_and_extend(cli: CLI) -> None:
     cli("up", "k")
     code, out, _ = cli("touch", "k")

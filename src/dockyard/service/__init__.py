@@ -25,7 +25,7 @@ from __future__ import annotations
 from dockyard.engine.base import STDERR, STDOUT
 from dockyard.service.doctor import Check, run_checks
 from dockyard.service.facade import Dockyard
-from dockyard.service.probes import ResourceUse
+from dockyard.service.probes import LiveUse, ResourceUse
 from dockyard.service.reconcile.execute import Result, Verdict
 from dockyard.service.reconcile.gc import GcOutcome, ItemResult
 from dockyard.service.reconcile.loop import Reconciler
@@ -52,6 +52,7 @@ __all__ = [
     "Extension",
     "GcOutcome",
     "ItemResult",
+    "LiveUse",
     "PassReport",
     "Pending",
     "Principal",

@@ -30,7 +30,7 @@ from dockyard.core.policy import Policy
 from dockyard.engine.models import EngineInfo
 from dockyard.engine.process import OutputSink
 from dockyard.service import tokens
-from dockyard.service.probes import ResourceUse, resource_sweep, resource_use
+from dockyard.service.probes import LiveUse, ResourceUse, live_use, resource_sweep, resource_use
 from dockyard.service.reconcile import gc, passes, stats
 from dockyard.service.reconcile.gc import ItemResult
 from dockyard.service.reconcile.loop import Reconciler
@@ -166,6 +166,11 @@ class Dockyard:
     def resources(self, key: str, *, owner: str | None = None) -> ResourceUse:
         """CPU and memory of a running workspace now (None where the engine cannot tell)."""
         return resource_use(self.ctx, key, owner=owner)
+
+    def live_use(self, key: str, *, owner: str | None = None) -> LiveUse:
+        """Uptime, CPU and memory of the workspace's container now, best effort (Nones
+        when it is not running or the engine does not answer)."""
+        return live_use(self.ctx, get_workspace(self.ctx, key, owner=owner))
 
     def resource_sweep(
         self, *, owner: str | None = None, window_s: float = 0.2

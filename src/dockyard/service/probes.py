@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from dockyard.core.errors import NotFound
+from dockyard.core.errors import DockyardError, NotFound
 from dockyard.core.model import ACTIVE_STATES, Workspace
 from dockyard.engine.base import Engine
 from dockyard.service.runtime.context import Context
@@ -153,3 +153,42 @@ def resource_sweep(
         memory = ctx.engine.memory_bytes(container_id=ref)
         result[ws.key] = ResourceUse(cpu, memory, ws.resources.memory_bytes)
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class LiveUse:
+    """A running workspace's container now: up how long, CPU (percent of one CPU) and
+    memory in use; None where it is not running or the engine could not tell."""
+
+    uptime_s: float | None
+    cpu_percent: float | None
+    memory_bytes: int | None
+
+    def to_json(self) -> dict[str, float | int | None]:
+        uptime = None if self.uptime_s is None else round(self.uptime_s, 3)
+        return {
+            "uptime_s": uptime,
+            "cpu_percent": self.cpu_percent,
+            "memory_bytes": self.memory_bytes,
+        }
+
+
+NOT_LIVE = LiveUse(None, None, None)
+
+
+def live_use(ctx: Context, ws: Workspace, *, window_s: float = 0.2) -> LiveUse:
+    """Best effort, in about ``window_s`` and three engine calls (each bounded by the
+    engine's timeouts): an engine that fails answers Nones, never an error."""
+    if ws.state not in ACTIVE_STATES:
+        return NOT_LIVE
+    try:
+        info = ctx.engine.inspect_container(ref=ws.container_id or ws.name)
+        if not info.running:
+            return NOT_LIVE
+        use = resource_sweep(ctx, [ws], window_s=window_s)[ws.key]
+    except DockyardError:
+        return NOT_LIVE
+    uptime = None
+    if info.started_at is not None:
+        uptime = max(0.0, (ctx.now() - info.started_at).total_seconds())
+    return LiveUse(uptime, use.cpu_percent, use.memory_bytes)

@@ -11,7 +11,7 @@ from dockyard.cli.params import clock_time, json_option, pending_text, relative,
 from dockyard.core.errors import DockyardError
 from dockyard.core.model import Workspace
 from dockyard.core.units import format_size
-from dockyard.service import WorkspaceView
+from dockyard.service import LiveUse, WorkspaceView
 
 
 @click.command()
@@ -24,10 +24,11 @@ def status(app: App, *, key: str | None, as_json: bool) -> None:
     dy = app.dockyard()
     if key is not None:
         view = dy.status(key)
+        use = dy.live_use(key)
         if as_json:
-            app.term.json(view.to_json())
+            app.term.json({**view.to_json(), **use.to_json()})
         else:
-            _render_one(app, view)
+            _render_one(app, view, use)
         return
     views, engine_ok = dy.list()
     engine: dict[str, object] = {"url": dy.engine_url, "reachable": engine_ok}
@@ -58,7 +59,7 @@ def status(app: App, *, key: str | None, as_json: bool) -> None:
     app.term.out(f"workspaces    {len(views)} ({states})")
 
 
-def _render_one(app: App, view: WorkspaceView) -> None:
+def _render_one(app: App, view: WorkspaceView, use: LiveUse) -> None:
     ws = view.workspace
     now = app.dockyard().now()
     rows = [
@@ -88,10 +89,19 @@ def _render_one(app: App, view: WorkspaceView) -> None:
         ("time left", seconds_text(view.time_left_s)),
         ("next", pending_text(view)),
         ("sessions", f"{view.sessions_active} active, {view.sessions_total} total"),
+        ("up for", seconds_text(use.uptime_s)),
+        ("cpu", "-" if use.cpu_percent is None else f"{use.cpu_percent:g}% of one CPU"),
+        ("memory", _memory(use, ws)),
     ]
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         app.term.out(f"{label.ljust(width)}  {value}")
+
+
+def _memory(use: LiveUse, ws: Workspace) -> str:
+    if use.memory_bytes is None:
+        return "-"
+    return f"{format_size(use.memory_bytes)} of {format_size(ws.resources.memory_bytes)}"
 
 
 def _resources(ws: Workspace) -> str:
