@@ -35,6 +35,7 @@ from dockyard.service import AcquireRequest, Dockyard, Reconciler
 from dockyard.service.reconcile.passes import run_pass
 from dockyard.service.snapshots.gitops import GIT_ENV
 from dockyard.service.workspaces.containers import container_spec
+from dockyard.service.workspaces.networks import network_for
 
 ADMIN = "dy_bench-admin-token"
 
@@ -175,7 +176,11 @@ def cold_acquire(bench: Bench) -> Figure:
             ws = dy.get(key)
             dy.remove(key, purge=True, force=True)
             raw_volume = VolumeMount(volume=ws.volume + "-raw", target=ws_workdir(bench))
-            spec = replace(container_spec(dy.ctx, ws), name=ws.name + "-raw", mounts=[raw_volume])
+            spec = replace(
+                container_spec(dy.ctx, ws, network=network_for(dy.ctx, ws.owner)),
+                name=ws.name + "-raw",
+                mounts=[raw_volume],
+            )
 
             def raw() -> None:
                 bench.engine.create_volume(name=ws.volume + "-raw", labels=dict(spec.labels))
@@ -248,7 +253,10 @@ def park_git(bench: Bench) -> Figure:
             ours.append(timed(lambda: dy.park(key, force=True)))
             dy.remove(key, purge=True, force=True)
             # the same work by hand on a twin container
-            spec = replace(container_spec(dy.ctx, ws), name=ws.name + "-raw", mounts=[])
+            network = network_for(dy.ctx, ws.owner)
+            spec = replace(
+                container_spec(dy.ctx, ws, network=network), name=ws.name + "-raw", mounts=[]
+            )
             cid = bench.engine.create_container(spec=spec)
             bench.engine.start_container(ref=cid)
             git(cid, SMALL_REPO + " && echo change >> f1.txt && echo new > new.txt")

@@ -26,6 +26,7 @@ from dockyard.engine.docker import DockerEngine, Timeouts
 from dockyard.engine.models import NO_NETWORK
 from dockyard.service import Dockyard
 from dockyard.service.workspaces.containers import container_spec
+from dockyard.service.workspaces.networks import network_for
 
 WORKERS = 16
 
@@ -51,6 +52,9 @@ def sweep(installation: str, *, parallel: bool = True) -> int:
         for image in engine.list_images(labels=labels):
             for tag in image.tags:
                 engine.remove_image(ref=tag)
+            removed += 1
+        for network in engine.list_networks(labels=labels):
+            engine.remove_network(name=network.name)
             removed += 1
     finally:
         engine.close()
@@ -106,9 +110,8 @@ def bring_up(
             last_activity_at=now,
         )
         ctx.store.workspaces.insert(ws)
-        spec = container_spec(ctx, ws)
-        if not networked:
-            spec = replace(spec, network=NO_NETWORK)
+        network = network_for(ctx, ws.owner) if networked else NO_NETWORK
+        spec = container_spec(ctx, ws, network=network)
         if not volumes:
             spec = replace(spec, mounts=[])
         else:

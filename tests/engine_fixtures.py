@@ -54,6 +54,8 @@ def remove_installation(docker: DockerEngine, installation: str) -> None:
     for volume in docker.list_volumes(labels=labels):
         docker.remove_volume(name=volume.name)
     remove_images(docker, [i.id for i in docker.list_images(labels=labels)])
+    for network in docker.list_networks(labels=labels):
+        docker.remove_network(name=network.name)
 
 
 def remove_images(docker: DockerEngine, ids: list[str]) -> None:

@@ -14,6 +14,7 @@ import secrets
 import tarfile
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -189,3 +190,35 @@ def test_an_unreachable_engine_says_so(engine: Engine) -> None:
         unreachable.list_containers(labels={})
     with pytest.raises(EngineUnavailable):
         unreachable.ping()
+
+
+def test_networks_are_named_once_own_their_subnet_and_stay_while_attached(
+    engine: Engine, labels: dict[str, str]
+) -> None:
+    name = f"dy-contract-net-{secrets.token_hex(4)}"
+    subnet = f"10.250.{secrets.randbelow(250)}.0/24"
+    made = engine.create_network(name=name, labels=labels, subnet=subnet)
+    assert (made.name, made.subnets, dict(made.labels)) == (name, (subnet,), labels)
+    assert [n.name for n in engine.list_networks(labels=labels)] == [name]
+    with pytest.raises(Conflict):  # the name is taken
+        engine.create_network(name=name, labels=labels, subnet=None)
+    with pytest.raises(Conflict):  # the subnet overlaps
+        engine.create_network(name=f"{name}-2", labels=labels, subnet=subnet[:-3] + "/25")
+    attached = replace(spec(labels), network=name)
+    container = engine.create_container(spec=attached)
+    engine.start_container(ref=container)
+    [listed] = engine.list_containers(labels=labels)
+    assert listed.networks == (name,)
+    with pytest.raises(Conflict):
+        engine.remove_network(name=name)
+    engine.stop_container(ref=container, timeout_s=1)
+    [stopped] = engine.list_containers(labels=labels)
+    assert stopped.networks == (name,)  # a stopped container still names its network
+    engine.remove_container(ref=container)
+    engine.remove_network(name=name)
+    engine.remove_network(name=name)  # idempotent
+    with pytest.raises(NotFound):
+        engine.inspect_network(name=name)
+    orphan = engine.create_container(spec=attached)  # dockerd creates it; the start fails
+    with pytest.raises(NotFound, match="network"):
+        engine.start_container(ref=orphan)

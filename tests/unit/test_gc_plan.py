@@ -10,6 +10,7 @@ from dockyard.core.gc import (
     GcRequest,
     ImageFacts,
     Kind,
+    NetworkFacts,
     VolumeFacts,
     plan_gc,
 )
@@ -184,3 +185,22 @@ def test_a_workspace_kept_with_dockyard_keep_is_never_planned() -> None:
     plan = plan_gc(now=NOW, request=ALL, facts=the_facts)
     assert plan.items == ()
     assert ("c-k", "kept") in plan.kept and ("v-p", "kept") in plan.kept
+
+
+def test_owners_networks_go_when_nothing_is_attached_and_their_owner_is_long_gone() -> None:
+    """Attached (running or stopped) stays; age counts from the owner's last change."""
+    networks = [
+        NetworkFacts("dy-net-a", "alice", T0, attached=1),
+        NetworkFacts("dy-net-b", "bob", T0, attached=0),
+        NetworkFacts("dy-net-c", "carol", T0, attached=0),
+        NetworkFacts("dy-net-d", "dave", NOW - D, attached=0),
+    ]
+    recent = workspace(key="c", owner="carol", state=State.PARKED, state_changed_at=NOW - D)
+    plan = plan_gc(
+        now=NOW,
+        request=GcRequest(age=7 * D),  # no --images, no --volumes: networks all the same
+        facts=facts(networks=networks, workspaces=[recent]),
+    )
+    assert [(i.kind, i.name, i.reason) for i in plan.items] == [
+        (Kind.NETWORK, "dy-net-b", "no container is attached to it")
+    ]

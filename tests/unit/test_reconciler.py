@@ -469,11 +469,16 @@ def test_the_scheduled_gc_is_part_of_the_plan_the_dry_run_and_stats_show(
     [pending] = [p for p in fake_dy.stats()["pending_cleanup"] if p.get("target") == volume]
     assert (pending["action"], pending["reason"], pending["in_s"]) == ("gc", "gc", 0.0)
     dry = fake_dy.clean(dry_run=True)
-    assert [(a.verb, a.target) for a in dry.plan.actions] == [("gc", volume)]
+    [network] = fake_dy.ctx.engine.list_networks(labels={})  # the owner's, unused now
+    assert [(a.verb, a.target) for a in dry.plan.actions] == [
+        ("gc", volume),
+        ("gc", network.name),
+    ]
     assert dry.results == []
     report = fake_dy.clean()
-    assert [(r.action.verb, r.outcome) for r in report.results] == [("gc", "done")]
+    assert [(r.action.verb, r.outcome) for r in report.results] == [("gc", "done")] * 2
     assert fake_dy.ctx.engine.list_volumes(labels={}) == []
+    assert fake_dy.ctx.engine.list_networks(labels={}) == []
     assert "gc.removed" in events(fake_dy)
     assert fake_dy.clean(dry_run=True).plan.actions == ()  # the next run is an hour away
     later = fake_dy.stats()["pending_cleanup"]

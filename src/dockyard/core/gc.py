@@ -6,12 +6,14 @@ re-checked just before its removal. Age is measured from last use, not creation:
 
 - containers: when they stopped (``FinishedAt``), or were created if never started;
 - images: when dockyard last created or started a container from them, else built;
-- volumes: when their workspace stopped needing them (parked, removed), else created.
+- volumes: when their workspace stopped needing them (parked, removed), else created;
+- owners' networks: when a workspace of their owner last changed state, else created.
 
 Protected, always: running containers, anything kept, images any container uses (ours
 or not, running or not), images other images are built on (the engine refuses those;
 they go once their children have), images a live checkpoint or workspace needs, volumes any
-container mounts, volumes of workspaces that still need them. Other installations'
+container mounts, volumes of workspaces that still need them, networks any container
+(running or stopped: it could not start again) is attached to. Other installations'
 objects are never even observed.
 """
 
@@ -33,6 +35,7 @@ class Kind(enum.StrEnum):
     CONTAINER = "container"
     IMAGE = "image"
     VOLUME = "volume"
+    NETWORK = "network"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,14 @@ class VolumeFacts:
     size: int | None
     mounted_by: int  # containers (any) mounting it
     keep: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkFacts:
+    name: str
+    owner: str | None
+    created_at: datetime | None
+    attached: int  # containers (any, running or not) attached to it
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +120,7 @@ class Facts:
     workspaces: Sequence[Workspace]
     checkpoints: Sequence[Checkpoint]
     default_image: str
+    networks: Sequence[NetworkFacts] = ()
 
 
 def next_gc(*, now: datetime, interval: timedelta, last: datetime | None) -> datetime | None:
@@ -126,6 +138,7 @@ def plan_gc(*, now: datetime, request: GcRequest, facts: Facts) -> GcPlan:
         items += _images(now, request, facts, kept)
     if request.volumes:
         items += _volumes(now, request.age, facts, kept)
+    items += _networks(now, request.age, facts)
     return GcPlan(tuple(items), tuple(kept))
 
 
@@ -243,6 +256,34 @@ def _volumes(
                 reason,
                 volume.key,
                 volume.created_at,
+            )
+        )
+    return items
+
+
+def _networks(now: datetime, age: timedelta, facts: Facts) -> list[Item]:
+    """Owners' networks no container is attached to: made again on the next need."""
+    changed: dict[str, datetime] = {}
+    for ws in facts.workspaces:
+        changed[ws.owner] = max(changed.get(ws.owner, ws.state_changed_at), ws.state_changed_at)
+    items = []
+    for network in facts.networks:
+        if network.attached:
+            continue
+        since = max(
+            filter(None, (network.created_at, changed.get(network.owner or ""))), default=None
+        )
+        if since is None or now - since < age:
+            continue
+        items.append(
+            Item(
+                Kind.NETWORK,
+                network.name,
+                network.name,
+                None,
+                since,
+                "no container is attached to it",
+                created_at=network.created_at,
             )
         )
     return items

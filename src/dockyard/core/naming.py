@@ -135,6 +135,24 @@ def workspace_names(
     return Names(container=base, volume=f"{base}-work")
 
 
+def owner_network_name(owner: str, *, installation: str) -> str:
+    """The bridge network an owner's workspaces share, and no one else's:
+    ``dy-net-<slug>-<hash>``, the hash over the installation and the owner (a NUL in
+    front, which no key has, keeps it apart from every workspace's hash)."""
+    slug = slugify(owner, limit=16) or "owner"
+    return f"{NAME_PREFIX}net-{slug}-{key_hash(chr(0) + owner, installation=installation)}"
+
+
+def network_labels(*, installation: str, owner: str) -> dict[str, str]:
+    """The reserved labels of an owner's network."""
+    return {
+        LABEL_MANAGED: "true",
+        LABEL_INSTALLATION: installation,
+        LABEL_OWNER: owner,
+        LABEL_ROLE: "network",
+    }
+
+
 def ownership_labels(
     *, installation: str, key: str, owner: str, keep: bool, role: str = "workspace"
 ) -> dict[str, str]:

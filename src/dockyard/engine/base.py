@@ -31,6 +31,7 @@ from dockyard.engine.models import (
     EngineInfo,
     ExecInfo,
     ImageInfo,
+    NetworkInfo,
     VolumeInfo,
 )
 
@@ -103,6 +104,22 @@ class Engine(Protocol):
 
     def volume_sizes(self) -> dict[str, int]:
         """Bytes used by each volume, as far as the engine knows (may be slow: a disk scan)."""
+        ...
+
+    # -- networks -----------------------------------------------------------------------
+    def create_network(
+        self, *, name: str, labels: Mapping[str, str], subnet: str | None
+    ) -> NetworkInfo:
+        """Create a bridge network (on ``subnet``, else one the engine picks).
+        ``Conflict`` if the name is taken or the subnet overlaps another network's."""
+        ...
+
+    def inspect_network(self, *, name: str) -> NetworkInfo: ...
+
+    def list_networks(self, *, labels: LabelFilter) -> list[NetworkInfo]: ...
+
+    def remove_network(self, *, name: str) -> None:
+        """Remove the network; ``Conflict`` while a container is attached to it."""
         ...
 
     # -- containers ---------------------------------------------------------------------

@@ -34,6 +34,7 @@ from dockyard.engine.models import (
     EngineInfo,
     ExecInfo,
     ImageInfo,
+    NetworkInfo,
     VolumeInfo,
 )
 
@@ -183,6 +184,36 @@ class DockerEngine:
     def remove_volume(self, *, name: str) -> None:
         try:
             self._http.request("DELETE", f"/volumes/{name}", timeout_s=self.timeouts.remove_s)
+        except NotFound:
+            return
+
+    # -- networks -----------------------------------------------------------------------
+
+    def create_network(
+        self, *, name: str, labels: Mapping[str, str], subnet: str | None
+    ) -> NetworkInfo:
+        body: dict[str, object] = {
+            "Name": name,
+            "Driver": "bridge",
+            "CheckDuplicate": True,
+            "Labels": dict(labels),
+        }
+        if subnet is not None:
+            body["IPAM"] = {"Driver": "default", "Config": [{"Subnet": subnet}]}
+        self._http.request("POST", "/networks/create", body=body, timeout_s=self.timeouts.start_s)
+        return self.inspect_network(name=name)
+
+    def inspect_network(self, *, name: str) -> NetworkInfo:
+        return NetworkInfo.from_api(self._http.request("GET", f"/networks/{name}").json())
+
+    def list_networks(self, *, labels: LabelFilter) -> list[NetworkInfo]:
+        query = {"filters": _label_filters(labels)}
+        data = self._http.request("GET", "/networks", query=query).json() or []
+        return [NetworkInfo.from_api(n) for n in data]
+
+    def remove_network(self, *, name: str) -> None:
+        try:
+            self._http.request("DELETE", f"/networks/{name}", timeout_s=self.timeouts.remove_s)
         except NotFound:
             return
 

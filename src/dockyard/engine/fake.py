@@ -13,6 +13,7 @@ a process prints and returns.
 from __future__ import annotations
 
 import io
+import ipaddress
 import itertools
 import posixpath
 import tarfile
@@ -32,10 +33,15 @@ from dockyard.engine.models import (
     EngineInfo,
     ExecInfo,
     ImageInfo,
+    NetworkInfo,
     VolumeInfo,
 )
 
 ExecHandler = Callable[["FakeContainer", ExecSpec, bytes], tuple[int, bytes, bytes]]
+
+
+#: The networks every engine has.
+BUILTIN_NETWORKS = ("bridge", "host", "none")
 
 
 def _ok_handler(
@@ -126,6 +132,7 @@ class FakeEngine:
         self.images = set(images)
         self.containers: dict[str, FakeContainer] = {}
         self.volumes: dict[str, VolumeInfo] = {}
+        self.networks: dict[str, NetworkInfo] = {}
         self.execs: dict[str, _FakeExec] = {}
         self.events_log: list[EngineEvent] = []
         self.exec_handler: ExecHandler = _ok_handler
@@ -243,6 +250,43 @@ class FakeEngine:
                 raise Conflict(f"remove {name}: volume is in use")
         self.volumes.pop(name, None)
 
+    def create_network(
+        self, *, name: str, labels: Mapping[str, str], subnet: str | None
+    ) -> NetworkInfo:
+        self._check()
+        if name in self.networks or name in BUILTIN_NETWORKS:
+            raise Conflict(f"network with name {name} already exists")
+        if subnet is not None:
+            wanted = ipaddress.ip_network(subnet)
+            for other in self.networks.values():
+                if any(wanted.overlaps(ipaddress.ip_network(s)) for s in other.subnets):
+                    raise Conflict("Pool overlaps with other one on this address space")
+        network = NetworkInfo(
+            id=f"{next(self._ids):064x}",
+            name=name,
+            labels=dict(labels),
+            created_at=self.clock(),
+            subnets=(subnet,) if subnet else (),
+        )
+        self.networks[name] = network
+        return network
+
+    def inspect_network(self, *, name: str) -> NetworkInfo:
+        self._check()
+        if name not in self.networks:
+            raise NotFound(f"network {name} not found")
+        return self.networks[name]
+
+    def list_networks(self, *, labels: LabelFilter) -> list[NetworkInfo]:
+        self._check()
+        return [n for n in self.networks.values() if _matches(n.labels, labels)]
+
+    def remove_network(self, *, name: str) -> None:
+        self._check()
+        if any(c.spec.network == name for c in self.containers.values()):
+            raise Conflict(f"error while removing network: network {name} has active endpoints")
+        self.networks.pop(name, None)
+
     def create_container(self, *, spec: ContainerSpec) -> str:
         self._check()
         if spec.image not in self.images:
@@ -260,6 +304,9 @@ class FakeEngine:
         container = self._find(ref)
         if self.start_error is not None:
             raise self.start_error
+        network = container.spec.network
+        if network not in (None, *BUILTIN_NETWORKS) and network not in self.networks:
+            raise NotFound(f"network {network} not found")  # dockerd: at start, not create
         if container.status != "running":
             container.status, container.started_at = "running", self.clock()
             container.ended = threading.Event()
@@ -301,6 +348,7 @@ class FakeEngine:
                 status=c.status,
                 created_at=c.created_at,
                 volumes=tuple(m.volume for m in c.spec.mounts),
+                networks=() if c.spec.network == "none" else (c.spec.network or "bridge",),
             )
             for c in self.containers.values()
             if _matches(c.spec.labels, labels)

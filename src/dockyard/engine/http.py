@@ -9,7 +9,7 @@ and Podman 4 both speak).
 
 This module is the only place where socket and HTTP exceptions exist: everything is
 translated here into ``EngineUnavailable`` (cannot talk to the engine at all),
-``NotFound`` (404), ``Conflict`` (409), ``InvalidInput`` (400) or ``EngineError``
+``NotFound`` (404), ``Conflict`` (409, 403), ``InvalidInput`` (400) or ``EngineError``
 (anything else). Messages carry the engine's own one-line ``message`` field and never
 the request body, which may hold environment values.
 
@@ -351,7 +351,7 @@ def raise_for_status(response: Response, *, what: str) -> None:
     message = _engine_message(response.body) or f"HTTP {response.status}"
     if response.status == 404:
         raise NotFound(message)
-    if response.status == 409:
+    if response.status in (403, 409):  # dockerd: 403 for a network in use or overlapping
         raise Conflict(message)
     if response.status == 400:
         raise InvalidInput(message)

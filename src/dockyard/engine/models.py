@@ -183,6 +183,7 @@ class ContainerSummary:
     status: str
     created_at: datetime | None
     volumes: tuple[str, ...] = ()  # names of the named volumes it mounts
+    networks: tuple[str, ...] = ()  # names of the networks it is attached to
 
     @property
     def running(self) -> bool:
@@ -202,6 +203,9 @@ class ContainerSummary:
             created_at=parse_timestamp(data.get("Created")),
             volumes=tuple(
                 str(m["Name"]) for m in mounts if m.get("Type") == "volume" and m.get("Name")
+            ),
+            networks=tuple(
+                str(n) for n in (data.get("NetworkSettings") or {}).get("Networks") or {}
             ),
         )
 
@@ -242,6 +246,26 @@ class VolumeInfo:
             labels=_labels(data.get("Labels")),
             created_at=parse_timestamp(data.get("CreatedAt")),
             mountpoint=str(data.get("Mountpoint") or ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkInfo:
+    id: str
+    name: str
+    labels: Mapping[str, str]
+    created_at: datetime | None
+    subnets: tuple[str, ...]  # IPv4 and IPv6 subnets, CIDR notation
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> NetworkInfo:
+        configs = (data.get("IPAM") or {}).get("Config") or []
+        return cls(
+            id=str(data.get("Id") or data.get("ID") or ""),
+            name=str(data.get("Name") or ""),
+            labels=_labels(data.get("Labels")),
+            created_at=parse_timestamp(data.get("Created")),
+            subnets=tuple(str(c["Subnet"]) for c in configs if c.get("Subnet")),
         )
 
 

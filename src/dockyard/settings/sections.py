@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from ipaddress import IPv4Network
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from dockyard.core.model import Resources, SaveStrategy
 from dockyard.settings.policy import PolicySettings
@@ -35,9 +36,25 @@ class WorkspaceSettings(Section):
     network: str | None = Field(
         None,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$",
-        description="network of workspace containers: none, host or a network's name "
-        "(default: the engine's bridge)",
+        description="network of workspace containers: none, host, bridge (the engine's "
+        "shared one) or a network's name; default: a bridge network per owner, so that "
+        "owners' workspaces cannot reach each other",
     )
+    network_pool: IPv4Network = Field(
+        IPv4Network("10.213.0.0/16"), description="where owners' networks get their subnets"
+    )
+    network_prefix: int = Field(
+        24, ge=8, le=29, description="size of an owner's subnet (24: 253 workspaces)"
+    )
+
+    @model_validator(mode="after")
+    def _prefix_fits_the_pool(self) -> WorkspaceSettings:
+        if self.network_prefix < self.network_pool.prefixlen:
+            raise ValueError(
+                f"network_prefix /{self.network_prefix} is larger than network_pool "
+                f"{self.network_pool}"
+            )
+        return self
 
     def resources(
         self, *, memory: int | None = None, cpus: float | None = None, pids: int | None = None

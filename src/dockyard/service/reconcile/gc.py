@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import assert_never
 
 from dockyard.core.actions import Reason
-from dockyard.core.errors import DockyardError, NotFound, Unavailable
+from dockyard.core.errors import Conflict, DockyardError, NotFound, Unavailable
 from dockyard.core.events import EventType
 from dockyard.core.gc import (
     ContainerFacts,
@@ -32,6 +32,7 @@ from dockyard.core.gc import (
     ImageFacts,
     Item,
     Kind,
+    NetworkFacts,
     VolumeFacts,
     next_gc,
     plan_gc,
@@ -40,6 +41,7 @@ from dockyard.core.model import CONTAINERLESS_STATES
 from dockyard.core.naming import (
     LABEL_INSTALLATION,
     LABEL_KEEP,
+    LABEL_OWNER,
     LABEL_ROLE,
     LABEL_WORKSPACE,
     is_truthy_label,
@@ -48,6 +50,7 @@ from dockyard.engine.models import ContainerSummary, ImageInfo
 from dockyard.service.observe import installation_labels, observed_container
 from dockyard.service.runtime.context import Context, Progress, no_progress
 from dockyard.service.runtime.locking import SHORT_WAIT
+from dockyard.service.workspaces.networks import owner_networks
 from dockyard.service.workspaces.parking import park_locked
 
 
@@ -112,10 +115,21 @@ def observe(ctx: Context, request: GcRequest, *, sizes: bool = True) -> Facts:
             )
             for v in ctx.engine.list_volumes(labels={**labels, LABEL_ROLE: "volume"})
         ]
+    attached = Counter(n for c in everyone for n in c.networks)
+    networks = [
+        NetworkFacts(
+            name=n.name,
+            owner=n.labels.get(LABEL_OWNER),
+            created_at=n.created_at,
+            attached=attached[n.name] + attached[n.id],
+        )
+        for n in owner_networks(ctx)
+    ]
     return Facts(
         containers=containers,
         images=images,
         volumes=volumes,
+        networks=networks,
         workspaces=ctx.store.workspaces.list(),
         checkpoints=ctx.store.checkpoints.list(),
         default_image=ctx.settings.workspace.image,
@@ -176,6 +190,8 @@ def apply_item(ctx: Context, item: Item) -> GcOutcome:
             outcome = _apply_image(ctx, item)
         case Kind.VOLUME:
             outcome = _apply_volume(ctx, item)
+        case Kind.NETWORK:
+            outcome = _apply_network(ctx, item)
         case _:
             assert_never(item.kind)
     ctx.publish(
@@ -255,6 +271,17 @@ def _apply_volume(ctx: Context, item: Item) -> GcOutcome:
             raise Skip(f"workspace {item.key!r} has a checkpoint now")
         ctx.ensure_locked(item.key)
         ctx.engine.remove_volume(name=item.ref)
+    return GcOutcome.REMOVED
+
+
+def _apply_network(ctx: Context, item: Item) -> GcOutcome:
+    attached = [c.name for c in ctx.engine.list_containers(labels={}) if item.ref in c.networks]
+    if attached:
+        raise Skip(f"container {attached[0]} is attached to it since the plan")
+    try:
+        ctx.engine.remove_network(name=item.ref)
+    except Conflict:
+        raise Skip("a container was attached to it since the plan") from None
     return GcOutcome.REMOVED
 
 

@@ -13,9 +13,12 @@ from dockyard.engine.models import ContainerInfo, ContainerSpec, VolumeMount
 from dockyard.service.runtime.context import Context, Progress
 from dockyard.service.runtime.objects import labels_for
 from dockyard.service.snapshots.strategy import uses_volume
+from dockyard.service.workspaces.networks import network_for
 
 
-def container_spec(ctx: Context, ws: Workspace, *, image: str | None = None) -> ContainerSpec:
+def container_spec(
+    ctx: Context, ws: Workspace, *, network: str, image: str | None = None
+) -> ContainerSpec:
     settings = ctx.settings.workspace
     return ContainerSpec(
         name=ws.name,
@@ -32,7 +35,7 @@ def container_spec(ctx: Context, ws: Workspace, *, image: str | None = None) -> 
         pids_limit=ws.resources.pids,
         init=True,
         hostname=ws.name[:63],
-        network=settings.network,
+        network=network,
     )
 
 
@@ -41,7 +44,19 @@ def start_new_container(
 ) -> str:
     """Create and start the workspace's container; on failure nothing is left behind."""
     progress(f"starting container {ws.name}")
-    container_id = ctx.engine.create_container(spec=container_spec(ctx, ws, image=image))
+    try:
+        return _create_and_start(ctx, ws, image)
+    except NotFound:
+        # Its network went (gc, a full pool's reclaim) between looking and starting: the
+        # engine says so at the start. Made again, once.
+        if ctx.settings.workspace.network is not None:
+            raise
+        return _create_and_start(ctx, ws, image)
+
+
+def _create_and_start(ctx: Context, ws: Workspace, image: str | None) -> str:
+    spec = container_spec(ctx, ws, network=network_for(ctx, ws.owner), image=image)
+    container_id = ctx.engine.create_container(spec=spec)
     try:
         ctx.engine.start_container(ref=container_id)
         ensure_running(ctx, container_id, what=f"container {ws.name}")

@@ -1,0 +1,87 @@
+"""Owners' networks: every owner's workspaces share a bridge network of their own.
+
+Containers on different bridge networks cannot open connections to each other (the
+engine's isolation rules), while each network still reaches the internet; so an owner's
+workspaces see each other and nobody else's. The network is made when the owner's first
+container is, on a subnet of ``workspace.network_pool`` (``core.subnets``), and goes when
+no container is attached to it any more: at ``gc``, or when the pool runs full and a new
+owner needs room. ``workspace.network`` set to anything (``bridge``, ``none``, a name)
+puts every workspace there instead, as it is.
+"""
+
+from __future__ import annotations
+
+from dockyard.core.errors import Conflict, NotFound
+from dockyard.core.naming import LABEL_ROLE, network_labels, owner_network_name
+from dockyard.core.subnets import free_subnet
+from dockyard.engine.models import NetworkInfo
+from dockyard.service.observe import installation_labels
+from dockyard.service.runtime.context import Context
+
+#: Creations that may lose a race (for the name, or the subnet) before giving up.
+ATTEMPTS = 8
+
+
+def network_for(ctx: Context, owner: str) -> str:
+    """The network a new container of ``owner``'s goes on, made if it is missing."""
+    configured = ctx.settings.workspace.network
+    if configured is not None:
+        return configured
+    name = owner_network_name(owner, installation=ctx.installation)
+    for _attempt in range(ATTEMPTS):
+        try:
+            ctx.engine.inspect_network(name=name)
+        except NotFound:
+            pass
+        else:
+            return name
+        subnet = _free_subnet(ctx) or (_free_subnet(ctx) if reclaim(ctx) else None)
+        if subnet is None:
+            settings = ctx.settings.workspace
+            raise Conflict(
+                f"no /{settings.network_prefix} subnet left in workspace.network_pool "
+                f"{settings.network_pool} for owner {owner!r}'s network (every one is "
+                "in use); widen the pool or lower network_prefix"
+            )
+        try:
+            ctx.engine.create_network(
+                name=name,
+                labels=network_labels(installation=ctx.installation, owner=owner),
+                subnet=str(subnet),
+            )
+        except Conflict:
+            continue  # made meanwhile (the next inspect finds it), or the subnet was taken
+        return name
+    raise Conflict(f"could not make the network {name} for owner {owner!r}: try again")
+
+
+def _free_subnet(ctx: Context) -> str | None:
+    settings = ctx.settings.workspace
+    taken = [s for n in ctx.engine.list_networks(labels={}) for s in n.subnets]
+    found = free_subnet(settings.network_pool, settings.network_prefix, taken)
+    return None if found is None else str(found)
+
+
+def owner_networks(ctx: Context) -> list[NetworkInfo]:
+    """This installation's owners' networks."""
+    return ctx.engine.list_networks(labels={**installation_labels(ctx), LABEL_ROLE: "network"})
+
+
+def unused(ctx: Context) -> list[NetworkInfo]:
+    """Owners' networks no container (running or stopped, anyone's) is attached to: a
+    stopped container cannot start again once its network is gone."""
+    attached = {n for c in ctx.engine.list_containers(labels={}) for n in c.networks}
+    return [n for n in owner_networks(ctx) if n.name not in attached and n.id not in attached]
+
+
+def reclaim(ctx: Context) -> int:
+    """Remove the unused owners' networks (a container attached meanwhile makes the
+    engine refuse: that one stays); how many went."""
+    removed = 0
+    for network in unused(ctx):
+        try:
+            ctx.engine.remove_network(name=network.name)
+        except Conflict:
+            continue
+        removed += 1
+    return removed
