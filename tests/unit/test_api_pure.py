@@ -9,9 +9,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from dockyard.api.auth import token_digest
 from dockyard.api.errors import status_of
+from dockyard.api.schemas import AcquireBody
 from dockyard.core.errors import (
     Busy,
     EngineError,
@@ -90,3 +92,21 @@ def test_redelivery_delays_double_up_to_ten_minutes() -> None:
 )
 def test_error_statuses(error: Exception, status: int) -> None:
     assert status_of(error) == status  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"key": "k\udaff"},
+        {"key": "k", "labels": {"a": "\ud800"}},
+        {"key": "k", "labels": {"\udc00": "v"}},
+        {"key": "k", "policy": {"busy_processes": ["ok", "\udfff"]}},
+    ],
+)
+def test_unpaired_surrogates_are_refused_at_the_door(body: dict[str, object]) -> None:
+    with pytest.raises(ValidationError, match="not valid Unicode"):
+        AcquireBody.model_validate(body)
+
+
+def test_ordinary_unicode_passes_the_door() -> None:
+    assert AcquireBody.model_validate({"key": "ü-🙂", "labels": {"a": "Ó"}}).key == "ü-🙂"

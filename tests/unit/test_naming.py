@@ -17,6 +17,7 @@ from dockyard.core.naming import (
     ownership_labels,
     repo_leaf,
     slugify,
+    validate_image,
     validate_key,
     validate_new_key,
     validate_user_labels,
@@ -147,6 +148,29 @@ def test_user_labels_may_not_use_the_reserved_namespace() -> None:
         validate_user_labels({"bad key": "x"})
     with pytest.raises(InvalidInput, match="printable"):
         validate_user_labels({"k": "a\nb"})
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "dockyard/workspace:latest",
+        "busybox",
+        "registry.example.com:5000/team/agent:1.2-rc_3",
+        "myorg/agent@sha256:" + "a" * 64,
+        "sha256:" + "0" * 64,
+        "a__b/c-d.e",
+    ],
+)
+def test_image_references(ref: str) -> None:
+    assert validate_image(ref) == ref
+
+
+@pytest.mark.parametrize(
+    "ref", ["Ó ", "UPPER/case", "a b", "x:", "../etc", "a/..//b", "-a", "a:tag:more", "a" * 513]
+)
+def test_what_is_no_image_reference_is_refused(ref: str) -> None:
+    with pytest.raises(InvalidInput, match="invalid image reference"):
+        validate_image(ref)
 
 
 def test_the_route_suffixes_are_the_routes() -> None:

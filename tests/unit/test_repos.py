@@ -62,6 +62,7 @@ def test_valid_branches(branch: str) -> None:
         "a/.b",
         "a:b",
         "a*",
+        "D\udaff\udcea",  # an unpaired surrogate (from a JSON escape)
     ],
 )
 def test_invalid_branches(branch: str) -> None:

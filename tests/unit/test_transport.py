@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.core.errors import Conflict, EngineUnavailable, NotFound
+from dockyard.core.errors import Conflict, EngineUnavailable, InvalidInput, NotFound
 from dockyard.engine.docker import DockerEngine, Timeouts
 from dockyard.engine.http import EngineTransport
 from dockyard.engine.models import ContainerSpec
@@ -145,3 +145,12 @@ def test_endpoint_teardowns_are_limited_per_engine(tmp_path: Path) -> None:
         ]
         assert remove_all(engine, isolated) > 2
         engine.close()
+
+
+def test_names_in_a_path_are_percent_encoded_never_a_bad_request_line() -> None:
+    transport = EngineTransport("unix:///nonexistent.sock")
+    assert transport.path("/images/Ó x/json").endswith("/images/%C3%93%20x/json")
+    assert transport.path("/images/a/b:c@sha256:1/json").endswith("/images/a/b:c@sha256:1/json")
+    assert transport.path("/containers/a?b#c/json").endswith("/containers/a%3Fb%23c/json")
+    with pytest.raises(InvalidInput, match="not valid Unicode"):
+        transport.path("/images/\udaff/json")

@@ -2,17 +2,47 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from dockyard.core.model import SaveStrategy, SessionKind
 from dockyard.core.policy import ON_ACQUIRE, PolicyOverrides
-from dockyard.settings import Duration, Size, knob_fields
+from dockyard.settings import (
+    Duration,
+    ReconcilerSettings,
+    RuleSettings,
+    Size,
+    knob_fields,
+)
+
+
+def _unicode(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_unicode(k) and _unicode(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_unicode(v) for v in value)
+    return True
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_is_unicode(cls, data: Any) -> Any:
+        """JSON can escape half of a surrogate pair (``\\udaff``), which no file name,
+        label, git ref or database column can hold: refused here, naming none of it."""
+        if not _unicode(data):
+            raise ValueError("a string is not valid Unicode (an unpaired surrogate escape)")
+        return data
 
 
 class Resources(Body):
@@ -74,3 +104,67 @@ class SessionBody(Body):
 class TokenBody(Body):
     owner: str | None = Field(None, min_length=1, max_length=255)
     description: str = Field("", max_length=255)
+
+
+#: The reconciler settings the API may change (its on/off switch is ``enabled``).
+RECONCILER_FIELDS = ("max_interval", "workers", "busy_sample", "background_interval")
+
+
+def fields_of(model: type[BaseModel], names: Iterable[str], *, optional: bool) -> dict[str, Any]:
+    """``create_model`` definitions of ``model``'s fields ``names``, typed and bounded as
+    there (``optional``: each may be left out, None), so the bounds are written once."""
+    found: dict[str, Any] = {}
+    for name in names:
+        info = model.model_fields[name]
+        kind: Any = (
+            Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        )
+        if optional:
+            found[name] = (kind | None, Field(None, description=info.description))
+        else:
+            found[name] = (kind, Field(description=info.description))
+    return found
+
+
+if TYPE_CHECKING:
+    ReconcilerChange = Body
+    PolicyChange = Body
+else:
+    ReconcilerChange = create_model(
+        "ReconcilerChange",
+        __base__=Body,
+        __module__=__name__,
+        __doc__="The reconciler's intervals, and its on/off switch (kept across restarts).",
+        **fields_of(ReconcilerSettings, RECONCILER_FIELDS, optional=True),
+        enabled=(bool | None, Field(None, description="start (true) or stop (false) the loop")),
+    )
+    PolicyChange = create_model(
+        "PolicyChange",
+        __base__=Body,
+        __module__=__name__,
+        __doc__="A partial change of the policy: the fields given, nothing else.",
+        **knob_fields(optional=True),
+        rules=(tuple[RuleSettings, ...] | None, Field(None, description="replaces the rules")),
+        reconciler=(ReconcilerChange | None, None),
+    )
+
+
+def _examples(**values: Any) -> dict[str, Any]:
+    return {name: {"value": value} for name, value in values.items()}
+
+
+#: Examples in the schema: one that works, and the values out of bounds that once
+#: answered 500 or were taken (the fuzz run sends every one of them).
+ACQUIRE_EXAMPLES = _examples(
+    plain={"key": "john@example.com-my-react-app", "owner": "john@example.com"},
+    overflowing_memory={"key": "x-huge", "resources": {"memory": 99999999999999999999999999}},
+    overflowing_idle_timeout={"key": "x-long", "policy": {"idle_timeout": "99999999999999d"}},
+    zero_idle_timeout={"key": "x-zero", "policy": {"idle_timeout": "0s"}},
+)
+POLICY_EXAMPLES = _examples(
+    plain={"idle_timeout": "2h", "reconciler": {"enabled": True}},
+    overflowing_warn_before={"warn_before": "999999999999d"},
+    zero_idle_timeout={"idle_timeout": "0s"},
+    zero_max_interval={"reconciler": {"max_interval": "0s"}},
+)
+EXTEND_EXAMPLES = _examples(plain={"by": "30m"}, overflowing={"by": "99999999999d"})

@@ -135,6 +135,26 @@ def workspace_names(
     return Names(container=base, volume=f"{base}-work")
 
 
+#: An image reference as the engine takes it: ``[registry[:port]/]path[:tag][@digest]``,
+#: or an image id.
+_IMAGE_REF = re.compile(
+    r"(?:(?:localhost|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?::[0-9]{1,5})?/|[A-Za-z0-9-]+:[0-9]{1,5}/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?"
+    r"|sha256:[0-9a-f]{64}"
+)
+
+
+def validate_image(ref: str) -> str:
+    """Return ``ref`` if it is an image reference (``myorg/agent:1.2``), else say why."""
+    if len(ref) > 512 or not _IMAGE_REF.fullmatch(ref):
+        raise InvalidInput(
+            f"invalid image reference {ref[:80]!r}: expected [registry/]name[:tag][@digest] "
+            "in lowercase, e.g. myorg/agent:1.2"
+        )
+    return ref
+
+
 def owner_network_name(owner: str, *, installation: str) -> str:
     """The bridge network an owner's workspaces share, and no one else's:
     ``dy-net-<slug>-<hash>``, the hash over the installation and the owner (a NUL in

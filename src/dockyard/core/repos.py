@@ -74,7 +74,7 @@ def validate_branch(branch: str) -> str:
         problem = "it starts with '-' or '/', or ends with '/', '.' or '.lock'"
     elif ".." in branch or "@{" in branch or "//" in branch or branch == "@":
         problem = "it contains '..', '@{' or '//'"
-    elif _BAD_BRANCH_CHARS.search(branch):
+    elif _BAD_BRANCH_CHARS.search(branch) or not branch.isprintable():
         problem = "it contains whitespace, a control character or one of ~^:?*[\\"
     elif any(part.startswith(".") for part in branch.split("/")):
         problem = "a path component starts with '.'"

@@ -212,7 +212,10 @@ class EngineTransport:
 
     def path(self, endpoint: str, query: Mapping[str, object] | None = None) -> str:
         """The versioned request path for ``endpoint`` with ``query`` encoded."""
-        target = f"/v{API_VERSION}{endpoint}"
+        try:  # a name is never a way to reach another endpoint, nor an invalid request line
+            target = f"/v{API_VERSION}{urllib.parse.quote(endpoint, safe='/:@')}"
+        except UnicodeEncodeError:
+            raise InvalidInput(f"{endpoint[:80]!r} is not valid Unicode") from None
         if query:
             items = {k: _query_value(v) for k, v in query.items() if v is not None}
             target += "?" + urllib.parse.urlencode(items)

@@ -9,17 +9,54 @@ from dataclasses import MISSING
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
 from dockyard.core.policy import Knob, KnobValue, knobs
-from dockyard.core.units import duration_text, format_duration, parse_duration, parse_size
+from dockyard.core.units import (
+    DURATION_MAX,
+    SIZE_MAX,
+    duration_text,
+    format_duration,
+    parse_duration,
+    parse_size,
+)
 
+#: A duration in dockyard's notation ("90s", "45m", "1h30m", "7d") or in seconds; the
+#: schema says so (pydantic would say ISO 8601, which is not what is taken).
 Duration = Annotated[
     timedelta,
     BeforeValidator(parse_duration),
     PlainSerializer(duration_text, return_type=str),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "examples": ["90s", "45m", "1h30m", "7d"]},
+                {"type": "number", "minimum": 0, "maximum": DURATION_MAX.total_seconds()},
+            ]
+        }
+    ),
 ]
-Size = Annotated[int, BeforeValidator(parse_size)]
+#: A size in bytes, or with a unit ("512m", "2g", "10GB").
+Size = Annotated[
+    int,
+    BeforeValidator(parse_size),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": SIZE_MAX},
+                {"type": "string", "examples": ["512m", "2g", "10GB"]},
+            ]
+        }
+    ),
+]
 
 
 class Section(BaseModel):

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from dockyard.api import responses as out
 from dockyard.api.routes import admin, events, sessions, workspaces
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=out.ERRORS)
 for _module in (workspaces, sessions, admin, events):
     router.include_router(_module.router)
 router.include_router(workspaces.by_key)  # last: a key may hold "/" (``core.naming``)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
+from dockyard.api import responses as out
 from dockyard.api.events import stream_events
 from dockyard.api.routes.deps import Rt, Who
 from dockyard.core.errors import NotFound
@@ -15,7 +16,11 @@ from dockyard.core.events import event_json
 router = APIRouter(tags=["events"])
 
 
-@router.get("/events")
+@router.get(
+    "/events",
+    response_model=out.EventListOut,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
 def events(
     *,
     rt: Rt,

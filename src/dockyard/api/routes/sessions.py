@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from dockyard.api import responses as out
 from dockyard.api import schemas
 from dockyard.api.routes.deps import Rt, Who
 from dockyard.core.model import Session
@@ -26,7 +27,7 @@ def session_json(session: Session) -> dict[str, Any]:
     }
 
 
-@router.post("/workspaces/{key:path}/sessions", status_code=201)
+@router.post("/workspaces/{key:path}/sessions", status_code=201, response_model=out.SessionOut)
 def open_session(key: str, body: schemas.SessionBody, rt: Rt, who: Who) -> dict[str, Any]:
     """Open a session; 429 when the workspace has its limit of live sessions (after the
     sessions of holders that died were reaped)."""
@@ -34,22 +35,22 @@ def open_session(key: str, body: schemas.SessionBody, rt: Rt, who: Who) -> dict[
     return session_json(session)
 
 
-@router.get("/workspaces/{key:path}/sessions")
+@router.get("/workspaces/{key:path}/sessions", response_model=out.SessionListOut)
 def list_sessions(key: str, rt: Rt, who: Who) -> dict[str, Any]:
     return {"sessions": [session_json(s) for s in rt.dy.sessions(key, owner=who.owner)]}
 
 
-@router.get("/sessions/{session_id}")
+@router.get("/sessions/{session_id}", response_model=out.SessionOut)
 def get_session(session_id: str, rt: Rt, who: Who) -> dict[str, Any]:
     return session_json(rt.dy.session(session_id, owner=who.owner))
 
 
-@router.post("/sessions/{session_id}/use")
+@router.post("/sessions/{session_id}/use", response_model=out.SessionOut)
 def use_session(session_id: str, rt: Rt, who: Who) -> dict[str, Any]:
     """Record a use (activity); a detached session is attached again."""
     return session_json(rt.dy.use_session(session_id, owner=who.owner))
 
 
-@router.delete("/sessions/{session_id}")
+@router.delete("/sessions/{session_id}", response_model=out.SessionOut)
 def close_session(session_id: str, rt: Rt, who: Who) -> dict[str, Any]:
     return session_json(rt.dy.close_session(session_id, owner=who.owner))

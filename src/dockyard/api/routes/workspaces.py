@@ -4,12 +4,13 @@ checkpoints, exec."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Body, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from dockyard.api import responses as out
 from dockyard.api import schemas
 from dockyard.api.routes.deps import Rt, Who, runtime_of, view_json, visible
 from dockyard.core.checkpoints import checkpoint_json
@@ -26,7 +27,7 @@ by_key = APIRouter(tags=["workspaces"])
 
 
 # The hot route comes first: routes are matched in the order they are declared.
-@router.post("/workspaces/{key:path}/touch")
+@router.post("/workspaces/{key:path}/touch", responses={200: {"model": out.TouchOut}})
 async def touch(key: str, request: Request, who: Who) -> JSONResponse:
     """Record activity now: the hot path of agents. A touch within a second of the last
     one is answered from memory; otherwise one store write (in the thread pool)."""
@@ -45,8 +46,18 @@ async def touch(key: str, request: Request, who: Who) -> JSONResponse:
     )
 
 
-@router.post("/workspaces", status_code=201)
-def acquire(body: schemas.AcquireBody, rt: Rt, who: Who, response: Response) -> dict[str, Any]:
+@router.post(
+    "/workspaces",
+    status_code=201,
+    response_model=out.AcquireOut,
+    responses={200: {"model": out.AcquireOut, "description": "reused, started or restored"}},
+)
+def acquire(
+    body: Annotated[schemas.AcquireBody, Body(openapi_examples=schemas.ACQUIRE_EXAMPLES)],
+    rt: Rt,
+    who: Who,
+    response: Response,
+) -> dict[str, Any]:
     """Create the workspace, or reuse/start/restore it (200, with the outcome)."""
     owner = body.owner
     if not who.admin:
@@ -92,16 +103,17 @@ def acquire(body: schemas.AcquireBody, rt: Rt, who: Who, response: Response) -> 
     }
 
 
-@router.get("/workspaces")
+@router.get("/workspaces", response_model=out.WorkspaceListOut)
 def list_workspaces(
     rt: Rt,
     who: Who,
     owner: str | None = None,
     state: State | None = None,
 ) -> dict[str, Any]:
+    limit = rt.dy.policy.max_workspaces_per_owner
     if not who.admin:
         if owner is not None and owner != who.owner:
-            return {"workspaces": [], "engine_ok": True}
+            return {"workspaces": [], "engine_ok": True, "max_workspaces_per_owner": limit}
         owner = who.owner
     views, engine_ok = rt.dy.list(include_removed=state is State.REMOVED, owner=owner)
     items = [
@@ -109,25 +121,29 @@ def list_workspaces(
         for v in views
         if state is None or v.workspace.state is state
     ]
-    limit = rt.dy.policy.max_workspaces_per_owner
     return {"workspaces": items, "engine_ok": engine_ok, "max_workspaces_per_owner": limit}
 
 
-@router.get("/whoami")
+@router.get("/whoami", response_model=out.WhoamiOut)
 async def whoami(who: Who) -> dict[str, Any]:
     """Who the token acts for: the admin, or one owner."""
     return {"admin": who.admin, "owner": who.owner}
 
 
-@router.post("/workspaces/{key:path}/extend")
-def extend(key: str, body: schemas.ExtendBody, rt: Rt, who: Who) -> dict[str, Any]:
+@router.post("/workspaces/{key:path}/extend", response_model=out.ExtendedOut)
+def extend(
+    key: str,
+    body: Annotated[schemas.ExtendBody, Body(openapi_examples=schemas.EXTEND_EXAMPLES)],
+    rt: Rt,
+    who: Who,
+) -> dict[str, Any]:
     visible(rt, who, key)
     extension = rt.dy.extend(key, by=body.by)
     rt.wake()
     return {**view_json(rt, key), "capped": extension.capped}
 
 
-@router.post("/workspaces/{key:path}/park")
+@router.post("/workspaces/{key:path}/park", response_model=out.ChangedOut)
 def park(key: str, rt: Rt, who: Who, force: bool = False) -> dict[str, Any]:
     visible(rt, who, key)
     began = time.perf_counter()
@@ -136,14 +152,14 @@ def park(key: str, rt: Rt, who: Who, force: bool = False) -> dict[str, Any]:
     return {"changed": change.changed, "detail": change.detail, **view_json(rt, key)}
 
 
-@router.post("/workspaces/{key:path}/keep")
+@router.post("/workspaces/{key:path}/keep", response_model=out.ChangedOut)
 def keep(key: str, rt: Rt, who: Who) -> dict[str, Any]:
     visible(rt, who, key)
     change = rt.dy.keep(key, keep=True)
     return {"changed": change.changed, "detail": change.detail, **view_json(rt, key)}
 
 
-@router.post("/workspaces/{key:path}/unkeep")
+@router.post("/workspaces/{key:path}/unkeep", response_model=out.ChangedOut)
 def unkeep(key: str, rt: Rt, who: Who) -> dict[str, Any]:
     visible(rt, who, key)
     change = rt.dy.keep(key, keep=False)
@@ -151,7 +167,7 @@ def unkeep(key: str, rt: Rt, who: Who) -> dict[str, Any]:
     return {"changed": change.changed, "detail": change.detail, **view_json(rt, key)}
 
 
-@router.get("/workspaces/{key:path}/resources")
+@router.get("/workspaces/{key:path}/resources", response_model=out.UsageOut)
 def resources(key: str, rt: Rt, who: Who) -> dict[str, Any]:
     """CPU and memory use now (best effort: null where the engine cannot tell)."""
     use = rt.dy.resources(key, owner=who.owner)
@@ -162,13 +178,13 @@ def resources(key: str, rt: Rt, who: Who) -> dict[str, Any]:
     }
 
 
-@router.get("/workspaces/{key:path}/checkpoints")
+@router.get("/workspaces/{key:path}/checkpoints", response_model=out.CheckpointListOut)
 def checkpoints(key: str, rt: Rt, who: Who) -> dict[str, Any]:
     found = rt.dy.checkpoints(key, owner=who.owner)
     return {"checkpoints": [checkpoint_json(c) for c in found]}
 
 
-@router.post("/workspaces/{key:path}/exec")
+@router.post("/workspaces/{key:path}/exec", response_model=out.ExecOut)
 def exec_(key: str, body: schemas.ExecBody, rt: Rt, who: Who) -> dict[str, Any]:
     """Run a command to completion; counts as activity. Output is kept up to 1 MiB a
     stream: ``truncated`` says whether some was cut, ``stdout_bytes``/``stderr_bytes``
@@ -211,13 +227,13 @@ def exec_(key: str, body: schemas.ExecBody, rt: Rt, who: Who) -> dict[str, Any]:
     }
 
 
-@by_key.get("/workspaces/{key:path}")
+@by_key.get("/workspaces/{key:path}", response_model=out.WorkspaceOut)
 def get(key: str, rt: Rt, who: Who) -> dict[str, Any]:
     visible(rt, who, key)
     return view_json(rt, key)
 
 
-@by_key.delete("/workspaces/{key:path}")
+@by_key.delete("/workspaces/{key:path}", response_model=out.RemovedOut)
 def delete(key: str, rt: Rt, who: Who, purge: bool = False, force: bool = False) -> dict[str, Any]:
     visible(rt, who, key)
     change = rt.dy.remove(key, purge=purge, force=force)

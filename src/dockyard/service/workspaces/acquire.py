@@ -31,7 +31,12 @@ from dockyard.core.model import (
     State,
     Workspace,
 )
-from dockyard.core.naming import validate_key, validate_owner, validate_user_labels
+from dockyard.core.naming import (
+    validate_image,
+    validate_key,
+    validate_owner,
+    validate_user_labels,
+)
 from dockyard.core.repos import parse_repo, validate_branch
 from dockyard.service.runtime.context import Context, Progress, no_progress
 from dockyard.service.runtime.objects import discard_container, find_container
@@ -63,6 +68,8 @@ def _validate_request(request: AcquireRequest) -> None:
     if request.repo is not None:
         parse_repo(request.repo)
     validate_user_labels(request.labels)
+    if request.image is not None:
+        validate_image(request.image)
     if request.cpus is not None and not 0 < request.cpus <= 1024:
         raise InvalidValue(f"cpus must be between 0 and 1024, got {request.cpus}")
     if request.memory is not None and request.memory < 6 * 1024**2:
