@@ -103,6 +103,8 @@ def test_exec_refuses_what_the_kernel_would_and_says_when_output_is_cut(server: 
         path = "/api/v1/workspaces/x/exec"
         huge = api.post(path, json={"command": ["echo", *["a" * 60_000] * 25]})  # 1.5 MB
         assert huge.status_code == 422 and "at most 1.0MiB" in huge.text
+        long_arg = api.post(path, json={"command": ["echo", "é" * 65_536]})  # 128 KiB + NUL
+        assert long_arg.status_code == 422 and "command[1]:" in long_arg.text
         bad_env = api.post(path, json={"command": ["env"], "env": {"A=B": "c"}})
         assert bad_env.status_code == 422 and "no variable name" in bad_env.text
         over_the_body_cap = api.post(path, json={"command": ["echo", *["a" * 60_000] * 170]})

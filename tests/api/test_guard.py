@@ -122,3 +122,14 @@ def test_the_description_and_docs_need_no_token(small: Server) -> None:
         assert anonymous.get("/api/v1/nowhere").status_code == 401
         schema = anonymous.get("/api/v1/openapi.json").json()
     assert "HTTPBearer" in schema["components"]["securitySchemes"]
+
+
+def test_a_trailing_slash_reaches_the_same_route(small: Server) -> None:
+    """Clients add it (and before keys could hold "/", a redirect took it away)."""
+    with small.client() as api:
+        assert api.post("/api/v1/workspaces/", json={"key": "s"}).status_code == 201
+        assert [w["key"] for w in api.get("/api/v1/workspaces/").json()["workspaces"]] == ["s"]
+        assert api.get("/api/v1/workspaces/s/").json()["key"] == "s"
+        assert api.post("/api/v1/workspaces/s/touch/").json()["key"] == "s"
+    with small.client(token=None) as anonymous:
+        assert anonymous.get("/api/v1/workspaces/").status_code == 401

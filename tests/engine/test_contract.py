@@ -209,16 +209,35 @@ def test_networks_are_named_once_own_their_subnet_and_stay_while_attached(
     engine.start_container(ref=container)
     [listed] = engine.list_containers(labels=labels)
     assert listed.networks == (name,)
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict):  # a running container holds it
         engine.remove_network(name=name)
     engine.stop_container(ref=container, timeout_s=1)
     [stopped] = engine.list_containers(labels=labels)
-    assert stopped.networks == (name,)  # a stopped container still names its network
-    engine.remove_container(ref=container)
-    engine.remove_network(name=name)
+    assert stopped.networks == (name,)  # a stopped container still names its network ...
+    engine.remove_network(name=name)  # ... but does not hold it: dockyard must look
     engine.remove_network(name=name)  # idempotent
     with pytest.raises(NotFound):
         engine.inspect_network(name=name)
+    with pytest.raises(NotFound, match="network"):  # and it cannot start again
+        engine.start_container(ref=container)
+    engine.remove_container(ref=container)
     orphan = engine.create_container(spec=attached)  # dockerd creates it; the start fails
     with pytest.raises(NotFound, match="network"):
         engine.start_container(ref=orphan)
+    assert engine.inspect_network(name="bridge").name == "bridge"
+
+
+def test_a_stopped_container_moves_from_the_bridge_to_another_network(
+    engine: Engine, labels: dict[str, str]
+) -> None:
+    name = f"dy-contract-net-{secrets.token_hex(4)}"
+    engine.create_network(name=name, labels=labels, subnet=f"10.251.{secrets.randbelow(250)}.0/24")
+    container = engine.create_container(spec=spec(labels))  # the engine's default: bridge
+    assert engine.inspect_container(ref=container).networks == ("bridge",)
+    engine.connect_network(name=name, container=container)
+    engine.disconnect_network(name="bridge", container=container)
+    assert engine.inspect_container(ref=container).networks == (name,)
+    engine.start_container(ref=container)
+    assert engine.inspect_container(ref=container).running
+    [listed] = engine.list_containers(labels=labels)
+    assert listed.networks == (name,)

@@ -10,6 +10,7 @@ from dockyard.core.gc import GcRequest, Kind
 from dockyard.core.naming import owner_network_name
 from dockyard.service import AcquireRequest, Dockyard
 from dockyard.service.reconcile import gc
+from dockyard.settings import Settings
 from tests.engine_fixtures import engine_json
 
 
@@ -70,3 +71,23 @@ def test_gc_takes_the_network_of_an_owner_without_workspaces(dy: Dockyard) -> No
     assert [r.outcome.value for r in results if r.item.kind is Kind.NETWORK] == ["removed"]
     assert dy.acquire(AcquireRequest(key="a")).outcome.value == "reused"
     assert dy.acquire(AcquireRequest(key="b", owner="bob")).outcome.value == "created"
+
+
+def test_a_workspace_made_on_the_shared_bridge_moves_to_its_owners_network_when_started(
+    engine_settings: Settings, installed: list[str]
+) -> None:
+    """Containers made before owners had networks join theirs at their next start."""
+    shared = engine_settings.workspace.model_copy(update={"network": "bridge"})
+    before = Dockyard.open(engine_settings.model_copy(update={"workspace": shared}))
+    installed.append(before.installation)
+    before.acquire(AcquireRequest(key="w", owner="alice"))
+    before.stop("w")
+    before.close()
+    after = Dockyard.open(engine_settings)
+    try:
+        assert after.acquire(AcquireRequest(key="w")).outcome.value == "started"
+        info: Any = engine_json(f"/containers/{after.get('w').container_id}/json")
+        owners = owner_network_name("alice", installation=after.installation)
+        assert list(info["NetworkSettings"]["Networks"]) == [owners]
+    finally:
+        after.close()

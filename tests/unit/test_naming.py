@@ -159,6 +159,7 @@ def test_user_labels_may_not_use_the_reserved_namespace() -> None:
         "myorg/agent@sha256:" + "a" * 64,
         "sha256:" + "0" * 64,
         "a__b/c-d.e",
+        "[::1]:5000/team/agent:1",
     ],
 )
 def test_image_references(ref: str) -> None:

@@ -14,6 +14,8 @@ from dockyard.core.subnets import free_subnet
 from dockyard.engine.fake import FakeEngine
 from dockyard.engine.models import ContainerSpec
 from dockyard.service import AcquireRequest, Dockyard
+from dockyard.service.workspaces.networks import RECLAIM_GRACE
+from tests.helpers import FakeClock
 
 POOL = IPv4Network("10.213.0.0/16")
 
@@ -72,12 +74,15 @@ def _small_pool(dy: Dockyard) -> None:
 
 
 def test_a_full_pool_makes_room_from_unused_networks_else_says_so(
-    fake_dy: Dockyard, fake_engine: FakeEngine
+    fake_dy: Dockyard, fake_engine: FakeEngine, clock: FakeClock
 ) -> None:
     _small_pool(fake_dy)  # room for two owners
     fake_dy.acquire(AcquireRequest(key="a", owner="alice"))
     fake_dy.acquire(AcquireRequest(key="b", owner="bob"))
     fake_dy.remove("b", purge=True)  # bob's network is left unused
+    with pytest.raises(Conflict, match="no /24 subnet left"):  # too young to take: its
+        fake_dy.acquire(AcquireRequest(key="c", owner="carol"))  # container may be coming
+    clock.advance(RECLAIM_GRACE)
     fake_dy.acquire(AcquireRequest(key="c", owner="carol"))  # takes bob's room
     names = {n.labels["dockyard.owner"] for n in fake_engine.list_networks(labels={})}
     assert names == {"alice", "carol"}
@@ -118,3 +123,18 @@ def test_a_network_removed_between_looking_and_starting_is_made_again_once(
     assert fake_dy.acquire(AcquireRequest(key="a")).outcome.value == "restored"
     assert removed and _network_of(fake_dy, fake_engine, "a") in fake_engine.networks
     assert len(fake_engine.containers) == 1  # the one that could not start is gone
+
+
+def test_only_a_vanished_network_is_tried_again(fake_dy: Dockyard, fake_engine: FakeEngine) -> None:
+    fake_engine.start_error = NotFound("no such file: /missing")  # not the network's fault
+    created: list[str] = []
+    create = fake_engine.create_container
+
+    def counting(*, spec: ContainerSpec) -> str:
+        created.append(spec.name)
+        return create(spec=spec)
+
+    fake_engine.create_container = counting  # type: ignore[method-assign]
+    with pytest.raises(NotFound, match="/missing"):
+        fake_dy.acquire(AcquireRequest(key="a", owner="alice"))
+    assert len(created) == 1 and fake_engine.containers == {}

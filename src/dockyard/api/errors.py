@@ -77,7 +77,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(error_body("invalid_input", describe_validation(exc.errors())), 422)
+        # the code InvalidValue has: one code for a 422, whichever check found it
+        return JSONResponse(error_body(InvalidValue.code, describe_validation(exc.errors())), 422)
 
     @app.exception_handler(Exception)
     async def internal(_request: Request, exc: Exception) -> JSONResponse:

@@ -2,7 +2,8 @@
 may send. A request without a valid token is answered 401 before a byte of its body is
 read; a body larger than ``api.max_body`` is answered 413 (at once when its
 ``Content-Length`` says so, else when the reading passes the cap). Routes then find the
-caller in ``request.state.principal``.
+caller in ``request.state.principal``. A trailing ``/`` of an API path is dropped (the
+routes are matched without it; no key ends in one).
 
 A plain ASGI middleware, not ``BaseHTTPMiddleware``: that one buffers responses (the
 event stream would stall) and costs a task per request (a touch would feel it).
@@ -25,7 +26,7 @@ from dockyard.core.units import format_size
 from dockyard.service import Principal, admin_principal
 
 #: What anyone may read: the API's description, its docs page.
-PUBLIC = frozenset({"/api/v1/openapi.json", "/api/v1/docs", "/api/v1/docs/oauth2-redirect"})
+PUBLIC = frozenset({"/api/v1/openapi.json", "/api/v1/docs"})
 API_PREFIX = "/api/v1/"
 
 Lookup = Callable[[str], Principal]
@@ -44,6 +45,7 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        scope = _without_trailing_slash(scope)
         headers = Headers(scope=scope)
         refused = None
         if needs_token(scope["path"]):
@@ -76,6 +78,15 @@ class Guard:
         if found is not None:
             return found
         return await run_in_threadpool(self.lookup, digest)
+
+
+def _without_trailing_slash(scope: Scope) -> Scope:
+    path: str = scope["path"]
+    if not path.startswith(API_PREFIX) or not path.endswith("/"):
+        return scope
+    trimmed = path.rstrip("/")
+    raw: bytes = scope.get("raw_path") or path.encode()
+    return {**scope, "path": trimmed, "raw_path": raw.rstrip(b"/")}
 
 
 def needs_token(path: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, create_model, model_validator
 
 from dockyard.core.model import SaveStrategy, SessionKind
 from dockyard.core.policy import ON_ACQUIRE, PolicyOverrides
@@ -136,7 +136,10 @@ else:
         __module__=__name__,
         __doc__="The reconciler's intervals, and its on/off switch (kept across restarts).",
         **fields_of(ReconcilerSettings, RECONCILER_FIELDS, optional=True),
-        enabled=(bool | None, Field(None, description="start (true) or stop (false) the loop")),
+        enabled=(
+            StrictBool | None,
+            Field(None, description="start (true) or stop (false) the loop"),
+        ),
     )
     PolicyChange = create_model(
         "PolicyChange",

@@ -138,7 +138,8 @@ def workspace_names(
 #: An image reference as the engine takes it: ``[registry[:port]/]path[:tag][@digest]``,
 #: or an image id.
 _IMAGE_REF = re.compile(
-    r"(?:(?:localhost|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?::[0-9]{1,5})?/|[A-Za-z0-9-]+:[0-9]{1,5}/)?"
+    r"(?:(?:localhost|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+|\[[0-9A-Fa-f:]+\])(?::[0-9]{1,5})?/"
+    r"|[A-Za-z0-9-]+:[0-9]{1,5}/)?"
     r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?"
     r"|sha256:[0-9a-f]{64}"

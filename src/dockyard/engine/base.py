@@ -119,7 +119,16 @@ class Engine(Protocol):
     def list_networks(self, *, labels: LabelFilter) -> list[NetworkInfo]: ...
 
     def remove_network(self, *, name: str) -> None:
-        """Remove the network; ``Conflict`` while a container is attached to it."""
+        """Remove the network; ``Conflict`` while a running container is attached to it
+        (a created or stopped one does not hold it, and cannot start once it is gone)."""
+        ...
+
+    def connect_network(self, *, name: str, container: str) -> None:
+        """Attach the (stopped or running) container to the network."""
+        ...
+
+    def disconnect_network(self, *, name: str, container: str) -> None:
+        """Detach the container from a network it is attached to."""
         ...
 
     # -- containers ---------------------------------------------------------------------

@@ -40,6 +40,8 @@ from dockyard.engine.models import (
 
 DEFAULT_URL = "unix:///var/run/docker.sock"
 DEFAULT_TEARDOWNS = 2
+#: dockerd answers 403 for a subnet another network has and for a network in use.
+NETWORK_CONFLICTS = (403, 409)
 
 
 def default_engine_url() -> str:
@@ -200,7 +202,13 @@ class DockerEngine:
         }
         if subnet is not None:
             body["IPAM"] = {"Driver": "default", "Config": [{"Subnet": subnet}]}
-        self._http.request("POST", "/networks/create", body=body, timeout_s=self.timeouts.start_s)
+        self._http.request(
+            "POST",
+            "/networks/create",
+            body=body,
+            timeout_s=self.timeouts.start_s,
+            conflicts=NETWORK_CONFLICTS,
+        )
         return self.inspect_network(name=name)
 
     def inspect_network(self, *, name: str) -> NetworkInfo:
@@ -213,9 +221,26 @@ class DockerEngine:
 
     def remove_network(self, *, name: str) -> None:
         try:
-            self._http.request("DELETE", f"/networks/{name}", timeout_s=self.timeouts.remove_s)
+            self._http.request(
+                "DELETE",
+                f"/networks/{name}",
+                timeout_s=self.timeouts.remove_s,
+                conflicts=NETWORK_CONFLICTS,
+            )
         except NotFound:
             return
+
+    def connect_network(self, *, name: str, container: str) -> None:
+        body = {"Container": container}
+        self._http.request(
+            "POST", f"/networks/{name}/connect", body=body, conflicts=NETWORK_CONFLICTS
+        )
+
+    def disconnect_network(self, *, name: str, container: str) -> None:
+        body = {"Container": container}
+        self._http.request(
+            "POST", f"/networks/{name}/disconnect", body=body, conflicts=NETWORK_CONFLICTS
+        )
 
     # -- containers ---------------------------------------------------------------------
 

@@ -23,7 +23,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from dockyard.core.errors import Conflict, DockyardError, EngineUnavailable, NotFound
+from dockyard.core.errors import (
+    Conflict,
+    DockyardError,
+    EngineError,
+    EngineUnavailable,
+    NotFound,
+)
 from dockyard.engine.base import STDERR, STDOUT, ExecSpec, LabelFilter
 from dockyard.engine.models import (
     ContainerInfo,
@@ -65,6 +71,7 @@ class FakeContainer:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     exec_ids: list[str] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
     archives: list[tuple[str, bytes]] = field(default_factory=list)
     #: Set when it stops running (its processes end with it).
     ended: threading.Event = field(default_factory=threading.Event)
@@ -90,6 +97,7 @@ class FakeContainer:
             nano_cpus=self.spec.nano_cpus or 0,
             pids_limit=self.spec.pids_limit or 0,
             network_endpoint=self.spec.network != "none",
+            networks=tuple(self.networks),
         )
 
 
@@ -273,6 +281,8 @@ class FakeEngine:
 
     def inspect_network(self, *, name: str) -> NetworkInfo:
         self._check()
+        if name in BUILTIN_NETWORKS:
+            return NetworkInfo(id=name, name=name, labels={}, created_at=None, subnets=())
         if name not in self.networks:
             raise NotFound(f"network {name} not found")
         return self.networks[name]
@@ -283,9 +293,25 @@ class FakeEngine:
 
     def remove_network(self, *, name: str) -> None:
         self._check()
-        if any(c.spec.network == name for c in self.containers.values()):
+        # as dockerd: only a running container's endpoint holds it; a created or stopped
+        # one attached to it cannot start again once it is gone
+        if any(name in c.networks and c.status == "running" for c in self.containers.values()):
             raise Conflict(f"error while removing network: network {name} has active endpoints")
         self.networks.pop(name, None)
+
+    def connect_network(self, *, name: str, container: str) -> None:
+        found = self._find(container)
+        self.inspect_network(name=name)
+        if name in found.networks:
+            raise Conflict(f"endpoint with name {found.spec.name} already exists in network {name}")
+        found.networks.append(name)
+
+    def disconnect_network(self, *, name: str, container: str) -> None:
+        found = self._find(container)
+        self.inspect_network(name=name)
+        if name not in found.networks:
+            raise EngineError(f"container {found.id} is not connected to the network {name}")
+        found.networks.remove(name)
 
     def create_container(self, *, spec: ContainerSpec) -> str:
         self._check()
@@ -295,7 +321,12 @@ class FakeEngine:
             raise Conflict(f'The container name "/{spec.name}" is already in use')
         for mount in spec.mounts:
             self.create_volume(name=mount.volume, labels={})
-        container = FakeContainer(id=f"{next(self._ids):064x}", spec=spec, created_at=self.clock())
+        container = FakeContainer(
+            id=f"{next(self._ids):064x}",
+            spec=spec,
+            created_at=self.clock(),
+            networks=[spec.network or "bridge"],
+        )
         self.containers[container.id] = container
         self._event("create", container)
         return container.id
@@ -304,9 +335,9 @@ class FakeEngine:
         container = self._find(ref)
         if self.start_error is not None:
             raise self.start_error
-        network = container.spec.network
-        if network not in (None, *BUILTIN_NETWORKS) and network not in self.networks:
-            raise NotFound(f"network {network} not found")  # dockerd: at start, not create
+        for network in container.networks:  # dockerd: at start, not create
+            if network not in BUILTIN_NETWORKS and network not in self.networks:
+                raise NotFound(f"network {network} not found")
         if container.status != "running":
             container.status, container.started_at = "running", self.clock()
             container.ended = threading.Event()
@@ -348,7 +379,7 @@ class FakeEngine:
                 status=c.status,
                 created_at=c.created_at,
                 volumes=tuple(m.volume for m in c.spec.mounts),
-                networks=() if c.spec.network == "none" else (c.spec.network or "bridge",),
+                networks=tuple(c.networks),
             )
             for c in self.containers.values()
             if _matches(c.spec.labels, labels)

@@ -9,7 +9,7 @@ and Podman 4 both speak).
 
 This module is the only place where socket and HTTP exceptions exist: everything is
 translated here into ``EngineUnavailable`` (cannot talk to the engine at all),
-``NotFound`` (404), ``Conflict`` (409, 403), ``InvalidInput`` (400) or ``EngineError``
+``NotFound`` (404), ``Conflict`` (409), ``InvalidInput`` (400) or ``EngineError``
 (anything else). Messages carry the engine's own one-line ``message`` field and never
 the request body, which may hold environment values.
 
@@ -33,7 +33,7 @@ import socket
 import threading
 import urllib.parse
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
@@ -231,13 +231,15 @@ class EngineTransport:
         data: bytes | Iterable[bytes] | None = None,
         content_type: str = "application/json",
         timeout_s: float | None = None,
+        conflicts: Collection[int] = (409,),
     ) -> Response:
         """Send one request on this thread's kept-alive connection and read the answer.
 
         ``body`` is sent as JSON; ``data`` as raw bytes (an iterable is sent chunked).
         ``timeout_s`` bounds each wait for the engine (default: the transport's). A
         kept-alive connection the engine closed while idle is reopened once; nothing
-        is sent again after a timeout.
+        is sent again after a timeout. ``conflicts``: the statuses that mean ``Conflict``
+        here (dockerd answers 403 for a network in use or a subnet taken).
         """
         target = self.path(endpoint, query)
         payload: bytes | Iterable[bytes] | None = data
@@ -268,7 +270,7 @@ class EngineTransport:
             response = Response(raw.status, content)
             if raw.will_close:
                 self._drop_pooled()
-            raise_for_status(response, what=f"{method} {endpoint}")
+            raise_for_status(response, what=f"{method} {endpoint}", conflicts=conflicts)
             return response
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -347,14 +349,14 @@ def _query_value(value: object) -> str:
     return str(value)
 
 
-def raise_for_status(response: Response, *, what: str) -> None:
+def raise_for_status(response: Response, *, what: str, conflicts: Collection[int] = (409,)) -> None:
     """Translate an engine error answer into dockyard's error tree."""
     if response.status < 400:
         return
     message = _engine_message(response.body) or f"HTTP {response.status}"
     if response.status == 404:
         raise NotFound(message)
-    if response.status in (403, 409):  # dockerd: 403 for a network in use or overlapping
+    if response.status in conflicts:
         raise Conflict(message)
     if response.status == 400:
         raise InvalidInput(message)

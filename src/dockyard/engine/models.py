@@ -50,6 +50,11 @@ def _labels(value: object) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
+def _network_names(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """The networks a container (inspected or listed) is attached to, by name."""
+    return tuple(str(n) for n in (data.get("NetworkSettings") or {}).get("Networks") or {})
+
+
 @dataclass(frozen=True, slots=True)
 class VolumeMount:
     """A named volume mounted into a container."""
@@ -141,6 +146,7 @@ class ContainerInfo:
     #: It has a network endpoint to tear down when it stops (all but NetworkDisabled:
     #: libnetwork's "none" and "host" networks have endpoints too).
     network_endpoint: bool = True
+    networks: tuple[str, ...] = ()  # names of the networks it is attached to
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> ContainerInfo:
@@ -168,6 +174,7 @@ class ContainerInfo:
             nano_cpus=int(host.get("NanoCpus") or 0),
             pids_limit=int(host.get("PidsLimit") or 0),
             network_endpoint=not config.get("NetworkDisabled"),
+            networks=_network_names(data),
         )
 
 
@@ -204,9 +211,7 @@ class ContainerSummary:
             volumes=tuple(
                 str(m["Name"]) for m in mounts if m.get("Type") == "volume" and m.get("Name")
             ),
-            networks=tuple(
-                str(n) for n in (data.get("NetworkSettings") or {}).get("Networks") or {}
-            ),
+            networks=_network_names(data),
         )
 
 

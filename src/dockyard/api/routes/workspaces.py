@@ -14,6 +14,7 @@ from dockyard.api import responses as out
 from dockyard.api import schemas
 from dockyard.api.routes.deps import Rt, Who, runtime_of, view_json, visible
 from dockyard.core.checkpoints import checkpoint_json
+from dockyard.core.commands import check_command
 from dockyard.core.errors import Forbidden, InvalidValue, NotFound
 from dockyard.core.model import Outcome, State
 from dockyard.service import STDERR, AcquireRequest
@@ -190,6 +191,7 @@ def exec_(key: str, body: schemas.ExecBody, rt: Rt, who: Who) -> dict[str, Any]:
     stream: ``truncated`` says whether some was cut, ``stdout_bytes``/``stderr_bytes``
     how much the command wrote."""
     visible(rt, who, key)
+    check_command(body.command, body.env)  # as sent: its indices, before the wrapper's
     limit = rt.dy.settings.api.exec_timeout
     timeout = min(body.timeout, limit) if body.timeout is not None else limit
     if timeout.total_seconds() < 1:

@@ -13,7 +13,10 @@ from dockyard.engine.models import ContainerInfo, ContainerSpec, VolumeMount
 from dockyard.service.runtime.context import Context, Progress
 from dockyard.service.runtime.objects import labels_for
 from dockyard.service.snapshots.strategy import uses_volume
-from dockyard.service.workspaces.networks import network_for
+from dockyard.service.workspaces.networks import network_for, network_missing
+
+#: Tries at a container whose owner's network is removed under it, each time.
+NETWORK_ATTEMPTS = 3
 
 
 def container_spec(
@@ -44,18 +47,20 @@ def start_new_container(
 ) -> str:
     """Create and start the workspace's container; on failure nothing is left behind."""
     progress(f"starting container {ws.name}")
-    try:
-        return _create_and_start(ctx, ws, image)
-    except NotFound:
-        # Its network went (gc, a full pool's reclaim) between looking and starting: the
-        # engine says so at the start. Made again, once.
-        if ctx.settings.workspace.network is not None:
-            raise
-        return _create_and_start(ctx, ws, image)
+    for _attempt in range(NETWORK_ATTEMPTS - 1):
+        network = network_for(ctx, ws.owner)
+        try:
+            return _create_and_start(ctx, ws, image, network)
+        except NotFound:
+            # Its network went (gc, a full pool's reclaim in another process) between
+            # looking and starting; the engine says so at the start. Made again.
+            if not network_missing(ctx, network):
+                raise
+    return _create_and_start(ctx, ws, image, network_for(ctx, ws.owner))
 
 
-def _create_and_start(ctx: Context, ws: Workspace, image: str | None) -> str:
-    spec = container_spec(ctx, ws, network=network_for(ctx, ws.owner), image=image)
+def _create_and_start(ctx: Context, ws: Workspace, image: str | None, network: str) -> str:
+    spec = container_spec(ctx, ws, network=network, image=image)
     container_id = ctx.engine.create_container(spec=spec)
     try:
         ctx.engine.start_container(ref=container_id)

@@ -11,15 +11,30 @@ puts every workspace there instead, as it is.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from dockyard.core.errors import Conflict, NotFound
 from dockyard.core.naming import LABEL_ROLE, network_labels, owner_network_name
 from dockyard.core.subnets import free_subnet
-from dockyard.engine.models import NetworkInfo
+from dockyard.engine.models import ContainerInfo, NetworkInfo
 from dockyard.service.observe import installation_labels
 from dockyard.service.runtime.context import Context
 
 #: Creations that may lose a race (for the name, or the subnet) before giving up.
 ATTEMPTS = 8
+#: A network this young is not reclaimed: its first container may be on its way.
+RECLAIM_GRACE = timedelta(minutes=1)
+
+
+def network_missing(ctx: Context, name: str) -> bool:
+    """Is ``name``, an owner's network, gone (removed since it was looked up)?"""
+    if ctx.settings.workspace.network is not None:
+        return False  # the operator's network: not one dockyard makes again
+    try:
+        ctx.engine.inspect_network(name=name)
+    except NotFound:
+        return True
+    return False
 
 
 def network_for(ctx: Context, owner: str) -> str:
@@ -55,6 +70,17 @@ def network_for(ctx: Context, owner: str) -> str:
     raise Conflict(f"could not make the network {name} for owner {owner!r}: try again")
 
 
+def join_owners_network(ctx: Context, owner: str, info: ContainerInfo) -> None:
+    """A stopped container on the engine's shared bridge (made before owners had
+    networks) joins its owner's network and leaves the bridge, before it starts again.
+    A running one is left where it is until then: moving it would cut its connections."""
+    if ctx.settings.workspace.network is not None or tuple(info.networks) != ("bridge",):
+        return
+    target = network_for(ctx, owner)
+    ctx.engine.connect_network(name=target, container=info.id)
+    ctx.engine.disconnect_network(name="bridge", container=info.id)
+
+
 def _free_subnet(ctx: Context) -> str | None:
     settings = ctx.settings.workspace
     taken = [s for n in ctx.engine.list_networks(labels={}) for s in n.subnets]
@@ -75,10 +101,13 @@ def unused(ctx: Context) -> list[NetworkInfo]:
 
 
 def reclaim(ctx: Context) -> int:
-    """Remove the unused owners' networks (a container attached meanwhile makes the
-    engine refuse: that one stays); how many went."""
+    """Remove the unused owners' networks older than ``RECLAIM_GRACE`` (a container
+    running on one meanwhile makes the engine refuse: that one stays); how many went."""
     removed = 0
+    settled = ctx.now() - RECLAIM_GRACE
     for network in unused(ctx):
+        if network.created_at is not None and network.created_at > settled:
+            continue
         try:
             ctx.engine.remove_network(name=network.name)
         except Conflict:

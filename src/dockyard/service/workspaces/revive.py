@@ -15,6 +15,7 @@ from dockyard.core.checkpoints import describe
 from dockyard.core.errors import Busy, DockyardError, NotFound, QuotaExceeded, RestoreFailed
 from dockyard.core.events import EventType
 from dockyard.core.model import ACTIVE_STATES, Checkpoint, CheckpointKind, Outcome, State, Workspace
+from dockyard.engine.models import ContainerInfo
 from dockyard.service.runtime.context import Context, Progress
 from dockyard.service.runtime.objects import (
     discard_container,
@@ -26,6 +27,7 @@ from dockyard.service.runtime.records import save_cas
 from dockyard.service.snapshots.checkpoints import current
 from dockyard.service.snapshots.strategy import bring_back, image_for, uses_volume
 from dockyard.service.workspaces.containers import ensure_running, start_new_container
+from dockyard.service.workspaces.networks import join_owners_network
 from dockyard.service.workspaces.quota import ensure_room
 from dockyard.service.workspaces.requests import AcquireResult
 
@@ -52,11 +54,11 @@ def revive(ctx: Context, ws: Workspace, *, progress: Progress) -> AcquireResult:
         progress(f"starting container {ws.name}")
         try:
             if ws.state in ACTIVE_STATES:  # already counted as live
-                _start_existing(ctx, info.id, ws.name)
+                _start_existing(ctx, ws, info)
             else:
                 with ctx.owner_lock(ws.owner):
                     ensure_room(ctx, owner=ws.owner, key=ws.key, progress=progress)
-                    _start_existing(ctx, info.id, ws.name)
+                    _start_existing(ctx, ws, info)
         except (Busy, QuotaExceeded):
             raise
         except DockyardError as exc:
@@ -79,9 +81,10 @@ def revive(ctx: Context, ws: Workspace, *, progress: Progress) -> AcquireResult:
     return AcquireResult(outcome, revived)
 
 
-def _start_existing(ctx: Context, container_id: str, name: str) -> None:
-    ctx.engine.start_container(ref=container_id)
-    ensure_running(ctx, container_id, what=f"container {name}")
+def _start_existing(ctx: Context, ws: Workspace, info: ContainerInfo) -> None:
+    join_owners_network(ctx, ws.owner, info)
+    ctx.engine.start_container(ref=info.id)
+    ensure_running(ctx, info.id, what=f"container {ws.name}")
 
 
 def _replace_container(
