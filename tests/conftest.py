@@ -13,6 +13,7 @@ from dockyard.events import EventBus, store_sink
 from dockyard.service import Context, Dockyard
 from dockyard.settings import Settings, load_settings
 from dockyard.store import Store
+from tests import postgres as pg
 from tests.helpers import FakeClock
 
 pytest_plugins = ["tests.engine_fixtures"]
@@ -32,10 +33,32 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[pg.PostgresServer]:
+    """One throwaway PostgreSQL server for the session (started here, never assumed)."""
+    server = pg.start()
+    yield server
+    pg.stop(server)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """The store's database, each test once per dialect: SQLite in the data dir (the
+    default), and a fresh database on the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    server: pg.PostgresServer = request.getfixturevalue("postgres")
+    name = server.create_database()
+    yield {"database_url": server.url(name)}
+    server.drop_database(name)
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, database: dict[str, str]) -> Settings:
     return load_settings(
-        env={}, flags={"data_dir": tmp_path / "data", "reconciler.busy_sample": "0s"}
+        env={},
+        flags={"data_dir": tmp_path / "data", "reconciler.busy_sample": "0s", **database},
     )
 
 
@@ -46,7 +69,7 @@ def fake_engine(clock: FakeClock) -> FakeEngine:
 
 @pytest.fixture
 def fake_dy(settings: Settings, fake_engine: FakeEngine, clock: FakeClock) -> Iterator[Dockyard]:
-    """The service on the fake engine, a real SQLite store and a fake clock."""
+    """The service on the fake engine, a real store (each dialect) and a fake clock."""
     store = Store.open(settings.store_url)
     ctx = Context(
         settings=settings,

@@ -35,7 +35,7 @@ def docker() -> Iterator[DockerEngine]:
 
 
 @pytest.fixture
-def engine_settings(tmp_path: Path) -> Settings:
+def engine_settings(tmp_path: Path, database: dict[str, str]) -> Settings:
     return load_settings(
         env={},
         flags={
@@ -43,6 +43,7 @@ def engine_settings(tmp_path: Path) -> Settings:
             "workspace.memory": "256m",
             "workspace.stop_timeout": "2s",
             "lock_timeout": "60s",
+            **database,
         },
     )
 

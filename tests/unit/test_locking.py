@@ -21,8 +21,9 @@ from tests.helpers import T0, wait_until
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(f"sqlite:///{tmp_path / 'd.db'}")
+def store(tmp_path: Path, database: dict[str, str]) -> Iterator[Store]:
+    """A store on each dialect (``database``: SQLite here, or a PostgreSQL database)."""
+    s = Store.open(database.get("database_url") or f"sqlite:///{tmp_path / 'd.db'}")
     yield s
     s.close()
 

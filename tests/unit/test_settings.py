@@ -119,6 +119,7 @@ def test_a_stored_field_that_no_longer_fits_is_dropped_alone(fake_dy: Dockyard) 
     assert "idle_timeot" not in (ctx.store.meta.get(overrides.POLICY_KEY) or "")  # dropped
 
 
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)  # SQLite's data_version
 def test_opening_a_context_writes_nothing(fake_dy: Dockyard, settings: Settings) -> None:
     fake_dy.ctx.store.meta.set(overrides.POLICY_KEY, '{"idle_timeot": "2h", "warn_before": "1m"}')
     watcher = sqlite3.connect(settings.store_url.removeprefix("sqlite:///"))

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import stat
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -31,8 +32,9 @@ from tests.helpers import T0, workspace
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(f"sqlite:///{tmp_path / 'd.db'}")
+def store(tmp_path: Path, database: dict[str, str]) -> Iterator[Store]:
+    """A store on each dialect (``database``: SQLite here, or a PostgreSQL database)."""
+    s = Store.open(database.get("database_url") or f"sqlite:///{tmp_path / 'd.db'}")
     yield s
     s.close()
 
@@ -43,12 +45,9 @@ def test_schema_revision_constant_is_the_migrations_head() -> None:
     assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_REVISION
 
 
-@pytest.mark.usefixtures("store")  # migrates the database this test inspects
-def test_migrations_produce_exactly_the_declared_schema(tmp_path: Path) -> None:
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'd.db'}")
-    with engine.connect() as conn:
+def test_migrations_produce_exactly_the_declared_schema(store: Store) -> None:
+    with store.db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
-    engine.dispose()
     assert diff == []
 
 
@@ -196,6 +195,24 @@ def test_session_limit_is_enforced_atomically(store: Store) -> None:
     assert store.sessions.counts() == {"k": (2, 2)}
     assert store.sessions.end(workspace_key="k") == 2
     assert store.sessions.list(workspace_key="k", statuses=[SessionStatus.ACTIVE]) == []
+
+
+def test_the_session_limit_holds_under_concurrent_opens(store: Store) -> None:
+    """Count-then-insert from many threads at once (PostgreSQL's read committed let all
+    of them count the same number before the row lock)."""
+    store.workspaces.insert(workspace())
+    barrier = threading.Barrier(16)
+
+    def open_one(_: int) -> Session | None:
+        barrier.wait()
+        return store.sessions.open(
+            workspace_key="k", kind=SessionKind.EXEC, holder="h", at=T0, at_most=3
+        )
+
+    with ThreadPoolExecutor(16) as pool:
+        opened = [s for s in pool.map(open_one, range(16)) if s is not None]
+    assert len(opened) == 3
+    assert store.sessions.counts() == {"k": (3, 3)}
 
 
 def test_every_use_of_a_session_is_activity_on_its_workspace(store: Store) -> None:

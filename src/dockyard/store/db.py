@@ -87,6 +87,13 @@ class Database:
             return postgresql.insert(table).on_conflict_do_nothing()
         return sqlite.insert(table).on_conflict_do_nothing()
 
+    def insert_if_absent(self, conn: sa.Connection, table: sa.Table, **values: Any) -> bool:
+        """INSERT the row unless its key exists; whether it did. (An insert's rowcount
+        says nothing on PostgreSQL: -1. The key it returns does.)"""
+        key = next(iter(table.primary_key.columns))
+        query = self.insert_ignore(table).values(**values).returning(key)
+        return conn.execute(query).first() is not None
+
 
 def reason(exc: sa.exc.SQLAlchemyError) -> str:
     """The database's own first line about ``exc``, for a message."""

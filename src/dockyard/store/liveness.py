@@ -1,45 +1,87 @@
 """Whether the process behind a lease or a session still lives, as the store can tell.
 
 A holder announces itself once (``announce``) and is then alive for exactly as long as
-its process: on SQLite it holds an exclusive ``flock`` on a file of its own beside the
-database (the kernel releases it the instant the process dies, however it dies, and
-whatever pid namespace or host name the process had: the database and these files are
-on one machine's file system). Anyone may ask (``alive``): a lock that can be taken is
-a dead holder's. Where the store cannot tell (another database, a holder that never
-announced itself), the answer is None and leases expire on their own.
+its process holds something the operating system or the database frees the instant the
+process dies, however it dies, and whatever pid namespace, host name or machine it had:
+
+- on SQLite, an exclusive ``flock`` on a file of its own beside the database (the
+  database and these files are on one machine's file system);
+- on PostgreSQL, a session advisory lock on a connection it keeps for its life (a killed
+  process's session ends and its lock is free in under a millisecond, from any host),
+  and a row saying that it announced itself.
+
+Anyone may ask (``alive``): a lock that can be taken is a dead holder's. Where the store
+cannot tell (another database, a holder that never announced itself), the answer is
+None and leases expire on their own.
 """
 
 from __future__ import annotations
 
 import atexit
 import fcntl
+import hashlib
 import os
 import re
 import threading
 from contextlib import suppress
 from pathlib import Path
+from typing import Protocol
 
+import sqlalchemy as sa
+
+from dockyard.core.errors import DockyardError
 from dockyard.store.db import Database
+from dockyard.store.schema import meta
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-#: The locks this process holds, by file: one per process and file, however many stores
-#: it opens (a lock is per open file, so a second one would shut the first out).
-_HELD: dict[Path, int] = {}
+#: What this process holds, by file or by (database, name): one per process, however
+#: many stores it opens (a second flock on a new open file would shut the first out).
+_HELD: dict[object, object] = {}
 _HELD_LOCK = threading.Lock()
 
 
-class Liveness:
-    def __init__(self, db: Database) -> None:
-        database = db.engine.url.database if db.dialect == "sqlite" else None
-        self._dir = Path(f"{database}.holders") if database and database != ":memory:" else None
-
+class Liveness(Protocol):
     @property
-    def supported(self) -> bool:
-        return self._dir is not None
+    def supported(self) -> bool: ...
 
     def announce(self, name: str) -> None:
-        """Hold the lock of ``name`` (this process's holder id) for the process's life."""
-        if self._dir is None or not _NAME.match(name):
+        """Hold ``name``'s lock (this process's holder id) for the process's life."""
+        ...
+
+    def alive(self, name: str) -> bool | None:
+        """True while the holder ``name`` lives, False once it died; None: cannot tell."""
+        ...
+
+
+def liveness(db: Database) -> Liveness:
+    if db.dialect == "postgresql":
+        return AdvisoryLocks(db)
+    database = db.engine.url.database if db.dialect == "sqlite" else None
+    if database and database != ":memory:":
+        return LockFiles(Path(f"{database}.holders"))
+    return Unknown()
+
+
+class Unknown:
+    """A database whose holders' lives cannot be told: leases expire on their own."""
+
+    supported = False
+
+    def announce(self, name: str) -> None:
+        """Nothing to hold."""
+
+    def alive(self, name: str) -> bool | None:  # noqa: ARG002 - the protocol's signature
+        return None
+
+
+class LockFiles:
+    supported = True
+
+    def __init__(self, directory: Path) -> None:
+        self._dir = directory
+
+    def announce(self, name: str) -> None:
+        if not _NAME.match(name):
             return
         path = self._dir / f"{name}.lock"
         with _HELD_LOCK:
@@ -53,11 +95,10 @@ class Liveness:
                 os.close(fd)
                 raise
             _HELD[path] = fd
-            atexit.register(_forget, fd, path)
+            atexit.register(_forget_file, fd, path)
 
     def alive(self, name: str) -> bool | None:
-        """True while the holder ``name`` lives, False once it died; None: cannot tell."""
-        if self._dir is None or not _NAME.match(name):
+        if not _NAME.match(name):
             return None
         path = self._dir / f"{name}.lock"
         if path in _HELD:
@@ -77,8 +118,79 @@ class Liveness:
         return False
 
 
-def _forget(fd: int, path: Path) -> None:
+def _forget_file(fd: int, path: Path) -> None:
     with suppress(OSError):
         path.unlink()
     with suppress(OSError):
         os.close(fd)
+
+
+#: The first key of dockyard's two-key advisory locks ("dyho"); the migration lock uses
+#: the one-key space, which never meets this one.
+_ADVISORY_CLASS = 0x6479686F
+_LOCK = sa.text("SELECT pg_advisory_lock(:c, :o)")
+_TRY = sa.text("SELECT pg_try_advisory_lock(:c, :o)")
+_UNLOCK = sa.text("SELECT pg_advisory_unlock(:c, :o)")
+
+
+def _meta_key(name: str) -> str:
+    return f"holder:{name}"
+
+
+def _object_key(name: str) -> int:
+    """A 31-bit key for ``name`` (the second key is a signed int4)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") & 0x7FFFFFFF
+
+
+class AdvisoryLocks:
+    supported = True
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def _keys(self, name: str) -> dict[str, int]:
+        return {"c": _ADVISORY_CLASS, "o": _object_key(name)}
+
+    def announce(self, name: str) -> None:
+        if not _NAME.match(name):
+            return
+        held = (self._db.url, name)
+        with _HELD_LOCK:
+            if held in _HELD:
+                return
+            # A connection of its own for the process's life: the lock lives with it.
+            conn = self._db.engine.connect()
+            conn.execute(_LOCK, self._keys(name))
+            conn.commit()  # the lock is the session's, not the transaction's
+            with self._db.write() as writing:
+                writing.execute(self._db.insert_ignore(meta).values(key=_meta_key(name), value=""))
+            _HELD[held] = conn
+            atexit.register(self._forget, name, conn)
+
+    def alive(self, name: str) -> bool | None:
+        if not _NAME.match(name):
+            return None
+        if (self._db.url, name) in _HELD:
+            return True
+        with self._db.read() as conn:
+            announced = conn.execute(
+                sa.select(meta.c.key).where(meta.c.key == _meta_key(name))
+            ).first()
+            if announced is None:
+                return None  # never announced on this database: cannot tell
+            taken = bool(conn.execute(_TRY, self._keys(name)).scalar())
+            if taken:
+                conn.execute(_UNLOCK, self._keys(name))
+            conn.commit()
+        if not taken:
+            return True
+        with self._db.write() as conn:  # a dead holder's row: nobody needs it any more
+            conn.execute(meta.delete().where(meta.c.key == _meta_key(name)))
+        return False
+
+    def _forget(self, name: str, conn: sa.Connection) -> None:
+        # at exit: the database may be gone already (the lock went with it, then)
+        with suppress(DockyardError), self._db.write() as writing:
+            writing.execute(meta.delete().where(meta.c.key == _meta_key(name)))
+        with suppress(sa.exc.SQLAlchemyError):
+            conn.close()

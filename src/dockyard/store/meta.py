@@ -27,8 +27,7 @@ class Meta:
         transaction: of two processes making the same claim, one wins."""
         with self._db.write() as conn:
             if expected is None:
-                inserted = conn.execute(self._db.insert_ignore(meta).values(key=key, value=value))
-                return inserted.rowcount == 1
+                return self._db.insert_if_absent(conn, meta, key=key, value=value)
             result = conn.execute(
                 meta.update().where(meta.c.key == key, meta.c.value == expected).values(value=value)
             )

@@ -26,7 +26,7 @@ from dockyard.store.checkpoints import Checkpoints, ImageUse
 from dockyard.store.db import Database, reason, redact_url
 from dockyard.store.events import Events, Outbox
 from dockyard.store.leases import Leases
-from dockyard.store.liveness import Liveness
+from dockyard.store.liveness import liveness
 from dockyard.store.meta import Meta
 from dockyard.store.schema import meta
 from dockyard.store.sessions import Sessions
@@ -51,7 +51,7 @@ class Store:
         self.images = ImageUse(db)
         self.tokens = Tokens(db)
         self.leases = Leases(db)
-        self.liveness = Liveness(db)
+        self.liveness = liveness(db)
         self.meta = Meta(db)
 
     @classmethod

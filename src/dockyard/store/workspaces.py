@@ -167,12 +167,16 @@ class Workspaces:
 
     @contextmanager
     def writing(self, key: str) -> Iterator[sa.Connection]:
-        """A write transaction on the record ``key``: what ``record_activity`` remembers
-        of the workspace is forgotten before it begins (no answer from memory while it
-        runs) and once it is over (committed or not: no racing touch's answer stays)."""
+        """A write transaction on the record ``key``, one at a time per record (a count
+        then an insert, as the session limit does, must not interleave): SQLite's
+        ``BEGIN IMMEDIATE`` serializes every writer; PostgreSQL locks the row. What
+        ``record_activity`` remembers of the workspace is forgotten before it begins (no
+        answer from memory while it runs) and once it is over (committed or not)."""
         self._forget(key)
         try:
             with self._db.write() as conn:
+                if self._db.dialect == "postgresql":
+                    conn.execute(_LOCK_ROW, {"key": key})
                 yield conn
         finally:
             self._forget(key)
@@ -191,6 +195,9 @@ def touch_in(conn: sa.Connection, key: str, *, at: datetime) -> bool:
 # -- prepared statements of the hot paths ----------------------------------------------------
 
 _GET = sa.select(workspaces).where(workspaces.c.key == sa.bindparam("key"))
+_LOCK_ROW = (
+    sa.select(workspaces.c.key).where(workspaces.c.key == sa.bindparam("key")).with_for_update()
+)
 _TOUCH = (
     workspaces.update()
     .where(
