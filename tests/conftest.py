@@ -55,6 +55,21 @@ def database(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture
+def another_database(
+    request: pytest.FixtureRequest, database: dict[str, str]
+) -> Iterator[dict[str, str]]:
+    """A second store on the same dialect, for another installation: SQLite in whichever
+    data dir it is given, or one more fresh PostgreSQL database."""
+    if not database:
+        yield {}
+        return
+    server: pg.PostgresServer = request.getfixturevalue("postgres")
+    name = server.create_database()
+    yield {"database_url": server.url(name)}
+    server.drop_database(name)
+
+
+@pytest.fixture
 def settings(tmp_path: Path, database: dict[str, str]) -> Settings:
     return load_settings(
         env={},

@@ -1,4 +1,5 @@
-"""Test helpers: a clock that only moves when told, quick workspace records, git repos."""
+"""Test helpers: a clock that only moves when told, quick workspace records, git repos,
+the environment a manager process needs to open the same store."""
 
 from __future__ import annotations
 
@@ -11,8 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.core.model import Resources, State, Workspace
+from dockyard.settings import Settings
 
 T0 = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
+
+
+def store_env(settings: Settings) -> dict[str, str]:
+    """What a manager in another process needs to open the store ``settings`` opens."""
+    env = {"DOCKYARD_DATA_DIR": str(settings.data_dir)}
+    if settings.database_url:
+        env["DOCKYARD_DATABASE_URL"] = settings.database_url
+    return env
 
 
 class FakeClock:

@@ -27,7 +27,7 @@ from dockyard.service.snapshots.checkpoints import STEP_EXPORTED
 from dockyard.service.snapshots.gitops import STEP_COMMIT, STEP_COMMITTED
 from dockyard.service.workspaces.parking import STEP_REMOVING, STEP_STOPPED
 from dockyard.settings import Settings
-from tests.helpers import FakeClock, make_repo
+from tests.helpers import FakeClock, make_repo, store_env
 
 SENTINELS = (
     "cd /workspace && echo changed >> README.md && rm src/run.sh"
@@ -78,7 +78,7 @@ def snapshot(dy: Dockyard, key: str) -> str:
 def kill_mid_park(settings: Settings, key: str, step: str) -> None:
     env = {
         **os.environ,
-        "DOCKYARD_DATA_DIR": str(settings.data_dir),
+        **store_env(settings),
         "DOCKYARD_WORKSPACE__STOP_TIMEOUT": "2s",
     }
     child = subprocess.run(

@@ -208,24 +208,29 @@ def test_the_dry_run_changes_nothing(
         )
 
     before = engine_state()
-    data_dir = str(dy.ctx.settings.data_dir)
-    args = ["--data-dir", data_dir, "gc", "--dry-run", "--images", "--volumes", "--age", "0s"]
+    store = ["--data-dir", str(dy.ctx.settings.data_dir)]
+    if dy.ctx.settings.database_url:
+        store += ["--database-url", dy.ctx.settings.database_url]
+    args = [*store, "gc", "--dry-run", "--images", "--volumes", "--age", "0s"]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "total: " in out
     assert engine_state() == before
-    assert main(["--data-dir", data_dir, "gc", "--volumes", "--age", "0s"]) == 4  # no tty, no -f
+    assert main([*store, "gc", "--volumes", "--age", "0s"]) == 4  # no tty, no -f
     assert engine_state() == before
 
 
 def test_another_installations_snapshots_are_never_planned(
     dy: Dockyard,
+    *,
     docker: DockerEngine,
     engine_settings: object,
     installed: list[str],
     tmp_path: Path,
+    another_database: dict[str, str],
 ) -> None:
-    other = Dockyard.open(engine_settings.model_copy(update={"data_dir": tmp_path / "other"}))  # type: ignore[attr-defined]
+    elsewhere = {"data_dir": tmp_path / "other", "database_url": None, **another_database}
+    other = Dockyard.open(engine_settings.model_copy(update=elsewhere))  # type: ignore[attr-defined]
     installed.append(other.ctx.installation)
     try:
         theirs = snapshot_image(other, docker, "theirs")

@@ -23,7 +23,7 @@ from dockyard.events import EventBus, store_sink
 from dockyard.service import AcquireRequest, Context, Dockyard, Reconciler
 from dockyard.settings import DEFAULT_IMAGE, Settings, load_settings
 from dockyard.store import Store
-from tests.helpers import FakeClock
+from tests.helpers import FakeClock, store_env
 from tests.netns_engine import NetnsEngine, engine_in_netns
 
 H = timedelta(hours=1)
@@ -83,7 +83,7 @@ def test_a_cut_off_engine_makes_the_loop_wait_and_retry_not_act(
 def test_cli_commands_give_up_on_a_cut_off_engine_in_seconds(
     far_settings: Settings, partitioned: NetnsEngine
 ) -> None:
-    env = {**os.environ, "DOCKYARD_DATA_DIR": str(far_settings.data_dir)}
+    env = {**os.environ, **store_env(far_settings)}
     command = [sys.executable, "-m", "dockyard", "--engine-url", partitioned.tcp_url]
     partitioned.blackhole(on=True)
     try:

@@ -287,9 +287,15 @@ def test_stop_refuses_while_an_exec_runs(dy: Dockyard) -> None:
 
 
 def test_two_installations_sharing_an_engine_never_touch_each_other(
-    engine_settings: Any, tmp_path: Path, installed: list[str], docker: DockerEngine
+    engine_settings: Any,
+    tmp_path: Path,
+    installed: list[str],
+    docker: DockerEngine,
+    another_database: dict[str, str],
 ) -> None:
-    other_settings = engine_settings.model_copy(update={"data_dir": tmp_path / "other"})
+    other_settings = engine_settings.model_copy(
+        update={"data_dir": tmp_path / "other", "database_url": None, **another_database}
+    )
     with Dockyard.open(engine_settings) as a, Dockyard.open(other_settings) as b:
         installed.extend([a.ctx.installation, b.ctx.installation])
         wa = a.acquire(AcquireRequest(key="same-key")).workspace
