@@ -314,6 +314,16 @@ def test_interrupted_operations_are_recovered_after_a_while(state: State) -> Non
     assert isinstance(only(run(ws, container(), at=2 * M)), Recover)
 
 
+@pytest.mark.parametrize("state", [State.CREATING, State.RESTORING, State.PARKING])
+def test_an_operation_whose_manager_is_gone_is_recovered_at_once(state: State) -> None:
+    ws = workspace(state=state, state_changed_at=T0)
+    recovered = only(
+        run(ws, container(), at=timedelta(seconds=1), activity=Activity(abandoned=True))
+    )
+    assert isinstance(recovered, Recover)
+    assert recovered.detail.endswith("its manager gone")
+
+
 # -- the plan as a whole ------------------------------------------------------------------
 
 

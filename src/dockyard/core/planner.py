@@ -14,7 +14,8 @@ Rules (DESIGN.md section 4), for each record by state:
                     mark stopped; container gone -> mark failed (vanished)
     stopped         past stopped_retention -> park; running again -> mark running
     failed          container left (not running) -> park (crashed); running -> mark running
-    creating/restoring/parking for longer than interrupted_after -> recover
+    creating/restoring/parking for longer than interrupted_after, or at once when its
+                    operation's holder is known gone (abandoned) -> recover
     save_failed     container left -> park again once the backoff has passed
                     (doubling per failure); container gone -> mark failed
     parked/removed/expired with a stopped container -> remove it (orphan)
@@ -96,6 +97,8 @@ class Activity:
 
     last_session_use: datetime | None = None
     busy: str | None = None  # why it is busy right now ("cpu 37%", "1 running exec")
+    #: creating/restoring/parking, and nobody live holds its lease: the operation was cut off
+    abandoned: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +210,7 @@ def _plan_workspace(  # noqa: PLR0911 - a dispatch on the record's state
 ) -> Decision:
     keep = ws.keep or (container is not None and container.keep)
     if ws.state in TRANSIENT_STATES:
-        return _plan_transient(now, policy, ws)
+        return _plan_transient(now, policy, ws, abandoned=bool(activity and activity.abandoned))
     if ws.state in CONTAINERLESS_STATES:
         return _plan_containerless(now, policy, ws, container, keep=keep)
     if ws.state is State.SAVE_FAILED:
@@ -225,11 +228,13 @@ def _plan_workspace(  # noqa: PLR0911 - a dispatch on the record's state
     return _plan_failed(ws, container, keep=keep)
 
 
-def _plan_transient(now: datetime, policy: Policy, ws: Workspace) -> Decision:
+def _plan_transient(now: datetime, policy: Policy, ws: Workspace, *, abandoned: bool) -> Decision:
     due = ws.state_changed_at + policy.interrupted_after
-    if now < due:
+    if now < due and not abandoned:
         return None, Upcoming(Verb.RECOVER, Reason.INTERRUPTED, due)
     detail = f"{ws.state} since {format_duration(now - ws.state_changed_at)} ago"
+    if abandoned:
+        detail += ", its manager gone"
     return Recover(ws.key, Reason.INTERRUPTED, detail, revision=ws.revision), None
 
 

@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from dockyard.core.errors import DockyardError, NotFound
-from dockyard.core.model import ACTIVE_STATES, Checkpoint, SessionStatus, Workspace
+from dockyard.core.model import (
+    ACTIVE_STATES,
+    TRANSIENT_STATES,
+    Checkpoint,
+    SessionStatus,
+    Workspace,
+)
 from dockyard.core.naming import (
     LABEL_INSTALLATION,
     LABEL_KEEP,
@@ -95,13 +101,17 @@ def observe(
     working_set: bool = False,
     busy_elsewhere: Collection[str] = (),
     died: Collection[str] = (),
+    mine: Callable[[str], bool] | None = None,
 ) -> Observation:
     """Read the engine first, then the store: a container created in between already has
     its record; a record created in between has no container yet, which is harmless.
     ``probe`` for busyness the workspaces due a warning or a park by ``horizon`` (now),
     except those in ``busy_elsewhere`` (an action on them is under way already).
     Containers in ``died`` (ids the engine's event stream reported dying) are inspected
-    even when the listing still calls them running: its view lags the event.
+    even when the listing still calls them running: its view lags the event. Only the
+    workspaces that are ``mine`` (this replica's share; default: all) are probed, and
+    checked for an operation cut off (``Activity.abandoned``: a transient state whose
+    lease nobody live holds).
 
     With ``working_set``, only the records and checkpoints a pass can have work for by
     ``horizon`` (what the reconciler needs, at the cost of what is live); otherwise all
@@ -133,12 +143,25 @@ def observe(
             for ws in idle_candidates(
                 now=max(now, horizon or now), policy=ctx.policy, workspaces=workspaces
             )
-            if ws.key in running and ws.container_id and ws.key not in busy_elsewhere
+            if ws.key in running
+            and ws.container_id
+            and ws.key not in busy_elsewhere
+            and (mine is None or mine(ws.key))
         ]
         busy = probe_busy(ctx, candidates)
+    abandoned = {
+        ws.key
+        for ws in workspaces
+        if ws.state in TRANSIENT_STATES
+        and ws.key not in busy_elsewhere
+        and (mine is None or mine(ws.key))
+        and ctx.abandoned(ws.key)
+    }
     activity = {
-        key: Activity(last_session_use=last_use.get(key), busy=busy.get(key))
-        for key in set(last_use) | set(busy)
+        key: Activity(
+            last_session_use=last_use.get(key), busy=busy.get(key), abandoned=key in abandoned
+        )
+        for key in set(last_use) | set(busy) | abandoned
     }
     return Observation(now, workspaces, containers, activity, checkpoints)
 

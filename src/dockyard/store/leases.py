@@ -69,3 +69,13 @@ class Leases:
                 sa.select(locks.c.holder, locks.c.expires_at).where(locks.c.name == name)
             ).first()
         return None if row is None else (row.holder, row.expires_at)
+
+    def held(self, prefix: str, *, now: datetime) -> list[tuple[str, str]]:
+        """The unexpired leases whose names start with ``prefix``: (name, holder)."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                sa.select(locks.c.name, locks.c.holder).where(
+                    locks.c.name.startswith(prefix, autoescape=True), locks.c.expires_at >= now
+                )
+            ).all()
+        return [(row.name, row.holder) for row in rows]

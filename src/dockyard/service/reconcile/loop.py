@@ -25,9 +25,11 @@ from dockyard.core.actions import AnyAction, MarkFailed, MarkRunning, MarkStoppe
 from dockyard.core.errors import DockyardError, Unavailable
 from dockyard.core.planner import Plan
 from dockyard.core.schedule import due_between
+from dockyard.core.shares import work_item
 from dockyard.service.observe import observe, replay_exec_events
 from dockyard.service.reconcile.execute import Result, Verdict, execute
 from dockyard.service.reconcile.passes import PassReport, with_scheduled_gc
+from dockyard.service.reconcile.replicas import Membership
 from dockyard.service.reconcile.timers import Timers
 from dockyard.service.reconcile.wake import listen
 from dockyard.service.reconcile.watch import watch_engine
@@ -98,6 +100,8 @@ class Reconciler:
         self._dying: set[str] = set()  # containers the engine's events said died
         self._pass_s = 0.0  # recent pass duration (moving average)
         self._replayed = False
+        #: the loops sharing this store: each pass plans for everything, acts on its share
+        self.membership = Membership(ctx, on_change=self.wake)
 
     def wake(self) -> None:
         self._wake.set()
@@ -139,6 +143,7 @@ class Reconciler:
             with self._claims:
                 claimed = set(self._claimed)
                 died, self._dying = self._dying, set()
+            share = self.membership.share
             observation = observe(
                 self.ctx,
                 probe=True,
@@ -146,11 +151,13 @@ class Reconciler:
                 working_set=True,
                 busy_elsewhere=claimed,
                 died=died,
+                mine=share.mine,
             )
-            plan = with_scheduled_gc(self.ctx, observation.plan(self.ctx.policy), claim=True)
+            found = share.of(observation.plan(self.ctx.policy))
+            plan = with_scheduled_gc(self.ctx, found, claim=True)
             ahead = []
             if lead:
-                later = observation.plan(self.ctx.policy, at=horizon)
+                later = share.of(observation.plan(self.ctx.policy, at=horizon))
                 ahead = due_between(plan, later, horizon)
         except Unavailable as exc:
             with self._claims:
@@ -203,7 +210,7 @@ class Reconciler:
         later: list[tuple[datetime, AnyAction]] = []
         with self._claims:
             for at, action in [(None, a) for a in plan.actions] + list(ahead):
-                claim = _claim(action)
+                claim = work_item(action)
                 if claim in self._claimed:
                     if at is None:
                         self._wanted.add(claim)
@@ -230,7 +237,7 @@ class Reconciler:
             except RuntimeError:  # the pool shut down: the loop stopped
                 future = None
             if future is not None:
-                self._claimed[_claim(work.action)] = future
+                self._claimed[work_item(work.action)] = future
         if future is None:
             self._finish(work, Result(work.action, Verdict.SKIPPED, _STOPPED_FIRST))
         else:
@@ -253,7 +260,7 @@ class Reconciler:
     def _finish(self, work: _Work, result: Result) -> None:
         """Report the result, then release the claim (so ``settle`` sees both)."""
         work.done.add(result)
-        claim = _claim(work.action)
+        claim = work_item(work.action)
         with self._claims:
             self._claimed.pop(claim, None)
             wanted = claim in self._wanted
@@ -263,8 +270,13 @@ class Reconciler:
             self.wake()
 
     def run(self) -> None:
-        """Loop until ``stop``; starts the event watcher and the wake socket."""
+        """Loop until ``stop``; joins the other loops on the store, starts the event
+        watcher and the wake socket."""
         self.status.running = True
+        try:
+            self.membership.join()
+        except DockyardError as exc:  # alone, then: everything is this loop's share
+            log.warning("could not join the other reconcilers: %s", exc)
         try:
             recovered = recover_sessions(self.ctx)
             if recovered:
@@ -290,6 +302,7 @@ class Reconciler:
             for work in self._timers.close():
                 self._finish(work, Result(work.action, Verdict.SKIPPED, _STOPPED_FIRST))
             self._pool.shutdown(wait=True, cancel_futures=True)  # the actions under way finish
+            self.membership.leave()
             self.status.running = False
 
     def _start(self, target: Callable[[], None], name: str) -> None:
@@ -307,11 +320,6 @@ LOOKAHEAD_MAX_S = 2.0
 #: Actions after which the next step may be due at once (a failed workspace with its
 #: container left is parked as crashed; a finished recovery may leave work to do).
 _FOLLOWED_AT_ONCE = (MarkFailed, MarkStopped, MarkRunning, Recover)
-
-
-def _claim(action: AnyAction) -> str:
-    """What an action works on: one action at a time per workspace (or container)."""
-    return action.key or action.target
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from dockyard.engine.docker import DockerEngine
 from dockyard.events import EventBus, log_sink, store_sink
 from dockyard.service.runtime import overrides
 from dockyard.service.runtime.identity import process_identity
-from dockyard.service.runtime.locking import Lease, ensure_held, lease
+from dockyard.service.runtime.locking import Lease, abandoned, ensure_held, lease
 from dockyard.settings import Settings
 from dockyard.store import Store
 
@@ -115,6 +115,10 @@ class Context:
             holder=self.holder,
             wait=self.settings.lock_timeout if wait is None else wait,
         )
+
+    def abandoned(self, key: str) -> bool:
+        """Nobody live holds the workspace's lease (its operation, if any, was cut off)."""
+        return abandoned(self.store, f"workspace:{key}")
 
     def ensure_locked(self, key: str) -> None:
         """``LeaseLost`` if the lease this thread holds on ``key`` was lost meanwhile:

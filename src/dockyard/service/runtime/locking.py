@@ -113,6 +113,16 @@ def lease(
             log.warning("could not release %s: %s", what, exc)
 
 
+def abandoned(store: Store, name: str) -> bool:
+    """Whether nobody live holds the lease ``name``: free, expired, or its holder known
+    dead (an operation that should hold it was interrupted)."""
+    current = store.leases.holder(name)
+    if current is None:
+        return True
+    holder, expires_at = current
+    return expires_at < store.leases.db_now() or holder_is_dead(holder, store)
+
+
 def _take(store: Store, held: Lease, *, wait: timedelta, ttl: timedelta) -> None:
     give_up = time.monotonic() + wait.total_seconds()
     delay = 0.005
