@@ -268,3 +268,30 @@ def test_the_store_and_its_directory_are_private(tmp_path: Path) -> None:
     for name in ("dockyard.db", "dockyard.db-wal", "dockyard.db-shm"):
         if (data / name).exists():
             assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
+
+
+def test_a_notice_reaches_a_listener_of_another_store_on_the_database(store: Store) -> None:
+    """PostgreSQL's NOTIFY wakes every manager's loop on the database; SQLite has no
+    such channel (the wake socket in the data directory does that job)."""
+    if store.db.dialect != "postgresql":
+        assert not store.notices.supported
+        store.notices.send()  # nobody to tell, and no error
+        return
+    other = Store.open(store.db.engine.url.render_as_string(hide_password=False))
+    heard = threading.Event()
+    stop = threading.Event()
+    listener = threading.Thread(
+        target=other.notices.listen, kwargs={"stop": stop, "heard": heard.set}
+    )
+    listener.start()
+    try:
+        for _ in range(50):  # until the listener is listening: each notice is best effort
+            store.notices.send()
+            if heard.wait(0.1):
+                break
+        assert heard.is_set()
+    finally:
+        stop.set()
+        listener.join(timeout=5)
+        other.close()
+    assert not listener.is_alive()

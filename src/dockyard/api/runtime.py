@@ -54,8 +54,10 @@ class Runtime:
         return self._thread is not None and self._thread.is_alive()
 
     def wake(self) -> None:
+        """Something changed: wake this server's loop now, and the other replicas'."""
         if self.reconciler is not None:
             self.reconciler.wake()
+        self.dy.wake_reconcilers()
 
     def _on_pass(self, report: PassReport) -> None:
         self.metrics.on_pass(report)

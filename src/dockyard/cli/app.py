@@ -57,8 +57,12 @@ class App:
         background.start(settings, self.global_args())
 
     def notify_reconciler(self) -> None:
-        """Wake a reconcile loop on this data directory: something changed."""
-        notify(self.settings().data_dir)
+        """Something changed: wake the reconcile loops (on this data directory, and on
+        PostgreSQL every replica's)."""
+        if self._dockyard is not None:
+            self._dockyard.wake_reconcilers()
+        else:
+            notify(self.settings().data_dir)
 
 
 pass_app = click.make_pass_decorator(App)

@@ -31,7 +31,7 @@ from dockyard.engine.models import EngineInfo
 from dockyard.engine.process import OutputSink
 from dockyard.service import tokens
 from dockyard.service.probes import LiveUse, ResourceUse, live_use, resource_sweep, resource_use
-from dockyard.service.reconcile import gc, passes, stats
+from dockyard.service.reconcile import gc, passes, stats, wake
 from dockyard.service.reconcile.gc import ItemResult
 from dockyard.service.reconcile.loop import Reconciler
 from dockyard.service.reconcile.passes import PassReport
@@ -264,6 +264,11 @@ class Dockyard:
     def clean(self, *, dry_run: bool = False) -> PassReport:
         """One reconcile pass now; with ``dry_run`` only the plan."""
         return passes.run_pass(self.ctx, dry_run=dry_run)
+
+    def wake_reconcilers(self) -> None:
+        """Something changed: wake the reconcile loops on this data directory and, on
+        PostgreSQL, those of every replica (best effort)."""
+        wake.notify(self.ctx.settings.data_dir, self.ctx.store)
 
     def reconciler(self, *, on_pass: Callable[[PassReport], None] | None = None) -> Reconciler:
         """A reconcile loop on this service's context; ``run()`` it in a thread."""

@@ -10,6 +10,7 @@ open of a new database). The families are the only way to the tables::
     store.checkpoints  checkpoint records       store.images   image use times
     store.tokens       API tokens (hashed)      store.leases   lease rows
     store.meta         small named values       store.liveness is a holder alive
+    store.notices      "look again" to every manager on the database (PostgreSQL)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dockyard.store.events import Events, Outbox
 from dockyard.store.leases import Leases
 from dockyard.store.liveness import liveness
 from dockyard.store.meta import Meta
+from dockyard.store.notices import notices
 from dockyard.store.schema import meta
 from dockyard.store.sessions import Sessions
 from dockyard.store.tokens import Tokens
@@ -53,6 +55,7 @@ class Store:
         self.leases = Leases(db)
         self.liveness = liveness(db)
         self.meta = Meta(db)
+        self.notices = notices(db)
 
     @classmethod
     def open(cls, url: str, *, upgrade_context: Mapping[str, Any] | None = None) -> Store:

@@ -2,8 +2,9 @@
 
 ``dockyard reconcile`` and ``serve`` run the ``Reconciler``, which sleeps until the
 plan's next deadline (at most ``max_interval``) unless woken: by an API call in the same
-process, by a datagram from a CLI command in another (``wake.py``), or by the engine's
-event stream (``watch.py``: a container died, handle it at once). An unreachable engine
+process, by a datagram from a CLI command in another or a notice from another replica
+(``wake.py``), by a change among the loops sharing the store (``replicas.py``), or by the
+engine's event stream (``watch.py``: a container died, handle it at once). An unreachable engine
 or store stops a pass before it plans anything (actions already under way finish or
 fail on their own), and the loop retries with backoff. Nothing here sleeps for a
 deadline in tests: ``step`` runs one iteration and returns how long the loop would
@@ -293,6 +294,11 @@ class Reconciler:
             lambda: listen(self.ctx.settings.data_dir, stop=self._stop, wake=self.wake),
             "wake-socket",
         )
+        if self.ctx.store.notices.supported:
+            self._start(
+                lambda: self.ctx.store.notices.listen(stop=self._stop, heard=self.wake),
+                "wake-notices",
+            )
         try:
             while not self._stop.is_set():
                 wait = self.step()

@@ -1,8 +1,10 @@
-"""Waking a reconcile loop from another process: a datagram on a socket in the data dir.
+"""Waking reconcile loops from other processes and other machines.
 
-A CLI command that changed something (``up``, ``extend``, ``unkeep``...) sends one; a
-loop on the same data directory listens. Best effort both ways: no loop, no socket, no
-harm.
+A manager that changed something (a CLI ``up``, ``extend``, ``unkeep``..., an API call)
+wakes the loops: with a datagram on a socket in the data directory (loops on this
+machine's data dir listen), and through the store where it has a channel
+(``store.notices``: PostgreSQL's NOTIFY reaches the loops of every replica). Best effort
+all ways: no loop, no socket, no harm.
 """
 
 from __future__ import annotations
@@ -14,16 +16,25 @@ from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
+from dockyard.core.errors import DockyardError
+from dockyard.store import Store
+
 log = logging.getLogger("dockyard.reconciler")
 
 WAKE_SOCKET = "reconciler.sock"
 
 
-def notify(data_dir: Path) -> None:
-    """Wake a reconciler running on this data directory, if any (best effort, instant)."""
+def notify(data_dir: Path, store: Store | None = None) -> None:
+    """Wake a reconciler running on this data directory, if any, and (with ``store``)
+    every reconciler on the store that has a channel for it (best effort, instant)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock, suppress(OSError):
         sock.setblocking(False)
         sock.sendto(b"wake", str(data_dir / WAKE_SOCKET))
+    if store is not None:
+        try:
+            store.notices.send()
+        except DockyardError as exc:
+            log.debug("could not notify the other managers: %s", exc)
 
 
 def listen(data_dir: Path, *, stop: threading.Event, wake: Callable[[], None]) -> None:
