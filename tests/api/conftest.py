@@ -36,13 +36,14 @@ class Server:
     data: Path
     process: subprocess.Popen[bytes]
     log: Path
+    store_url: str
 
     def client(self, token: str | None = ADMIN) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=60)
 
     def token(self, owner: str) -> str:
-        store = Store.open(f"sqlite:///{self.data / 'dockyard.db'}")
+        store = Store.open(self.store_url)
         try:
             return create_token(store, owner=owner, description="test", at=datetime.now(UTC))[1]
         finally:
@@ -50,20 +51,26 @@ class Server:
 
     @property
     def installation(self) -> str:
-        store = Store.open(f"sqlite:///{self.data / 'dockyard.db'}")
+        store = Store.open(self.store_url)
         try:
             return store.installation_id
         finally:
             store.close()
 
 
-def start_server(tmp_path: Path, *, extra_config: str = "") -> Server:
+def start_server(
+    tmp_path: Path, *, extra_config: str = "", database_url: str | None = None, policy: str = ""
+) -> Server:
+    """``serve`` with its data dir under ``tmp_path``, on SQLite there or on
+    ``database_url`` (replicas share one); ``policy``: more lines of its [policy]."""
     data = tmp_path / "data"
     config = tmp_path / "config.toml"
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    store_url = database_url or f"sqlite:///{data / 'dockyard.db'}"
     config.write_text(
-        f'data_dir = "{data}"\n'
+        f'data_dir = "{data}"\ndatabase_url = "{store_url}"\n'
         '[workspace]\nmemory = "256m"\nstop_timeout = "2s"\n'
-        "[policy]\nmax_sessions_per_workspace = 2\n"
+        f"[policy]\nmax_sessions_per_workspace = 2\n{policy}"
         f'[api]\nadmin_token = "{ADMIN}"\n' + extra_config
     )
     port = free_port()
@@ -76,7 +83,7 @@ def start_server(tmp_path: Path, *, extra_config: str = "") -> Server:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    server = Server(f"http://127.0.0.1:{port}", data, process, log)
+    server = Server(f"http://127.0.0.1:{port}", data, process, log, store_url)
     deadline = time.monotonic() + 30
     while True:
         try:

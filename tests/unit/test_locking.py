@@ -143,3 +143,45 @@ def test_a_holder_in_other_namespaces_keeps_its_lease_until_it_dies(
             _out, err = child.communicate(timeout=30)
     take(timedelta(seconds=5))  # far below the 30 s TTL: the holder's process is gone
     assert "Traceback" not in err
+
+
+TWO_LEASES = """
+import sys, time
+from datetime import timedelta
+from dockyard.service.runtime.identity import process_identity
+from dockyard.service.runtime.locking import lease
+from dockyard.store import Store
+
+store = Store.open(sys.argv[1])
+me, wait = process_identity(), timedelta(seconds=5)
+with lease(store, "workspace:a", what="a", holder=me, wait=wait):
+    with lease(store, "workspace:b", what="b", holder=me, wait=wait):
+        print("held", flush=True)
+        time.sleep(600)
+"""
+
+
+def test_a_dead_holder_stays_dead_for_each_of_its_leases(store: Store) -> None:
+    """The first look that finds a holder dead must not wipe what the next look needs:
+    a replica dropping a dead member, then taking over its workspace, saw it "unknown"
+    the second time and waited for the lease to expire."""
+    with subprocess.Popen(
+        [sys.executable, "-c", TWO_LEASES, store.url], stdout=subprocess.PIPE, text=True
+    ) as child:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "held"
+        holders = [store.leases.holder(f"workspace:{k}") for k in "ab"]
+        child.kill()
+        child.wait(timeout=30)
+    assert all(h is not None for h in holders)
+    assert [holder_is_dead(h[0], store) for h in holders if h] == [True, True]
+    assert holder_is_dead(holders[0][0], store)  # and again  # type: ignore[index]
+    for key in "ab":
+        with lease(
+            store,
+            f"workspace:{key}",
+            what=key,
+            holder=process_identity(),
+            wait=timedelta(seconds=2),
+        ):
+            pass

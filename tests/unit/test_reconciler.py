@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from dockyard.core.actions import KeepAlive, Park, Reason, Warn
+from dockyard.core.actions import KeepAlive, MarkFailed, Park, Reason, Warn
 from dockyard.core.errors import QuotaExceeded
 from dockyard.core.model import Outcome, SessionKind, SessionStatus, State
 from dockyard.core.naming import LABEL_INSTALLATION, LABEL_MANAGED, LABEL_WORKSPACE
@@ -169,6 +169,23 @@ def test_vanished_container_marks_the_record_failed(
     assert failed.state is State.FAILED and failed.reason == "its container is gone"
     assert "workspace.failed" in events(fake_dy)
     assert up(fake_dy) is Outcome.RESTORED
+
+
+def test_a_container_made_after_the_plans_listing_is_not_taken_for_vanished(
+    fake_dy: Dockyard,
+) -> None:
+    """The engine is listed before the store is read: a workspace created in between is
+    running in the record but missing from the listing (two replicas hit this under load:
+    the record was marked failed, and the owner's quota let one workspace too many in)."""
+    up(fake_dy)
+    ws = fake_dy.get("k")
+    stale = MarkFailed("k", Reason.VANISHED, "its container is gone", revision=ws.revision)
+    result = execute(fake_dy.ctx, stale)
+    assert (result.outcome, result.message) == (
+        "skipped",
+        "its container is there (made after the listing the plan saw)",
+    )
+    assert fake_dy.get("k").state is State.RUNNING
 
 
 def _foreign(engine: FakeEngine, name: str, labels: dict[str, str]) -> str:

@@ -104,7 +104,9 @@ def observe(
     mine: Callable[[str], bool] | None = None,
 ) -> Observation:
     """Read the engine first, then the store: a container created in between already has
-    its record; a record created in between has no container yet, which is harmless.
+    its record; a record created in between has no container yet, which is harmless, and
+    a record that got its container in between is looked up again before it is marked
+    vanished (``execute``).
     ``probe`` for busyness the workspaces due a warning or a park by ``horizon`` (now),
     except those in ``busy_elsewhere`` (an action on them is under way already).
     Containers in ``died`` (ids the engine's event stream reported dying) are inspected

@@ -10,8 +10,11 @@ process dies, however it dies, and whatever pid namespace, host name or machine 
   process's session ends and its lock is free in under a millisecond, from any host),
   and a row saying that it announced itself.
 
-Anyone may ask (``alive``): a lock that can be taken is a dead holder's. Where the store
-cannot tell (another database, a holder that never announced itself), the answer is
+Anyone may ask (``alive``): a lock that can be taken is a dead holder's. The first to
+find a holder dead marks it so (and leaves the mark): several leases of one holder may be
+looked at, by several managers, one after another, and each must get the same answer.
+Marks older than ``KEEP_DEAD`` (long past every lease's expiry) are cleared then. Where the
+store cannot tell (another database, a holder that never announced itself), the answer is
 None and leases expire on their own.
 """
 
@@ -23,6 +26,7 @@ import hashlib
 import os
 import re
 import threading
+import time
 from contextlib import suppress
 from pathlib import Path
 from typing import Protocol
@@ -38,6 +42,9 @@ _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 #: many stores it opens (a second flock on a new open file would shut the first out).
 _HELD: dict[object, object] = {}
 _HELD_LOCK = threading.Lock()
+#: How long a dead holder's mark is kept (its leases expired long before).
+KEEP_DEAD_S = 3600.0
+_DEAD = "dead:"
 
 
 class Liveness(Protocol):
@@ -110,11 +117,16 @@ class LockFiles:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            os.close(fd)
             return True
+        try:  # a dead holder's file (its lock taken, by us, now): marked, or long marked
+            if os.pread(fd, len(_DEAD), 0) != _DEAD.encode():
+                os.pwrite(fd, _DEAD.encode(), 0)
+            elif time.time() - os.fstat(fd).st_mtime > KEEP_DEAD_S:
+                with suppress(FileNotFoundError):
+                    path.unlink()
         finally:
-            os.close(fd)  # (releases the lock if we took it)
-        with suppress(FileNotFoundError):
-            path.unlink()  # a dead holder's file: nobody needs it any more
+            os.close(fd)  # (releases the lock we took)
         return False
 
 
@@ -140,6 +152,13 @@ def _meta_key(name: str) -> str:
 def _object_key(name: str) -> int:
     """A 31-bit key for ``name`` (the second key is a signed int4)."""
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") & 0x7FFFFFFF
+
+
+def _dead_since(mark: str) -> float:
+    try:
+        return float(mark.removeprefix(_DEAD))
+    except ValueError:
+        return 0.0
 
 
 class AdvisoryLocks:
@@ -174,18 +193,32 @@ class AdvisoryLocks:
             return True
         with self._db.read() as conn:
             announced = conn.execute(
-                sa.select(meta.c.key).where(meta.c.key == _meta_key(name))
+                sa.select(meta.c.value).where(meta.c.key == _meta_key(name))
             ).first()
             if announced is None:
                 return None  # never announced on this database: cannot tell
+            if announced.value.startswith(_DEAD):
+                return False
             taken = bool(conn.execute(_TRY, self._keys(name)).scalar())
             if taken:
                 conn.execute(_UNLOCK, self._keys(name))
             conn.commit()
         if not taken:
             return True
-        with self._db.write() as conn:  # a dead holder's row: nobody needs it any more
-            conn.execute(meta.delete().where(meta.c.key == _meta_key(name)))
+        now = time.time()
+        with self._db.write() as conn:
+            conn.execute(
+                meta.update().where(meta.c.key == _meta_key(name)).values(value=f"{_DEAD}{now:.0f}")
+            )
+            marked = conn.execute(
+                sa.select(meta.c.key, meta.c.value).where(
+                    meta.c.key.startswith(_meta_key(""), autoescape=True),
+                    meta.c.value.startswith(_DEAD, autoescape=True),
+                )
+            ).all()
+            stale = [row.key for row in marked if _dead_since(row.value) < now - KEEP_DEAD_S]
+            if stale:
+                conn.execute(meta.delete().where(meta.c.key.in_(stale)))
         return False
 
     def _forget(self, name: str, conn: sa.Connection) -> None:

@@ -39,7 +39,7 @@ from dockyard.service.probes import running_execs
 from dockyard.service.reconcile import gc
 from dockyard.service.runtime.context import Context
 from dockyard.service.runtime.locking import SHORT_WAIT
-from dockyard.service.runtime.objects import discard_container
+from dockyard.service.runtime.objects import discard_container, find_container
 from dockyard.service.runtime.records import save_cas
 from dockyard.service.snapshots import checkpoints
 from dockyard.service.workspaces.parking import park_locked
@@ -98,7 +98,8 @@ def _execute(ctx: Context, action: AnyAction) -> str:  # noqa: PLR0911 - one cas
             _mark(ctx, action, action.revision, State.STOPPED, action.detail)
             return "marked stopped"
         case MarkFailed():
-            ws = _mark(ctx, action, action.revision, State.FAILED, action.detail)
+            vanished = action.reason is Reason.VANISHED
+            ws = _mark(ctx, action, action.revision, State.FAILED, action.detail, gone=vanished)
             ctx.emit(
                 EventType.WORKSPACE_FAILED, ws, reason=action.reason.value, detail=action.detail
             )
@@ -173,11 +174,18 @@ def _keep_alive(ctx: Context, action: KeepAlive) -> str:
     return f"kept alive: {action.detail}"
 
 
-def _mark(ctx: Context, action: AnyAction, revision: int, to: State, reason: str) -> Workspace:
+def _mark(
+    ctx: Context, action: AnyAction, revision: int, to: State, reason: str, *, gone: bool = False
+) -> Workspace:
+    """``gone``: the plan says the container vanished; it is looked up again first (the
+    engine was listed before the store was read: a container made and recorded in
+    between was not in the listing)."""
     # under the lease: while an operation holds it (an rm removing the container), what
     # the engine shows is that operation's doing, not a container that vanished or stopped
     with ctx.lock(action.key or "", wait=SHORT_WAIT):
         ws = _current(ctx, action, revision)
+        if gone and find_container(ctx, ws) is not None:
+            raise _Skip("its container is there (made after the listing the plan saw)")
         marked = ws.transition(to, now=ctx.now(), reason=reason)
         _save(ctx, marked, was=ws)
         return marked

@@ -136,6 +136,17 @@ class Context:
             wait=self.settings.lock_timeout,
         )
 
+    def networks_lock(self) -> AbstractContextManager[Lease]:
+        """Held while an owner's network is made: one subnet picked at a time in this
+        installation, by every replica."""
+        return lease(
+            self.store,
+            "networks",
+            what="the owners' networks",
+            holder=self.holder,
+            wait=self.settings.lock_timeout,
+        )
+
     def emit(self, type_: EventType, ws: Workspace, **data: Any) -> None:
         self.bus.publish(
             Event(type=type_, at=self.now(), workspace_key=ws.key, owner=ws.owner, data=data)

@@ -30,11 +30,7 @@ def network_missing(ctx: Context, name: str) -> bool:
     """Is ``name``, an owner's network, gone (removed since it was looked up)?"""
     if ctx.settings.workspace.network is not None:
         return False  # the operator's network: not one dockyard makes again
-    try:
-        ctx.engine.inspect_network(name=name)
-    except NotFound:
-        return True
-    return False
+    return not _exists(ctx, name)
 
 
 def network_for(ctx: Context, owner: str) -> str:
@@ -43,31 +39,41 @@ def network_for(ctx: Context, owner: str) -> str:
     if configured is not None:
         return configured
     name = owner_network_name(owner, installation=ctx.installation)
-    for _attempt in range(ATTEMPTS):
-        try:
-            ctx.engine.inspect_network(name=name)
-        except NotFound:
-            pass
-        else:
-            return name
-        subnet = _free_subnet(ctx) or (_free_subnet(ctx) if reclaim(ctx) else None)
-        if subnet is None:
-            settings = ctx.settings.workspace
-            raise Conflict(
-                f"no /{settings.network_prefix} subnet left in workspace.network_pool "
-                f"{settings.network_pool} for owner {owner!r}'s network (every one is "
-                "in use); widen the pool or lower network_prefix"
-            )
-        try:
-            ctx.engine.create_network(
-                name=name,
-                labels=network_labels(installation=ctx.installation, owner=owner),
-                subnet=str(subnet),
-            )
-        except Conflict:
-            continue  # made meanwhile (the next inspect finds it), or the subnet was taken
+    if _exists(ctx, name):
         return name
+    # One pick of a subnet at a time in this installation (every replica's): concurrent
+    # first workspaces of several owners would all pick the same free subnet, and all but
+    # one lose. Another installation on the engine can still take it first: try again.
+    with ctx.networks_lock():
+        for _attempt in range(ATTEMPTS):
+            if _exists(ctx, name):
+                return name
+            subnet = _free_subnet(ctx) or (_free_subnet(ctx) if reclaim(ctx) else None)
+            if subnet is None:
+                settings = ctx.settings.workspace
+                raise Conflict(
+                    f"no /{settings.network_prefix} subnet left in workspace.network_pool "
+                    f"{settings.network_pool} for owner {owner!r}'s network (every one is "
+                    "in use); widen the pool or lower network_prefix"
+                )
+            try:
+                ctx.engine.create_network(
+                    name=name,
+                    labels=network_labels(installation=ctx.installation, owner=owner),
+                    subnet=str(subnet),
+                )
+            except Conflict:
+                continue  # made meanwhile (the next look finds it), or the subnet was taken
+            return name
     raise Conflict(f"could not make the network {name} for owner {owner!r}: try again")
+
+
+def _exists(ctx: Context, name: str) -> bool:
+    try:
+        ctx.engine.inspect_network(name=name)
+    except NotFound:
+        return False
+    return True
 
 
 def join_owners_network(ctx: Context, owner: str, info: ContainerInfo) -> None:
