@@ -84,6 +84,7 @@ def suite(
     names = [ws.name for ws in fleet_ws]
     measure(f"no-op reconcile N={large}", lambda: figures.noop_reconcile(bench, large))
     measure(f"status N={large}", lambda: figures.status_usage(bench, large, names))
+    measure(f"shared pass N={large}", lambda: figures.shared_pass(bench, large))
     fleet.add_records(dy, records - large, prefix="bench-history")
     measure("manager memory", lambda: figures.manager_memory(bench))
     print("[bench] removing the fleet", flush=True)

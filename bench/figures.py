@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -32,7 +32,9 @@ from dockyard.engine.base import Engine, ExecSpec
 from dockyard.engine.models import VolumeMount
 from dockyard.engine.process import run
 from dockyard.service import AcquireRequest, Dockyard, Reconciler
+from dockyard.service.observe import observe
 from dockyard.service.reconcile.passes import run_pass
+from dockyard.service.reconcile.replicas import Membership
 from dockyard.service.snapshots.gitops import GIT_ENV
 from dockyard.service.workspaces.containers import container_spec
 from dockyard.service.workspaces.networks import network_for
@@ -308,6 +310,55 @@ def noop_reconcile(bench: Bench, n: int) -> Figure:
         lambda: interleaved(ours, floor, samples),
         note="floor: one label-filtered list call + one store query",
     )
+
+
+def shared_pass(bench: Bench, n: int, replicas: int = 3) -> Figure:
+    """One replica's pass over ``n`` workspaces all due a warning (each probed for
+    busyness first, the costly part) when ``replicas`` loops share them, against the same
+    pass of a loop alone. The other members are leases in the same store, as other
+    replicas' would be; nothing is executed (the plan is the same every time)."""
+    dy = bench.dy
+    later = timedelta(minutes=41)  # every fleet workspace is inside its warning window
+
+    def clock() -> datetime:
+        return datetime.now(UTC) + later
+
+    contexts = [
+        replace(dy.ctx, clock=clock, holder=f"bench-replica-{i}:{os.getpid()}:p{i:016x}")
+        for i in range(replicas)
+    ]
+    members = [Membership(ctx, on_change=lambda: None) for ctx in contexts]
+    for member in members:
+        member.join(watch=False)
+    mine = members[0]
+    mine.refresh()
+    alone = replace(dy.ctx, clock=clock)
+    samples = 3 if bench.quick else 7
+    planned: list[int] = []
+
+    def ours() -> None:
+        share = mine.share
+        seen = observe(contexts[0], probe=True, working_set=True, mine=share.mine)
+        planned.append(len(share.of(seen.plan(contexts[0].policy)).actions))
+
+    def floor() -> None:
+        observe(alone, probe=True, working_set=True).plan(alone.policy)
+
+    try:
+        figure = ratio_figure(
+            f"reconcile pass, N = {n} due, one of {replicas} replicas",
+            0.45,
+            bench,
+            lambda: interleaved(ours, floor, samples),
+        )
+        figure.note = (
+            f"floor: the same pass of one loop alone (its share: {min(planned)}-"
+            f"{max(planned)} of {n} warnings)"
+        )
+    finally:
+        for member in members:
+            member.leave()
+    return figure
 
 
 def status_usage(bench: Bench, n: int, names: list[str]) -> Figure:
