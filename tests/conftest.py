@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -48,10 +49,13 @@ def database(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     if request.param == "sqlite":
         yield {}
         return
+    with _postgres_database(request) as url:
+        yield {"database_url": url}
+
+
+def _postgres_database(request: pytest.FixtureRequest) -> AbstractContextManager[str]:
     server: pg.PostgresServer = request.getfixturevalue("postgres")
-    name = server.create_database()
-    yield {"database_url": server.url(name)}
-    server.drop_database(name)
+    return server.database()
 
 
 @pytest.fixture
@@ -63,10 +67,8 @@ def another_database(
     if not database:
         yield {}
         return
-    server: pg.PostgresServer = request.getfixturevalue("postgres")
-    name = server.create_database()
-    yield {"database_url": server.url(name)}
-    server.drop_database(name)
+    with _postgres_database(request) as url:
+        yield {"database_url": url}
 
 
 @pytest.fixture

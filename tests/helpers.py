@@ -3,6 +3,7 @@ the environment a manager process needs to open the same store."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -15,6 +16,13 @@ from dockyard.core.model import Resources, State, Workspace
 from dockyard.settings import Settings
 
 T0 = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def store_env(settings: Settings) -> dict[str, str]:

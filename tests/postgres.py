@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from dockyard.store import migrate
+from tests.helpers import free_port
 
 TEMPLATE = "dockyard_template"
 
@@ -38,12 +38,6 @@ def _bindir() -> Path:
 def _as_postgres() -> list[str]:
     """initdb and the server refuse to run as root: as root, run them as ``postgres``."""
     return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -74,6 +68,15 @@ class PostgresServer:
         with self._admin() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
+    @contextmanager
+    def database(self) -> Iterator[str]:
+        """The URL of a new database with the schema, dropped after the block."""
+        name = self.create_database()
+        try:
+            yield self.url(name)
+        finally:
+            self.drop_database(name)
+
 
 def start() -> PostgresServer:
     bindir = _bindir()
@@ -96,7 +99,7 @@ def start() -> PostgresServer:
         check=True,
         capture_output=True,
     )
-    port = _free_port()
+    port = free_port()
     options = (
         f"-c listen_addresses=127.0.0.1 -p {port} -k {home} -c fsync=off "
         "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"

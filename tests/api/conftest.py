@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,14 +19,9 @@ from dockyard.engine.docker import DockerEngine
 from dockyard.service.tokens import create_token
 from dockyard.store import Store
 from tests.engine_fixtures import remove_installation
+from tests.helpers import free_port
 
 ADMIN = "dy_test-admin-token-0123456789abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

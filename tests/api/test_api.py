@@ -23,9 +23,9 @@ import pytest
 from dockyard.core.model import SessionKind
 from dockyard.engine.docker import DockerEngine
 from dockyard.store import Store
-from tests.api.conftest import ADMIN, Server, free_port, start_server, stop_server
+from tests.api.conftest import ADMIN, Server, start_server, stop_server
 from tests.engine_fixtures import remove_installation
-from tests.helpers import wait_until
+from tests.helpers import free_port, wait_until
 
 
 def test_workspace_routes_end_to_end(server: Server) -> None:

@@ -37,9 +37,8 @@ CALLS = 200
 
 @pytest.fixture
 def shared_store(postgres: PostgresServer) -> Iterator[str]:
-    name = postgres.create_database()
-    yield postgres.url(name)
-    postgres.drop_database(name)
+    with postgres.database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from dockyard.engine.docker import DockerEngine
 from dockyard.service import AcquireRequest, Dockyard
 from dockyard.service.runtime.objects import discard_container
 from tests.engine_fixtures import engine_json
-from tests.helpers import make_repo, wait_until
+from tests.helpers import free_port, make_repo, wait_until
 
 
 def run(dy: Dockyard, key: str, script: str) -> tuple[int, str, str]:
@@ -198,12 +198,6 @@ def bridge_gateway() -> str:
         siocgifaddr = 0x8915
         packed = fcntl.ioctl(probe.fileno(), siocgifaddr, struct.pack("256s", device[:15]))
     return socket.inet_ntoa(packed[20:24])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("", 0))
-        return int(s.getsockname()[1])
 
 
 def test_url_is_cloned_inside_the_container(dy: Dockyard, git_daemon: str) -> None:
