@@ -11,10 +11,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from dockyard.core.errors import Busy, StoreUnavailable
 from dockyard.service import Dockyard
-from dockyard.service.runtime.identity import holder_is_dead, process_identity
+from dockyard.service.runtime.identity import holder_is_dead, nonce_of, process_identity
 from dockyard.service.runtime.locking import LeaseLost, ensure_held, lease
 from dockyard.store import Store
 from tests.helpers import T0, wait_until
@@ -185,3 +186,26 @@ def test_a_dead_holder_stays_dead_for_each_of_its_leases(store: Store) -> None:
             wait=timedelta(seconds=2),
         ):
             pass
+
+
+def test_a_holder_whose_lock_session_was_cut_finds_out_and_takes_it_again(store: Store) -> None:
+    """A database restart or an idle timeout ends the holder's lock session while it
+    lives: others would take it for dead. Its next check says so (its leases are then
+    lost) and takes the lock again."""
+    nonce = nonce_of(process_identity()) or ""
+    store.liveness.announce(nonce)
+    assert store.liveness.verify(nonce)
+    if store.db.dialect != "postgresql":
+        return  # a flock cannot be taken from its holder
+    with store.db.engine.connect() as conn:
+        cut = conn.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks"
+                " WHERE locktype = 'advisory' AND pid <> pg_backend_pid() AND database ="
+                " (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+        ).all()
+        conn.commit()
+    assert cut
+    assert not store.liveness.verify(nonce)  # lost: what it held may be someone else's
+    assert store.liveness.verify(nonce)  # and held again

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import socket
+import threading
 from dataclasses import replace
 from datetime import timedelta
 
@@ -12,6 +13,7 @@ from dockyard.core.model import State
 from dockyard.core.planner import Plan
 from dockyard.core.shares import Share, owner_of
 from dockyard.service import AcquireRequest, Dockyard, Reconciler
+from dockyard.service.reconcile.replicas import Membership
 from tests.helpers import T0, FakeClock
 
 M = timedelta(minutes=1)
@@ -133,3 +135,49 @@ def test_an_operation_under_way_is_not_cut_off(fake_dy: Dockyard, clock: FakeClo
         assert loop.membership.cut_off() == set()
         assert loop.step() > 0
         assert loop.status.next_wakeup == clock.now + fake_dy.ctx.policy.interrupted_after
+
+
+def test_a_share_wakes_for_its_own_deadlines_and_the_plans_other_moments_only() -> None:
+    share = Share(MEMBERS[0], frozenset(MEMBERS))
+    mine = next(k for k in ITEMS if share.mine(k))
+    theirs = next(k for k in ITEMS if not share.mine(k))
+    upcoming = {
+        mine: Upcoming(Verb.WARN, Reason.IDLE, T0 + M),
+        theirs: Upcoming(Verb.WARN, Reason.IDLE, T0),
+    }
+    assert share.of(Plan(actions=(), upcoming=upcoming, next_wakeup=T0)).next_wakeup == T0 + M
+    orphan_grace = T0 - M  # not any workspace's deadline: every member looks then
+    plan = Plan(actions=(), upcoming=upcoming, next_wakeup=orphan_grace)
+    assert share.of(plan).next_wakeup == orphan_grace
+
+
+def test_a_lease_that_is_only_late_is_not_taken_for_a_cut_off_operation(
+    fake_dy: Dockyard,
+) -> None:
+    """An expired lease whose holder may live (its renewals stalled) waits for
+    interrupted_after; only a free lease or a holder known dead is abandoned."""
+    store = fake_dy.ctx.store
+    now = store.leases.db_now()
+    late = f"elsewhere:1:p{secrets.token_hex(8)}:abcd"  # never announced here: cannot tell
+    assert store.leases.try_take("workspace:k", holder=late, now=now, until=now - M)
+    assert not fake_dy.ctx.abandoned("k")
+    store.leases.release("workspace:k", holder=late)
+    assert fake_dy.ctx.abandoned("k")
+
+
+def test_the_watcher_sees_a_member_come_and_go_and_wakes_its_loop(fake_dy: Dockyard) -> None:
+    woken = threading.Event()
+    watching = Membership(fake_dy.ctx, on_change=woken.set)
+    assert watching.join(watch=True)
+    other = Membership(another_manager(fake_dy).ctx, on_change=lambda: None)
+    try:
+        assert other.join(watch=False)
+        assert woken.wait(10), "the watcher never saw the new member"
+        assert len(watching.share.members) == 2
+        woken.clear()
+        other.leave()
+        assert woken.wait(10), "the watcher never saw the member go"
+        assert watching.share.members == {fake_dy.ctx.holder}
+    finally:
+        other.leave()
+        watching.leave()

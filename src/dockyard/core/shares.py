@@ -55,4 +55,12 @@ class Share:
         split: the member that claims a run adds all of it to its share.)"""
         actions = tuple(a for a in plan.actions if self.mine(work_item(a)))
         upcoming = {key: u for key, u in plan.upcoming.items() if self.mine(key)}
-        return replace(plan, actions=actions, upcoming=upcoming)
+        # the next look: its own deadlines, and the plan's other moments (an orphan's
+        # grace, a checkpoint's expiry) unless that moment is only another's deadline
+        others = {u.at for key, u in plan.upcoming.items() if key not in upcoming}
+        moments = [u.at for u in upcoming.values()]
+        if plan.next_wakeup is not None and plan.next_wakeup not in others:
+            moments.append(plan.next_wakeup)
+        return replace(
+            plan, actions=actions, upcoming=upcoming, next_wakeup=min(moments, default=None)
+        )

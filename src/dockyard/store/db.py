@@ -90,9 +90,11 @@ class Database:
     def insert_if_absent(self, conn: sa.Connection, table: sa.Table, **values: Any) -> bool:
         """INSERT the row unless its key exists; whether it did. (An insert's rowcount
         says nothing on PostgreSQL: -1. The key it returns does.)"""
+        query = self.insert_ignore(table).values(**values)
+        if not self.engine.dialect.insert_returning:  # SQLite before 3.35: rowcount works
+            return conn.execute(query).rowcount == 1
         key = next(iter(table.primary_key.columns))
-        query = self.insert_ignore(table).values(**values).returning(key)
-        return conn.execute(query).first() is not None
+        return conn.execute(query.returning(key)).first() is not None
 
 
 def reason(exc: sa.exc.SQLAlchemyError) -> str:

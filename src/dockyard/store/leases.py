@@ -79,3 +79,13 @@ class Leases:
                 )
             ).all()
         return [(row.name, row.holder) for row in rows]
+
+    def purge_expired(self, prefix: str, *, now: datetime) -> int:
+        """Delete the expired leases whose names start with ``prefix``; how many went."""
+        with self._db.write() as conn:
+            result = conn.execute(
+                locks.delete().where(
+                    locks.c.name.startswith(prefix, autoescape=True), locks.c.expires_at < now
+                )
+            )
+        return max(result.rowcount, 0)

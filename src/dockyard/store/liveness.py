@@ -7,15 +7,22 @@ process dies, however it dies, and whatever pid namespace, host name or machine 
 - on SQLite, an exclusive ``flock`` on a file of its own beside the database (the
   database and these files are on one machine's file system);
 - on PostgreSQL, a session advisory lock on a connection it keeps for its life (a killed
-  process's session ends and its lock is free in under a millisecond, from any host),
-  and a row saying that it announced itself.
+  process's session ends and its lock is free at once, seen from any host; a machine
+  that is lost holds it until the server's TCP keepalive gives up), and a row saying
+  that it announced itself (``live:<generation>``).
 
 Anyone may ask (``alive``): a lock that can be taken is a dead holder's. The first to
 find a holder dead marks it so (and leaves the mark): several leases of one holder may be
 looked at, by several managers, one after another, and each must get the same answer.
-Marks older than ``KEEP_DEAD`` (long past every lease's expiry) are cleared then. Where the
-store cannot tell (another database, a holder that never announced itself), the answer is
-None and leases expire on their own.
+Marks older than ``KEEP_DEAD_S`` (long past every lease's expiry) are cleared by the next
+death found. Where the store cannot tell (another database, a holder that never
+announced itself), the answer is None and leases expire on their own.
+
+A live holder's session can be cut without its process dying (a database restart, an
+idle-session timeout, a proxy; PgBouncer must run in session mode): others then take it
+for dead. The holder checks its lock at each lease renewal (``verify``), takes it again,
+and counts its leases lost: an operation under one stops before its next destructive
+step (``LeaseLost``), within a third of the lease TTL.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import fcntl
 import hashlib
 import os
 import re
+import secrets
 import threading
 import time
 from contextlib import suppress
@@ -33,8 +41,8 @@ from typing import Protocol
 
 import sqlalchemy as sa
 
-from dockyard.core.errors import DockyardError
-from dockyard.store.db import Database
+from dockyard.core.errors import DockyardError, StoreError, StoreUnavailable
+from dockyard.store.db import Database, reason
 from dockyard.store.schema import meta
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -45,6 +53,7 @@ _HELD_LOCK = threading.Lock()
 #: How long a dead holder's mark is kept (its leases expired long before).
 KEEP_DEAD_S = 3600.0
 _DEAD = "dead:"
+_LIVE = "live:"
 
 
 class Liveness(Protocol):
@@ -57,6 +66,12 @@ class Liveness(Protocol):
 
     def alive(self, name: str) -> bool | None:
         """True while the holder ``name`` lives, False once it died; None: cannot tell."""
+        ...
+
+    def verify(self, name: str) -> bool:
+        """For the holder itself: whether its lock held all along. False if it was lost
+        (its session cut by a database restart or an idle timeout, or marked dead):
+        others may have taken what it held. The lock is taken again either way."""
         ...
 
 
@@ -79,6 +94,9 @@ class Unknown:
 
     def alive(self, name: str) -> bool | None:  # noqa: ARG002 - the protocol's signature
         return None
+
+    def verify(self, name: str) -> bool:  # noqa: ARG002 - the protocol's signature
+        return True
 
 
 class LockFiles:
@@ -103,6 +121,9 @@ class LockFiles:
                 raise
             _HELD[path] = fd
             atexit.register(_forget_file, fd, path)
+
+    def verify(self, name: str) -> bool:  # noqa: ARG002 - the protocol's signature
+        return True  # a flock on an open file cannot be taken from its holder
 
     def alive(self, name: str) -> bool | None:
         if not _NAME.match(name):
@@ -140,7 +161,7 @@ def _forget_file(fd: int, path: Path) -> None:
 #: The first key of dockyard's two-key advisory locks ("dyho"); the migration lock uses
 #: the one-key space, which never meets this one.
 _ADVISORY_CLASS = 0x6479686F
-_LOCK = sa.text("SELECT pg_advisory_lock(:c, :o)")
+_PING = sa.text("SELECT 1")
 _TRY = sa.text("SELECT pg_try_advisory_lock(:c, :o)")
 _UNLOCK = sa.text("SELECT pg_advisory_unlock(:c, :o)")
 
@@ -152,6 +173,13 @@ def _meta_key(name: str) -> str:
 def _object_key(name: str) -> int:
     """A 31-bit key for ``name`` (the second key is a signed int4)."""
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") & 0x7FFFFFFF
+
+
+def _drop(conn: sa.Connection) -> None:
+    """Close ``conn`` for good (never back into the pool: its session may hold a lock)."""
+    with suppress(sa.exc.SQLAlchemyError):
+        conn.invalidate()
+        conn.close()
 
 
 def _dead_since(mark: str) -> float:
@@ -177,14 +205,64 @@ class AdvisoryLocks:
         with _HELD_LOCK:
             if held in _HELD:
                 return
-            # A connection of its own for the process's life: the lock lives with it.
+            _HELD[held] = self._lock(name)
+            atexit.register(self._forget, name, held)
+
+    def _lock(self, name: str) -> sa.Connection:
+        """Take ``name``'s lock on a connection of its own (the lock lives with that
+        session) and mark its row live, with a new generation."""
+        try:
             conn = self._db.engine.connect()
-            conn.execute(_LOCK, self._keys(name))
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreUnavailable(f"cannot reach the store: {reason(exc)}") from exc
+        try:
+            locked = bool(conn.execute(_TRY, self._keys(name)).scalar())
             conn.commit()  # the lock is the session's, not the transaction's
-            with self._db.write() as writing:
-                writing.execute(self._db.insert_ignore(meta).values(key=_meta_key(name), value=""))
-            _HELD[held] = conn
-            atexit.register(self._forget, name, conn)
+            if locked:
+                self._mark_live(name)
+        except BaseException as exc:
+            _drop(conn)
+            if isinstance(exc, sa.exc.SQLAlchemyError):
+                raise StoreUnavailable(f"cannot reach the store: {reason(exc)}") from exc
+            raise
+        if not locked:
+            _drop(conn)
+            raise StoreError(f"holder {name} is locked by another session")
+        return conn
+
+    def _mark_live(self, name: str) -> None:
+        live = f"{_LIVE}{secrets.token_hex(4)}"
+        with self._db.write() as writing:
+            if not self._db.insert_if_absent(writing, meta, key=_meta_key(name), value=live):
+                writing.execute(
+                    meta.update().where(meta.c.key == _meta_key(name)).values(value=live)
+                )
+
+    def verify(self, name: str) -> bool:
+        if not _NAME.match(name):
+            return True
+        held = (self._db.url, name)
+        with _HELD_LOCK:
+            conn = _HELD.get(held)
+            if not isinstance(conn, sa.Connection):
+                return True  # not announced by this process: nothing to lose
+            try:
+                conn.execute(_PING).scalar()
+                conn.commit()
+                with self._db.read() as reading:
+                    value = reading.execute(
+                        sa.select(meta.c.value).where(meta.c.key == _meta_key(name))
+                    ).scalar()
+                intact = value is not None and value.startswith(_LIVE)
+            except (sa.exc.SQLAlchemyError, DockyardError):
+                intact = False
+            if intact:
+                return True
+            _drop(conn)
+            del _HELD[held]
+            with suppress(DockyardError):
+                _HELD[held] = self._lock(name)  # else at the next announce
+            return False
 
     def alive(self, name: str) -> bool | None:
         if not _NAME.match(name):
@@ -203,13 +281,20 @@ class AdvisoryLocks:
             if taken:
                 conn.execute(_UNLOCK, self._keys(name))
             conn.commit()
-        if not taken:
-            return True
+        return not taken or not self._mark_dead(name, seen=announced.value)
+
+    def _mark_dead(self, name: str, *, seen: str) -> bool:
+        """Mark ``name`` dead unless it took its lock again since its row said ``seen``;
+        clear marks older than ``KEEP_DEAD_S``. Whether it is marked dead."""
         now = time.time()
         with self._db.write() as conn:
-            conn.execute(
-                meta.update().where(meta.c.key == _meta_key(name)).values(value=f"{_DEAD}{now:.0f}")
+            marked_now = conn.execute(
+                meta.update()
+                .where(meta.c.key == _meta_key(name), meta.c.value == seen)
+                .values(value=f"{_DEAD}{now:.0f}")
             )
+            if marked_now.rowcount == 0:
+                return False
             marked = conn.execute(
                 sa.select(meta.c.key, meta.c.value).where(
                     meta.c.key.startswith(_meta_key(""), autoescape=True),
@@ -219,11 +304,13 @@ class AdvisoryLocks:
             stale = [row.key for row in marked if _dead_since(row.value) < now - KEEP_DEAD_S]
             if stale:
                 conn.execute(meta.delete().where(meta.c.key.in_(stale)))
-        return False
+        return True
 
-    def _forget(self, name: str, conn: sa.Connection) -> None:
+    def _forget(self, name: str, held: tuple[str, str]) -> None:
         # at exit: the database may be gone already (the lock went with it, then)
         with suppress(DockyardError), self._db.write() as writing:
             writing.execute(meta.delete().where(meta.c.key == _meta_key(name)))
-        with suppress(sa.exc.SQLAlchemyError):
-            conn.close()
+        conn = _HELD.pop(held, None)
+        if isinstance(conn, sa.Connection):
+            with suppress(sa.exc.SQLAlchemyError):
+                conn.close()

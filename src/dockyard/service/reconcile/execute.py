@@ -184,11 +184,18 @@ def _mark(
     # the engine shows is that operation's doing, not a container that vanished or stopped
     with ctx.lock(action.key or "", wait=SHORT_WAIT):
         ws = _current(ctx, action, revision)
-        if gone and find_container(ctx, ws) is not None:
+        if gone and _still_there(ctx, ws):
             raise _Skip("its container is there (made after the listing the plan saw)")
         marked = ws.transition(to, now=ctx.now(), reason=reason)
         _save(ctx, marked, was=ws)
         return marked
+
+
+def _still_there(ctx: Context, ws: Workspace) -> bool:
+    try:
+        return find_container(ctx, ws) is not None
+    except Conflict:  # a container not ours has its name: the workspace's own is gone
+        return False
 
 
 def _mark_running(ctx: Context, action: MarkRunning) -> str:

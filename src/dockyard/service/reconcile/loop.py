@@ -274,10 +274,7 @@ class Reconciler:
         """Loop until ``stop``; joins the other loops on the store, starts the event
         watcher and the wake socket."""
         self.status.running = True
-        try:
-            self.membership.join()
-        except DockyardError as exc:  # alone, then: everything is this loop's share
-            log.warning("could not join the other reconcilers: %s", exc)
+        self.membership.join()  # (if it cannot yet, it keeps trying, and acts on everything)
         try:
             recovered = recover_sessions(self.ctx)
             if recovered:

@@ -25,7 +25,7 @@ from dockyard.core.model import TRANSIENT_STATES
 from dockyard.core.shares import Share
 from dockyard.service.runtime.context import Context
 from dockyard.service.runtime.identity import holder_is_dead
-from dockyard.service.runtime.locking import lease
+from dockyard.service.runtime.locking import Lease, lease
 
 log = logging.getLogger("dockyard.reconciler")
 
@@ -42,6 +42,7 @@ class Membership:
         self._on_change = on_change
         self._share = Share.alone(ctx.holder)
         self._stack = ExitStack()
+        self._lease: Lease | None = None
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self._cut_off: set[str] = set()  # operations seen cut off (woken for once)
@@ -50,22 +51,16 @@ class Membership:
     def share(self) -> Share:
         return self._share
 
-    def join(self, *, watch: bool = True) -> None:
-        """Become a member (until ``leave``); ``watch``: follow the others in a thread."""
-        self._stack.enter_context(
-            lease(
-                self._ctx.store,
-                PREFIX + self._ctx.holder,
-                what="this reconciler's membership",
-                holder=self._ctx.holder,
-                wait=timedelta(0),
-            )
-        )
-        self.refresh()
+    def join(self, *, watch: bool = True) -> bool:
+        """Become a member (until ``leave``); ``watch``: follow the others in a thread,
+        which also joins again whenever the membership could not be taken or was lost.
+        Whether this loop is a member now (until it is, it acts on all it sees)."""
+        joined = self._enter()
         if watch:
             self._stop.clear()
             self._watcher = threading.Thread(target=self._watch, name="replicas", daemon=True)
             self._watcher.start()
+        return joined
 
     def leave(self) -> None:
         self._stop.set()
@@ -73,13 +68,38 @@ class Membership:
             self._watcher.join()
             self._watcher = None
         self._stack.close()  # releases the lease: the others take over at their next look
+        self._lease = None
         self._share = Share.alone(self._ctx.holder)
+
+    def _enter(self) -> bool:
+        """Hold the membership lease (again, if it was lost); whether it is held."""
+        if self._lease is not None and not self._lease.lost:
+            return True
+        self._stack.close()
+        self._stack, self._lease = ExitStack(), None
+        try:
+            self._lease = self._stack.enter_context(
+                lease(
+                    self._ctx.store,
+                    PREFIX + self._ctx.holder,
+                    what="this reconciler's membership",
+                    holder=self._ctx.holder,
+                    wait=timedelta(0),
+                )
+            )
+            self.refresh()
+        except DockyardError as exc:
+            log.warning("not a member of the reconcilers yet (retrying): %s", exc)
+            return False
+        return True
 
     def refresh(self) -> bool:
         """Read the members now (dropping dead ones); whether they changed."""
         store = self._ctx.store
         members = {self._ctx.holder}
-        for name, holder in store.leases.held(PREFIX, now=store.leases.db_now()):
+        now = store.leases.db_now()
+        store.leases.purge_expired(PREFIX, now=now)  # members gone where nobody can tell
+        for name, holder in store.leases.held(PREFIX, now=now):
             if holder_is_dead(holder, store):
                 store.leases.release(name, holder=holder)
                 log.info("reconciler %s is gone; its workspaces move to the others", holder)
@@ -102,10 +122,15 @@ class Membership:
     def _watch(self) -> None:
         while not self._stop.wait(PERIOD_S):
             try:
+                if not self._enter():
+                    continue
                 changed = self.refresh()
                 cut_off = self.cut_off()
             except DockyardError as exc:  # the pass finds out too, and backs off
                 log.debug("could not read the other reconcilers: %s", exc)
+                continue
+            except Exception:  # a bug: say so, and keep watching
+                log.exception("watching the other reconcilers failed")
                 continue
             if changed:
                 log.info("%d reconcilers share the work now", len(self._share.members))

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from dockyard.core.errors import Busy, DockyardError
-from dockyard.service.runtime.identity import announce, holder_is_dead
+from dockyard.service.runtime.identity import announce, holder_is_dead, nonce_of
 from dockyard.store import Store
 
 log = logging.getLogger("dockyard.locking")
@@ -114,13 +114,11 @@ def lease(
 
 
 def abandoned(store: Store, name: str) -> bool:
-    """Whether nobody live holds the lease ``name``: free, expired, or its holder known
-    dead (an operation that should hold it was interrupted)."""
+    """Whether nobody holds the lease ``name``: free, or its holder known dead (an
+    operation that should hold it was interrupted). An expired lease of a holder that
+    may live is not: its renewals may only be late (``interrupted_after`` covers it)."""
     current = store.leases.holder(name)
-    if current is None:
-        return True
-    holder, expires_at = current
-    return expires_at < store.leases.db_now() or holder_is_dead(holder, store)
+    return current is None or holder_is_dead(current[0], store)
 
 
 def _take(store: Store, held: Lease, *, wait: timedelta, ttl: timedelta) -> None:
@@ -157,8 +155,13 @@ def _renew(store: Store, held: Lease, ttl: timedelta, stop: threading.Event) -> 
     period, retry = ttl.total_seconds() / 3, min(1.0, ttl.total_seconds() / 10)
     renewed = time.monotonic()
     wait = period
+    nonce = nonce_of(held.token)
     while not stop.wait(wait):
         try:
+            if nonce is not None and not store.liveness.verify(nonce):
+                held.lost_why = "this manager's liveness lock was cut (others may have taken it)"
+                log.warning("%s: %s", held.what, held.lost_why)
+                return
             now = store.leases.db_now()
             if store.leases.try_take(held.name, holder=held.token, now=now, until=now + ttl):
                 renewed, wait = time.monotonic(), period
