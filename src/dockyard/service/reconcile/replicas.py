@@ -46,6 +46,7 @@ class Membership:
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self._cut_off: set[str] = set()  # operations seen cut off (woken for once)
+        self._failing = False  # joining failed last time (said once, not every second)
 
     @property
     def share(self) -> Share:
@@ -89,8 +90,14 @@ class Membership:
             )
             self.refresh()
         except DockyardError as exc:
-            log.warning("not a member of the reconcilers yet (retrying): %s", exc)
+            if not self._failing:
+                log.warning("not a member of the reconcilers yet (retrying): %s", exc)
+            self._failing = True
             return False
+        if self._failing:
+            log.info("a member of the reconcilers again")
+            self._share = Share.alone(self._ctx.holder)  # so the next look counts as a change
+            self._failing = False
         return True
 
     def refresh(self) -> bool:
