@@ -151,14 +151,7 @@ def observe(
             and (mine is None or mine(ws.key))
         ]
         busy = probe_busy(ctx, candidates)
-    abandoned = {
-        ws.key
-        for ws in workspaces
-        if ws.state in TRANSIENT_STATES
-        and ws.key not in busy_elsewhere
-        and (mine is None or mine(ws.key))
-        and ctx.abandoned(ws.key)
-    }
+    abandoned = cut_off(ctx, [ws for ws in workspaces if ws.key not in busy_elsewhere], mine=mine)
     activity = {
         key: Activity(
             last_session_use=last_use.get(key), busy=busy.get(key), abandoned=key in abandoned
@@ -166,6 +159,18 @@ def observe(
         for key in set(last_use) | set(busy) | abandoned
     }
     return Observation(now, workspaces, containers, activity, checkpoints)
+
+
+def cut_off(
+    ctx: Context, workspaces: Sequence[Workspace], *, mine: Callable[[str], bool] | None = None
+) -> set[str]:
+    """The keys of ``workspaces`` (those that are ``mine``) whose operation was cut off:
+    creating, restoring or parking, and nobody live holds the workspace's lease."""
+    return {
+        ws.key
+        for ws in workspaces
+        if ws.state in TRANSIENT_STATES and (mine is None or mine(ws.key)) and ctx.abandoned(ws.key)
+    }
 
 
 def observed_container(

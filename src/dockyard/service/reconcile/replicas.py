@@ -23,6 +23,7 @@ from datetime import timedelta
 from dockyard.core.errors import DockyardError
 from dockyard.core.model import TRANSIENT_STATES
 from dockyard.core.shares import Share
+from dockyard.service.observe import cut_off
 from dockyard.service.runtime.context import Context
 from dockyard.service.runtime.identity import holder_is_dead
 from dockyard.service.runtime.locking import Lease, lease
@@ -96,7 +97,6 @@ class Membership:
             return False
         if self._failing:
             log.info("a member of the reconcilers again")
-            self._share = Share.alone(self._ctx.holder)  # so the next look counts as a change
             self._failing = False
         return True
 
@@ -117,21 +117,17 @@ class Membership:
         return changed
 
     def cut_off(self) -> set[str]:
-        """The workspaces of this share whose operation was cut off (nobody live holds
-        the lease of their creating/restoring/parking record)."""
-        ctx = self._ctx
-        return {
-            ws.key
-            for ws in ctx.store.workspaces.list(states=TRANSIENT_STATES)
-            if self._share.mine(ws.key) and ctx.abandoned(ws.key)
-        }
+        """The workspaces of this share whose operation was cut off."""
+        transient = self._ctx.store.workspaces.list(states=TRANSIENT_STATES)
+        return cut_off(self._ctx, transient, mine=self._share.mine)
 
     def _watch(self) -> None:
         while not self._stop.wait(PERIOD_S):
             try:
+                rejoining = self._failing
                 if not self._enter():
                     continue
-                changed = self.refresh()
+                changed = self.refresh() or rejoining
                 cut_off = self.cut_off()
             except DockyardError as exc:  # the pass finds out too, and backs off
                 log.debug("could not read the other reconcilers: %s", exc)
