@@ -446,6 +446,16 @@ def test_a_datagram_wakes_the_loop(fake_dy: Dockyard) -> None:
     assert not thread.is_alive()
 
 
+def test_a_wake_up_the_loops_own_process_sent_is_not_a_second_pass(fake_dy: Dockyard) -> None:
+    """An API call wakes its server's loop directly and tells the others (datagram,
+    NOTIFY); the loop hears its own message too and must not run again for it."""
+    loop = Reconciler(fake_dy.ctx)
+    loop._woken_by(fake_dy.ctx.holder)
+    assert not loop._wake.is_set()
+    loop._woken_by("another-host:1:p0123456789abcdef")
+    assert loop._wake.is_set()
+
+
 def test_the_retry_of_a_failed_save_is_scheduled_not_spun_for(
     fake_dy: Dockyard, clock: FakeClock
 ) -> None:

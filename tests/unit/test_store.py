@@ -281,7 +281,7 @@ def test_a_notice_reaches_a_listener_of_another_store_on_the_database(store: Sto
     heard = threading.Event()
     stop = threading.Event()
     listener = threading.Thread(
-        target=other.notices.listen, kwargs={"stop": stop, "heard": heard.set}
+        target=other.notices.listen, kwargs={"stop": stop, "heard": lambda _sender: heard.set()}
     )
     listener.start()
     try:

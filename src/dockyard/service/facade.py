@@ -268,7 +268,7 @@ class Dockyard:
     def wake_reconcilers(self) -> None:
         """Something changed: wake the reconcile loops on this data directory and, on
         PostgreSQL, those of every replica (best effort)."""
-        wake.notify(self.ctx.settings.data_dir, self.ctx.store)
+        wake.notify(self.ctx.settings.data_dir, self.ctx.store, sender=self.ctx.holder)
 
     def reconciler(self, *, on_pass: Callable[[PassReport], None] | None = None) -> Reconciler:
         """A reconcile loop on this service's context; ``run()`` it in a thread."""

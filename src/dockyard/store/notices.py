@@ -22,7 +22,7 @@ from dockyard.store.db import Database
 log = logging.getLogger("dockyard.store")
 
 CHANNEL = "dockyard_wake"
-_SEND = sa.text(f"NOTIFY {CHANNEL}")
+_SEND = sa.text(f"SELECT pg_notify('{CHANNEL}', :sender)")
 #: How long one wait for notices lasts (``stop`` is noticed within it).
 WAIT_S = 1.0
 
@@ -31,12 +31,12 @@ class Notices(Protocol):
     @property
     def supported(self) -> bool: ...
 
-    def send(self) -> None:
-        """Tell every listener on this database to look again."""
+    def send(self, sender: str = "") -> None:
+        """Tell every listener on this database to look again (``sender``: who asks)."""
         ...
 
-    def listen(self, *, stop: threading.Event, heard: Callable[[], None]) -> None:
-        """Call ``heard`` for every notice until ``stop`` (a thread's body)."""
+    def listen(self, *, stop: threading.Event, heard: Callable[[str], None]) -> None:
+        """Call ``heard`` with the sender of every notice until ``stop`` (a thread's body)."""
         ...
 
 
@@ -47,10 +47,10 @@ def notices(db: Database) -> Notices:
 class NoChannel:
     supported = False
 
-    def send(self) -> None:
+    def send(self, sender: str = "") -> None:
         """Nobody to tell through this database."""
 
-    def listen(self, *, stop: threading.Event, heard: Callable[[], None]) -> None:  # noqa: ARG002
+    def listen(self, *, stop: threading.Event, heard: Callable[[str], None]) -> None:  # noqa: ARG002
         return
 
 
@@ -60,11 +60,11 @@ class Listen:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def send(self) -> None:
+    def send(self, sender: str = "") -> None:
         with self._db.write() as conn:
-            conn.execute(_SEND)
+            conn.execute(_SEND, {"sender": sender})
 
-    def listen(self, *, stop: threading.Event, heard: Callable[[], None]) -> None:
+    def listen(self, *, stop: threading.Event, heard: Callable[[str], None]) -> None:
         backoff = 1.0
         while not stop.is_set():
             try:
@@ -76,14 +76,14 @@ class Listen:
             stop.wait(backoff)
             backoff = min(backoff * 2, 30.0)
 
-    def _listen_once(self, stop: threading.Event, heard: Callable[[], None]) -> None:
+    def _listen_once(self, stop: threading.Event, heard: Callable[[str], None]) -> None:
         raw = self._db.engine.raw_connection()
         try:
             conn = raw.driver_connection  # psycopg's own connection: it waits for notices
             conn.autocommit = True  # type: ignore[union-attr]
             conn.execute(f"LISTEN {CHANNEL}")  # type: ignore[union-attr]
             while not stop.is_set():
-                for _notice in conn.notifies(timeout=WAIT_S):  # type: ignore[union-attr]
-                    heard()
+                for notice in conn.notifies(timeout=WAIT_S):  # type: ignore[union-attr]
+                    heard(notice.payload)
         finally:
             raw.invalidate()  # never back into the pool with LISTEN on it

@@ -107,6 +107,12 @@ class Reconciler:
     def wake(self) -> None:
         self._wake.set()
 
+    def _woken_by(self, sender: str) -> None:
+        """A wake-up from another process (or replica); this process's own woke it
+        directly already."""
+        if sender != self.ctx.holder:
+            self.wake()
+
     def _died(self, container_id: str) -> None:
         """The engine says this container died or went: look now, and inspect it."""
         with self._claims:
@@ -288,12 +294,12 @@ class Reconciler:
             "engine-events",
         )
         self._start(
-            lambda: listen(self.ctx.settings.data_dir, stop=self._stop, wake=self.wake),
+            lambda: listen(self.ctx.settings.data_dir, stop=self._stop, wake=self._woken_by),
             "wake-socket",
         )
         if self.ctx.store.notices.supported:
             self._start(
-                lambda: self.ctx.store.notices.listen(stop=self._stop, heard=self.wake),
+                lambda: self.ctx.store.notices.listen(stop=self._stop, heard=self._woken_by),
                 "wake-notices",
             )
         try:

@@ -22,23 +22,28 @@ from dockyard.store import Store
 log = logging.getLogger("dockyard.reconciler")
 
 WAKE_SOCKET = "reconciler.sock"
+#: The longest sender identity carried (host names are at most 253 bytes).
+MAX_SENDER = 512
 
 
-def notify(data_dir: Path, store: Store | None = None) -> None:
+def notify(data_dir: Path, store: Store | None = None, *, sender: str = "") -> None:
     """Wake a reconciler running on this data directory, if any, and (with ``store``)
-    every reconciler on the store that has a channel for it (best effort, instant)."""
+    every reconciler on the store that has a channel for it (best effort, instant).
+    ``sender`` (a holder identity) lets a loop in the sending process ignore it: that
+    one was woken directly."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock, suppress(OSError):
         sock.setblocking(False)
-        sock.sendto(b"wake", str(data_dir / WAKE_SOCKET))
+        sock.sendto(sender.encode()[:MAX_SENDER], str(data_dir / WAKE_SOCKET))
     if store is not None:
         try:
-            store.notices.send()
+            store.notices.send(sender)
         except DockyardError as exc:
             log.debug("could not notify the other managers: %s", exc)
 
 
-def listen(data_dir: Path, *, stop: threading.Event, wake: Callable[[], None]) -> None:
-    """Call ``wake`` for every datagram until ``stop`` is set (a thread's body)."""
+def listen(data_dir: Path, *, stop: threading.Event, wake: Callable[[str], None]) -> None:
+    """Call ``wake`` with the sender of every datagram until ``stop`` is set (a thread's
+    body)."""
     path = data_dir / WAKE_SOCKET
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         with suppress(FileNotFoundError):
@@ -53,10 +58,10 @@ def listen(data_dir: Path, *, stop: threading.Event, wake: Callable[[], None]) -
         try:
             while not stop.is_set():
                 try:
-                    sock.recv(64)
+                    sender = sock.recv(MAX_SENDER)
                 except TimeoutError:
                     continue
-                wake()
+                wake(sender.decode(errors="replace"))
         finally:
             with suppress(FileNotFoundError):
                 path.unlink()
