@@ -48,7 +48,8 @@ from dockyard.store.schema import meta
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 #: What this process holds, by file or by (database, name): one per process, however
 #: many stores it opens (a second flock on a new open file would shut the first out).
-_HELD: dict[object, object] = {}
+_FILES: dict[Path, int] = {}  # lock file -> its open descriptor
+_SESSIONS: dict[tuple[str, str], sa.Connection] = {}  # (database, name) -> its connection
 _HELD_LOCK = threading.Lock()
 #: How long a dead holder's mark is kept (its leases expired long before).
 KEEP_DEAD_S = 3600.0
@@ -110,7 +111,7 @@ class LockFiles:
             return
         path = self._dir / f"{name}.lock"
         with _HELD_LOCK:
-            if path in _HELD:
+            if path in _FILES:
                 return
             self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -119,7 +120,7 @@ class LockFiles:
             except OSError:
                 os.close(fd)
                 raise
-            _HELD[path] = fd
+            _FILES[path] = fd
             atexit.register(_forget_file, fd, path)
 
     def verify(self, name: str) -> bool:  # noqa: ARG002 - the protocol's signature
@@ -129,7 +130,7 @@ class LockFiles:
         if not _NAME.match(name):
             return None
         path = self._dir / f"{name}.lock"
-        if path in _HELD:
+        if path in _FILES:
             return True
         try:
             fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
@@ -203,9 +204,9 @@ class AdvisoryLocks:
             return
         held = (self._db.url, name)
         with _HELD_LOCK:
-            if held in _HELD:
+            if held in _SESSIONS:
                 return
-            _HELD[held] = self._lock(name)
+            _SESSIONS[held] = self._lock(name)
             atexit.register(self._forget, name, held)
 
     def _lock(self, name: str) -> sa.Connection:
@@ -243,8 +244,8 @@ class AdvisoryLocks:
             return True
         held = (self._db.url, name)
         with _HELD_LOCK:
-            conn = _HELD.get(held)
-            if not isinstance(conn, sa.Connection):
+            conn = _SESSIONS.get(held)
+            if conn is None:
                 return True  # not announced by this process: nothing to lose
             try:
                 conn.execute(_PING).scalar()
@@ -259,15 +260,15 @@ class AdvisoryLocks:
             if intact:
                 return True
             _drop(conn)
-            del _HELD[held]
+            del _SESSIONS[held]
             with suppress(DockyardError):
-                _HELD[held] = self._lock(name)  # else at the next announce
+                _SESSIONS[held] = self._lock(name)  # else at the next announce
             return False
 
     def alive(self, name: str) -> bool | None:
         if not _NAME.match(name):
             return None
-        if (self._db.url, name) in _HELD:
+        if (self._db.url, name) in _SESSIONS:
             return True
         with self._db.read() as conn:
             announced = conn.execute(
@@ -310,7 +311,7 @@ class AdvisoryLocks:
         # at exit: the database may be gone already (the lock went with it, then)
         with suppress(DockyardError), self._db.write() as writing:
             writing.execute(meta.delete().where(meta.c.key == _meta_key(name)))
-        conn = _HELD.pop(held, None)
-        if isinstance(conn, sa.Connection):
+        conn = _SESSIONS.pop(held, None)
+        if conn is not None:
             with suppress(sa.exc.SQLAlchemyError):
                 conn.close()
