@@ -227,12 +227,12 @@ def test_a_terminal_sizes_its_exec_before_input_flows(
     fake_engine.exec_handler = handler
 
     def started(exec_id: str) -> None:
-        fake_dy.resize_exec(exec_id, rows=40, cols=120)
+        fake_dy.resize_exec("k", exec_id, rows=40, cols=120)
 
     fake_dy.exec("k", ["sh"], tty=True, stdin=[b"exit\n"], on_started=started)
     assert sizes == [(40, 120)]
     with pytest.raises(InvalidInput, match=r"1\.\.65535 rows and columns, got 0x80"):
-        fake_dy.resize_exec(next(iter(fake_engine.execs)), rows=0, cols=80)
+        fake_dy.resize_exec("k", next(iter(fake_engine.execs)), rows=0, cols=80)
 
 
 def test_exec_needs_a_running_workspace(fake_dy: Dockyard) -> None:

@@ -83,6 +83,7 @@ class WorkspaceOut(Out):
     image: str
     container_id: str | None
     container_status: str
+    engine: str = Field(description="the engine it lives on")
     volume: str
     strategy: SaveStrategy
     keep: bool

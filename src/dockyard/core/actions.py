@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
+from dockyard.core.fleet import DEFAULT_ENGINE
 from dockyard.core.gc import Item
 
 
@@ -141,6 +142,7 @@ class RemoveContainer(Action):
 
     container_id: str
     name: str
+    engine: str = DEFAULT_ENGINE
     verb = Verb.REMOVE_CONTAINER
 
     @property

@@ -123,6 +123,12 @@ class EngineUnavailable(Unavailable):
     code = "engine_unavailable"
 
 
+class EngineRefused(EngineUnavailable):
+    """Another daemon answers at an engine's address than the one on record."""
+
+    code = "engine_refused"
+
+
 class StoreUnavailable(Unavailable):
     code = "store_unavailable"
 

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from dockyard.core.fleet import DEFAULT_ENGINE
 from dockyard.core.model import Checkpoint, CheckpointKind, State, Workspace
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
@@ -90,6 +91,7 @@ class Item:
     reason: str
     key: str | None = None  # the workspace it belongs to, if any
     created_at: datetime | None = None
+    engine: str = DEFAULT_ENGINE  # where it is
 
 
 @dataclass(frozen=True, slots=True)

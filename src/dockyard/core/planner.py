@@ -29,11 +29,16 @@ Containers with this installation's labels and no record are orphans, removed af
 Never touched: anything with ``keep`` (record or label), and running containers
 without a record inside their grace; other installations' containers are not even
 observed (the listing is filtered by installation id).
+
+Several engines: a record's container is looked for on the record's engine only. A
+record on an engine that was not listed in this pass (``unreachable``: down, refused as
+another daemon, not configured) is unknown, not gone: no action of any kind is planned
+for it or for its checkpoints, and no deadline of it wakes the loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -53,6 +58,7 @@ from dockyard.core.actions import (
     Warn,
 )
 from dockyard.core.deadlines import idle_deadline, save_retry_at, warn_lead
+from dockyard.core.fleet import DEFAULT_ENGINE
 from dockyard.core.model import (
     ACTIVE_STATES,
     CONTAINERLESS_STATES,
@@ -85,6 +91,7 @@ class ObservedContainer:
     #: Someone asked the engine to stop or kill it (``docker stop``): an exit it caused
     #: (143 when an init passes SIGTERM on) is a stop, not a crash.
     stop_requested: bool = False
+    engine: str = DEFAULT_ENGINE
 
     @property
     def running(self) -> bool:
@@ -148,19 +155,25 @@ def plan(
     containers: Sequence[ObservedContainer],
     activity: Mapping[str, Activity] | None = None,
     checkpoints: Sequence[Checkpoint] = (),
+    unreachable: Collection[str] = (),
 ) -> Plan:
     activity = activity or {}
-    by_id = {c.id: c for c in containers}
-    by_name = {c.name: c for c in containers}
+    by_id = {(c.engine, c.id): c for c in containers}
+    by_name = {(c.engine, c.name): c for c in containers}
     records = {ws.key: ws for ws in workspaces}
-    claimed: set[str] = set()
+    unknown = {ws.key for ws in workspaces if ws.engine in unreachable}
+    claimed: set[tuple[str, str]] = set()
     actions: list[AnyAction] = []
     upcoming: dict[str, Upcoming] = {}
 
     for ws in workspaces:
-        container = by_id.get(ws.container_id or "") or by_name.get(ws.name)
+        if ws.key in unknown:
+            continue
+        container = by_id.get((ws.engine, ws.container_id or "")) or by_name.get(
+            (ws.engine, ws.name)
+        )
         if container is not None:
-            claimed.add(container.id)
+            claimed.add((container.engine, container.id))
         effective = policy.for_workspace(owner=ws.owner, repo=ws.repo, overrides=ws.overrides)
         action, next_up = _plan_workspace(now, effective, ws, container, activity.get(ws.key))
         if action is not None:
@@ -170,26 +183,23 @@ def plan(
 
     wakeups = [u.at for u in upcoming.values()]
     for container in containers:
-        if container.id in claimed or container.keep:
+        if (container.engine, container.id) in claimed or container.keep:
             continue
-        owned_by_record = container.key in records and records[container.key].state in (
-            TRANSIENT_STATES
-        )
-        if owned_by_record:
-            continue  # a create/restore in flight; Recover handles it if its holder died
+        owner = records.get(container.key or "")
+        if owner is not None and (owner.state in TRANSIENT_STATES or owner.key in unknown):
+            # a create/restore in flight (Recover handles it if its holder died), or its
+            # record's engine is unknown now: it may be that engine's container
+            continue
         action, due = _plan_unclaimed(now, policy, container)
-        if action is not None:
-            actions.append(action)
-        elif due is not None:
-            wakeups.append(due)
+        actions.extend([action] if action is not None else [])
+        wakeups.extend([due] if action is None and due is not None else [])
 
     for checkpoint in checkpoints:
-        record = records.get(checkpoint.workspace_key)
-        action, due = _plan_checkpoint(now, policy, checkpoint, record)
-        if action is not None:
-            actions.append(action)
-        elif due is not None:
-            wakeups.append(due)
+        if checkpoint.workspace_key not in unknown:
+            record = records.get(checkpoint.workspace_key)
+            action, due = _plan_checkpoint(now, policy, checkpoint, record)
+            actions.extend([action] if action is not None else [])
+            wakeups.extend([due] if action is None and due is not None else [])
 
     return Plan(
         actions=tuple(actions),
@@ -301,7 +311,12 @@ def _plan_containerless(
         return None, Upcoming(Verb.REMOVE_CONTAINER, Reason.ORPHAN, due)
     detail = f"{container.status} container of a {ws.state} workspace"
     return RemoveContainer(
-        ws.key, Reason.ORPHAN, detail, container_id=container.id, name=container.name
+        ws.key,
+        Reason.ORPHAN,
+        detail,
+        container_id=container.id,
+        name=container.name,
+        engine=container.engine,
     ), None
 
 
@@ -387,7 +402,12 @@ def _plan_unclaimed(
     if now < due:
         return None, due
     action = RemoveContainer(
-        container.key, reason, detail, container_id=container.id, name=container.name
+        container.key,
+        reason,
+        detail,
+        container_id=container.id,
+        name=container.name,
+        engine=container.engine,
     )
     return action, None
 

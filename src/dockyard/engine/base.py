@@ -80,6 +80,11 @@ class Engine(Protocol):
 
     def ping(self) -> EngineInfo: ...
 
+    def identity(self) -> str:
+        """The daemon's own identity (dockerd's ``/info`` ID): the same across restarts
+        of that daemon, different for another daemon at the same address."""
+        ...
+
     # -- images -------------------------------------------------------------------------
     def inspect_image(self, *, ref: str) -> ImageInfo: ...
 

@@ -144,6 +144,14 @@ class DockerEngine:
     def ping(self) -> EngineInfo:
         return EngineInfo.from_api(self.url, self._http.request("GET", "/version").json())
 
+    def identity(self) -> str:
+        data = self._http.request("GET", "/info").json()
+        # dockerd: a UUID kept in its data root; Podman answers without one: its host name
+        found = str(data.get("ID") or "") or (f"host:{data['Name']}" if data.get("Name") else "")
+        if not found:
+            raise EngineError(f"the engine at {self.url} does not say who it is (no ID in /info)")
+        return found
+
     # -- images -------------------------------------------------------------------------
 
     def inspect_image(self, *, ref: str) -> ImageInfo:

@@ -135,8 +135,12 @@ class FakeEngine:
         *,
         images: Iterable[str] = ("dockyard/workspace:latest",),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        url: str = "fake://engine",
     ) -> None:
         self.clock = clock
+        self._url = url
+        #: what ``identity`` answers: change it to play another daemon at the same address
+        self.daemon_id = f"fake-{id(self):x}"
         self.images = set(images)
         self.containers: dict[str, FakeContainer] = {}
         self.volumes: dict[str, VolumeInfo] = {}
@@ -159,13 +163,13 @@ class FakeEngine:
 
     @property
     def url(self) -> str:
-        return "fake://engine"
+        return self._url
 
     # -- helpers ------------------------------------------------------------------------
 
     def _check(self) -> None:
         if self.down:
-            raise EngineUnavailable("cannot reach the container engine at fake://engine")
+            raise EngineUnavailable(f"cannot reach the container engine at {self._url}")
 
     def _find(self, ref: str) -> FakeContainer:
         self._check()
@@ -209,6 +213,10 @@ class FakeEngine:
     def ping(self) -> EngineInfo:
         self._check()
         return EngineInfo(url=self.url, version="fake", api_version="1.41", os="linux", kind="fake")
+
+    def identity(self) -> str:
+        self._check()
+        return self.daemon_id
 
     def inspect_image(self, *, ref: str) -> ImageInfo:
         self._check()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dockyard.engine.base import STDERR, STDOUT
 from dockyard.service.doctor import Check, run_checks
+from dockyard.service.engines import DrainReport, EngineView
 from dockyard.service.facade import Dockyard
 from dockyard.service.probes import LiveUse, ResourceUse
 from dockyard.service.reconcile.execute import Result, Verdict
@@ -49,6 +50,8 @@ __all__ = [
     "Clock",
     "Context",
     "Dockyard",
+    "DrainReport",
+    "EngineView",
     "Extension",
     "GcOutcome",
     "ItemResult",

@@ -29,7 +29,8 @@ from dockyard.core.model import (
 from dockyard.core.policy import Policy
 from dockyard.engine.models import EngineInfo
 from dockyard.engine.process import OutputSink
-from dockyard.service import tokens
+from dockyard.service import engines, tokens
+from dockyard.service.engines import DrainReport, EngineView
 from dockyard.service.probes import LiveUse, ResourceUse, live_use, resource_sweep, resource_use
 from dockyard.service.reconcile import gc, passes, stats, wake
 from dockyard.service.reconcile.gc import ItemResult
@@ -103,15 +104,40 @@ class Dockyard:
         return self.ctx.engine.ping()
 
     def health(self) -> dict[str, str]:
-        """``ok`` or the reason, for the store and the engine."""
+        """``ok`` or the reason, for the store and the engine (each engine of a fleet,
+        as ``engine:NAME``)."""
+        names = self.ctx.engines.names
+        probes: list[tuple[str, Callable[[], object]]] = [("store", self.ctx.store.ping)]
+        probes += [
+            ("engine" if len(names) == 1 else f"engine:{name}", self.ctx.engines.engine(name).ping)
+            for name in names
+        ]
         checks: dict[str, str] = {}
-        for name, probe in (("store", self.ctx.store.ping), ("engine", self.ctx.engine.ping)):
+        for name, probe in probes:
             try:
                 probe()
                 checks[name] = "ok"
             except DockyardError as exc:
                 checks[name] = exc.message
         return checks
+
+    # -- the engines ----------------------------------------------------------------------
+
+    def engines(self) -> builtins.list[EngineView]:
+        """Each engine: health (asked now), daemon identity, draining, load."""
+        return engines.list_engines(self.ctx)
+
+    def confirm_engine(self, name: str) -> str:
+        """The daemon now answering at engine ``name`` replaces the recorded one."""
+        return engines.confirm(self.ctx, name)
+
+    def drain_engine(self, name: str, *, progress: Progress = no_progress) -> DrainReport:
+        """No new workspaces on ``name``; its live ones parked (restored elsewhere when
+        their work can move)."""
+        return engines.drain(self.ctx, name, progress=progress)
+
+    def undrain_engine(self, name: str) -> None:
+        engines.undrain(self.ctx, name)
 
     # -- workspaces -----------------------------------------------------------------------
 
@@ -229,9 +255,9 @@ class Dockyard:
             owner=owner,
         )
 
-    def resize_exec(self, exec_id: str, *, rows: int, cols: int) -> None:
-        """Set the terminal size of a running tty exec."""
-        execs.resize_exec(self.ctx, exec_id, rows=rows, cols=cols)
+    def resize_exec(self, key: str, exec_id: str, *, rows: int, cols: int) -> None:
+        """Set the terminal size of a running tty exec in workspace ``key``."""
+        execs.resize_exec(self.ctx, key, exec_id, rows=rows, cols=cols)
 
     # -- sessions -------------------------------------------------------------------------
 

@@ -1,7 +1,11 @@
-"""Observe: what the engine and the store say now, in the planner's terms.
+"""Observe: what the engines and the store say now, in the planner's terms.
 
-One label-filtered list call finds this installation's containers; only containers that
-are not running are inspected (for exit code, OOM and finish time). Live sessions give
+One label-filtered list call per engine finds this installation's containers (the
+engines of a fleet are listed in parallel, each after checking that its daemon is the
+one on record); only containers that are not running are inspected (for exit code, OOM
+and finish time). An engine that fails to answer, or answers as another daemon, is
+``unreachable`` for this pass: its workspaces are unknown and nothing is planned for
+them. If no engine answers, the pass fails (the loop backs off). Live sessions give
 each workspace its latest session use. Busyness is probed (``probes``) only for the
 candidates, the running workspaces due a warning or a park, because it costs engine
 calls. The engine's recent ``exec`` events are replayed as activity by one-shot passes.
@@ -11,11 +15,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from dockyard.core.errors import DockyardError, NotFound
+from dockyard.core.errors import DockyardError, EngineUnavailable, NotFound
+from dockyard.core.fleet import DEFAULT_ENGINE
 from dockyard.core.model import (
     ACTIVE_STATES,
     TRANSIENT_STATES,
@@ -47,6 +53,8 @@ class Observation:
     containers: list[ObservedContainer]
     activity: dict[str, Activity]
     checkpoints: list[Checkpoint]
+    #: engines not listed in this pass, and why: their workspaces are unknown
+    unreachable: Mapping[str, str] = field(default_factory=dict)
 
     def plan(self, policy: Policy, *, at: datetime | None = None) -> Plan:
         """The plan for now, or for the moment ``at`` if nothing changes until then."""
@@ -57,7 +65,13 @@ class Observation:
             containers=self.containers,
             activity=self.activity,
             checkpoints=self.checkpoints,
+            unreachable=self.unreachable.keys(),
         )
+
+    def unknown(self, ws: Workspace) -> str | None:
+        """Why ``ws``'s state cannot be known in this pass (its engine), or None."""
+        why = self.unreachable.get(ws.engine)
+        return None if why is None else f"engine {ws.engine!r}: {why}"
 
 
 def installation_labels(ctx: Context) -> dict[str, str | None]:
@@ -75,11 +89,27 @@ def replay_exec_events(ctx: Context) -> int:
     A running loop watches the event stream live; this covers one-shot passes (``clean``,
     the background pass) and gaps while no loop ran. Returns how many activities landed.
     """
+    names = ctx.engines.names
+    if len(names) == 1:
+        return _replay_one(ctx)
+    landed = 0
+    for name in names:  # the engines that do not answer now are caught up with later
+        try:
+            landed += _replay_one(ctx.on(name))
+        except EngineUnavailable as exc:
+            log.debug("no exec events of engine %s now: %s", name, exc)
+    return landed
+
+
+def _replay_one(ctx: Context) -> int:
     now = ctx.now()
     # The engine's event log runs on the engine's wall clock, not on the policy clock (which
     # tests move forward); asking for events "until" a future moment would block until then.
     until = datetime.fromtimestamp(time.time(), UTC)
-    seen = ctx.store.meta.get(LAST_REPLAY)
+    cursor = (
+        LAST_REPLAY if ctx.engine_name == DEFAULT_ENGINE else f"{LAST_REPLAY}:{ctx.engine_name}"
+    )
+    seen = ctx.store.meta.get(cursor)
     since = until - REPLAY_HORIZON
     if seen:
         since = min(max(datetime.fromisoformat(seen), since), until)
@@ -89,7 +119,7 @@ def replay_exec_events(ctx: Context) -> int:
             key = event.attributes.get(LABEL_WORKSPACE)
             if key and event.action.startswith("exec_") and event.time is not None:
                 landed += ctx.store.workspaces.touch(key, at=min(event.time, now))
-    ctx.store.meta.set(LAST_REPLAY, until.isoformat())
+    ctx.store.meta.set(cursor, until.isoformat())
     return landed
 
 
@@ -119,10 +149,7 @@ def observe(
     ``horizon`` (what the reconciler needs, at the cost of what is live); otherwise all
     of them (what the views show). A checkpoint expiring later is not in the plan's
     ``next_wakeup`` then: it is seen by a pass within ``reconciler.max_interval``."""
-    listing = ctx.engine.list_containers(labels=installation_labels(ctx))
-    containers = [
-        observed_container(ctx.engine, summary, recheck=summary.id in died) for summary in listing
-    ]
+    containers, unreachable = list_fleet(ctx, died=died)
     now = ctx.now()
     if working_set:
         checkpoints = ctx.store.checkpoints.due(by=max(now, horizon or now))
@@ -131,6 +158,9 @@ def observe(
     else:
         checkpoints = ctx.store.checkpoints.list()
         workspaces = ctx.store.workspaces.list()
+    for ws in workspaces:
+        if ws.engine not in ctx.engines.engines:
+            unreachable.setdefault(ws.engine, "not configured on this manager")
     containers = with_stop_requests(ctx, containers, workspaces)
     last_use: dict[str, datetime] = {}
     for session in ctx.store.sessions.list(statuses=[SessionStatus.ACTIVE]):
@@ -139,13 +169,13 @@ def observe(
             last_use[session.workspace_key] = session.last_used
     busy: dict[str, str] = {}
     if probe:
-        running = {c.key for c in containers if c.running}
+        running = {(c.engine, c.key) for c in containers if c.running}
         candidates = [
             ws
             for ws in idle_candidates(
                 now=max(now, horizon or now), policy=ctx.policy, workspaces=workspaces
             )
-            if ws.key in running
+            if (ws.engine, ws.key) in running
             and ws.container_id
             and ws.key not in busy_elsewhere
             and (mine is None or mine(ws.key))
@@ -158,7 +188,44 @@ def observe(
         )
         for key in set(last_use) | set(busy) | abandoned
     }
-    return Observation(now, workspaces, containers, activity, checkpoints)
+    return Observation(now, workspaces, containers, activity, checkpoints, unreachable)
+
+
+def list_fleet(
+    ctx: Context, *, died: Collection[str] = ()
+) -> tuple[list[ObservedContainer], dict[str, str]]:
+    """This installation's containers on every engine that answers as the daemon on
+    record, and the engines that did not (with why). A lone engine's failure, or every
+    engine's, is the pass's: ``EngineUnavailable``."""
+    names = ctx.engines.names
+
+    def listed(name: str) -> list[ObservedContainer]:
+        on = ctx.on(name)
+        on.verify_engine(fresh=True)
+        listing = on.engine.list_containers(labels=installation_labels(ctx))
+        return [
+            replace(observed_container(on.engine, s, recheck=s.id in died), engine=name)
+            for s in listing
+        ]
+
+    if len(names) == 1:
+        return listed(names[0]), {}
+    containers: list[ObservedContainer] = []
+    unreachable: dict[str, str] = {}
+    with ThreadPoolExecutor(len(names), thread_name_prefix="dockyard-list") as pool:
+        futures = {name: pool.submit(listed, name) for name in names}
+        for name, future in futures.items():
+            try:
+                containers += future.result()
+            except EngineUnavailable as exc:
+                ctx.engines.distrust(name)
+                unreachable[name] = exc.message
+                log.warning("engine %s left alone in this pass: %s", name, exc.message)
+    if len(unreachable) == len(names):
+        raise EngineUnavailable(
+            "no engine answers: " + "; ".join(f"{k}: {v}" for k, v in unreachable.items())
+        )
+    return containers, unreachable
 
 
 def cut_off(
@@ -215,10 +282,10 @@ def with_stop_requests(
 ) -> list[ObservedContainer]:
     """The containers, those of running records that exited non-zero looked up in the
     engine's event log: a stop or kill someone asked for makes the exit a stop."""
-    active = {ws.key for ws in workspaces if ws.state in ACTIVE_STATES}
+    active = {(ws.engine, ws.key) for ws in workspaces if ws.state in ACTIVE_STATES}
     return [
-        replace(c, stop_requested=_stop_requested(ctx, c))
-        if c.key in active and not c.running and not c.oom_killed and c.exit_code
+        replace(c, stop_requested=_stop_requested(ctx.on(c.engine), c))
+        if (c.engine, c.key) in active and not c.running and not c.oom_killed and c.exit_code
         else c
         for c in containers
     ]

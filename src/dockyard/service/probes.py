@@ -49,19 +49,18 @@ def probe_busy(ctx: Context, candidates: Sequence[Workspace]) -> dict[str, str]:
     if not candidates:
         return {}
     policy = ctx.policy
-    engine = ctx.engine
     reasons: dict[str, str] = {}
-    samples: dict[str, tuple[str, CpuReading]] = {}
+    samples: dict[str, tuple[Engine, str, CpuReading]] = {}
     with ThreadPoolExecutor(min(PROBE_WORKERS, max(len(candidates), 1))) as pool:
         probes = pool.map(lambda ws: _probe_one(ctx, ws), candidates)
         for ws, (reason, reading) in zip(candidates, probes, strict=True):
             if reason is not None:
                 reasons[ws.key] = reason
             elif reading is not None:
-                samples[ws.key] = (ws.container_id or ws.name, reading)
+                samples[ws.key] = (ctx.at(ws).engine, ws.container_id or ws.name, reading)
     if samples and policy.busy_cpu_percent > 0:
         time.sleep(ctx.settings.reconciler.busy_sample.total_seconds())
-        for key, (container_id, before) in samples.items():
+        for key, (engine, container_id, before) in samples.items():
             after = read_cpu(engine, container_id)
             if after is None:
                 continue
@@ -94,6 +93,7 @@ def read_cpu(engine: Engine, container_id: str) -> CpuReading | None:
 def _probe_one(ctx: Context, ws: Workspace) -> tuple[str | None, CpuReading | None]:
     """Why ``ws`` is busy, or else its CPU counter now (for the sample over the window)."""
     container_id = ws.container_id or ws.name
+    ctx = ctx.at(ws)
     execs = running_execs(ctx.engine, container_id)
     if execs:
         return f"{execs} running exec process{'es' if execs != 1 else ''}", None
@@ -141,16 +141,17 @@ def resource_sweep(
     (a fleet costs one window, not one per container)."""
     running = [ws for ws in workspaces if ws.state in ACTIVE_STATES]
     refs = {ws.key: ws.container_id or ws.name for ws in running}
-    before = {key: read_cpu(ctx.engine, ref) for key, ref in refs.items()}
+    engines = {ws.key: ctx.at(ws).engine for ws in running}
+    before = {key: read_cpu(engines[key], ref) for key, ref in refs.items()}
     time.sleep(window_s)
     result = {}
     for ws in running:
-        ref = refs[ws.key]
-        first, after = before[ws.key], read_cpu(ctx.engine, ref)
+        ref, engine = refs[ws.key], engines[ws.key]
+        first, after = before[ws.key], read_cpu(engine, ref)
         cpu = None
         if first is not None and after is not None:
             cpu = round(after.percent_since(first), 1)
-        memory = ctx.engine.memory_bytes(container_id=ref)
+        memory = engine.memory_bytes(container_id=ref)
         result[ws.key] = ResourceUse(cpu, memory, ws.resources.memory_bytes)
     return result
 
@@ -182,7 +183,7 @@ def live_use(ctx: Context, ws: Workspace, *, window_s: float = 0.2) -> LiveUse:
     if ws.state not in ACTIVE_STATES:
         return NOT_LIVE
     try:
-        info = ctx.engine.inspect_container(ref=ws.container_id or ws.name)
+        info = ctx.at(ws).engine.inspect_container(ref=ws.container_id or ws.name)
         if not info.running:
             return NOT_LIVE
         use = resource_sweep(ctx, [ws], window_s=window_s)[ws.key]

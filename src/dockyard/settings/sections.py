@@ -9,6 +9,7 @@ from pathlib import Path
 import platformdirs
 from pydantic import Field, SecretStr, model_validator
 
+from dockyard.core.fleet import DEFAULT_ENGINE, ENGINE_NAME
 from dockyard.core.model import Resources, SaveStrategy
 from dockyard.settings.policy import PolicySettings
 from dockyard.settings.types import Duration, NonZeroDuration, Section, Size
@@ -111,6 +112,23 @@ class WebhookSettings(Section):
     events: tuple[str, ...] = Field((), description="event types to send; empty = all")
 
 
+class EngineSettings(Section):
+    """One engine of the fleet (``[[engines]]``): where it is, what it offers, how much."""
+
+    name: str = Field(
+        pattern=f"^{ENGINE_NAME.pattern}$", description="how records and the CLI name it"
+    )
+    url: str | None = Field(
+        None, description="unix:///path or tcp://host:port; default $DOCKER_HOST or the socket"
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="what it offers; a request can require labels"
+    )
+    capacity: int | None = Field(
+        None, ge=1, le=100_000, description="live workspaces it takes at most; none: no limit"
+    )
+
+
 class ApiSettings(Section):
     """``dockyard serve``: the HTTP API, the dashboard and the reconciler in one process."""
 
@@ -144,6 +162,9 @@ class Settings(Section):
         description="where git bundles and archives of parked work are kept; "
         "default <data_dir>/checkpoints (share it between replicas)",
     )
+    engines: tuple[EngineSettings, ...] = Field(
+        (), description="several engines ([[engines]]); default: one, 'default', at engine_url"
+    )
     engine_teardowns: int = Field(
         2,
         ge=1,
@@ -159,6 +180,20 @@ class Settings(Section):
     reconciler: ReconcilerSettings = ReconcilerSettings()
     gc: GcSettings = GcSettings()
     api: ApiSettings = ApiSettings()
+
+    @model_validator(mode="after")
+    def _one_way_to_name_engines(self) -> Settings:
+        if self.engines and self.engine_url:
+            raise ValueError("set engine_url or [[engines]], not both")
+        names = [engine.name for engine in self.engines]
+        if len(set(names)) != len(names):
+            raise ValueError(f"engine names must be unique: {', '.join(names)}")
+        return self
+
+    @property
+    def fleet(self) -> tuple[EngineSettings, ...]:
+        """The engines: those listed, else one named ``default`` at ``engine_url``."""
+        return self.engines or (EngineSettings(name=DEFAULT_ENGINE, url=self.engine_url),)
 
     @property
     def checkpoint_path(self) -> Path:

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_REVISION = "0007"
+SCHEMA_REVISION = "0008"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -144,6 +144,18 @@ made_images = sa.Table(
     metadata,
     sa.Column("image_id", sa.String(128), primary_key=True),
     sa.Column("made_at", UTCDateTime, nullable=False),
+)
+
+#: The engines of the fleet by name: the daemon identity on record (``seen_id``: another
+#: one answered at that name and waits for an operator's confirmation) and draining.
+engines = sa.Table(
+    "engines",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("daemon_id", sa.String(255), nullable=False),
+    sa.Column("seen_id", sa.String(255)),
+    sa.Column("draining", sa.Boolean, nullable=False),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
 )
 
 tokens = sa.Table(

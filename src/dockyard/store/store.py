@@ -11,6 +11,7 @@ open of a new database). The families are the only way to the tables::
     store.tokens       API tokens (hashed)      store.leases   lease rows
     store.meta         small named values       store.liveness is a holder alive
     store.notices      "look again" to every manager on the database (PostgreSQL)
+    store.engines      each engine's daemon identity, draining
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dockyard.core.errors import StoreError, StoreUnavailable
 from dockyard.store import migrate
 from dockyard.store.checkpoints import Checkpoints, ImageUse
 from dockyard.store.db import Database, reason, redact_url
+from dockyard.store.engines import Engines
 from dockyard.store.events import Events, Outbox
 from dockyard.store.leases import Leases
 from dockyard.store.liveness import liveness
@@ -56,6 +58,7 @@ class Store:
         self.liveness = liveness(db)
         self.meta = Meta(db)
         self.notices = notices(db)
+        self.engines = Engines(db)
 
     @classmethod
     def open(cls, url: str, *, upgrade_context: Mapping[str, Any] | None = None) -> Store:

@@ -80,6 +80,16 @@ class Workspaces:
             rows = conn.execute(query.order_by(workspaces.c.created_at, workspaces.c.key))
             return [_workspace(row._mapping) for row in rows]
 
+    def load_by_engine(self) -> dict[str, int]:
+        """How many workspaces that have (or are getting) a container each engine holds."""
+        query = (
+            sa.select(workspaces.c.engine, sa.func.count())
+            .where(workspaces.c.state.not_in([s.value for s in CONTAINERLESS_STATES]))
+            .group_by(workspaces.c.engine)
+        )
+        with self._db.read() as conn:
+            return {str(name): int(count) for name, count in conn.execute(query)}
+
     def insert(self, ws: Workspace) -> None:
         """Add a new record; ``Conflict`` if the key or the name is taken."""
         with self.writing(ws.key) as conn:

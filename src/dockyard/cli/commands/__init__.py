@@ -7,6 +7,7 @@ import click
 from dockyard.cli.commands.checkpoints import checkpoints
 from dockyard.cli.commands.clean import clean
 from dockyard.cli.commands.doctor import doctor
+from dockyard.cli.commands.engine import engine
 from dockyard.cli.commands.events import events
 from dockyard.cli.commands.exec import exec_
 from dockyard.cli.commands.extend import extend
@@ -42,6 +43,7 @@ COMMANDS: list[click.Command] = [
     gc,
     reconcile,
     doctor,
+    engine,
     serve,
     token,
     events,

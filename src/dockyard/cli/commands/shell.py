@@ -46,7 +46,7 @@ def shell(
     dy = app.dockyard()
     environment = {"TERM": os.environ.get("TERM") or "xterm", **dict(env)}
     with RemoteTerminal(
-        lambda exec_id, rows, cols: dy.resize_exec(exec_id, rows=rows, cols=cols)
+        lambda exec_id, rows, cols: dy.resize_exec(key, exec_id, rows=rows, cols=cols)
     ) as terminal:
         return dy.exec(
             key,

@@ -65,7 +65,7 @@ class Result:
 def execute(ctx: Context, action: AnyAction) -> Result:
     """Carry out one action after re-checking it; never raises for a single action."""
     try:
-        message = _execute(ctx, action)
+        message = _execute(_on_its_engine(ctx, action), action)
     except _Skip as skip:
         return Result(action, Verdict.SKIPPED, str(skip))
     except Busy:
@@ -84,6 +84,19 @@ def execute(ctx: Context, action: AnyAction) -> Result:
 
 class _Skip(Exception):
     """The action's precondition no longer holds."""
+
+
+def _on_its_engine(ctx: Context, action: AnyAction) -> Context:
+    """The context on the engine the action is about: the container's or the item's
+    (as listed), else the workspace record's. (The plan held only engines that answered
+    as the daemon on record.)"""
+    match action:
+        case RemoveContainer():
+            return ctx.on(action.engine)
+        case Collect():
+            return ctx.on(action.item.engine)
+    ws = ctx.store.workspaces.get(action.key) if action.key else None
+    return ctx if ws is None else ctx.at(ws)
 
 
 def _execute(ctx: Context, action: AnyAction) -> str:  # noqa: PLR0911 - one case per kind

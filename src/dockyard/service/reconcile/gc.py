@@ -17,12 +17,18 @@ from __future__ import annotations
 import enum
 import fnmatch
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import assert_never
 
 from dockyard.core.actions import Reason
-from dockyard.core.errors import Conflict, DockyardError, NotFound, Unavailable
+from dockyard.core.errors import (
+    Conflict,
+    DockyardError,
+    EngineUnavailable,
+    NotFound,
+    Unavailable,
+)
 from dockyard.core.events import EventType
 from dockyard.core.gc import (
     ContainerFacts,
@@ -37,7 +43,7 @@ from dockyard.core.gc import (
     next_gc,
     plan_gc,
 )
-from dockyard.core.model import CONTAINERLESS_STATES
+from dockyard.core.model import CONTAINERLESS_STATES, Workspace
 from dockyard.core.naming import (
     LABEL_INSTALLATION,
     LABEL_KEEP,
@@ -71,11 +77,35 @@ class ItemResult:
 
 
 def plan(ctx: Context, request: GcRequest, *, sizes: bool = True) -> GcPlan:
-    """What gc would remove now (``sizes``: with each volume's size, a disk scan)."""
-    return plan_gc(now=ctx.now(), request=request, facts=observe(ctx, request, sizes=sizes))
+    """What gc would remove now (``sizes``: with each volume's size, a disk scan), on
+    every engine that answers as the daemon on record; the others are left alone (in
+    ``kept``, with why). If none answers: ``EngineUnavailable``."""
+    names = ctx.engines.names
+    records = ctx.store.workspaces.list()
+    items: list[Item] = []
+    kept: list[tuple[str, str]] = []
+    for name in names:
+        on = ctx.on(name)
+        # the records of this engine, and those of engines this manager does not know
+        # (their things may be here: never taken for orphans)
+        here = [ws for ws in records if ws.engine == name or ws.engine not in ctx.engines.engines]
+        try:
+            on.verify_engine(fresh=True)
+            facts = observe(on, request, sizes=sizes, workspaces=here)
+        except EngineUnavailable as exc:
+            if len(names) == 1:
+                raise
+            kept.append((f"engine {name}", f"left alone: {exc}"))
+            continue
+        found = plan_gc(now=ctx.now(), request=request, facts=facts)
+        items += [replace(item, engine=name) for item in found.items]
+        kept += found.kept
+    return GcPlan(tuple(items), tuple(kept))
 
 
-def observe(ctx: Context, request: GcRequest, *, sizes: bool = True) -> Facts:
+def observe(
+    ctx: Context, request: GcRequest, *, sizes: bool = True, workspaces: list[Workspace]
+) -> Facts:
     labels = installation_labels(ctx)
     everyone = ctx.engine.list_containers(labels={})
     ours = [c for c in everyone if c.labels.get(LABEL_INSTALLATION) == ctx.installation]
@@ -130,7 +160,7 @@ def observe(ctx: Context, request: GcRequest, *, sizes: bool = True) -> Facts:
         images=images,
         volumes=volumes,
         networks=networks,
-        workspaces=ctx.store.workspaces.list(),
+        workspaces=workspaces,
         checkpoints=ctx.store.checkpoints.list(),
         default_image=ctx.settings.workspace.image,
     )
@@ -182,7 +212,9 @@ def apply(ctx: Context, the_plan: GcPlan, *, progress: Progress = no_progress) -
 
 
 def apply_item(ctx: Context, item: Item) -> GcOutcome:
-    """Remove one item after re-checking it (``Skip`` if it changed), and say so."""
+    """Remove one item (on its engine) after re-checking it (``Skip`` if it changed),
+    and say so."""
+    ctx = ctx.on(item.engine)
     match item.kind:
         case Kind.CONTAINER:
             outcome = _apply_container(ctx, item)
@@ -223,7 +255,10 @@ def _apply_container(ctx: Context, item: Item) -> GcOutcome:
         return GcOutcome.REMOVED
     with ctx.lock(key, wait=SHORT_WAIT):
         ws = ctx.store.workspaces.get(key)
-        if ws is None or ws.state in CONTAINERLESS_STATES or ws.name != info.name:
+        if ws is not None and ws.engine not in ctx.engines.engines:
+            raise Skip(f"workspace {key!r} is on engine {ws.engine!r}, unknown here")
+        elsewhere = ws is not None and ws.engine != ctx.engine_name
+        if ws is None or ws.state in CONTAINERLESS_STATES or ws.name != info.name or elsewhere:
             ctx.ensure_locked(key)
             ctx.engine.remove_container(ref=info.id)
             return GcOutcome.REMOVED

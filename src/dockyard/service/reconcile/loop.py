@@ -134,6 +134,9 @@ class Reconciler:
             return self._fixed_lead
         return timedelta(seconds=min(LOOKAHEAD_FACTOR * self._pass_s, LOOKAHEAD_MAX_S))
 
+    def _watch(self, on: Context) -> None:
+        watch_engine(on, stop=self._stop, wake=self._died, backoff_s=lambda: self._backoff)
+
     def step(self) -> float:
         """One pass (its actions dispatched, not awaited); returns the seconds to wait
         before the next one."""
@@ -287,12 +290,8 @@ class Reconciler:
                 log.info("%d sessions of a previous manager are detached", recovered)
         except DockyardError as exc:
             log.warning("session recovery skipped: %s", exc)
-        self._start(
-            lambda: watch_engine(
-                self.ctx, stop=self._stop, wake=self._died, backoff_s=lambda: self._backoff
-            ),
-            "engine-events",
-        )
+        for name in self.ctx.engines.names:
+            self._start(partial(self._watch, self.ctx.on(name)), f"engine-events-{name}")
         self._start(
             lambda: listen(self.ctx.settings.data_dir, stop=self._stop, wake=self._woken_by),
             "wake-socket",

@@ -1,25 +1,33 @@
-"""The dependencies every use case needs, bundled once: settings, store, engine, clock.
+"""The dependencies every use case needs, bundled once: settings, store, engines, clock.
 
 ``Context.open`` is the composition root: it reads nothing global except what the
 settings say, writes nothing, and every part can be replaced (a fake engine, a fixed
 clock) by constructing ``Context`` directly, which is how the orchestration tests run.
+
+A context talks to one engine (``engine``, named ``engine_name``) of its ``fleet``;
+``on(name)`` is the same context on another engine of the fleet: what an operation on
+a workspace uses once it knows the workspace's engine.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from dockyard.core.errors import EngineUnavailable
 from dockyard.core.events import Event, EventType
+from dockyard.core.fleet import DEFAULT_ENGINE
 from dockyard.core.model import Workspace
 from dockyard.core.policy import Policy
 from dockyard.engine.base import Engine
 from dockyard.engine.docker import DockerEngine
 from dockyard.events import EventBus, log_sink, store_sink
 from dockyard.service.runtime import overrides
+from dockyard.service.runtime.fleet import Fleet
 from dockyard.service.runtime.identity import process_identity
 from dockyard.service.runtime.locking import Lease, abandoned, ensure_held, lease
 from dockyard.settings import Settings
@@ -45,13 +53,18 @@ class Context:
     clock: Clock = system_clock
     bus: EventBus = field(default_factory=EventBus)
     holder: str = field(default_factory=process_identity)
+    #: every engine of this manager (default: ``engine`` alone, as ``engine_name``)
+    fleet: InitVar[Fleet | None] = None
+    engine_name: str = DEFAULT_ENGINE
+    engines: Fleet = field(init=False)
     policy: Policy = field(init=False)
     #: The settings as configured (file, environment, flags), before run-time changes.
     configured: Settings = field(init=False)
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, fleet: Fleet | None) -> None:
         self.policy = self.settings.policy.to_policy()
         self.configured = self.settings
+        self.engines = fleet or Fleet({self.engine_name: self.engine})
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock = system_clock) -> Context:
@@ -63,18 +76,55 @@ class Context:
                 "configured_sections": lambda: overrides.configured_sections(settings)
             },
         )
-        engine = DockerEngine(settings.engine_url, teardowns=settings.engine_teardowns)
+        specs = settings.fleet
+        fleet = Fleet(
+            {s.name: DockerEngine(s.url, teardowns=settings.engine_teardowns) for s in specs},
+            specs=specs,
+        )
         bus = EventBus([store_sink(store), log_sink])
         in_force = overrides.in_force(store, settings)  # set over the API: for every front
-        ctx = cls(settings=in_force, store=store, engine=engine, clock=clock, bus=bus)
+        first = specs[0].name
+        ctx = cls(
+            settings=in_force,
+            store=store,
+            engine=fleet.engine(first),
+            clock=clock,
+            bus=bus,
+            fleet=fleet,
+            engine_name=first,
+        )
         ctx.configured = settings
         return ctx
 
     def close(self) -> None:
         self.store.close()
-        close = getattr(self.engine, "close", None)
-        if close is not None:
-            close()
+        self.engines.close()
+
+    def on(self, engine_name: str) -> Context:
+        """This context on the engine ``engine_name`` (``EngineUnavailable`` if this
+        manager has no such engine)."""
+        if engine_name == self.engine_name:
+            return self
+        bound = copy.copy(self)
+        bound.engine = self.engines.engine(engine_name)
+        bound.engine_name = engine_name
+        return bound
+
+    def at(self, ws: Workspace, *, verify: bool = False) -> Context:
+        """This context on ``ws``'s engine; with ``verify``, only if that engine's daemon
+        is the one on record. The error names the workspace and its engine."""
+        try:
+            bound = self.on(ws.engine)
+            if verify:
+                bound.verify_engine()
+        except EngineUnavailable as exc:
+            raise type(exc)(f"workspace {ws.key!r} is on engine {ws.engine!r}: {exc}") from exc
+        return bound
+
+    def verify_engine(self, *, fresh: bool = False) -> None:
+        """``EngineRefused`` unless the daemon of this context's engine is the one on
+        record; ``EngineUnavailable`` if it does not answer."""
+        self.engines.verify(self.engine_name, self.store, at=self.now(), fresh=fresh)
 
     def change_settings(
         self,

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dockyard.core.actions import Reason
-from dockyard.core.errors import Conflict, InvalidValue, NotFound
+from dockyard.core.errors import Conflict, EngineUnavailable, InvalidValue, NotFound
 from dockyard.core.events import EventType
 from dockyard.core.model import (
     ACTIVE_STATES,
@@ -43,6 +43,7 @@ from dockyard.service.runtime.objects import discard_container, find_container
 from dockyard.service.snapshots.checkpoints import current, resolve
 from dockyard.service.workspaces.create import create
 from dockyard.service.workspaces.parking import park_locked
+from dockyard.service.workspaces.placement import restore_engine
 from dockyard.service.workspaces.requests import AcquireRequest, AcquireResult
 from dockyard.service.workspaces.revive import restore, revive
 
@@ -90,9 +91,11 @@ def _try_warm(ctx: Context, key: str, request: AcquireRequest) -> AcquireResult 
         return None
     _check_owner(ws, request)
     try:
-        info = ctx.engine.inspect_container(ref=ws.container_id)
+        info = ctx.at(ws).engine.inspect_container(ref=ws.container_id)
     except NotFound:
         return None
+    except EngineUnavailable as exc:
+        raise type(exc)(f"workspace {key!r} is on engine {ws.engine!r}: {exc}") from exc
     now = ctx.now()
     if not info.running or not ctx.store.workspaces.touch(key, at=now):
         return None
@@ -113,21 +116,38 @@ def _acquire_locked(ctx: Context, request: AcquireRequest, progress: Progress) -
     if ws is None or ws.state in (State.REMOVED, State.EXPIRED):
         return create(ctx, request, previous=ws, progress=progress)
     _check_owner(ws, request)
+    if ws.state in (State.PARKED, State.RESTORING):
+        return _restore_parked(ctx, ws, progress)
+    # what is on record lives on its engine: nothing is made or restored anywhere else
+    # while that engine is not answering as the daemon on record
+    ctx = ctx.at(ws, verify=True)
     if ws.state is State.CREATING:
         # Its creator died mid-way (we hold the lease now): undo what it made, start over.
         progress("cleaning up an interrupted creation")
         discard_container(ctx, ws)
         ctx.engine.remove_volume(name=ws.volume)
         return create(ctx, request, previous=ws, progress=progress)
-    if ws.state in (State.PARKED, State.RESTORING):
-        discard_container(ctx, ws)
-        return restore(ctx, ws, current(ctx, ws), progress=progress, note=None)
     if ws.state is State.PARKING and find_container(ctx, ws) is None:
         # A park cut off after its container went: its checkpoint is the newest work.
         progress("finishing an interrupted park")
         parked = park_locked(ctx, ws, reason=Reason.INTERRUPTED, detail="finished by up")
         return restore(ctx, parked, current(ctx, parked), progress=progress, note=None)
     return revive(ctx, ws, progress=progress)
+
+
+def _restore_parked(ctx: Context, ws: Workspace, progress: Progress) -> AcquireResult:
+    """Parked (or its restore cut off) ``ws`` back on its engine, or on another one if
+    its own drains and its work can move (a leftover container on the old engine is
+    that engine's orphan then)."""
+    target = restore_engine(ctx, ws) if ws.state is State.PARKED else ws.engine
+    if target != ws.engine:
+        moved = replace(ws, engine=target)
+        ctx = ctx.at(moved, verify=True)
+        progress(f"restoring on engine {target} (engine {ws.engine} drains)")
+        return restore(ctx, moved, current(ctx, moved), progress=progress, note=None)
+    ctx = ctx.at(ws, verify=True)
+    discard_container(ctx, ws)
+    return restore(ctx, ws, current(ctx, ws), progress=progress, note=None)
 
 
 #: States from which ``up --from`` may restore: the workspace has no container.
@@ -147,5 +167,6 @@ def _restore_older(
             "then restore a checkpoint with up --from"
         )
     checkpoint = resolve(ctx, ws, request.from_checkpoint or "")
+    ctx = ctx.at(ws, verify=True)
     discard_container(ctx, ws)
     return restore(ctx, ws, checkpoint, progress=progress, note=None, rewind=True)

@@ -26,6 +26,7 @@ from dockyard.service.runtime.objects import (
 from dockyard.service.runtime.records import save_cas
 from dockyard.service.snapshots.strategy import uses_volume
 from dockyard.service.workspaces.containers import start_new_container
+from dockyard.service.workspaces.placement import choose_engine
 from dockyard.service.workspaces.provision import check_source, provision
 from dockyard.service.workspaces.quota import ensure_room
 from dockyard.service.workspaces.requests import AcquireRequest, AcquireResult
@@ -36,6 +37,8 @@ def create(
 ) -> AcquireResult:
     if previous is None:
         validate_new_key(request.key)
+    ctx = ctx.on(choose_engine(ctx, request, previous=previous))
+    ctx.verify_engine()
     settings = ctx.settings.workspace
     image = request.image or (previous.image if previous else settings.image)
     require_image(ctx, image)
@@ -66,6 +69,7 @@ def create(
         keep=bool(request.keep),
         labels=dict(request.labels),
         overrides=request.overrides,
+        engine=ctx.engine_name,
     )
     with ctx.owner_lock(ws.owner):
         ensure_room(ctx, owner=ws.owner, key=ws.key, progress=progress)

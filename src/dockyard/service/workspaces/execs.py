@@ -16,7 +16,7 @@ from dockyard.core.model import SessionKind
 from dockyard.engine.base import ExecSpec
 from dockyard.engine.process import OutputSink, run
 from dockyard.service.runtime.context import Context
-from dockyard.service.runtime.records import require_running
+from dockyard.service.runtime.records import get_workspace, require_running
 from dockyard.service.workspaces.sessions import open_session, use_session
 
 log = logging.getLogger("dockyard.exec")
@@ -46,6 +46,7 @@ def exec_in(
     """
     check_command(argv, env or {})
     ws = require_running(ctx, key, owner=owner)
+    ctx = ctx.at(ws)
     policy = ctx.policy_for(ws)
     if session is None:
         held = open_session(
@@ -88,8 +89,8 @@ def exec_in(
 _TERMINAL_DIMENSION = range(1, 65536)
 
 
-def resize_exec(ctx: Context, exec_id: str, *, rows: int, cols: int) -> None:
+def resize_exec(ctx: Context, key: str, exec_id: str, *, rows: int, cols: int) -> None:
     """Set the terminal size of a running tty exec (a shell follows its window)."""
     if rows not in _TERMINAL_DIMENSION or cols not in _TERMINAL_DIMENSION:
         raise InvalidValue(f"a terminal size is 1..65535 rows and columns, got {rows}x{cols}")
-    ctx.engine.exec_resize(exec_id=exec_id, rows=rows, cols=cols)
+    ctx.at(get_workspace(ctx, key)).engine.exec_resize(exec_id=exec_id, rows=rows, cols=cols)

@@ -52,6 +52,7 @@ def stop(ctx: Context, key: str, *, force: bool = False) -> Change:
     """Stop the container and keep it; a stopped workspace restarts on the next ``up``."""
     with ctx.lock(validate_key(key)):
         ws = get_workspace(ctx, key)
+        ctx = ctx.at(ws, verify=True)
         if ws.state is State.STOPPED:
             return Change(ws, changed=False, detail="already stopped")
         if ws.state not in ACTIVE_STATES and ws.state not in (State.FAILED, State.SAVE_FAILED):
@@ -80,6 +81,7 @@ def park(
             return Change(ws, changed=False, detail="already parked")
         if ws.state not in PARKABLE_STATES:
             return Change(ws, changed=False, detail=f"it is {ws.state}; nothing to park")
+        ctx = ctx.at(ws, verify=True)
         _refuse_if_busy(ctx, ws, force=force)
         parked = park_locked(
             ctx, ws, reason=Reason.REQUEST, detail="parked on request", progress=progress
@@ -94,6 +96,7 @@ def remove(ctx: Context, key: str, *, purge: bool = False, force: bool = False) 
         ws = get_workspace(ctx, key)
         if ws.state is State.REMOVED and not purge:
             return Change(ws, changed=False, detail="already removed")
+        ctx = ctx.at(ws, verify=True)
         _refuse_if_busy(ctx, ws, force=force)
         ctx.ensure_locked(ws.key)
         discard_container(ctx, ws)
@@ -136,7 +139,7 @@ def _label_note(ctx: Context, ws: Workspace) -> str:
     if ws.keep or ws.container_id is None:
         return ""
     try:
-        labels = ctx.engine.inspect_container(ref=ws.container_id).labels
+        labels = ctx.at(ws).engine.inspect_container(ref=ws.container_id).labels
     except NotFound:
         return ""
     if is_truthy_label(labels.get(LABEL_KEEP)):

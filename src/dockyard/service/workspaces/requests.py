@@ -26,6 +26,9 @@ class AcquireRequest:
     strategy: SaveStrategy | None = None
     overrides: PolicyOverrides = field(default_factory=PolicyOverrides)
     from_checkpoint: str | None = None  # restore this checkpoint (of a parked workspace)
+    #: a new workspace goes to this engine (by name), or to one carrying these labels
+    engine: str | None = None
+    engine_labels: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

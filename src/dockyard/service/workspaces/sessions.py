@@ -49,7 +49,7 @@ def usage(ctx: Context, ws: Workspace) -> Usage:
     live = ctx.store.sessions.list(workspace_key=ws.key, statuses=[SessionStatus.ACTIVE])
     processes = 0
     if ws.container_id is not None and ws.state in ACTIVE_STATES:
-        processes = running_execs(ctx.engine, ws.container_id)
+        processes = running_execs(ctx.at(ws).engine, ws.container_id)
     return Usage(sessions=live, processes=processes)
 
 

@@ -10,7 +10,7 @@ do. If the engine cannot be reached the views still come back, with container st
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -73,6 +73,7 @@ class WorkspaceView:
             "image": ws.image,
             "container_id": ws.container_id,
             "container_status": self.container_status,
+            "engine": ws.engine,
             "volume": ws.volume,
             "strategy": ws.strategy.value,
             "keep": ws.keep,
@@ -150,10 +151,14 @@ def list_views(
 ) -> tuple[list[WorkspaceView], bool]:
     """All workspaces' views (optionally one owner's), and whether the engine answered."""
     observation, the_plan = _observe_and_plan(ctx)
+    unknown: set[str] = set()
     if observation is not None:
         records, now = observation.workspaces, observation.now
-        statuses: dict[str, str] | None = {c.name: c.status for c in observation.containers}
+        statuses: dict[tuple[str, str], str] | None = {
+            (c.engine, c.name): c.status for c in observation.containers
+        }
         activity = observation.activity
+        unknown = set(observation.unreachable)
     else:
         records, now, statuses, activity = ctx.store.workspaces.list(), ctx.now(), None, {}
     counts = ctx.store.sessions.counts()
@@ -163,7 +168,9 @@ def list_views(
             ws,
             now=now,
             sessions=counts.get(ws.key, (0, 0)),
-            container_status="unknown" if statuses is None else statuses.get(ws.name, "none"),
+            container_status="unknown"
+            if statuses is None or ws.engine in unknown
+            else statuses.get((ws.engine, ws.name), "none"),
             activity=activity.get(ws.key),
             the_plan=the_plan,
         )
@@ -188,6 +195,7 @@ def status(ctx: Context, key: str, *, owner: str | None = None) -> WorkspaceView
     live = [s for s in sessions if s.status is SessionStatus.ACTIVE]
     activity = Activity(last_session_use=max((s.last_used for s in live), default=None))
     try:
+        ctx = ctx.at(ws, verify=True)
         labels = {**installation_labels(ctx), LABEL_WORKSPACE: ws.key}
         listing = ctx.engine.list_containers(labels=labels)
     except EngineUnavailable:
@@ -200,7 +208,10 @@ def status(ctx: Context, key: str, *, owner: str | None = None) -> WorkspaceView
             activity=activity,
             the_plan=None,
         )
-    containers = [observed_container(ctx.engine, summary) for summary in listing]
+    containers = [
+        replace(observed_container(ctx.engine, summary), engine=ctx.engine_name)
+        for summary in listing
+    ]
     containers = with_stop_requests(ctx, containers, [ws])
     the_plan = plan(
         now=now,
