@@ -146,11 +146,13 @@ class DockerEngine:
 
     def identity(self) -> str:
         data = self._http.request("GET", "/info").json()
-        # dockerd: a UUID kept in its data root; Podman answers without one: its host name
-        found = str(data.get("ID") or "") or (f"host:{data['Name']}" if data.get("Name") else "")
-        if not found:
-            raise EngineError(f"the engine at {self.url} does not say who it is (no ID in /info)")
-        return found
+        # dockerd before 23 derives its ID from /etc/docker/key.json, which every daemon
+        # of a host (and every clone of a machine image) shares; its host name and data
+        # root tell those apart. (Podman's compatible API may answer without an ID.)
+        parts = [str(data.get(k) or "") for k in ("ID", "Name", "DockerRootDir")]
+        if not any(parts):
+            raise EngineError(f"the engine at {self.url} does not say who it is (/info)")
+        return "/".join(parts)
 
     # -- images -------------------------------------------------------------------------
 
