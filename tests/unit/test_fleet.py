@@ -13,7 +13,13 @@ from datetime import timedelta
 
 import pytest
 
-from dockyard.core.errors import EngineRefused, EngineUnavailable, QuotaExceeded, SettingsError
+from dockyard.core.errors import (
+    EngineRefused,
+    EngineUnavailable,
+    InvalidValue,
+    QuotaExceeded,
+    SettingsError,
+)
 from dockyard.core.fleet import Candidate, Health, NoEngine, place
 from dockyard.core.model import SaveStrategy, State
 from dockyard.core.naming import LABEL_INSTALLATION, LABEL_MANAGED, LABEL_WORKSPACE
@@ -132,7 +138,7 @@ def test_a_request_can_ask_for_an_engine_or_for_labels(
     assert dy.acquire(AcquireRequest(key="x", engine="a")).workspace.engine == "a"
     assert dy.acquire(AcquireRequest(key="y", engine="a")).workspace.engine == "a"
     assert dy.acquire(AcquireRequest(key="g", engine_labels={"gpu": "yes"})).workspace.engine == "b"
-    with pytest.raises(EngineUnavailable, match="engine 'c' is not configured"):
+    with pytest.raises(InvalidValue, match="no engine 'c' here"):
         dy.acquire(AcquireRequest(key="z", engine="c"))
     assert dy.ctx.store.workspaces.get("z") is None
 
@@ -201,6 +207,28 @@ def test_another_daemon_at_an_engine_address_is_refused_until_confirmed(
     assert fake_dy.confirm_engine("default") == "another-daemon"
     fake_dy.clean()  # now the daemon is the one on record: the container really is gone
     assert fake_dy.get("k").state is State.FAILED
+
+
+def test_a_pass_planned_on_another_daemons_listing_does_not_act(
+    settings: Settings, clock: FakeClock
+) -> None:
+    """Within the trust of a recent check, a pass lists the engine without asking who it
+    is; its actions ask again first, so a daemon swapped in meanwhile changes nothing."""
+    engine = FakeEngine(clock=clock)
+    seconds = [0.0]
+    fleet = Fleet({"default": engine}, monotonic=lambda: seconds[0])
+    store = Store.open(settings.store_url)
+    ctx = Context(settings, store, engine, clock=clock, fleet=fleet)
+    dy = Dockyard(ctx)
+    try:
+        dy.acquire(AcquireRequest(key="k"))
+        engine.daemon_id, engine.containers = "swapped-in", {}
+        seconds[0] += 5  # still trusted for the listing (30 s), not for acting (1 s)
+        with pytest.raises(EngineRefused):
+            dy.clean()
+        assert dy.get("k").state is State.RUNNING  # planned 'vanished', never marked
+    finally:
+        store.close()
 
 
 def test_draining_places_nothing_there_and_parks_what_is_there(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from dockyard.api.schemas import RECONCILER_FIELDS, fields_of
+from dockyard.core.fleet import Health
 from dockyard.core.model import Outcome, SaveStrategy, SessionKind, SessionStatus, State
 from dockyard.settings import PolicySettings, ReconcilerSettings
 
@@ -128,6 +129,34 @@ class WorkspaceListOut(Out):
     workspaces: list[WorkspaceOut]
     engine_ok: bool
     max_workspaces_per_owner: int
+
+
+class EngineOut(Out):
+    name: str
+    url: str | None = Field(description="None: records name it, this manager has no such engine")
+    health: Health
+    daemon_id: str | None = Field(description="the daemon on record")
+    seen_id: str | None = Field(description="another daemon answering there, if any")
+    draining: bool
+    load: int = Field(description="workspaces with a container there")
+    capacity: int | None
+    labels: dict[str, str]
+
+
+class EngineListOut(Out):
+    engines: list[EngineOut]
+
+
+class EngineConfirmOut(Out):
+    name: str
+    daemon_id: str | None
+
+
+class DrainOut(Out):
+    name: str
+    parked: list[str]
+    stays: list[str] = Field(description="parked, but their work cannot leave the engine")
+    failed: dict[str, str]
 
 
 class WhoamiOut(Out):

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, create_model, model_validator
 
+from dockyard.core.fleet import ENGINE_NAME
 from dockyard.core.model import SaveStrategy, SessionKind
 from dockyard.core.policy import ON_ACQUIRE, PolicyOverrides
 from dockyard.settings import (
@@ -82,6 +83,12 @@ class AcquireBody(Body):
     strategy: SaveStrategy | None = None
     policy: Policy = Policy()
     from_checkpoint: str | None = Field(None, min_length=1, max_length=64)
+    engine: str | None = Field(
+        None, pattern=f"^{ENGINE_NAME.pattern}$", description="a new workspace goes there"
+    )
+    engine_labels: dict[str, str] = Field(
+        default_factory=dict, description="a new workspace goes to an engine with these labels"
+    )
 
 
 class ExtendBody(Body):

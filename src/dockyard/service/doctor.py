@@ -34,17 +34,24 @@ class Check:
 
 
 def run_checks(settings: Settings) -> list[Check]:
-    engine = DockerEngine(settings.engine_url)
-    try:
-        return _run_checks(settings, engine)
-    finally:
-        engine.close()
-
-
-def _run_checks(settings: Settings, engine: Engine) -> list[Check]:
+    """The data directory, the store, then each engine (named ``engine NAME`` when the
+    settings list several) with its image and a container run the way workspaces run."""
     checks = [_data_dir(settings.data_dir)]
     store_check, installation = _store(settings)
     checks.append(store_check)
+    several = len(settings.fleet) > 1
+    for spec in settings.fleet:
+        engine = DockerEngine(spec.url)
+        try:
+            found = _engine_checks(settings, engine, installation=installation)
+        finally:
+            engine.close()
+        checks += [replace(c, name=f"{c.name} {spec.name}") if several else c for c in found]
+    return checks
+
+
+def _engine_checks(settings: Settings, engine: Engine, *, installation: str | None) -> list[Check]:
+    checks = []
     engine_check = _guard("engine", lambda: _engine(engine), hint=_ENGINE_HINT)
     if engine_check.ok:
         info = engine.ping()

@@ -76,13 +76,13 @@ def list_engines(ctx: Context) -> list[EngineView]:
 def confirm(ctx: Context, name: str) -> str:
     """The daemon answering at ``name`` now is its daemon (it replaced the recorded
     one); returns its identity."""
-    on = ctx.on(name)
+    on = ctx.on(_configured(ctx, name))
     identity = on.engine.identity()
     now = ctx.now()
     if not ctx.store.engines.confirm(name, daemon_id=identity, at=now):
         ctx.store.engines.record(name, daemon_id=identity, at=now)
     ctx.engines.distrust(name)
-    on.verify_engine(fresh=True)
+    on.verify_engine(max_age_s=0)
     return identity
 
 
@@ -95,7 +95,7 @@ class DrainReport:
 
 def drain(ctx: Context, name: str, *, progress: Progress = no_progress) -> DrainReport:
     """Take no new workspace on ``name``; park its live workspaces (work saved first)."""
-    ctx.on(name).verify_engine(fresh=True)
+    ctx.on(_configured(ctx, name)).verify_engine(max_age_s=0)
     _mark(ctx, name, draining=True)
     parked: list[str] = []
     stays: list[str] = []
@@ -125,7 +125,14 @@ def undrain(ctx: Context, name: str) -> None:
     _mark(ctx, name, draining=False)
 
 
+def _configured(ctx: Context, name: str) -> str:
+    if name not in ctx.engines.engines:
+        known = ", ".join(ctx.engines.names)
+        raise NotFound(f"no engine {name!r} on this manager (engines: {known})")
+    return name
+
+
 def _mark(ctx: Context, name: str, *, draining: bool) -> None:
-    ctx.engines.engine(name)  # a clear error for a name not configured
+    _configured(ctx, name)
     if not ctx.store.engines.set_draining(name, draining=draining):
         raise NotFound(f"engine {name!r} has not been seen yet; nothing to change")

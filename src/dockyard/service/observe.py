@@ -201,7 +201,7 @@ def list_fleet(
 
     def listed(name: str) -> list[ObservedContainer]:
         on = ctx.on(name)
-        on.verify_engine(fresh=True)
+        on.verify_engine()  # a recent yes is trusted; every action asks again (execute)
         listing = on.engine.list_containers(labels=installation_labels(ctx))
         return [
             replace(observed_container(on.engine, s, recheck=s.id in died), engine=name)

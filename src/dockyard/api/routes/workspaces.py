@@ -86,6 +86,8 @@ def acquire(
         strategy=body.strategy,
         overrides=body.policy.overrides(),
         from_checkpoint=body.from_checkpoint,
+        engine=body.engine,
+        engine_labels=body.engine_labels,
     )
     began = time.perf_counter()
     result = rt.dy.acquire(request)

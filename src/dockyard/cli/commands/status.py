@@ -39,10 +39,12 @@ def status(app: App, *, key: str | None, as_json: bool) -> None:
         except DockyardError as exc:
             engine.update(reachable=False, error=exc.message)
     counts = Counter(v.workspace.state.value for v in views)
+    engines = dy.engines()
     summary = {
         "installation": dy.installation,
         "store": dy.store_url,
         "engine": engine,
+        "engines": [e.to_json() for e in engines],
         "counts": dict(sorted(counts.items())),
         "workspaces": [v.to_json() for v in views],
     }
@@ -54,7 +56,12 @@ def status(app: App, *, key: str | None, as_json: bool) -> None:
     reach = (
         f"{engine.get('kind')} {engine.get('version')}" if engine["reachable"] else "unreachable"
     )
-    app.term.out(f"engine        {engine['url']} ({reach})")
+    if len(engines) == 1:
+        app.term.out(f"engine        {engine['url']} ({reach})")
+    for e in engines if len(engines) > 1 else []:
+        load = f"{e.load}/{e.capacity}" if e.capacity else str(e.load)
+        drains = ", draining" if e.draining else ""
+        app.term.out(f"engine        {e.name}: {e.url or '-'} ({e.health}{drains}, {load} live)")
     states = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"
     app.term.out(f"workspaces    {len(views)} ({states})")
 

@@ -31,6 +31,14 @@ from dockyard.service import AcquireRequest
     help="How work is saved when the workspace is parked.",
 )
 @click.option("--idle-timeout", type=DURATION, help="Idle timeout of this workspace.")
+@click.option("--engine", help="Engine of a new workspace (default: the least loaded).")
+@click.option(
+    "--engine-label",
+    "engine_labels",
+    type=LABEL,
+    multiple=True,
+    help="A new workspace goes to an engine with this label (repeatable).",
+)
 @click.option(
     "--from",
     "from_checkpoint",
@@ -54,6 +62,8 @@ def up(
     keep: bool | None,
     strategy: str | None,
     idle_timeout: timedelta | None,
+    engine: str | None,
+    engine_labels: tuple[tuple[str, str], ...],
     from_checkpoint: str | None,
     as_json: bool,
 ) -> None:
@@ -80,6 +90,8 @@ def up(
         strategy=SaveStrategy(strategy) if strategy else None,
         overrides=PolicyOverrides(idle_timeout=idle_timeout),
         from_checkpoint=from_checkpoint,
+        engine=engine,
+        engine_labels=dict(engine_labels),
     )
     result = dy.acquire(request, progress=app.term.progress)
     if result.outcome is not Outcome.REUSED:

@@ -38,6 +38,7 @@ from dockyard.core.units import format_duration
 from dockyard.service.probes import running_execs
 from dockyard.service.reconcile import gc
 from dockyard.service.runtime.context import Context
+from dockyard.service.runtime.fleet import ACTING_S
 from dockyard.service.runtime.locking import SHORT_WAIT
 from dockyard.service.runtime.objects import discard_container, find_container
 from dockyard.service.runtime.records import save_cas
@@ -88,15 +89,18 @@ class _Skip(Exception):
 
 def _on_its_engine(ctx: Context, action: AnyAction) -> Context:
     """The context on the engine the action is about: the container's or the item's
-    (as listed), else the workspace record's. (The plan held only engines that answered
-    as the daemon on record.)"""
+    (as listed), else the workspace record's; that engine's daemon checked again unless
+    it was within ``ACTING_S`` (the plan may rest on a listing of another daemon)."""
     match action:
         case RemoveContainer():
-            return ctx.on(action.engine)
+            bound = ctx.on(action.engine)
         case Collect():
-            return ctx.on(action.item.engine)
-    ws = ctx.store.workspaces.get(action.key) if action.key else None
-    return ctx if ws is None else ctx.at(ws)
+            bound = ctx.on(action.item.engine)
+        case _:
+            ws = ctx.store.workspaces.get(action.key) if action.key else None
+            bound = ctx if ws is None else ctx.at(ws)
+    bound.verify_engine(max_age_s=ACTING_S)
+    return bound
 
 
 def _execute(ctx: Context, action: AnyAction) -> str:  # noqa: PLR0911 - one case per kind

@@ -90,7 +90,7 @@ def plan(ctx: Context, request: GcRequest, *, sizes: bool = True) -> GcPlan:
         # (their things may be here: never taken for orphans)
         here = [ws for ws in records if ws.engine == name or ws.engine not in ctx.engines.engines]
         try:
-            on.verify_engine(fresh=True)
+            on.verify_engine(max_age_s=0)
             facts = observe(on, request, sizes=sizes, workspaces=here)
         except EngineUnavailable as exc:
             if len(names) == 1:

@@ -27,7 +27,7 @@ from dockyard.engine.base import Engine
 from dockyard.engine.docker import DockerEngine
 from dockyard.events import EventBus, log_sink, store_sink
 from dockyard.service.runtime import overrides
-from dockyard.service.runtime.fleet import Fleet
+from dockyard.service.runtime.fleet import TRUST_S, Fleet
 from dockyard.service.runtime.identity import process_identity
 from dockyard.service.runtime.locking import Lease, abandoned, ensure_held, lease
 from dockyard.settings import Settings
@@ -121,10 +121,10 @@ class Context:
             raise type(exc)(f"workspace {ws.key!r} is on engine {ws.engine!r}: {exc}") from exc
         return bound
 
-    def verify_engine(self, *, fresh: bool = False) -> None:
+    def verify_engine(self, *, max_age_s: float = TRUST_S) -> None:
         """``EngineRefused`` unless the daemon of this context's engine is the one on
         record; ``EngineUnavailable`` if it does not answer."""
-        self.engines.verify(self.engine_name, self.store, at=self.now(), fresh=fresh)
+        self.engines.verify(self.engine_name, self.store, at=self.now(), max_age_s=max_age_s)
 
     def change_settings(
         self,

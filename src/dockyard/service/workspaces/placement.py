@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from dockyard.core.errors import EngineRefused, EngineUnavailable
+from dockyard.core.errors import EngineRefused, EngineUnavailable, InvalidValue
 from dockyard.core.fleet import Candidate, Health, place
 from dockyard.core.model import SaveStrategy, Workspace
 from dockyard.service.runtime.context import Context
@@ -30,8 +30,9 @@ def choose_engine(ctx: Context, request: AcquireRequest, *, previous: Workspace 
     fleet = ctx.engines
     if previous is not None and previous.engine in fleet.engines and request.engine is None:
         return previous.engine
-    if request.engine is not None:
-        fleet.engine(request.engine)  # named but not configured: says so
+    if request.engine is not None and request.engine not in fleet.engines:
+        known = ", ".join(fleet.names)
+        raise InvalidValue(f"no engine {request.engine!r} here (engines: {known})")
     names = [request.engine] if request.engine is not None else fleet.names
     draining = {record.name for record in ctx.store.engines.list() if record.draining}
     load = ctx.store.workspaces.load_by_engine()
