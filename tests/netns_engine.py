@@ -2,7 +2,9 @@
 
 It is reached over TCP across a veth pair, so the test can cut it off the way a network
 partition would (``blackhole``: its packets dropped inside its namespace) without
-touching the host's engine, bridge or iptables. Everything is made under names unique to
+touching the host's engine, bridge or iptables. With ``tls``, it speaks only TLS on
+2376 and asks for a client certificate (``dockerd --tlsverify``), from certificates
+made for the test (``tests/tls_certs.py``). Everything is made under names unique to
 the test and removed at the end, dockerd first: the namespace, its veth pair, its
 temporary directories (each the path ``mkdtemp`` returned).
 """
@@ -23,6 +25,7 @@ from pathlib import Path
 
 from dockyard.core.errors import DockyardError
 from dockyard.engine.docker import DockerEngine
+from tests.tls_certs import make_certificates
 
 
 @dataclass(frozen=True)
@@ -30,13 +33,15 @@ class NetnsEngine:
     name: str  # the namespace
     tcp_url: str
     unix_url: str
+    client_certs: Path | None = None  # ca.pem, cert.pem, key.pem when it speaks TLS
 
     def blackhole(self, *, on: bool) -> None:
         """Drop (or stop dropping) every packet to the engine's API port, inside its
         own namespace: the engine is still up, but nobody can reach it."""
         action = "-A" if on else "-D"
+        port = self.tcp_url.rsplit(":", 1)[1]
         _run("nsenter", f"--net=/run/netns/{self.name}", "iptables", action, "INPUT",
-             "-p", "tcp", "--dport", "2375", "-j", "DROP")  # fmt: skip
+             "-p", "tcp", "--dport", port, "-j", "DROP")  # fmt: skip
 
 
 def _run(*argv: str, stdin: bytes | None = None) -> None:
@@ -44,7 +49,7 @@ def _run(*argv: str, stdin: bytes | None = None) -> None:
 
 
 @contextmanager
-def engine_in_netns(image: str) -> Iterator[NetnsEngine]:
+def engine_in_netns(image: str, *, tls: bool = False) -> Iterator[NetnsEngine]:
     """Start it, load ``image`` into it, yield it; tear it all down afterwards."""
     name = f"dyt{secrets.token_hex(3)}"
     octet = secrets.randbelow(60) * 4  # a /30 of 10.251.X.0/24 of its own
@@ -66,15 +71,28 @@ def engine_in_netns(image: str) -> Iterator[NetnsEngine]:
         _run(*inside, "ip", "link", "set", f"{name}n", "up")
         _run(*inside, "ip", "route", "add", "default", "via", host_ip)
         socket_path = runtime / "docker.sock"
+        listen, secure = ["--host", "tcp://0.0.0.0:2375"], None
+        if tls:
+            secure = make_certificates(runtime / "certs", ip=engine_ip)
+            listen = ["--host", "tcp://0.0.0.0:2376", "--tlsverify",
+                      "--tlscacert", str(secure.server / "ca.pem"),
+                      "--tlscert", str(secure.server / "server-cert.pem"),
+                      "--tlskey", str(secure.server / "server-key.pem")]  # fmt: skip
         with log.open("wb") as out:
             daemon = subprocess.Popen(
-                [*inside, "dockerd", "--host", f"unix://{socket_path}",
-                 "--host", "tcp://0.0.0.0:2375", "--data-root", str(data),
+                [*inside, "dockerd", "--host", f"unix://{socket_path}", *listen,
+                 "--data-root", str(data),
                  "--exec-root", str(runtime / "exec"), "--pidfile", str(runtime / "docker.pid"),
                  "--bridge", "none", "--iptables=false"],
                 stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
-        engine = NetnsEngine(name, f"tcp://{engine_ip}:2375", f"unix://{socket_path}")
+        port = 2376 if tls else 2375
+        engine = NetnsEngine(
+            name,
+            f"tcp://{engine_ip}:{port}",
+            f"unix://{socket_path}",
+            client_certs=secure.client if secure else None,
+        )
         _wait_for(engine.unix_url, daemon, log)
         saved = subprocess.run(["docker", "save", image], check=True, capture_output=True)
         _run("docker", "-H", engine.unix_url, "load", stdin=saved.stdout)

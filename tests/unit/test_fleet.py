@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from dockyard.core.errors import (
     EngineRefused,
     EngineUnavailable,
+    InvalidInput,
     InvalidValue,
     QuotaExceeded,
     SettingsError,
@@ -27,7 +29,7 @@ from dockyard.engine.fake import FakeEngine
 from dockyard.engine.models import ContainerSpec
 from dockyard.events import EventBus, store_sink
 from dockyard.service import AcquireRequest, Context, Dockyard
-from dockyard.service.runtime.fleet import Fleet
+from dockyard.service.runtime.fleet import Fleet, open_engine
 from dockyard.service.workspaces.placement import restore_engine
 from dockyard.settings import Settings, load_settings
 from dockyard.settings.sections import EngineSettings
@@ -267,3 +269,17 @@ def _orphan(engine: FakeEngine, dy: Dockyard, *, key: str) -> None:
     )
     engine.create_container(spec=spec)
     engine.down = down
+
+
+def test_tls_follows_the_docker_cli_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
+    monkeypatch.setenv("DOCKER_CERT_PATH", str(tmp_path / "certs"))
+    open_engine(EngineSettings(name="a", url="unix:///x.sock"), teardowns=1).close()  # no TLS
+    with pytest.raises(InvalidInput, match=r"engine 'b': TLS to the engine needs .*certs/ca\.pem"):
+        open_engine(EngineSettings(name="b", url="tcp://10.0.0.1:2376"), teardowns=1)
+    monkeypatch.delenv("DOCKER_TLS_VERIFY")
+    open_engine(EngineSettings(name="b", url="tcp://10.0.0.1:2376"), teardowns=1).close()
+    with pytest.raises(InvalidInput, match="TLS to the engine needs"):
+        open_engine(EngineSettings(name="c", url="tcp://h:1", tls_verify=True), teardowns=1)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import struct
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -120,6 +121,7 @@ class DockerEngine:
         *,
         timeouts: Timeouts | None = None,
         teardowns: int = DEFAULT_TEARDOWNS,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         """``teardowns``: containers with a network endpoint stopped or removed at once
         (dockerd 20.10 before .27 deadlocks tearing many endpoints down together,
@@ -132,6 +134,7 @@ class DockerEngine:
             url or default_engine_url(),
             timeout_s=self.timeouts.quick_s,
             connect_timeout_s=self.timeouts.connect_s,
+            tls=tls,
         )
 
     @property

@@ -30,6 +30,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import ssl
 import threading
 import urllib.parse
 import weakref
@@ -81,16 +82,39 @@ class _UnixConnection(http.client.HTTPConnection):
 
 
 class _TcpConnection(http.client.HTTPConnection):
-    """Connects within ``connect_timeout``, then waits up to ``timeout`` per operation."""
+    """Connects within ``connect_timeout`` (TLS handshake included, with ``tls``), then
+    waits up to ``timeout`` per operation."""
 
-    def __init__(self, host: str, port: int, timeout: float, *, connect_timeout: float) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        timeout: float,
+        *,
+        connect_timeout: float,
+        tls: ssl.SSLContext | None,
+    ) -> None:
         super().__init__(host, port, timeout=timeout)
         self._connect_timeout = connect_timeout
+        self._tls = tls
 
     def connect(self) -> None:
-        sock = socket.create_connection((self.host, self.port), self._connect_timeout)
+        sock = _tcp_connect(self.host, self.port, self._connect_timeout, self._tls)
         sock.settimeout(self.timeout)
         self.sock = sock
+
+
+def _tcp_connect(
+    host: str, port: int, connect_timeout: float, tls: ssl.SSLContext | None
+) -> socket.socket:
+    sock = socket.create_connection((host, port), connect_timeout)
+    if tls is None:
+        return sock
+    try:
+        return tls.wrap_socket(sock, server_hostname=host)  # the handshake, in the timeout
+    except BaseException:
+        sock.close()
+        raise
 
 
 class _Held:
@@ -112,7 +136,8 @@ class Response:
 
 
 class EngineTransport:
-    """HTTP requests to one engine endpoint (``unix:///path`` or ``tcp://host:port``)."""
+    """HTTP requests to one engine endpoint (``unix:///path`` or ``tcp://host:port``,
+    over TLS with ``tls``: the engine's default port is 2376 then)."""
 
     def __init__(
         self,
@@ -120,18 +145,22 @@ class EngineTransport:
         *,
         timeout_s: float = REQUEST_TIMEOUT_S,
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         parsed = urllib.parse.urlsplit(url)
+        self._tls = tls
         if parsed.scheme == "unix":
             if not parsed.path:
                 raise InvalidInput(f"engine URL {url!r} has no socket path")
+            if tls is not None:
+                raise InvalidInput(f"engine URL {url!r}: TLS is for tcp:// engines")
             self._unix_path: str | None = parsed.path
             self._host, self._port = "localhost", 0
         elif parsed.scheme in {"tcp", "http"}:
             if not parsed.hostname:
                 raise InvalidInput(f"engine URL {url!r} has no host")
             self._unix_path = None
-            self._host, self._port = parsed.hostname, parsed.port or 2375
+            self._host, self._port = parsed.hostname, parsed.port or (2376 if tls else 2375)
         else:
             raise InvalidInput(
                 f"engine URL {url!r}: expected unix:///path/to/docker.sock or tcp://host:port"
@@ -151,7 +180,7 @@ class EngineTransport:
         if self._unix_path is not None:
             return _UnixConnection(self._unix_path, timeout, connect_timeout=self.connect_timeout_s)
         return _TcpConnection(
-            self._host, self._port, timeout, connect_timeout=self.connect_timeout_s
+            self._host, self._port, timeout, connect_timeout=self.connect_timeout_s, tls=self._tls
         )
 
     def _connected(self, timeout: float) -> socket.socket:
@@ -165,7 +194,7 @@ class EngineTransport:
                 sock.close()
                 raise
         else:
-            sock = socket.create_connection((self._host, self._port), self.connect_timeout_s)
+            sock = _tcp_connect(self._host, self._port, self.connect_timeout_s, self._tls)
         sock.settimeout(timeout)
         return sock
 
@@ -206,6 +235,10 @@ class EngineTransport:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
         if isinstance(exc, TimeoutError | socket.timeout):
             reason = "timed out"
+        elif isinstance(exc, ssl.SSLCertVerificationError):
+            reason = f"TLS: the engine's certificate is not trusted ({exc.verify_message})"
+        elif isinstance(exc, ssl.SSLError):
+            reason = f"TLS: {exc.reason or exc}"
         return EngineUnavailable(f"cannot reach the container engine at {self.url}: {reason}")
 
     # -- requests -----------------------------------------------------------------------
@@ -480,9 +513,12 @@ class RawStream:
         self._sock.sendall(data)
 
     def close_write(self) -> None:
-        """Signal end of input to the process (half-close)."""
+        """Signal end of input to the process (half-close). Over TLS too: the socket's
+        own shutdown, not ``SSLSocket.shutdown``, which drops the TLS layer and with it
+        the rest of the output; the engine reads the end of the stream as the end of
+        input, as it does from the docker CLI."""
         with suppress(OSError):
-            self._sock.shutdown(socket.SHUT_WR)
+            socket.socket.shutdown(self._sock, socket.SHUT_WR)
 
     def close(self) -> None:
         self._sock.close()

@@ -17,9 +17,9 @@ from dockyard.core.engines import known_defects
 from dockyard.core.errors import DockyardError, NotFound
 from dockyard.core.naming import LABEL_INSTALLATION, LABEL_MANAGED, LABEL_ROLE
 from dockyard.engine.base import Engine, ExecSpec
-from dockyard.engine.docker import DockerEngine
 from dockyard.engine.models import ContainerSpec
 from dockyard.engine.process import run
+from dockyard.service.runtime.fleet import open_engine
 from dockyard.settings import Settings
 from dockyard.store import Store, redact_url
 
@@ -41,7 +41,11 @@ def run_checks(settings: Settings) -> list[Check]:
     checks.append(store_check)
     several = len(settings.fleet) > 1
     for spec in settings.fleet:
-        engine = DockerEngine(spec.url)
+        try:
+            engine = open_engine(spec, teardowns=settings.engine_teardowns)
+        except DockyardError as exc:
+            checks.append(Check(f"engine {spec.name}", False, exc.message, _TLS_HINT))
+            continue
         try:
             found = _engine_checks(settings, engine, installation=installation)
         finally:
@@ -76,6 +80,7 @@ def _engine_checks(settings: Settings, engine: Engine, *, installation: str | No
 _ENGINE_HINT = (
     "start the engine (scripts/setup starts dockerd), or point engine_url / DOCKER_HOST at it"
 )
+_TLS_HINT = "put ca.pem, cert.pem and key.pem in the engine's cert_path ($DOCKER_CERT_PATH)"
 _IMAGE_HINT = "build it with images/build-workspace-image.sh, or set workspace.image"
 
 

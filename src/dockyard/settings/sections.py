@@ -127,6 +127,15 @@ class EngineSettings(Section):
     capacity: int | None = Field(
         None, ge=1, le=100_000, description="live workspaces it takes at most; none: no limit"
     )
+    tls_verify: bool | None = Field(
+        None,
+        description="TLS to a tcp:// engine: verify it against ca.pem, present cert.pem and "
+        "key.pem (dockerd --tlsverify); default: $DOCKER_TLS_VERIFY",
+    )
+    cert_path: Path | None = Field(
+        None,
+        description="where ca.pem, cert.pem, key.pem are; default $DOCKER_CERT_PATH, ~/.docker",
+    )
 
 
 class ApiSettings(Section):

@@ -24,10 +24,9 @@ from dockyard.core.fleet import DEFAULT_ENGINE
 from dockyard.core.model import Workspace
 from dockyard.core.policy import Policy
 from dockyard.engine.base import Engine
-from dockyard.engine.docker import DockerEngine
 from dockyard.events import EventBus, log_sink, store_sink
 from dockyard.service.runtime import overrides
-from dockyard.service.runtime.fleet import TRUST_S, Fleet
+from dockyard.service.runtime.fleet import TRUST_S, Fleet, open_engine
 from dockyard.service.runtime.identity import process_identity
 from dockyard.service.runtime.locking import Lease, abandoned, ensure_held, lease
 from dockyard.settings import Settings
@@ -78,7 +77,7 @@ class Context:
         )
         specs = settings.fleet
         fleet = Fleet(
-            {s.name: DockerEngine(s.url, teardowns=settings.engine_teardowns) for s in specs},
+            {s.name: open_engine(s, teardowns=settings.engine_teardowns) for s in specs},
             specs=specs,
         )
         bus = EventBus([store_sink(store), log_sink])

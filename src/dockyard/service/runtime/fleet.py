@@ -16,14 +16,31 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
-from dockyard.core.errors import EngineRefused, EngineUnavailable
+from dockyard.core.errors import EngineRefused, EngineUnavailable, InvalidInput
 from dockyard.core.fleet import Verdict, judge_identity
 from dockyard.engine.base import Engine
+from dockyard.engine.docker import DockerEngine, default_engine_url
+from dockyard.engine.tls import client_context, default_cert_path, verify_by_default
 from dockyard.settings.sections import EngineSettings
 from dockyard.store import Store
 
 TRUST_S = 30.0
 ACTING_S = 1.0
+
+
+def open_engine(spec: EngineSettings, *, teardowns: int) -> DockerEngine:
+    """The engine ``spec`` names; over TLS if it says so, or if it leaves that to the
+    environment and ``DOCKER_TLS_VERIFY`` is set for a tcp:// engine (the docker CLI's
+    rule). ``InvalidInput`` naming the engine if its certificates cannot be used."""
+    url = spec.url or default_engine_url()
+    verify = spec.tls_verify
+    if verify is None:
+        verify = verify_by_default() and url.startswith("tcp://")
+    try:
+        tls = client_context(spec.cert_path or default_cert_path()) if verify else None
+        return DockerEngine(url, teardowns=teardowns, tls=tls)
+    except InvalidInput as exc:
+        raise InvalidInput(f"engine {spec.name!r}: {exc}") from exc
 
 
 class Fleet:
