@@ -4,12 +4,13 @@ Every test gets its own store, hence its own installation id; everything it crea
 carries that id in ``dockyard.installation`` and is removed by label afterwards, even
 when the test fails. On failure the test's containers are dumped (state, exit code,
 labels) so the CI log says what the engine saw. A missing engine fails the test: in
-CI, Docker is required, never skipped.
+CI, Docker (and for the tests that ask for it, Podman) is required, never skipped.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
@@ -20,7 +21,8 @@ from dockyard.core.naming import LABEL_INSTALLATION
 from dockyard.engine.docker import DockerEngine
 from dockyard.engine.http import EngineTransport
 from dockyard.service import Dockyard
-from dockyard.settings import Settings, load_settings
+from dockyard.settings import DEFAULT_IMAGE, Settings, load_settings
+from tests.netns_engine import NetnsEngine, podman_in_netns
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +32,23 @@ def docker() -> Iterator[DockerEngine]:
         engine.ping()
     except DockyardError as exc:
         pytest.fail(f"these tests need a running Docker engine (run scripts/setup): {exc}")
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def podman_netns() -> Iterator[NetnsEngine]:
+    """Podman's Docker-compatible API in a network namespace of its own, started on
+    first use, for the whole session (``tests/netns_engine.py``)."""
+    if shutil.which("podman") is None or shutil.which("catatonit") is None:
+        pytest.fail("these tests need Debian's podman and catatonit (scripts/setup --test)")
+    with podman_in_netns(DEFAULT_IMAGE) as engine:
+        yield engine
+
+
+@pytest.fixture(scope="session")
+def podman(podman_netns: NetnsEngine) -> Iterator[DockerEngine]:
+    engine = DockerEngine(podman_netns.tcp_url)
     yield engine
     engine.close()
 

@@ -1,5 +1,6 @@
 """Two real engines under one manager: the host's dockerd and a dockerd of the test's own
-in a network namespace of its own (``tests/netns_engine.py``), reached over TCP.
+in a network namespace of its own (``tests/netns_engine.py``), reached over TCP; and a
+mixed fleet of dockerd and Podman.
 
 Workspaces land on both; each call goes to the workspace's engine; cutting one engine
 off (its packets dropped inside its namespace) changes nothing on it and the other's
@@ -160,3 +161,49 @@ def test_draining_an_engine_moves_git_work_to_the_other(fleet: Dockyard, far: Ne
     assert fleet.acquire(AcquireRequest(key="staying")).workspace.engine == "far"
     assert fleet.acquire(AcquireRequest(key="fresh")).workspace.engine == "local"
     fleet.undrain_engine("far")
+
+
+def test_a_mixed_fleet_of_dockerd_and_podman(
+    tmp_path: Path, podman_netns: NetnsEngine, docker: DockerEngine
+) -> None:
+    """The same manager over dockerd and Podman's compatible API: a workspace on each
+    lives, parks and comes back with its files; a drain of Podman moves git work."""
+    settings = load_settings(
+        env={},
+        flags={
+            "data_dir": tmp_path / "data",
+            "engines": [
+                {"name": "docker", "url": LOCAL},
+                {"name": "podman", "url": podman_netns.tcp_url},
+            ],
+            "workspace.network": "none",
+            "workspace.memory": "128m",
+            "workspace.stop_timeout": "1s",
+        },
+    )
+    dy = Dockyard.open(settings)
+    try:
+        for key, engine in (("on-docker", "docker"), ("on-podman", "podman")):
+            dy.acquire(AcquireRequest(key=key, engine=engine, strategy=SaveStrategy.GIT))
+            sh(dy, key, f"echo {engine} > /workspace/where.txt")
+            assert dy.park(key).changed
+            result = dy.acquire(AcquireRequest(key=key))
+            assert (result.outcome, result.workspace.engine) == (Outcome.RESTORED, engine)
+            assert sh(dy, key, "cat /workspace/where.txt") == f"{engine}\n"
+        assert {v.name: v.health.value for v in dy.engines()} == {
+            "docker": "ready",
+            "podman": "ready",
+        }
+        dy.drain_engine("podman")
+        moved = dy.acquire(AcquireRequest(key="on-podman"))
+        assert (moved.outcome, moved.workspace.engine) == (Outcome.RESTORED, "docker")
+        assert sh(dy, "on-podman", "cat /workspace/where.txt") == "podman\n"
+    finally:
+        installation = dy.installation
+        dy.close()
+        remove_installation(docker, installation)
+        podman = DockerEngine(podman_netns.tcp_url)
+        try:
+            remove_installation(podman, installation)
+        finally:
+            podman.close()

@@ -27,7 +27,8 @@ def known_defects(kind: str, version: str) -> list[str]:
         )
     if kind == "podman":
         defects.append(
-            "Podman's event stream names no stop or kill: a `podman stop` of a workspace "
-            "reads as a crash there (it is parked at once, its work saved)"
+            "Podman's event stream logs a stop after the container's death, or not at all "
+            "(4.3, measured): a `podman stop` of a workspace may read as a crash there (it is "
+            "parked at once, its work saved)"
         )
     return defects

@@ -13,6 +13,7 @@ instead of holding it, and its lease, forever.
 from __future__ import annotations
 
 import json
+import math
 import os
 import ssl
 import struct
@@ -151,8 +152,14 @@ class DockerEngine:
         data = self._http.request("GET", "/info").json()
         # dockerd before 23 derives its ID from /etc/docker/key.json, which every daemon
         # of a host (and every clone of a machine image) shares; its host name and data
-        # root tell those apart. (Podman's compatible API may answer without an ID.)
-        parts = [str(data.get(k) or "") for k in ("ID", "Name", "DockerRootDir")]
+        # root tell those apart. Podman's compatible API makes up a new ID on every call
+        # (4.3, measured): there the host name and the storage root are all there is.
+        keys = (
+            ("Name", "DockerRootDir")
+            if "BuildahVersion" in data
+            else ("ID", "Name", "DockerRootDir")
+        )
+        parts = [str(data.get(k) or "") for k in keys]
         if not any(parts):
             raise EngineError(f"the engine at {self.url} does not say who it is (/info)")
         return "/".join(parts)
@@ -432,10 +439,12 @@ class DockerEngine:
         filters = _label_filters(labels)
         filters["type"] = ["container"]
         query: dict[str, object] = {"filters": filters}
+        # whole seconds, the window widened to them: Podman (4.3) answers a fractional
+        # since/until with nothing; every reader of events is idempotent over a repeat
         if since is not None:
-            query["since"] = f"{since.timestamp():.9f}"
+            query["since"] = str(math.floor(since.timestamp()))
         if until is not None:
-            query["until"] = f"{until.timestamp():.9f}"
+            query["until"] = str(math.ceil(until.timestamp()))
         wait = self.timeouts.events_margin_s  # the stream ends at ``until``, then this
         if until is not None:
             wait += max(0.0, (until - datetime.now(UTC)).total_seconds())

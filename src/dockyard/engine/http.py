@@ -389,11 +389,25 @@ def raise_for_status(response: Response, *, what: str, conflicts: Collection[int
     message = _engine_message(response.body) or f"HTTP {response.status}"
     if response.status == 404:
         raise NotFound(message)
-    if response.status in conflicts:
+    if response.status in conflicts or (
+        response.status == 500 and any(p in message for p in _PODMAN_CONFLICTS)
+    ):
         raise Conflict(message)
     if response.status == 400:
         raise InvalidInput(message)
     raise EngineError(f"{what} failed: {message}")
+
+
+#: Podman's compatible API (4.3) answers these conflicts with a 500 where dockerd says 409
+#: (403 for networks): a container name in use, an exec in a container that is not
+#: running, a network name in use, a subnet another network has.
+_PODMAN_CONFLICTS = (
+    "is already in use",
+    "container state improper",
+    "network already exists",
+    "is already used on the host or by another config",
+    "network is being used",
+)
 
 
 def _engine_message(body: bytes) -> str:
