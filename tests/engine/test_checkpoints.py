@@ -7,6 +7,7 @@ every file of the workspace (path and checksum) with what was there before the p
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from dockyard.engine.docker import DockerEngine
 from dockyard.engine.process import run
 from dockyard.service import AcquireRequest, Dockyard
 from dockyard.service.reconcile.passes import run_pass
+from dockyard.settings import Settings
 from tests.engine_fixtures import gone
 from tests.helpers import FakeClock, make_repo, wait_until
 
@@ -248,3 +250,36 @@ def test_up_after_a_park_cut_off_past_removal_restores_the_newest_save(dy: Docky
     assert dy.ctx.store.workspaces.save(cut_off, expect_state=State.PARKED)
     assert up(dy, "cut") is Outcome.RESTORED
     assert sh(dy, "cut", "cat /workspace/v.txt") == "two\n"
+
+
+def test_a_manager_restores_what_another_saved_through_a_shared_checkpoint_dir(
+    engine_settings: Settings, tmp_path: Path, installed: list[str]
+) -> None:
+    """Two managers on one store, as on two machines, each mounting the shared
+    checkpoint storage at a path of its own: the second restores what the first saved."""
+
+    def manager(name: str) -> Dockyard:
+        return Dockyard.open(
+            engine_settings.model_copy(
+                update={
+                    "data_dir": tmp_path / name,
+                    "database_url": engine_settings.store_url,
+                    "checkpoint_dir": tmp_path / f"{name}-mount",
+                }
+            )
+        )
+
+    first, second = manager("first"), manager("second")
+    installed.append(first.installation)
+    try:
+        up(first, "shared", repo=str(make_repo(tmp_path / "app")), strategy=SaveStrategy.GIT)
+        sh(first, "shared", EDIT)
+        before = sh(first, "shared", SNAPSHOT)
+        first.park("shared")
+        # the storage both mount, seen by the second at its own path
+        shutil.copytree(tmp_path / "first-mount", tmp_path / "second-mount")
+        assert up(second, "shared") is Outcome.RESTORED
+        assert sh(second, "shared", SNAPSHOT) == before
+    finally:
+        first.close()
+        second.close()

@@ -114,11 +114,18 @@ def newest_verified(ctx: Context, key: str, *, excluding: str | None = None) -> 
 
 
 def artifact_path(ctx: Context, checkpoint: Checkpoint) -> Path:
-    """The file of a bundle or archive checkpoint, refusing paths outside the vault."""
+    """The file of a bundle or archive checkpoint in this manager's vault, refusing paths
+    outside it. A manager that mounts a shared ``checkpoint_dir`` at another path than
+    the one that saved it finds the file by its place in the vault (``<workspace
+    name>/<file>``, the vault's layout)."""
     path = Path(checkpoint.location or "")
-    if not checkpoint.location or not vault(ctx).contains(path):
-        raise Conflict(f"checkpoint {checkpoint.id} points outside the checkpoint storage")
-    return path
+    here = vault(ctx)
+    if checkpoint.location and here.contains(path):
+        return path
+    mounted_here = here.root / path.parent.name / path.name
+    if checkpoint.location and here.contains(mounted_here) and mounted_here.is_file():
+        return mounted_here
+    raise Conflict(f"checkpoint {checkpoint.id} points outside the checkpoint storage")
 
 
 def delete_artifact(ctx: Context, checkpoint: Checkpoint) -> None:
