@@ -53,17 +53,23 @@ class Server:
 
 
 def start_server(
-    tmp_path: Path, *, extra_config: str = "", database_url: str | None = None, policy: str = ""
+    tmp_path: Path,
+    *,
+    extra_config: str = "",
+    database_url: str | None = None,
+    policy: str = "",
+    workspace: str = "",
 ) -> Server:
     """``serve`` with its data dir under ``tmp_path``, on SQLite there or on
-    ``database_url`` (replicas share one); ``policy``: more lines of its [policy]."""
+    ``database_url`` (replicas share one); ``policy``, ``workspace``: more lines of its
+    [policy] and [workspace]."""
     data = tmp_path / "data"
     config = tmp_path / "config.toml"
     tmp_path.mkdir(parents=True, exist_ok=True)
     store_url = database_url or f"sqlite:///{data / 'dockyard.db'}"
     config.write_text(
         f'data_dir = "{data}"\ndatabase_url = "{store_url}"\n'
-        '[workspace]\nmemory = "256m"\nstop_timeout = "2s"\n'
+        f'[workspace]\nmemory = "256m"\nstop_timeout = "2s"\n{workspace}'
         f"[policy]\nmax_sessions_per_workspace = 2\n{policy}"
         f'[api]\nadmin_token = "{ADMIN}"\n' + extra_config
     )

@@ -1,9 +1,11 @@
 """Two ``dockyard serve`` replicas on one PostgreSQL store and the real engine.
 
 Each replica has a data directory of its own (as on two machines); they share only the
-database. Concurrent acquires spread over both make exactly one container per key and
-never pass an owner's quota; a replica killed (SIGKILL) in the middle of a park loses no
-work: the other replica's loop notices within a second and finishes the park.
+database and the engines: the host's dockerd and a dockerd in a network namespace of
+its own (``tests/netns_engine.py``). Concurrent acquires spread over both replicas make
+exactly one container per key, on both engines, and never pass an owner's quota; a
+replica killed (SIGKILL) in the middle of a park loses no work: the other replica's
+loop notices within a second and finishes the park.
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ import pytest
 from dockyard.core.model import State
 from dockyard.core.naming import LABEL_INSTALLATION, LABEL_OWNER, LABEL_WORKSPACE
 from dockyard.engine.docker import DockerEngine
+from dockyard.engine.models import ContainerSummary
+from dockyard.settings import DEFAULT_IMAGE
 from dockyard.store import Store
 from tests.api.conftest import Server, start_server, stop_server
 from tests.engine_fixtures import remove_installation
 from tests.helpers import wait_until
+from tests.netns_engine import NetnsEngine, engine_in_netns
 from tests.postgres import PostgresServer
 
 KEYS = 50
@@ -41,11 +46,29 @@ def shared_store(postgres: PostgresServer) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="module")
+def far() -> Iterator[NetnsEngine]:
+    with engine_in_netns(DEFAULT_IMAGE) as engine:
+        yield engine
+
+
 @pytest.fixture
-def replicas(tmp_path: Path, shared_store: str, docker: DockerEngine) -> Iterator[list[Server]]:
+def replicas(
+    tmp_path: Path, shared_store: str, docker: DockerEngine, far: NetnsEngine
+) -> Iterator[list[Server]]:
     policy = f"max_workspaces_per_owner = {QUOTA}\n"
+    engines = (
+        '[[engines]]\nname = "local"\nurl = "unix:///var/run/docker.sock"\n'
+        f'[[engines]]\nname = "far"\nurl = "{far.tcp_url}"\n'
+    )
     servers = [
-        start_server(tmp_path / name, database_url=shared_store, policy=policy)
+        start_server(
+            tmp_path / name,
+            database_url=shared_store,
+            policy=policy,
+            workspace='network = "none"\n',  # the far engine has no bridge
+            extra_config=engines,
+        )
         for name in ("replica-a", "replica-b")
     ]
     installation = servers[0].installation
@@ -54,10 +77,26 @@ def replicas(tmp_path: Path, shared_store: str, docker: DockerEngine) -> Iterato
     for server in servers:
         stop_server(server)
     remove_installation(docker, installation)
+    far_engine = DockerEngine(far.unix_url)
+    try:
+        remove_installation(far_engine, installation)
+    finally:
+        far_engine.close()
+
+
+def containers_of(installation: str, *urls: str | None) -> list[ContainerSummary]:
+    found = []
+    for url in urls:
+        engine = DockerEngine(url)
+        try:
+            found += engine.list_containers(labels={LABEL_INSTALLATION: installation})
+        finally:
+            engine.close()
+    return found
 
 
 def test_concurrent_acquires_over_both_replicas_make_one_container_per_key_within_quota(
-    replicas: list[Server], docker: DockerEngine
+    replicas: list[Server], far: NetnsEngine
 ) -> None:
     calls = [(f"k{i % KEYS}", f"team-{i % KEYS % OWNERS}") for i in range(CALLS)]
     random.Random(7).shuffle(calls)  # noqa: S311 - a fixed order, not a secret
@@ -77,8 +116,10 @@ def test_concurrent_acquires_over_both_replicas_make_one_container_per_key_withi
         for client in clients:
             client.close()
     assert {replica for replica, status in answers if status == 201} == {0, 1}
-    labels = {LABEL_INSTALLATION: replicas[0].installation}
-    containers = docker.list_containers(labels=labels)
+    local = containers_of(replicas[0].installation, None)
+    remote = containers_of(replicas[0].installation, far.unix_url)
+    assert local and remote  # placed on both engines
+    containers = local + remote
     per_key = Counter(c.labels[LABEL_WORKSPACE] for c in containers)
     per_owner = Counter(c.labels[LABEL_OWNER] for c in containers)
     assert max(per_key.values()) == 1

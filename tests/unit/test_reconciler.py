@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
-from dockyard.core.actions import KeepAlive, MarkFailed, Park, Reason, Warn
+from dockyard.core.actions import AnyAction, KeepAlive, MarkFailed, MarkStopped, Park, Reason, Warn
 from dockyard.core.errors import QuotaExceeded
 from dockyard.core.model import Outcome, SessionKind, SessionStatus, State
 from dockyard.core.naming import LABEL_INSTALLATION, LABEL_MANAGED, LABEL_WORKSPACE
 from dockyard.engine.fake import FakeEngine
 from dockyard.engine.models import ContainerSpec
 from dockyard.service import AcquireRequest, Dockyard, PassReport, Reconciler, notify
-from dockyard.service.reconcile.execute import execute
+from dockyard.service.reconcile.execute import Verdict, execute
 from dockyard.service.reconcile.passes import run_pass
 from dockyard.service.workspaces.sessions import recover_sessions
 from tests.helpers import T0, FakeClock, wait_until
@@ -539,3 +540,26 @@ def test_an_extended_warned_workspace_is_warned_again_before_its_new_deadline(
     [result] = run_pass(fake_dy.ctx).results
     assert (type(result.action), result.outcome) == (Warn, "done")
     assert fake_dy.get("k").warned_deadline == T0 + 75 * M
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        lambda rev: Park("k", Reason.CRASHED, "its container never started", revision=rev),
+        lambda rev: Park("k", Reason.STOPPED_TOO_LONG, "stopped for 2h", revision=rev),
+        lambda rev: MarkStopped("k", Reason.EXITED, "its container exited", revision=rev),
+    ],
+)
+def test_a_plan_on_a_listing_from_before_the_start_does_not_act(
+    fake_dy: Dockyard, action: Callable[[int], AnyAction]
+) -> None:
+    """The listing saw the container before its start, the store read the record after
+    the create finished: a running record, a container never started. The executor
+    looks again first."""
+    fake_dy.acquire(AcquireRequest(key="k"))
+    result = execute(fake_dy.ctx, action(fake_dy.get("k").revision))
+    assert (result.outcome, result.message) == (
+        Verdict.SKIPPED,
+        "its container runs now (the plan saw it before it started)",
+    )
+    assert fake_dy.get("k").state is State.RUNNING

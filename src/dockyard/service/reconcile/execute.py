@@ -171,9 +171,24 @@ def _warn_locked(ctx: Context, action: Warn) -> str:
     return f"warned: parks in {format_duration(left)} unless used or extended"
 
 
+#: Parks planned because the container is not running: re-checked against the engine.
+_NOT_RUNNING_REASONS = frozenset({Reason.CRASHED, Reason.STOPPED_TOO_LONG})
+
+
+def _not_running_still(ctx: Context, ws: Workspace) -> None:
+    """``_Skip`` if the workspace's container runs now. The plan may rest on a listing
+    taken before it started: a create that finished between the engine's listing and
+    the store's read shows a running record with a container never started."""
+    info = find_container(ctx, ws)
+    if info is not None and info.running:
+        raise _Skip("its container runs now (the plan saw it before it started)")
+
+
 def _park(ctx: Context, action: Park) -> str:
     with ctx.lock(action.key or "", wait=SHORT_WAIT):
         ws = _current(ctx, action, action.revision)
+        if action.reason in _NOT_RUNNING_REASONS:
+            _not_running_still(ctx, ws)
         if action.reason in (Reason.IDLE, Reason.SAVE_FAILED) and ws.container_id:
             execs = running_execs(ctx.engine, ws.container_id)
             if execs:
@@ -203,6 +218,8 @@ def _mark(
         ws = _current(ctx, action, revision)
         if gone and _still_there(ctx, ws):
             raise _Skip("its container is there (made after the listing the plan saw)")
+        if not gone and to in (State.STOPPED, State.FAILED):
+            _not_running_still(ctx, ws)
         marked = ws.transition(to, now=ctx.now(), reason=reason)
         _save(ctx, marked, was=ws)
         return marked

@@ -43,7 +43,7 @@ from dockyard.core.gc import (
     next_gc,
     plan_gc,
 )
-from dockyard.core.model import CONTAINERLESS_STATES, Workspace
+from dockyard.core.model import CONTAINERLESS_STATES
 from dockyard.core.naming import (
     LABEL_INSTALLATION,
     LABEL_KEEP,
@@ -81,17 +81,13 @@ def plan(ctx: Context, request: GcRequest, *, sizes: bool = True) -> GcPlan:
     every engine that answers as the daemon on record; the others are left alone (in
     ``kept``, with why). If none answers: ``EngineUnavailable``."""
     names = ctx.engines.names
-    records = ctx.store.workspaces.list()
     items: list[Item] = []
     kept: list[tuple[str, str]] = []
     for name in names:
         on = ctx.on(name)
-        # the records of this engine, and those of engines this manager does not know
-        # (their things may be here: never taken for orphans)
-        here = [ws for ws in records if ws.engine == name or ws.engine not in ctx.engines.engines]
         try:
             on.verify_engine(max_age_s=0)
-            facts = observe(on, request, sizes=sizes, workspaces=here)
+            facts = observe(on, request, sizes=sizes)
         except EngineUnavailable as exc:
             if len(names) == 1:
                 raise
@@ -103,9 +99,10 @@ def plan(ctx: Context, request: GcRequest, *, sizes: bool = True) -> GcPlan:
     return GcPlan(tuple(items), tuple(kept))
 
 
-def observe(
-    ctx: Context, request: GcRequest, *, sizes: bool = True, workspaces: list[Workspace]
-) -> Facts:
+def observe(ctx: Context, request: GcRequest, *, sizes: bool = True) -> Facts:
+    """What ``ctx``'s engine holds of this installation's, then (read after it, so that
+    whatever was made meanwhile has its record) the records that may own it: those of
+    this engine and those of engines this manager does not know."""
     labels = installation_labels(ctx)
     everyone = ctx.engine.list_containers(labels={})
     ours = [c for c in everyone if c.labels.get(LABEL_INSTALLATION) == ctx.installation]
@@ -160,7 +157,11 @@ def observe(
         images=images,
         volumes=volumes,
         networks=networks,
-        workspaces=workspaces,
+        workspaces=[
+            ws
+            for ws in ctx.store.workspaces.list()
+            if ws.engine == ctx.engine_name or ws.engine not in ctx.engines.engines
+        ],
         checkpoints=ctx.store.checkpoints.list(),
         default_image=ctx.settings.workspace.image,
     )
