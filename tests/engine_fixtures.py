@@ -78,6 +78,15 @@ def remove_installation(docker: DockerEngine, installation: str) -> None:
         docker.remove_network(name=network.name)
 
 
+def remove_installation_at(url: str, installation: str) -> None:
+    """``remove_installation`` on the engine at ``url`` (a second engine of a test)."""
+    engine = DockerEngine(url)
+    try:
+        remove_installation(engine, installation)
+    finally:
+        engine.close()
+
+
 def remove_images(docker: DockerEngine, ids: list[str]) -> None:
     """Remove images, a snapshot's child before its parent (the engine refuses otherwise;
     the listing cannot tell them apart when they were made in the same second)."""

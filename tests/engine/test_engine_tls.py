@@ -19,7 +19,7 @@ from dockyard.engine.docker import DockerEngine
 from dockyard.engine.tls import client_context
 from dockyard.service import AcquireRequest, Dockyard
 from dockyard.settings import DEFAULT_IMAGE, Settings, load_settings
-from tests.engine_fixtures import remove_installation
+from tests.engine_fixtures import remove_installation_at
 from tests.netns_engine import NetnsEngine, engine_in_netns
 from tests.tls_certs import make_certificates
 
@@ -50,11 +50,7 @@ def dy(tmp_path: Path, secure: NetnsEngine) -> Iterator[Dockyard]:
     yield service
     installation = service.installation
     service.close()
-    local = DockerEngine(secure.unix_url)
-    try:
-        remove_installation(local, installation)
-    finally:
-        local.close()
+    remove_installation_at(secure.unix_url, installation)
 
 
 def test_a_workspace_lives_its_whole_life_over_tls(dy: Dockyard) -> None:

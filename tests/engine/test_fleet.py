@@ -20,7 +20,7 @@ from dockyard.core.model import Outcome, SaveStrategy, State
 from dockyard.engine.docker import DockerEngine
 from dockyard.service import AcquireRequest, Dockyard
 from dockyard.settings import DEFAULT_IMAGE, Settings, load_settings
-from tests.engine_fixtures import remove_installation
+from tests.engine_fixtures import remove_installation, remove_installation_at
 from tests.netns_engine import NetnsEngine, engine_in_netns
 
 LOCAL = "unix:///var/run/docker.sock"
@@ -53,11 +53,7 @@ def fleet(tmp_path: Path, far: NetnsEngine, docker: DockerEngine) -> Iterator[Do
     installation = dy.installation
     dy.close()
     remove_installation(docker, installation)
-    far_engine = DockerEngine(far.unix_url)
-    try:
-        remove_installation(far_engine, installation)
-    finally:
-        far_engine.close()
+    remove_installation_at(far.unix_url, installation)
 
 
 def sh(dy: Dockyard, key: str, script: str) -> str:
@@ -202,8 +198,4 @@ def test_a_mixed_fleet_of_dockerd_and_podman(
         installation = dy.installation
         dy.close()
         remove_installation(docker, installation)
-        podman = DockerEngine(podman_netns.tcp_url)
-        try:
-            remove_installation(podman, installation)
-        finally:
-            podman.close()
+        remove_installation_at(podman_netns.tcp_url, installation)

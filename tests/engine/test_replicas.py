@@ -29,7 +29,7 @@ from dockyard.engine.models import ContainerSummary
 from dockyard.settings import DEFAULT_IMAGE
 from dockyard.store import Store
 from tests.api.conftest import Server, start_server, stop_server
-from tests.engine_fixtures import remove_installation
+from tests.engine_fixtures import remove_installation, remove_installation_at
 from tests.helpers import wait_until
 from tests.netns_engine import NetnsEngine, engine_in_netns
 from tests.postgres import PostgresServer
@@ -77,11 +77,7 @@ def replicas(
     for server in servers:
         stop_server(server)
     remove_installation(docker, installation)
-    far_engine = DockerEngine(far.unix_url)
-    try:
-        remove_installation(far_engine, installation)
-    finally:
-        far_engine.close()
+    remove_installation_at(far.unix_url, installation)
 
 
 def containers_of(installation: str, *urls: str | None) -> list[ContainerSummary]:

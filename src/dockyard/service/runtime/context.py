@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import InitVar, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -53,17 +53,17 @@ class Context:
     bus: EventBus = field(default_factory=EventBus)
     holder: str = field(default_factory=process_identity)
     #: every engine of this manager (default: ``engine`` alone, as ``engine_name``)
-    fleet: InitVar[Fleet | None] = None
+    fleet: Fleet | None = None
     engine_name: str = DEFAULT_ENGINE
-    engines: Fleet = field(init=False)
+    engines: Fleet = field(init=False)  # ``fleet``, made if not given (``replace`` keeps it)
     policy: Policy = field(init=False)
     #: The settings as configured (file, environment, flags), before run-time changes.
     configured: Settings = field(init=False)
 
-    def __post_init__(self, fleet: Fleet | None) -> None:
+    def __post_init__(self) -> None:
         self.policy = self.settings.policy.to_policy()
         self.configured = self.settings
-        self.engines = fleet or Fleet({self.engine_name: self.engine})
+        self.engines = self.fleet = self.fleet or Fleet({self.engine_name: self.engine})
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock = system_clock) -> Context:
