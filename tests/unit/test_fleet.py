@@ -30,7 +30,7 @@ from dockyard.engine.models import ContainerSpec
 from dockyard.events import EventBus, store_sink
 from dockyard.service import AcquireRequest, Context, Dockyard
 from dockyard.service.runtime.fleet import Fleet, open_engine
-from dockyard.service.workspaces.placement import restore_engine
+from dockyard.service.workspaces.placement import place_held, restore_engine
 from dockyard.settings import Settings, load_settings
 from dockyard.settings.sections import EngineSettings
 from dockyard.store import Store
@@ -283,3 +283,27 @@ def test_tls_follows_the_docker_cli_environment(
     open_engine(EngineSettings(name="b", url="tcp://10.0.0.1:2376"), teardowns=1).close()
     with pytest.raises(InvalidInput, match="TLS to the engine needs"):
         open_engine(EngineSettings(name="c", url="tcp://h:1", tls_verify=True), teardowns=1)
+
+
+def test_an_engines_capacity_is_counted_again_under_its_lease(
+    settings: Settings, clock: FakeClock
+) -> None:
+    """The choice is made without a lock; the intent is written under the engine's
+    lease after counting again, so a place taken meanwhile is not taken twice."""
+    engine = FakeEngine(clock=clock)
+    fleet = Fleet({"a": engine}, specs=(EngineSettings(name="a", capacity=2),))
+    store = Store.open(settings.store_url)
+    dy = Dockyard(Context(settings, store, engine, clock=clock, fleet=fleet, engine_name="a"))
+    try:
+        dy.acquire(AcquireRequest(key="one"))
+        with place_held(dy.ctx, "a"):  # one place left: held
+            pass
+        dy.acquire(AcquireRequest(key="two"))
+        full = pytest.raises(NoEngine, match=r"engine 'a' filled up meanwhile \(2/2\)")
+        with full, place_held(dy.ctx, "a"):
+            pass
+        with pytest.raises(NoEngine, match=r"a: full \(2/2\)"):
+            dy.acquire(AcquireRequest(key="three"))
+        assert dy.ctx.store.workspaces.get("three") is None
+    finally:
+        store.close()

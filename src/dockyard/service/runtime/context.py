@@ -185,6 +185,17 @@ class Context:
             wait=self.settings.lock_timeout,
         )
 
+    def engine_lock(self, name: str) -> AbstractContextManager[Lease]:
+        """An engine's lease: held while its load is counted and a place reserved on it
+        (an engine with a capacity), so concurrent creates never pass the capacity."""
+        return lease(
+            self.store,
+            f"engine:{name}",
+            what=f"engine {name!r}",
+            holder=self.holder,
+            wait=self.settings.lock_timeout,
+        )
+
     def networks_lock(self) -> AbstractContextManager[Lease]:
         """Held while an owner's network is made: one subnet picked at a time in this
         installation, by every replica."""

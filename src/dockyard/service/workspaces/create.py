@@ -26,7 +26,7 @@ from dockyard.service.runtime.objects import (
 from dockyard.service.runtime.records import save_cas
 from dockyard.service.snapshots.strategy import uses_volume
 from dockyard.service.workspaces.containers import start_new_container
-from dockyard.service.workspaces.placement import choose_engine
+from dockyard.service.workspaces.placement import choose_engine, place_held
 from dockyard.service.workspaces.provision import check_source, provision
 from dockyard.service.workspaces.quota import ensure_room
 from dockyard.service.workspaces.requests import AcquireRequest, AcquireResult
@@ -71,7 +71,7 @@ def create(
         overrides=request.overrides,
         engine=ctx.engine_name,
     )
-    with ctx.owner_lock(ws.owner):
+    with ctx.owner_lock(ws.owner), place_held(ctx, ws.engine):
         ensure_room(ctx, owner=ws.owner, key=ws.key, progress=progress)
         _write_intent(ctx, ws, previous)
     made_volume = False

@@ -12,9 +12,11 @@ unless that engine drains (or is gone from the settings) and its work can move (
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from dockyard.core.errors import EngineRefused, EngineUnavailable, InvalidValue
-from dockyard.core.fleet import Candidate, Health, place
+from dockyard.core.fleet import Candidate, Health, NoEngine, place
 from dockyard.core.model import SaveStrategy, Workspace
 from dockyard.service.runtime.context import Context
 from dockyard.service.workspaces.requests import AcquireRequest
@@ -52,6 +54,22 @@ def choose_engine(ctx: Context, request: AcquireRequest, *, previous: Workspace 
         for name in names
     ]
     return place(candidates, require=request.engine_labels)
+
+
+@contextmanager
+def place_held(ctx: Context, engine: str) -> Iterator[None]:
+    """Held while a new workspace's intent is written on ``engine``: an engine with a
+    capacity is counted again under its lease (the choice was made without it), and a
+    full one refused (``NoEngine``: try again, another engine is chosen then)."""
+    capacity = ctx.engines.capacity(engine)
+    if capacity is None:
+        yield
+        return
+    with ctx.engine_lock(engine):
+        load = ctx.store.workspaces.load_by_engine().get(engine, 0)
+        if load >= capacity:
+            raise NoEngine(f"engine {engine!r} filled up meanwhile ({load}/{capacity}); try again")
+        yield
 
 
 def restore_engine(ctx: Context, ws: Workspace) -> str:
