@@ -285,6 +285,10 @@ def test_policy_reconciler_and_stats(server: Server) -> None:
         metrics = httpx.get(f"{server.url}/metrics").text
         assert 'dockyard_workspaces{state="running"} 1.0' in metrics
         assert "dockyard_acquire_seconds_count" in metrics
+        assert 'dockyard_engine_workspaces{engine="default"} 1.0' in metrics
+        assert 'dockyard_engine_up{engine="default"} 1.0' in metrics  # checked by the acquire
+        [engine] = api.get("/api/v1/engines").json()["engines"]
+        assert (engine["name"], engine["health"], engine["load"]) == ("default", "ready", 1)
         round_trip = api.get("/api/v1/policy").json()  # GET -> PUT: nothing changes ...
         for derived in ("reconciler", "overridden"):
             round_trip.pop(derived)

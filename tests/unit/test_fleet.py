@@ -162,6 +162,8 @@ def test_an_engine_that_does_not_answer_is_unknown_not_gone(
     assert dy.get("on-b").state is State.RUNNING
     views = {v.workspace.key: v for v in dy.list()[0]}
     assert views["on-b"].container_status == "unknown"
+    known = {v.name: v.health for v in dy.engines(ask=False)}  # what metrics show
+    assert known == {"a": Health.READY, "b": Health.UNREACHABLE}
     with pytest.raises(EngineUnavailable, match="workspace 'on-b' is on engine 'b'"):
         dy.acquire(AcquireRequest(key="on-b"))
     assert dy.get("on-b").state is State.RUNNING
@@ -201,6 +203,7 @@ def test_another_daemon_at_an_engine_address_is_refused_until_confirmed(
     with pytest.raises(EngineRefused, match="another daemon"):
         fake_dy.clean()  # the pass does nothing: no 'vanished', no recreation
     assert fake_dy.get("k").state is State.RUNNING
+    assert fake_dy.engines(ask=False)[0].health is Health.REFUSED
     with pytest.raises(EngineRefused, match="dockyard engine confirm default"):
         fake_dy.acquire(AcquireRequest(key="k"))
     assert fake_engine.containers == {}  # no second, empty container

@@ -9,6 +9,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from dockyard.core.events import Event, EventType
+from dockyard.core.fleet import Health
 from dockyard.service import Dockyard, PassReport, Verdict
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -27,10 +28,36 @@ class _Workspaces(Collector):
         yield family
 
 
+class _Engines(Collector):
+    """Each engine's last known health and its load (no engine is asked at scrape time)."""
+
+    def __init__(self, dy: Dockyard) -> None:
+        self.dy = dy
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        up = GaugeMetricFamily(
+            "dockyard_engine_up",
+            "1 if the engine last answered as the daemon on record",
+            labels=["engine"],
+        )
+        load = GaugeMetricFamily(
+            "dockyard_engine_workspaces", "Workspaces with a container there", labels=["engine"]
+        )
+        draining = GaugeMetricFamily(
+            "dockyard_engine_draining", "1 while the engine drains", labels=["engine"]
+        )
+        for view in self.dy.engines(ask=False):
+            up.add_metric([view.name], 1 if view.health is Health.READY else 0)
+            load.add_metric([view.name], view.load)
+            draining.add_metric([view.name], 1 if view.draining else 0)
+        yield from (up, load, draining)
+
+
 class Metrics:
     def __init__(self, dy: Dockyard) -> None:
         self.registry = CollectorRegistry()
         self.registry.register(_Workspaces(dy))
+        self.registry.register(_Engines(dy))
         self.parks = Counter(
             "dockyard_parks", "Workspaces parked, by reason", ["reason"], registry=self.registry
         )

@@ -47,11 +47,15 @@ class EngineView:
         }
 
 
-def list_engines(ctx: Context) -> list[EngineView]:
-    """Every configured engine (asked now), then those only records name."""
+def list_engines(ctx: Context, *, ask: bool = True) -> list[EngineView]:
+    """Every configured engine, then those only records name; with ``ask``, each
+    engine is checked now (a recent success is trusted), else its last known health
+    is shown (what a metrics scrape wants: no waiting on an engine that is down)."""
     load = ctx.store.workspaces.load_by_engine()
     fleet = ctx.engines
-    health = {name: engine_health(ctx, name) for name in fleet.names}
+    health = {
+        name: engine_health(ctx, name) if ask else fleet.known_health(name) for name in fleet.names
+    }
     records = {r.name: r for r in ctx.store.engines.list()}  # after the checks: fresh
     views = []
     for name in [*fleet.names, *sorted(set(load) - set(fleet.names))]:

@@ -123,9 +123,10 @@ class Dockyard:
 
     # -- the engines ----------------------------------------------------------------------
 
-    def engines(self) -> builtins.list[EngineView]:
-        """Each engine: health (asked now), daemon identity, draining, load."""
-        return engines.list_engines(self.ctx)
+    def engines(self, *, ask: bool = True) -> builtins.list[EngineView]:
+        """Each engine: health (``ask``: checked now, else as last known), daemon
+        identity, draining, load."""
+        return engines.list_engines(self.ctx, ask=ask)
 
     def confirm_engine(self, name: str) -> str:
         """The daemon now answering at engine ``name`` replaces the recorded one."""

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from dockyard.core.errors import EngineRefused, EngineUnavailable, InvalidInput
-from dockyard.core.fleet import Verdict, judge_identity
+from dockyard.core.fleet import Health, Verdict, judge_identity
 from dockyard.engine.base import Engine
 from dockyard.engine.docker import DockerEngine, default_engine_url
 from dockyard.engine.tls import client_context, default_cert_path, verify_by_default
@@ -55,6 +55,7 @@ class Fleet:
         self._monotonic = monotonic
         self.specs = {spec.name: spec for spec in specs}
         self._verified_at: dict[str, float] = {}
+        self._last: dict[str, Health] = {}  # what the last check found
         self._lock = threading.Lock()
 
     @property
@@ -86,6 +87,27 @@ class Fleet:
             verified = self._verified_at.get(name)
             if verified is not None and self._monotonic() - verified < max_age_s:
                 return
+        try:
+            self._check(name, store, at=at)
+        except EngineUnavailable as exc:
+            refused = isinstance(exc, EngineRefused)
+            self._last[name] = Health.REFUSED if refused else Health.UNREACHABLE
+            raise
+        with self._lock:
+            self._verified_at[name] = self._monotonic()
+            self._last[name] = Health.READY
+
+    def known_health(self, name: str) -> Health:
+        """What the last check of ``name`` found (a success only while it is trusted),
+        without asking the engine."""
+        with self._lock:
+            verified = self._verified_at.get(name)
+            if verified is not None and self._monotonic() - verified < TRUST_S:
+                return Health.READY
+            last = self._last.get(name, Health.UNKNOWN)
+        return Health.UNKNOWN if last is Health.READY else last
+
+    def _check(self, name: str, store: Store, *, at: datetime) -> None:
         seen = self.engine(name).identity()
         record = store.engines.get(name) or store.engines.record(name, daemon_id=seen, at=at)
         if judge_identity(record.daemon_id, seen) is Verdict.CHANGED:
@@ -99,8 +121,6 @@ class Fleet:
             )
         if record.seen_id is not None:
             store.engines.saw(name, seen_id=None)
-        with self._lock:
-            self._verified_at[name] = self._monotonic()
 
     def distrust(self, name: str) -> None:
         """Check ``name`` again on its next use (it failed to answer)."""
