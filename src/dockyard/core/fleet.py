@@ -1,11 +1,9 @@
-"""Engines of a fleet: whether one may be used, and where a new workspace goes. Pure.
+"""Engines of a fleet: their health, and where a new workspace goes. Pure.
 
 An engine is known by the name the settings give it; the *daemon* behind that name is
-known by the identity it reports (dockerd's ``/info`` ID). The first identity seen is
-recorded. A different one later means the name now points at another daemon (a new
-host, a reinstall, a wrong URL): its containers are not the ones on record, so the
-engine is refused until an operator confirms the change. Otherwise every record on it
-would look vanished and be recreated empty while the real containers run elsewhere.
+known by the identity it reports (``runtime.fleet`` checks it: a different daemon at a
+name is refused until an operator confirms it, or every record on it would look
+vanished and be recreated empty while the real containers run elsewhere).
 
 Placement picks, among the engines that are ready and not draining and that carry
 every label the request requires, the least loaded one relative to its capacity (live
@@ -22,33 +20,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from dockyard.core.errors import EngineUnavailable, InvalidValue, QuotaExceeded
+from dockyard.core.errors import EngineUnavailable, QuotaExceeded
 
 DEFAULT_ENGINE = "default"
 ENGINE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 #: The load of an engine without a capacity is measured against this many workspaces.
 UNBOUNDED = 1_000_000
-
-
-def validate_engine_name(name: str) -> str:
-    if not ENGINE_NAME.fullmatch(name):
-        raise InvalidValue(
-            f"invalid engine name {name!r}: 1-32 characters of a-z, 0-9 and '-', "
-            "starting with a letter or digit"
-        )
-    return name
-
-
-class Verdict(StrEnum):
-    NEW = "new"  # nothing recorded: record this identity
-    SAME = "same"
-    CHANGED = "changed"  # refuse until confirmed
-
-
-def judge_identity(recorded: str | None, seen: str) -> Verdict:
-    if recorded is None:
-        return Verdict.NEW
-    return Verdict.SAME if recorded == seen else Verdict.CHANGED
 
 
 class Health(StrEnum):

@@ -68,11 +68,6 @@ class Observation:
             unreachable=self.unreachable.keys(),
         )
 
-    def unknown(self, ws: Workspace) -> str | None:
-        """Why ``ws``'s state cannot be known in this pass (its engine), or None."""
-        why = self.unreachable.get(ws.engine)
-        return None if why is None else f"engine {ws.engine!r}: {why}"
-
 
 def installation_labels(ctx: Context) -> dict[str, str | None]:
     return {LABEL_MANAGED: "true", LABEL_INSTALLATION: ctx.installation}

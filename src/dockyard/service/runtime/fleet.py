@@ -1,12 +1,13 @@
 """The engines this manager talks to, by name, and whether each may be used now.
 
-An engine may be used once the daemon answering at its address is the one on record
-(``core.fleet.judge_identity``). The check asks the daemon for its identity (``/info``,
-about 13 ms on dockerd here, ten times an empty listing); a success is trusted for
-``TRUST_S``, so neither a busy API nor a no-op pass asks on every call. What acts on
-the engine's answers asks again when its trust is older than ``ACTING_S``: each action
-a pass carries out (a daemon swapped in since makes every record look vanished, which
-must never be acted on), gc, drain, confirm.
+An engine may be used once the daemon answering at its address is the one on record:
+the first identity seen under a name is recorded; another one later means the name now
+reaches another daemon (a new host, a reinstall, a wrong URL). The check asks the
+daemon for its identity (``/info``, about 13 ms on dockerd here, ten times an empty
+listing); a success is trusted for ``TRUST_S``, so neither a busy API nor a no-op pass
+asks on every call. What acts on the engine's answers asks again when its trust is
+older than ``ACTING_S``: each action a pass carries out (a daemon swapped in since makes
+every record look vanished, which must never be acted on), gc, drain, confirm.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from dockyard.core.errors import EngineRefused, EngineUnavailable, InvalidInput
-from dockyard.core.fleet import Health, Verdict, judge_identity
+from dockyard.core.fleet import Health
 from dockyard.engine.base import Engine
 from dockyard.engine.docker import DockerEngine, default_engine_url
 from dockyard.engine.tls import client_context, default_cert_path, verify_by_default
@@ -110,7 +111,7 @@ class Fleet:
     def _check(self, name: str, store: Store, *, at: datetime) -> None:
         seen = self.engine(name).identity()
         record = store.engines.get(name) or store.engines.record(name, daemon_id=seen, at=at)
-        if judge_identity(record.daemon_id, seen) is Verdict.CHANGED:
+        if record.daemon_id != seen:
             self.distrust(name)
             if record.seen_id != seen:
                 store.engines.saw(name, seen_id=seen)
