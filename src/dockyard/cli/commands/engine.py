@@ -63,9 +63,9 @@ def confirm(app: App, *, name: str) -> None:
 @json_option
 @pass_app
 def drain(app: App, *, name: str, as_json: bool) -> None:
-    """Place no new workspace on NAME and park its workspaces, work saved first. Those
-    saved with git come back on another engine at their next up; volume and image
-    ones stay on NAME (their work is there)."""
+    """Place no new workspace on NAME and park its workspaces (in use or not), work
+    saved first. Those saved with git come back on another engine at their next up;
+    volume and image ones stay on NAME (their work is there)."""
     report = app.dockyard().drain_engine(name, progress=app.term.progress)
     if as_json:
         app.term.json({"parked": report.parked, "stays": report.stays, "failed": report.failed})
