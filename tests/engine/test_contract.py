@@ -28,7 +28,7 @@ from dockyard.engine.docker import DockerEngine, Timeouts
 from dockyard.engine.fake import FakeEngine
 from dockyard.engine.models import ContainerSpec, VolumeMount
 from dockyard.engine.process import run
-from dockyard.service.observe import STOP_ACTIONS
+from dockyard.service.observe import STOP_ACTIONS, is_exec_event
 from tests.engine_fixtures import remove_installation
 
 IMAGE = "dockyard/workspace:latest"
@@ -263,3 +263,24 @@ def test_a_stopped_container_moves_from_the_bridge_to_another_network(
     assert engine.inspect_container(ref=container).running
     [listed] = engine.list_containers(labels=labels)
     assert listed.networks == (name,)
+
+
+@pytest.mark.parametrize("kind", ["docker", "podman"])
+def test_an_exec_is_in_the_event_log_as_activity(
+    kind: str, request: pytest.FixtureRequest, docker: DockerEngine
+) -> None:
+    """What counts a ``docker exec`` (or ``podman exec``) from outside dockyard as
+    activity: the engine's exec events, named differently by the two engines."""
+    engine: DockerEngine = docker if kind == "docker" else request.getfixturevalue("podman")
+    mine = {LABEL_INSTALLATION: f"contract-{secrets.token_hex(4)}"}
+    try:
+        began = datetime.now(UTC) - timedelta(seconds=1)
+        container = started(engine, mine)
+        assert run(engine, ref=container, spec=ExecSpec(argv=["true"])).exit_code == 0
+        with engine.events(since=began, until=datetime.now(UTC), labels=mine) as events:
+            actions = [e.action for e in events if e.actor_id == container]
+        execs = [action for action in actions if action.startswith("exec")]
+        assert execs, actions
+        assert all(is_exec_event(action) for action in execs), execs  # its start too
+    finally:
+        remove_installation(engine, mine[LABEL_INSTALLATION])

@@ -73,6 +73,12 @@ def installation_labels(ctx: Context) -> dict[str, str | None]:
     return {LABEL_MANAGED: "true", LABEL_INSTALLATION: ctx.installation}
 
 
+def is_exec_event(action: str) -> bool:
+    """An exec in a container: dockerd logs ``exec_create``, ``exec_start``, ``exec_die``;
+    Podman ``exec`` and ``exec_died``."""
+    return action == "exec" or action.startswith("exec_")
+
+
 LAST_REPLAY = "last_event_replay_at"
 #: The engine keeps only its last 256 events; older activity is gone, so look back at most this.
 REPLAY_HORIZON = timedelta(hours=1)
@@ -112,7 +118,7 @@ def _replay_one(ctx: Context) -> int:
     with ctx.engine.events(since=since, until=until, labels=installation_labels(ctx)) as stream:
         for event in stream:
             key = event.attributes.get(LABEL_WORKSPACE)
-            if key and event.action.startswith("exec_") and event.time is not None:
+            if key and is_exec_event(event.action) and event.time is not None:
                 landed += ctx.store.workspaces.touch(key, at=min(event.time, now))
     ctx.store.meta.set(cursor, until.isoformat())
     return landed

@@ -14,7 +14,7 @@ from datetime import timedelta
 from dockyard.core.errors import DockyardError
 from dockyard.core.naming import LABEL_WORKSPACE
 from dockyard.engine.models import EngineEvent
-from dockyard.service.observe import installation_labels
+from dockyard.service.observe import installation_labels, is_exec_event
 from dockyard.service.runtime.context import Context
 
 log = logging.getLogger("dockyard.reconciler")
@@ -52,7 +52,7 @@ def watch_engine(
 
 def on_event(ctx: Context, event: EngineEvent, *, wake: Callable[[str], None]) -> None:
     key = event.attributes.get(LABEL_WORKSPACE)
-    if event.action.startswith("exec_") or event.action == "attach":
+    if is_exec_event(event.action) or event.action == "attach":
         if key:
             with suppress(DockyardError):
                 ctx.store.workspaces.touch(key, at=ctx.now())
