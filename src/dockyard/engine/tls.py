@@ -25,6 +25,14 @@ def verify_by_default(environ: Mapping[str, str] | None = None) -> bool:
     return bool((os.environ if environ is None else environ).get("DOCKER_TLS_VERIFY"))
 
 
+def wanted(url: str, setting: bool | None, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether to speak TLS to the engine at ``url``: as set, else as the docker CLI
+    decides (``$DOCKER_TLS_VERIFY`` for a tcp:// engine; a unix socket never)."""
+    if setting is not None:
+        return setting
+    return verify_by_default(environ) and url.startswith("tcp://")
+
+
 def client_context(cert_path: Path) -> ssl.SSLContext:
     """A context that verifies the engine against ``ca.pem`` (and its host name or IP
     address) and presents ``cert.pem``/``key.pem``; ``InvalidInput`` naming what is

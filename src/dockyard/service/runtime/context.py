@@ -12,8 +12,8 @@ a workspace uses once it knows the workspace's engine.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -42,6 +42,15 @@ def system_clock() -> datetime:
 
 def no_progress(_message: str) -> None:
     """A progress sink that shows nothing."""
+
+
+@contextmanager
+def engine_of(ws: Workspace) -> Iterator[None]:
+    """``EngineUnavailable`` raised inside names the workspace and its engine."""
+    try:
+        yield
+    except EngineUnavailable as exc:
+        raise type(exc)(f"workspace {ws.key!r} is on engine {ws.engine!r}: {exc}") from exc
 
 
 @dataclass
@@ -112,12 +121,10 @@ class Context:
     def at(self, ws: Workspace, *, verify: bool = False) -> Context:
         """This context on ``ws``'s engine; with ``verify``, only if that engine's daemon
         is the one on record. The error names the workspace and its engine."""
-        try:
+        with engine_of(ws):
             bound = self.on(ws.engine)
             if verify:
                 bound.verify_engine()
-        except EngineUnavailable as exc:
-            raise type(exc)(f"workspace {ws.key!r} is on engine {ws.engine!r}: {exc}") from exc
         return bound
 
     def verify_engine(self, *, max_age_s: float = TRUST_S) -> None:
@@ -155,15 +162,16 @@ class Context:
     def now(self) -> datetime:
         return self.clock()
 
+    def _lease(
+        self, name: str, *, what: str, wait: timedelta | None = None
+    ) -> AbstractContextManager[Lease]:
+        """The lease ``name``, waited for up to ``wait`` (default ``lock_timeout``)."""
+        timeout = self.settings.lock_timeout if wait is None else wait
+        return lease(self.store, name, what=what, holder=self.holder, wait=timeout)
+
     def lock(self, key: str, *, wait: timedelta | None = None) -> AbstractContextManager[Lease]:
         """The workspace's lease; waits up to ``wait`` (default ``lock_timeout``) for it."""
-        return lease(
-            self.store,
-            f"workspace:{key}",
-            what=f"workspace {key!r}",
-            holder=self.holder,
-            wait=self.settings.lock_timeout if wait is None else wait,
-        )
+        return self._lease(f"workspace:{key}", what=f"workspace {key!r}", wait=wait)
 
     def abandoned(self, key: str) -> bool:
         """Nobody live holds the workspace's lease (its operation, if any, was cut off)."""
@@ -177,35 +185,17 @@ class Context:
     def owner_lock(self, owner: str) -> AbstractContextManager[Lease]:
         """The owner's lease: held while counting the owner's live workspaces and
         reserving a place (the intent write), so the quota holds under concurrency."""
-        return lease(
-            self.store,
-            f"owner:{owner}",
-            what=f"owner {owner!r}",
-            holder=self.holder,
-            wait=self.settings.lock_timeout,
-        )
+        return self._lease(f"owner:{owner}", what=f"owner {owner!r}")
 
     def engine_lock(self, name: str) -> AbstractContextManager[Lease]:
         """An engine's lease: held while its load is counted and a place reserved on it
         (an engine with a capacity), so concurrent creates never pass the capacity."""
-        return lease(
-            self.store,
-            f"engine:{name}",
-            what=f"engine {name!r}",
-            holder=self.holder,
-            wait=self.settings.lock_timeout,
-        )
+        return self._lease(f"engine:{name}", what=f"engine {name!r}")
 
     def networks_lock(self) -> AbstractContextManager[Lease]:
         """Held while an owner's network is made: one subnet picked at a time in this
         installation, by every replica."""
-        return lease(
-            self.store,
-            "networks",
-            what="the owners' networks",
-            holder=self.holder,
-            wait=self.settings.lock_timeout,
-        )
+        return self._lease("networks", what="the owners' networks")
 
     def emit(self, type_: EventType, ws: Workspace, **data: Any) -> None:
         self.bus.publish(

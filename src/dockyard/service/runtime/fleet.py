@@ -19,9 +19,9 @@ from datetime import datetime
 
 from dockyard.core.errors import EngineRefused, EngineUnavailable, InvalidInput
 from dockyard.core.fleet import Health
+from dockyard.engine import tls
 from dockyard.engine.base import Engine
 from dockyard.engine.docker import DockerEngine, default_engine_url
-from dockyard.engine.tls import client_context, default_cert_path, verify_by_default
 from dockyard.settings.sections import EngineSettings
 from dockyard.store import Store
 
@@ -34,12 +34,10 @@ def open_engine(spec: EngineSettings, *, teardowns: int) -> DockerEngine:
     environment and ``DOCKER_TLS_VERIFY`` is set for a tcp:// engine (the docker CLI's
     rule). ``InvalidInput`` naming the engine if its certificates cannot be used."""
     url = spec.url or default_engine_url()
-    verify = spec.tls_verify
-    if verify is None:
-        verify = verify_by_default() and url.startswith("tcp://")
     try:
-        tls = client_context(spec.cert_path or default_cert_path()) if verify else None
-        return DockerEngine(url, teardowns=teardowns, tls=tls)
+        wants = tls.wanted(url, spec.tls_verify)
+        context = tls.client_context(spec.cert_path or tls.default_cert_path()) if wants else None
+        return DockerEngine(url, teardowns=teardowns, tls=context)
     except InvalidInput as exc:
         raise InvalidInput(f"engine {spec.name!r}: {exc}") from exc
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dockyard.core.actions import Reason
-from dockyard.core.errors import Conflict, EngineUnavailable, InvalidValue, NotFound
+from dockyard.core.errors import Conflict, InvalidValue, NotFound
 from dockyard.core.events import EventType
 from dockyard.core.model import (
     ACTIVE_STATES,
@@ -38,7 +38,7 @@ from dockyard.core.naming import (
     validate_user_labels,
 )
 from dockyard.core.repos import parse_repo, validate_branch
-from dockyard.service.runtime.context import Context, Progress, no_progress
+from dockyard.service.runtime.context import Context, Progress, engine_of, no_progress
 from dockyard.service.runtime.objects import discard_container, find_container
 from dockyard.service.snapshots.checkpoints import current, resolve
 from dockyard.service.workspaces.create import create
@@ -91,11 +91,10 @@ def _try_warm(ctx: Context, key: str, request: AcquireRequest) -> AcquireResult 
         return None
     _check_owner(ws, request)
     try:
-        info = ctx.at(ws).engine.inspect_container(ref=ws.container_id)
+        with engine_of(ws):
+            info = ctx.at(ws).engine.inspect_container(ref=ws.container_id)
     except NotFound:
         return None
-    except EngineUnavailable as exc:
-        raise type(exc)(f"workspace {key!r} is on engine {ws.engine!r}: {exc}") from exc
     now = ctx.now()
     if not info.running or not ctx.store.workspaces.touch(key, at=now):
         return None
