@@ -252,8 +252,9 @@ def test_session_limit(fake_dy: Dockyard) -> None:
         store.sessions.open(
             workspace_key="k", kind=SessionKind.SHELL, holder="elsewhere:1", at=fake_dy.ctx.now()
         )
-    with pytest.raises(QuotaExceeded, match="limit is 2"):
-        fake_dy.exec("k", ["true"])
+    with pytest.raises(QuotaExceeded, match="limit of 2 live sessions"):
+        fake_dy.open_session("k", kind=SessionKind.AGENT)
+    assert fake_dy.exec("k", ["true"]) == 0  # a one-shot exec never waits for a slot
 
 
 @pytest.fixture

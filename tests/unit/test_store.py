@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import stat
 import threading
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from dockyard.core.errors import Conflict, StoreError, StoreUnavailable
 from dockyard.core.model import (
     Checkpoint,
     CheckpointKind,
+    CloseReason,
     SaveStrategy,
     Session,
     SessionKind,
@@ -183,18 +185,28 @@ def test_leases(store: Store) -> None:
 def test_session_limit_is_enforced_atomically(store: Store) -> None:
     store.workspaces.insert(workspace())
 
-    def open_one(kind: SessionKind = SessionKind.EXEC) -> Session | None:
+    def open_one(kind: SessionKind = SessionKind.COMMAND) -> Session | None:
         return store.sessions.open(workspace_key="k", kind=kind, holder="h", at=T0, at_most=2)
 
     opened = [open_one() for _ in range(2)]
     assert open_one() is None  # at the limit: nothing written (the service says why)
-    assert store.sessions.counts() == {"k": (2, 2)}
+    one_shot = store.sessions.open(workspace_key="k", kind=SessionKind.EXEC, holder="h", at=T0)
+    assert open_one() is None  # one-shot execs are not counted (nor limited: no at_most)
+    assert one_shot.kind is SessionKind.EXEC
+    assert store.sessions.counts() == {"k": (3, 3)}
     assert opened[0] is not None
-    store.sessions.close(opened[0].id, workspace_key="k", at=T0)
+    assert store.sessions.close(opened[0].id, workspace_key="k", at=T0, reason=CloseReason.CLOSED)
+    assert not store.sessions.close(
+        opened[0].id, workspace_key="k", at=T0, reason=CloseReason.CLOSED
+    )
     assert open_one(SessionKind.SHELL) is not None
-    assert store.sessions.counts() == {"k": (2, 2)}
-    assert store.sessions.end(workspace_key="k") == 2
+    ended = store.sessions.end(workspace_key="k", reason=CloseReason.PARKED)
+    assert len(ended) == 3
     assert store.sessions.list(workspace_key="k", statuses=[SessionStatus.ACTIVE]) == []
+    assert {s.closed_reason for s in store.sessions.list(workspace_key="k")} == {
+        CloseReason.CLOSED,
+        CloseReason.PARKED,
+    }
 
 
 def test_the_session_limit_holds_under_concurrent_opens(store: Store) -> None:
@@ -206,7 +218,7 @@ def test_the_session_limit_holds_under_concurrent_opens(store: Store) -> None:
     def open_one(_: int) -> Session | None:
         barrier.wait()
         return store.sessions.open(
-            workspace_key="k", kind=SessionKind.EXEC, holder="h", at=T0, at_most=3
+            workspace_key="k", kind=SessionKind.COMMAND, holder="h", at=T0, at_most=3
         )
 
     with ThreadPoolExecutor(16) as pool:
@@ -225,7 +237,9 @@ def test_every_use_of_a_session_is_activity_on_its_workspace(store: Store) -> No
     assert store.sessions.use(opened.id, workspace_key="k", at=T0 + 2 * minute, holder="h2")
     assert store.workspaces.get("k").last_activity_at == T0 + 2 * minute  # type: ignore[union-attr]
     assert not store.sessions.use(opened.id, workspace_key="other", at=T0, holder="h")
-    store.sessions.close(opened.id, workspace_key="k", at=T0 + 3 * minute)
+    store.sessions.close(
+        opened.id, workspace_key="k", at=T0 + 3 * minute, reason=CloseReason.CLOSED
+    )
     assert store.workspaces.get("k").last_activity_at == T0 + 3 * minute  # type: ignore[union-attr]
     assert not store.sessions.use(opened.id, workspace_key="k", at=T0 + 4 * minute, holder="h")
     assert store.workspaces.get("k").last_activity_at == T0 + 3 * minute  # type: ignore[union-attr]
@@ -295,3 +309,19 @@ def test_a_notice_reaches_a_listener_of_another_store_on_the_database(store: Sto
         listener.join(timeout=5)
         other.close()
     assert not listener.is_alive()
+
+
+def test_a_command_in_flight_is_one_at_a_time_and_a_planned_close_re_checks(store: Store) -> None:
+    store.workspaces.insert(workspace())
+    opened = store.sessions.open(workspace_key="k", kind=SessionKind.COMMAND, holder="h", at=T0)
+    use = functools.partial(store.sessions.use, opened.id, workspace_key="k", holder="h")
+    assert use(at=T0, running=True)
+    assert not use(at=T0, running=True)  # one command at a time
+    assert not store.sessions.close_unused(opened.id, since=T0, reason=CloseReason.INACTIVE)
+    assert use(at=T0 + timedelta(seconds=5), running=False)
+    later = T0 + timedelta(seconds=5)
+    assert not store.sessions.close_unused(opened.id, since=T0, reason=CloseReason.INACTIVE)
+    assert store.sessions.close_unused(opened.id, since=later, reason=CloseReason.INACTIVE)
+    closed = store.sessions.get(opened.id)
+    assert closed is not None and closed.closed_reason is CloseReason.INACTIVE
+    assert not closed.live

@@ -34,6 +34,7 @@ class Reason(enum.StrEnum):
     EXPIRED = "expired"  # a checkpoint older than checkpoint_retention
     GC = "gc"  # garbage collection of old stopped containers
     REQUEST = "request"  # someone asked
+    INACTIVE = "inactive"  # a session unused for longer than session_timeout
 
 
 class Verb(enum.StrEnum):
@@ -49,6 +50,7 @@ class Verb(enum.StrEnum):
     DELETE_CHECKPOINT = "delete checkpoint"
     REMOVE_CONTAINER = "remove container"
     COLLECT = "gc"
+    CLOSE_SESSION = "close session"
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +165,20 @@ class Collect(Action):
         return self.item.name
 
 
+@dataclass(frozen=True, slots=True)
+class CloseSession(Action):
+    """End a session nobody used for ``session_timeout`` (its process too); the
+    workspace stays. Re-checked: a use since ``last_used`` keeps it open."""
+
+    session_id: str
+    last_used: datetime
+    verb = Verb.CLOSE_SESSION
+
+    @property
+    def target(self) -> str:
+        return f"{self.key or '-'}/{self.session_id}"
+
+
 AnyAction = (
     Warn
     | Park
@@ -174,6 +190,7 @@ AnyAction = (
     | DeleteCheckpoint
     | RemoveContainer
     | Collect
+    | CloseSession
 )
 """Every action a plan can hold: what the executor matches on, exhaustively."""
 

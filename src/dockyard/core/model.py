@@ -130,10 +130,26 @@ class Checkpoint:
 
 
 class SessionKind(enum.StrEnum):
-    EXEC = "exec"
-    SHELL = "shell"
+    EXEC = "exec"  # one command, the session lasts as long as it runs
+    SHELL = "shell"  # an interactive terminal (a PTY)
+    COMMAND = "command"  # a persistent shell that runs commands one after another
     AGENT = "agent"
     API = "api"
+
+
+#: Kinds that own a process in the container, which closing the session ends.
+LIVE_KINDS = frozenset({SessionKind.SHELL, SessionKind.COMMAND})
+
+
+class CloseReason(enum.StrEnum):
+    """Why a session is ``dead``."""
+
+    CLOSED = "closed"  # its user closed it
+    INACTIVE = "inactive"  # unused for longer than session_timeout
+    ENDED = "ended"  # its process ended (an exec finished, a shell exited)
+    PARKED = "parked"  # its workspace was parked
+    STOPPED = "stopped"  # its workspace was stopped
+    REMOVED = "removed"  # its workspace was removed
 
 
 class SessionStatus(enum.StrEnum):
@@ -204,3 +220,10 @@ class Session:
     last_used: datetime
     holder: str
     description: str = ""
+    closed_reason: CloseReason | None = None
+    #: when the command in flight started (a ``command`` session runs one at a time)
+    running_since: datetime | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.status is not SessionStatus.DEAD

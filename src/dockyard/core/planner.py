@@ -24,6 +24,10 @@ Checkpoints: past ``expires_at`` -> delete (not an image snapshot its workspace'
 container runs from); unverified (a save cut off) while its workspace is not parking,
 after ``interrupted_after`` -> delete; no workspace record at all -> delete.
 
+Sessions (not one-shot execs) unused for ``session_timeout`` are closed (inactive),
+except one with a command in flight for a live holder; their workspace stays. None of a
+workspace that is being parked, or whose operation is under way.
+
 Containers with this installation's labels and no record are orphans, removed after
 ``orphan_grace``; those never started (a failed start) after ``leftover_grace``.
 Never touched: anything with ``keep`` (record or label), and running containers
@@ -44,6 +48,7 @@ from datetime import datetime
 
 from dockyard.core.actions import (
     AnyAction,
+    CloseSession,
     DeleteCheckpoint,
     KeepAlive,
     MarkFailed,
@@ -65,6 +70,9 @@ from dockyard.core.model import (
     TRANSIENT_STATES,
     Checkpoint,
     CheckpointKind,
+    Session,
+    SessionKind,
+    SessionStatus,
     State,
     Workspace,
 )
@@ -156,6 +164,7 @@ def plan(
     activity: Mapping[str, Activity] | None = None,
     checkpoints: Sequence[Checkpoint] = (),
     unreachable: Collection[str] = (),
+    sessions: Sequence[Session] = (),
 ) -> Plan:
     activity = activity or {}
     by_id = {(c.engine, c.id): c for c in containers}
@@ -165,6 +174,7 @@ def plan(
     claimed: set[tuple[str, str]] = set()
     actions: list[AnyAction] = []
     upcoming: dict[str, Upcoming] = {}
+    policies: dict[str, Policy] = {}
 
     for ws in workspaces:
         if ws.key in unknown:
@@ -175,6 +185,7 @@ def plan(
         if container is not None:
             claimed.add((container.engine, container.id))
         effective = policy.for_workspace(owner=ws.owner, repo=ws.repo, overrides=ws.overrides)
+        policies[ws.key] = effective
         action, next_up = _plan_workspace(now, effective, ws, container, activity.get(ws.key))
         if action is not None:
             actions.append(action)
@@ -182,6 +193,14 @@ def plan(
             upcoming[ws.key] = next_up
 
     wakeups = [u.at for u in upcoming.values()]
+    parking = {a.key for a in actions if isinstance(a, Park)}
+    for session in sessions:
+        record = records.get(session.workspace_key)
+        if record is not None and record.key not in unknown | parking:
+            action, due = _plan_session(now, policies[record.key], record, session)
+            actions.extend([action] if action is not None else [])
+            wakeups.extend([due] if action is None and due is not None else [])
+
     for container in containers:
         if (container.engine, container.id) in claimed or container.keep:
             continue
@@ -209,6 +228,38 @@ def plan(
 
 
 Decision = tuple[AnyAction | None, Upcoming | None]
+
+
+def session_due(session: Session, policy: Policy) -> datetime | None:
+    """When ``session`` is closed as inactive if nobody uses it; None if never (a
+    one-shot exec, a closed session, a command in flight for a live holder)."""
+    if session.kind is SessionKind.EXEC or not session.live:
+        return None
+    if session.running_since is not None and session.status is SessionStatus.ACTIVE:
+        return None
+    return session.last_used + policy.session_timeout
+
+
+def _plan_session(
+    now: datetime, policy: Policy, ws: Workspace, session: Session
+) -> tuple[CloseSession | None, datetime | None]:
+    if ws.state in TRANSIENT_STATES:
+        return None, None  # an operation is under way: it ends or keeps the sessions
+    due = session_due(session, policy)
+    if due is None or now < due:
+        return None, due
+    detail = (
+        f"{session.kind} session unused for {format_duration(now - session.last_used)} "
+        f"(session_timeout {format_duration(policy.session_timeout)})"
+    )
+    closing = CloseSession(
+        session.workspace_key,
+        Reason.INACTIVE,
+        detail,
+        session_id=session.id,
+        last_used=session.last_used,
+    )
+    return closing, None
 
 
 def _plan_workspace(  # noqa: PLR0911 - a dispatch on the record's state

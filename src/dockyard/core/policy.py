@@ -106,7 +106,17 @@ class Policy:
         5, "live workspaces an owner may have", minimum=1, maximum=COUNT_MAX
     )
     max_sessions_per_workspace: int = knob(
-        5, "live sessions a workspace may have", minimum=1, maximum=COUNT_MAX
+        5,
+        "live sessions (shells, command sessions, agents) a workspace may have; "
+        "one-shot execs do not count",
+        minimum=1,
+        maximum=COUNT_MAX,
+    )
+    session_timeout: timedelta = knob(
+        60 * M,
+        "a session unused this long is closed (its process ended); the workspace stays",
+        minimum=S,
+        per_workspace=True,
     )
     quota_idle_after: timedelta = knob(
         5 * M, "unused this long before the quota may park a workspace for another"

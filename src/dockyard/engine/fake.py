@@ -440,7 +440,13 @@ class FakeEngine:
         if exec_id not in self.execs:
             raise NotFound(f"No such exec instance: {exec_id}")
         record = self.execs[exec_id]
-        return ExecInfo(id=exec_id, running=record.running, exit_code=record.exit_code, pid=1)
+        return ExecInfo(
+            id=exec_id,
+            running=record.running,
+            exit_code=record.exit_code,
+            pid=1,
+            argv=tuple(record.spec.argv),
+        )
 
     def exec_resize(self, *, exec_id: str, rows: int, cols: int) -> None:
         self._check()

@@ -280,15 +280,19 @@ class ExecInfo:
     running: bool
     exit_code: int | None
     pid: int
+    argv: tuple[str, ...] = ()
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> ExecInfo:
         code = data.get("ExitCode")
+        process = data.get("ProcessConfig") or {}
+        argv = [process.get("entrypoint") or "", *(process.get("arguments") or [])]
         return cls(
             id=str(data.get("ID") or data.get("Id") or ""),
             running=bool(data.get("Running")),
             exit_code=None if code is None else int(code),
             pid=int(data.get("Pid") or 0),
+            argv=tuple(str(a) for a in argv if a is not None),
         )
 
 

@@ -26,6 +26,8 @@ from dockyard.engine.base import STDERR, STDOUT
 from dockyard.service.doctor import Check, run_checks
 from dockyard.service.engines import DrainReport, EngineView
 from dockyard.service.facade import Dockyard
+from dockyard.service.live.commands import CommandResult
+from dockyard.service.live.terminals import Attachment
 from dockyard.service.probes import LiveUse, ResourceUse
 from dockyard.service.reconcile.execute import Result, Verdict
 from dockyard.service.reconcile.gc import GcOutcome, ItemResult
@@ -45,9 +47,11 @@ __all__ = [
     "STDOUT",
     "AcquireRequest",
     "AcquireResult",
+    "Attachment",
     "Change",
     "Check",
     "Clock",
+    "CommandResult",
     "Context",
     "Dockyard",
     "DrainReport",

@@ -31,6 +31,9 @@ from dockyard.engine.models import EngineInfo
 from dockyard.engine.process import OutputSink
 from dockyard.service import engines, tokens
 from dockyard.service.engines import DrainReport, EngineView
+from dockyard.service.live import closing, commands, terminals
+from dockyard.service.live.commands import CommandResult
+from dockyard.service.live.terminals import Attachment
 from dockyard.service.probes import LiveUse, ResourceUse, live_use, resource_sweep, resource_use
 from dockyard.service.reconcile import gc, passes, stats, wake
 from dockyard.service.reconcile.gc import ItemResult
@@ -60,6 +63,8 @@ class Dockyard:
         return cls(Context.open(settings or load_settings(), clock=clock))
 
     def close(self) -> None:
+        commands.close_channels()
+        terminals.close_terminals()
         self.ctx.close()
 
     def __enter__(self) -> Dockyard:
@@ -265,8 +270,44 @@ class Dockyard:
     def open_session(
         self, key: str, *, kind: SessionKind, description: str = "", owner: str | None = None
     ) -> Session:
-        """Open a session (activity); ``QuotaExceeded`` at the workspace's session limit."""
+        """Open a session (activity); ``QuotaExceeded`` at the workspace's session limit.
+        A ``command`` session's shell starts now; a ``shell`` session's at its first
+        attach (``attach_terminal``)."""
+        if kind is SessionKind.COMMAND:
+            return commands.open_command_session(
+                self.ctx, key, description=description, owner=owner
+            )
         return sessions.open_for(self.ctx, key, kind=kind, description=description, owner=owner)
+
+    def run_command(
+        self,
+        session_id: str,
+        command: str,
+        *,
+        timeout_s: float | None = None,
+        on_output: Callable[[bytes], None] | None = None,
+        owner: str | None = None,
+    ) -> CommandResult:
+        """Run ``command`` in a ``command`` session: its output, exit code and working
+        directory after it (``on_output``: the output as it comes instead)."""
+        return commands.run_command(
+            self.ctx, session_id, command, timeout_s=timeout_s, on_output=on_output, owner=owner
+        )
+
+    def attach_terminal(
+        self,
+        session_id: str,
+        listener: Callable[[bytes | None], None],
+        *,
+        size: tuple[int, int] = (24, 80),
+        owner: str | None = None,
+    ) -> Attachment:
+        """Attach to a ``shell`` session's terminal (starting its shell if this process
+        holds none): the recent output to repaint with, and the terminal."""
+        return terminals.attach_terminal(self.ctx, session_id, listener, size=size, owner=owner)
+
+    def terminal_input(self, attachment: Attachment, data: bytes) -> None:
+        terminals.terminal_input(self.ctx, attachment, data)
 
     def sessions(self, key: str, *, owner: str | None = None) -> builtins.list[Session]:
         ws = get_workspace(self.ctx, key, owner=owner)
@@ -284,7 +325,7 @@ class Dockyard:
 
     def close_session(self, session_id: str, *, owner: str | None = None) -> Session:
         found = sessions.find_session(self.ctx, session_id, owner=owner)
-        return sessions.close_session(self.ctx, found)
+        return closing.close_session(self.ctx, found)
 
     # -- cleanup --------------------------------------------------------------------------
 

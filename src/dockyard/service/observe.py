@@ -26,6 +26,7 @@ from dockyard.core.model import (
     ACTIVE_STATES,
     TRANSIENT_STATES,
     Checkpoint,
+    Session,
     SessionStatus,
     Workspace,
 )
@@ -55,6 +56,8 @@ class Observation:
     checkpoints: list[Checkpoint]
     #: engines not listed in this pass, and why: their workspaces are unknown
     unreachable: Mapping[str, str] = field(default_factory=dict)
+    #: live sessions (active or detached)
+    sessions: list[Session] = field(default_factory=list)
 
     def plan(self, policy: Policy, *, at: datetime | None = None) -> Plan:
         """The plan for now, or for the moment ``at`` if nothing changes until then."""
@@ -66,6 +69,7 @@ class Observation:
             activity=self.activity,
             checkpoints=self.checkpoints,
             unreachable=self.unreachable.keys(),
+            sessions=self.sessions,
         )
 
 
@@ -164,11 +168,16 @@ def observe(
             unreachable.setdefault(ws.engine, "not configured on this manager")
     containers = with_stop_requests(ctx, containers, workspaces)
     last_use: dict[str, datetime] = {}
-    for session in ctx.store.sessions.list(statuses=[SessionStatus.ACTIVE]):
+    busy: dict[str, str] = {}
+    live = ctx.store.sessions.list(statuses=[SessionStatus.ACTIVE, SessionStatus.DETACHED])
+    for session in live:
+        if session.status is not SessionStatus.ACTIVE:
+            continue
         seen = last_use.get(session.workspace_key)
         if seen is None or session.last_used > seen:
             last_use[session.workspace_key] = session.last_used
-    busy: dict[str, str] = {}
+        if session.running_since is not None:
+            busy[session.workspace_key] = f"a command running in session {session.id}"
     if probe:
         running = {(c.engine, c.key) for c in containers if c.running}
         candidates = [
@@ -181,7 +190,7 @@ def observe(
             and ws.key not in busy_elsewhere
             and (mine is None or mine(ws.key))
         ]
-        busy = probe_busy(ctx, candidates)
+        busy = probe_busy(ctx, [ws for ws in candidates if ws.key not in busy]) | busy
     abandoned = cut_off(ctx, [ws for ws in workspaces if ws.key not in busy_elsewhere], mine=mine)
     activity = {
         key: Activity(
@@ -189,7 +198,7 @@ def observe(
         )
         for key in set(last_use) | set(busy) | abandoned
     }
-    return Observation(now, workspaces, containers, activity, checkpoints, unreachable)
+    return Observation(now, workspaces, containers, activity, checkpoints, unreachable, live)
 
 
 def list_fleet(

@@ -1,7 +1,8 @@
 """Probes: what a workspace's container is doing right now, at the cost of a few engine
 calls (never a store write; looking is not using).
 
-- a running exec process (the engine's exec list for the container) is busy;
+- a running exec process (the engine's exec list for the container) is busy, except the
+  processes of live sessions (``core.framing``): a shell waiting for input is not work;
 - a process whose name is in ``policy.busy_processes`` is busy;
 - CPU use at or above ``policy.busy_cpu_percent`` over ``reconciler.busy_sample`` is busy
   (all candidates are sampled together, so the window is paid once, not per container).
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from dockyard.core.errors import DockyardError, NotFound
+from dockyard.core.framing import is_session_process
 from dockyard.core.model import ACTIVE_STATES, Workspace
 from dockyard.engine.base import Engine
 from dockyard.service.runtime.context import Context
@@ -33,10 +35,11 @@ def running_execs(engine: Engine, container_id: str) -> int:
     count = 0
     for exec_id in info.exec_ids:
         try:
-            if engine.exec_inspect(exec_id=exec_id).running:
-                count += 1
+            found = engine.exec_inspect(exec_id=exec_id)
         except NotFound:
             continue
+        if found.running and not is_session_process(found.argv):
+            count += 1
     return count
 
 

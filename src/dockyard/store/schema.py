@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_REVISION = "0008"
+SCHEMA_REVISION = "0009"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -103,11 +103,13 @@ sessions = sa.Table(
         index=True,
     ),
     sa.Column("kind", sa.String(16), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("last_used", UTCDateTime, nullable=False),
     sa.Column("holder", sa.String(255), nullable=False),
     sa.Column("description", sa.String(255), nullable=False),
+    sa.Column("closed_reason", sa.String(16)),
+    sa.Column("running_since", UTCDateTime),
 )
 
 events = sa.Table(

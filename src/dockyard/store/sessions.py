@@ -2,7 +2,9 @@
 recorded in the same transaction (one round trip per exec step, not two).
 
 ``open`` takes the live-session limit as a number and applies it atomically with the
-insert; what the limit is, and what to tell the caller at it, is the service's business.
+insert (one-shot ``exec`` sessions are not counted); what the limit is, and what to tell
+the caller at it, is the service's business. A closed session keeps its record, ``dead``
+with the reason it ended.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import overload
 
 import sqlalchemy as sa
 
-from dockyard.core.model import Session, SessionKind, SessionStatus
+from dockyard.core.model import CloseReason, Session, SessionKind, SessionStatus
 from dockyard.store.db import Database
 from dockyard.store.schema import sessions
 from dockyard.store.workspaces import Workspaces, touch_in
@@ -61,7 +63,7 @@ class Sessions:
         at_most: int | None = None,
     ) -> Session | None:
         """Open a session, which is activity on its workspace; None (and nothing
-        written) if the workspace already has ``at_most`` active ones."""
+        written) if the workspace already has ``at_most`` active ones (execs aside)."""
         session = Session(
             id=secrets.token_hex(8),
             workspace_key=workspace_key,
@@ -95,61 +97,144 @@ class Sessions:
             row = conn.execute(sa.select(sessions).where(sessions.c.id == session_id)).first()
         return None if row is None else _session(row._mapping)
 
-    def use(self, session_id: str, *, workspace_key: str, at: datetime, holder: str) -> bool:
+    def use(
+        self,
+        session_id: str,
+        *,
+        workspace_key: str,
+        at: datetime,
+        holder: str,
+        running: bool | None = None,
+    ) -> bool:
         """Record a use of a live or detached session of ``workspace_key`` (reattaching
-        it to ``holder``), which is activity on the workspace; False if it is closed."""
+        it to ``holder``), which is activity on the workspace; False if it is closed.
+        ``running``: a command starts (True: only if none is in flight, else False) or
+        ends (False) with this use."""
+        values: dict[str, object] = {
+            "status": SessionStatus.ACTIVE.value,
+            "last_used": at,
+            "holder": holder,
+        }
+        if running is not None:
+            values["running_since"] = at if running else None
+        query = sessions.update().where(
+            sessions.c.id == session_id,
+            sessions.c.workspace_key == workspace_key,
+            sessions.c.status != SessionStatus.DEAD.value,
+        )
+        if running:
+            query = query.where(sessions.c.running_since.is_(None))
         with self._workspaces.writing(workspace_key) as conn:
-            result = conn.execute(
+            result = conn.execute(query.values(**values))
+            if result.rowcount != 1:
+                return False
+            touch_in(conn, workspace_key, at=at)
+            return True
+
+    def close(
+        self, session_id: str, *, workspace_key: str, at: datetime, reason: CloseReason
+    ) -> bool:
+        """Close a live session of ``workspace_key``: its last use, activity on the
+        workspace. False if it was closed already."""
+        with self._workspaces.writing(workspace_key) as conn:
+            closed = conn.execute(
                 sessions.update()
                 .where(
                     sessions.c.id == session_id,
                     sessions.c.workspace_key == workspace_key,
                     sessions.c.status != SessionStatus.DEAD.value,
                 )
-                .values(status=SessionStatus.ACTIVE.value, last_used=at, holder=holder)
-            )
-            if result.rowcount != 1:
-                return False
+                .values(
+                    status=SessionStatus.DEAD.value,
+                    last_used=at,
+                    closed_reason=reason.value,
+                    running_since=None,
+                )
+            ).rowcount
             touch_in(conn, workspace_key, at=at)
-            return True
+        return closed == 1
 
-    def close(self, session_id: str, *, workspace_key: str, at: datetime) -> None:
-        """Close a session of ``workspace_key``: its last use, activity on the workspace."""
-        with self._workspaces.writing(workspace_key) as conn:
-            conn.execute(
-                sessions.update()
-                .where(sessions.c.id == session_id, sessions.c.workspace_key == workspace_key)
-                .values(status=SessionStatus.DEAD.value, last_used=at)
+    def close_unused(self, session_id: str, *, since: datetime, reason: CloseReason) -> bool:
+        """Close a live session that nobody used after ``since`` and that runs no
+        command for a live holder (the re-check of a planned close); False otherwise."""
+        with self._db.write() as conn:
+            return (
+                conn.execute(
+                    sessions.update()
+                    .where(
+                        sessions.c.id == session_id,
+                        sessions.c.status != SessionStatus.DEAD.value,
+                        sessions.c.last_used <= since,
+                        sa.or_(
+                            sessions.c.running_since.is_(None),
+                            sessions.c.status != SessionStatus.ACTIVE.value,
+                        ),
+                    )
+                    .values(status=SessionStatus.DEAD.value, closed_reason=reason.value)
+                ).rowcount
+                == 1
             )
-            touch_in(conn, workspace_key, at=at)
 
-    def set_status(self, ids: Iterable[str], status: SessionStatus) -> int:
+    def set_status(
+        self, ids: Iterable[str], status: SessionStatus, *, reason: CloseReason | None = None
+    ) -> int:
+        """Set the status of live sessions whose holder died (``reason``: why, when they
+        are now dead); a command they had in flight is no longer anyone's."""
         ids = list(ids)
         if not ids:
             return 0
+        values: dict[str, object] = {"status": status.value, "running_since": None}
+        if status is SessionStatus.DEAD:
+            values["closed_reason"] = (reason or CloseReason.ENDED).value
         with self._db.write() as conn:
             return conn.execute(
-                sessions.update().where(sessions.c.id.in_(ids)).values(status=status.value)
+                sessions.update()
+                .where(sessions.c.id.in_(ids), sessions.c.status != SessionStatus.DEAD.value)
+                .values(**values)
             ).rowcount
 
-    def end(self, *, workspace_key: str | None = None, ids: Iterable[str] | None = None) -> int:
-        """Mark the live sessions of a workspace (or the given ones) dead; returns how many."""
-        query = sessions.update().where(sessions.c.status != SessionStatus.DEAD.value)
+    def end(
+        self,
+        *,
+        reason: CloseReason,
+        workspace_key: str | None = None,
+        ids: Iterable[str] | None = None,
+    ) -> builtins.list[Session]:
+        """Mark the live sessions of a workspace (or the given ones) dead, for
+        ``reason``; returns them as they were."""
+        query = sa.select(sessions).where(sessions.c.status != SessionStatus.DEAD.value)
         if workspace_key is not None:
             query = query.where(sessions.c.workspace_key == workspace_key)
         if ids is not None:
             query = query.where(sessions.c.id.in_(list(ids)))
         with self._db.write() as conn:
-            return conn.execute(query.values(status=SessionStatus.DEAD.value)).rowcount
+            ended = [_session(row._mapping) for row in conn.execute(query)]
+            if ended:
+                conn.execute(
+                    sessions.update()
+                    .where(sessions.c.id.in_([s.id for s in ended]))
+                    .values(
+                        status=SessionStatus.DEAD.value,
+                        closed_reason=reason.value,
+                        running_since=None,
+                    )
+                )
+        return ended
 
     def list(
-        self, *, workspace_key: str | None = None, statuses: Iterable[SessionStatus] | None = None
+        self,
+        *,
+        workspace_key: str | None = None,
+        statuses: Iterable[SessionStatus] | None = None,
+        kinds: Iterable[SessionKind] | None = None,
     ) -> builtins.list[Session]:
         query = sa.select(sessions).order_by(sessions.c.created_at)
         if workspace_key is not None:
             query = query.where(sessions.c.workspace_key == workspace_key)
         if statuses is not None:
             query = query.where(sessions.c.status.in_([s.value for s in statuses]))
+        if kinds is not None:
+            query = query.where(sessions.c.kind.in_([k.value for k in kinds]))
         with self._db.read() as conn:
             return [_session(row._mapping) for row in conn.execute(query)]
 
@@ -178,6 +263,7 @@ def _active(conn: sa.Connection, workspace_key: str) -> int:
             .where(
                 sessions.c.workspace_key == workspace_key,
                 sessions.c.status == SessionStatus.ACTIVE.value,
+                sessions.c.kind != SessionKind.EXEC.value,
             )
         ).scalar_one()
     )
@@ -193,4 +279,6 @@ def _session(row: sa.RowMapping) -> Session:
         last_used=row["last_used"],
         holder=row["holder"],
         description=row["description"],
+        closed_reason=None if row["closed_reason"] is None else CloseReason(row["closed_reason"]),
+        running_since=row["running_since"],
     )

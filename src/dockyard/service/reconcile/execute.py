@@ -18,6 +18,7 @@ from typing import assert_never
 
 from dockyard.core.actions import (
     AnyAction,
+    CloseSession,
     Collect,
     DeleteCheckpoint,
     KeepAlive,
@@ -35,6 +36,7 @@ from dockyard.core.events import EventType
 from dockyard.core.model import CONTAINERLESS_STATES, State, Workspace
 from dockyard.core.naming import LABEL_INSTALLATION, LABEL_WORKSPACE
 from dockyard.core.units import format_duration
+from dockyard.service.live.closing import close_inactive
 from dockyard.service.probes import running_execs
 from dockyard.service.reconcile import gc
 from dockyard.service.runtime.context import Context
@@ -131,8 +133,17 @@ def _execute(ctx: Context, action: AnyAction) -> str:  # noqa: PLR0911 - one cas
             return _delete_checkpoint(ctx, action)
         case Collect():
             return _collect(ctx, action)
+        case CloseSession():
+            return _close_session(ctx, action)
         case _:
             assert_never(action)
+
+
+def _close_session(ctx: Context, action: CloseSession) -> str:
+    kept = close_inactive(ctx, action.session_id, last_used_at_plan=action.last_used)
+    if kept is not None:
+        raise _Skip(kept)
+    return "closed"
 
 
 def _current(ctx: Context, action: AnyAction, revision: int) -> Workspace:

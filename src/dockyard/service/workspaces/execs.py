@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from dockyard.core.commands import check_command
 from dockyard.core.errors import Conflict, DockyardError, InvalidValue
-from dockyard.core.model import SessionKind
+from dockyard.core.model import CloseReason, SessionKind
 from dockyard.engine.base import ExecSpec
 from dockyard.engine.process import OutputSink, run
 from dockyard.service.runtime.context import Context
@@ -49,9 +49,8 @@ def exec_in(
     ctx = ctx.at(ws)
     policy = ctx.policy_for(ws)
     if session is None:
-        held = open_session(
-            ctx, ws, kind, " ".join(argv)[:255], limit=policy.max_sessions_per_workspace
-        )
+        limit = None if kind is SessionKind.EXEC else policy.max_sessions_per_workspace
+        held = open_session(ctx, ws, kind, " ".join(argv)[:255], limit=limit)
     else:
         held = use_session(ctx, ws, session)
     try:
@@ -77,7 +76,9 @@ def exec_in(
         now = ctx.now()
         try:
             if session is None:
-                ctx.store.sessions.close(held.id, workspace_key=ws.key, at=now)
+                ctx.store.sessions.close(
+                    held.id, workspace_key=ws.key, at=now, reason=CloseReason.ENDED
+                )
             else:
                 ctx.store.sessions.use(held.id, workspace_key=ws.key, at=now, holder=ctx.holder)
         except DockyardError as exc:  # the exec's own outcome matters more than bookkeeping

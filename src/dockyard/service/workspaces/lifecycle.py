@@ -18,7 +18,7 @@ from dockyard.core.actions import Reason
 from dockyard.core.checkpoints import describe
 from dockyard.core.errors import Conflict, NotFound, Refused
 from dockyard.core.events import EventType
-from dockyard.core.model import ACTIVE_STATES, State, Workspace
+from dockyard.core.model import ACTIVE_STATES, CloseReason, State, Workspace
 from dockyard.core.naming import LABEL_KEEP, is_truthy_label, validate_key
 from dockyard.core.units import plural
 from dockyard.service.runtime.context import Context, Progress, no_progress
@@ -28,7 +28,7 @@ from dockyard.service.snapshots import checkpoints
 from dockyard.service.snapshots.checkpoints import current
 from dockyard.service.workspaces.containers import stop_container
 from dockyard.service.workspaces.parking import park_locked
-from dockyard.service.workspaces.sessions import usage
+from dockyard.service.workspaces.sessions import end_sessions, usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,7 @@ def stop(ctx: Context, key: str, *, force: bool = False) -> Change:
         stop_container(ctx, ws)
         stopped = ws.transition(State.STOPPED, now=ctx.now(), reason="stopped on request")
         save_cas(ctx, stopped, expect=ws.state)
-        ctx.store.sessions.end(workspace_key=ws.key)
+        end_sessions(ctx, ws, CloseReason.STOPPED)
         ctx.emit(EventType.WORKSPACE_STOPPED, stopped, reason="request")
         return Change(stopped, changed=True)
 
@@ -100,7 +100,7 @@ def remove(ctx: Context, key: str, *, purge: bool = False, force: bool = False) 
         _refuse_if_busy(ctx, ws, force=force)
         ctx.ensure_locked(ws.key)
         discard_container(ctx, ws)
-        ctx.store.sessions.end(workspace_key=ws.key)
+        end_sessions(ctx, ws, CloseReason.REMOVED)
         if purge:
             ctx.ensure_locked(ws.key)
             ctx.engine.remove_volume(name=ws.volume)

@@ -17,12 +17,13 @@ from dockyard.core.actions import Reason
 from dockyard.core.deadlines import save_retry_at
 from dockyard.core.errors import Conflict, DockyardError, SaveFailed
 from dockyard.core.events import EventType
-from dockyard.core.model import State, Workspace
+from dockyard.core.model import CloseReason, State, Workspace
 from dockyard.service.runtime.context import Context, Progress, no_progress
 from dockyard.service.runtime.objects import discard_container, find_container
 from dockyard.service.runtime.records import save_cas
 from dockyard.service.snapshots.strategy import save_work
 from dockyard.service.workspaces.containers import stop_container
+from dockyard.service.workspaces.sessions import end_sessions
 
 STEP_STOPPED = "parking: container stopped"
 STEP_REMOVING = "parking: removing the container"
@@ -77,7 +78,7 @@ def park_locked(
         save_attempts=0,
     )
     save_cas(ctx, parked, expect=State.PARKING)
-    ctx.store.sessions.end(workspace_key=ws.key)
+    end_sessions(ctx, ws, CloseReason.PARKED)
     ctx.emit(
         EventType.WORKSPACE_PARKED,
         parked,

@@ -5,6 +5,10 @@ A session left ``active`` by a process that died (a killed CLI) is recognised by
 holder (a process on this host that no longer exists): an exec session is over
 (``dead``), any other is ``detached`` (it can reattach to the still-running container).
 That happens before the session limit refuses a new one, and when a manager starts.
+
+A ``command`` session in use is one with a command in flight; one that waits for its
+next command does not keep its workspace from a park or a stop (its shell ends with the
+container). The processes of live sessions are not "running execs".
 """
 
 from __future__ import annotations
@@ -13,7 +17,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dockyard.core.errors import NotFound, QuotaExceeded
-from dockyard.core.model import ACTIVE_STATES, Session, SessionKind, SessionStatus, Workspace
+from dockyard.core.events import EventType
+from dockyard.core.model import (
+    ACTIVE_STATES,
+    CloseReason,
+    Session,
+    SessionKind,
+    SessionStatus,
+    Workspace,
+)
 from dockyard.service.probes import running_execs
 from dockyard.service.runtime.context import Context
 from dockyard.service.runtime.identity import announce, holder_is_dead
@@ -46,7 +58,11 @@ class Usage:
 def usage(ctx: Context, ws: Workspace) -> Usage:
     """Live sessions (dead holders reaped) and exec processes running in the container."""
     reap_dead_sessions(ctx, ws.key)
-    live = ctx.store.sessions.list(workspace_key=ws.key, statuses=[SessionStatus.ACTIVE])
+    live = [
+        s
+        for s in ctx.store.sessions.list(workspace_key=ws.key, statuses=[SessionStatus.ACTIVE])
+        if s.kind is not SessionKind.COMMAND or s.running_since is not None
+    ]
     processes = 0
     if ws.container_id is not None and ws.state in ACTIVE_STATES:
         processes = running_execs(ctx.at(ws).engine, ws.container_id)
@@ -73,10 +89,19 @@ def reap_dead_sessions(ctx: Context, key: str) -> int:
 
 
 def open_session(
-    ctx: Context, ws: Workspace, kind: SessionKind, description: str, *, limit: int
+    ctx: Context, ws: Workspace, kind: SessionKind, description: str, *, limit: int | None
 ) -> Session:
     """Open a session of ``ws``; ``QuotaExceeded`` if it has ``limit`` live ones after
-    the sessions of dead holders were reaped."""
+    the sessions of dead holders were reaped (``None``: a one-shot exec, never refused)."""
+    if limit is None:
+        announce(ctx.store, ctx.holder)
+        return ctx.store.sessions.open(
+            workspace_key=ws.key,
+            kind=kind,
+            holder=ctx.holder,
+            at=ctx.now(),
+            description=description,
+        )
     announce(ctx.store, ctx.holder)  # before the holder's name is written anywhere
     for _attempt in range(2):
         session = ctx.store.sessions.open(
@@ -91,10 +116,35 @@ def open_session(
             return session
         if not reap_dead_sessions(ctx, ws.key):
             break
-    live = ctx.store.sessions.counts().get(ws.key, (limit, limit))[0]
     raise QuotaExceeded(
-        f"workspace {ws.key!r} has {live} live sessions, the limit is {limit}; close one first"
+        f"workspace {ws.key!r} has its limit of {limit} live sessions; close one first "
+        f"(`dockyard sessions {ws.key}` lists them)"
     )
+
+
+def announce_opened(ctx: Context, ws: Workspace, session: Session) -> None:
+    """``session.opened``: for sessions that outlive a command (execs are too many)."""
+    ctx.emit(EventType.SESSION_OPENED, ws, session=session.id, kind=session.kind.value)
+
+
+def announce_closed(
+    ctx: Context, ws: Workspace, sessions: Sequence[Session], reason: CloseReason
+) -> None:
+    """``session.closed`` with why, for each session that outlived a command."""
+    for session in sessions:
+        if session.kind is not SessionKind.EXEC:
+            ctx.emit(
+                EventType.SESSION_CLOSED,
+                ws,
+                session=session.id,
+                kind=session.kind.value,
+                reason=reason.value,
+            )
+
+
+def end_sessions(ctx: Context, ws: Workspace, reason: CloseReason) -> None:
+    """The workspace's container goes (``reason``): its live sessions are over."""
+    announce_closed(ctx, ws, ctx.store.sessions.end(workspace_key=ws.key, reason=reason), reason)
 
 
 def open_for(
@@ -134,9 +184,12 @@ def find_session(ctx: Context, session_id: str, *, owner: str | None = None) -> 
     return session
 
 
-def close_session(ctx: Context, session: Session) -> Session:
-    """Close ``session`` (its last use is activity on the workspace); as recorded."""
-    ctx.store.sessions.close(session.id, workspace_key=session.workspace_key, at=ctx.now())
+def close_record(
+    ctx: Context, ws: Workspace, session: Session, reason: CloseReason = CloseReason.CLOSED
+) -> Session:
+    """Close ``session``'s record (its last use is activity on the workspace); as recorded."""
+    if ctx.store.sessions.close(session.id, workspace_key=ws.key, at=ctx.now(), reason=reason):
+        announce_closed(ctx, ws, [session], reason)
     return ctx.store.sessions.get(session.id) or session
 
 

@@ -1,0 +1,1 @@
+"""Live sessions: the processes behind ``shell`` and ``command`` sessions."""
