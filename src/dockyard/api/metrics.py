@@ -26,6 +26,12 @@ class _Workspaces(Collector):
         for state, count in self.dy.count_by_state().items():
             family.add_metric([state.value], count)
         yield family
+        sessions = GaugeMetricFamily(
+            "dockyard_sessions", "Live sessions by kind and status", labels=["kind", "status"]
+        )
+        for (kind, status), count in sorted(self.dy.count_sessions().items()):
+            sessions.add_metric([kind.value, status.value], count)
+        yield sessions
 
 
 class _Engines(Collector):
@@ -61,6 +67,12 @@ class Metrics:
         self.parks = Counter(
             "dockyard_parks", "Workspaces parked, by reason", ["reason"], registry=self.registry
         )
+        self.sessions_closed = Counter(
+            "dockyard_sessions_closed",
+            "Sessions closed (not one-shot execs), by reason",
+            ["reason"],
+            registry=self.registry,
+        )
         self.acquire_seconds = Histogram(
             "dockyard_acquire_seconds",
             "Acquire latency over the API",
@@ -89,6 +101,8 @@ class Metrics:
     def on_event(self, event: Event) -> None:
         if event.type is EventType.WORKSPACE_PARKED:
             self.parks.labels(reason=str(event.data.get("reason", "unknown"))).inc()
+        elif event.type is EventType.SESSION_CLOSED:
+            self.sessions_closed.labels(reason=str(event.data.get("reason", "unknown"))).inc()
 
     def on_pass(self, report: PassReport) -> None:
         self.pass_seconds.observe(report.duration_s)

@@ -218,6 +218,19 @@ class SessionOut(Out):
     created_at: Timestamp
     last_used: Timestamp
     description: str
+    closed_reason: str | None = None
+    running_since: Timestamp | None = None
+
+
+class CommandOut(Out):
+    session: str
+    exit_code: int | None = Field(description="null when the session's shell ended first")
+    output: str
+    cwd: str | None = Field(description="the shell's working directory after the command")
+    timed_out: bool
+    truncated: bool = Field(description="output past 1 MiB was cut (stream it to get all)")
+    session_ended: bool
+    duration_s: float
 
 
 class SessionListOut(Out):
@@ -292,11 +305,33 @@ class PassOut(Out):
     next_wakeup: Timestamp | None
 
 
+class PendingSessionOut(Out):
+    id: str
+    workspace: str
+    kind: SessionKind
+    status: SessionStatus
+    inactive_time_s: float
+    session_timeout_s: float
+    running_command: bool
+    closes_at: Timestamp | None = Field(description="null while a command runs in it")
+    will_cleanup: bool = Field(description="past its session_timeout: the next pass closes it")
+
+
+class SessionStatsOut(Out):
+    total: int = Field(description="live sessions (active and detached)")
+    active: int
+    detached: int
+    inactive: int = Field(description="live sessions past their session_timeout")
+    workspaces_with_sessions: int
+    closed_by_reason: dict[str, int]
+    sessions_pending_cleanup: list[PendingSessionOut]
+
+
 class StatsOut(Out):
     configuration: dict[str, Any]
     engine_ok: bool
     workspaces_by_state: dict[str, int]
     workspaces_by_owner: dict[str, int]
-    sessions: dict[str, int]
+    sessions: SessionStatsOut
     pending_cleanup: list[dict[str, Any]]
     reconciler: ReconcilerOut

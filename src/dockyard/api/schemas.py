@@ -108,6 +108,13 @@ class SessionBody(Body):
     description: str = Field("", max_length=255)
 
 
+class CommandBody(Body):
+    command: str = Field(min_length=1, max_length=256 * 1024)
+    timeout: Duration | None = Field(
+        None, description="interrupt the command after this long (default 5m)"
+    )
+
+
 class TokenBody(Body):
     owner: str | None = Field(None, min_length=1, max_length=255)
     description: str = Field("", max_length=255)

@@ -27,7 +27,6 @@ from dockyard.service.doctor import Check, run_checks
 from dockyard.service.engines import DrainReport, EngineView
 from dockyard.service.facade import Dockyard
 from dockyard.service.live.commands import CommandResult
-from dockyard.service.live.terminals import Attachment
 from dockyard.service.probes import LiveUse, ResourceUse
 from dockyard.service.reconcile.execute import Result, Verdict
 from dockyard.service.reconcile.gc import GcOutcome, ItemResult
@@ -47,7 +46,6 @@ __all__ = [
     "STDOUT",
     "AcquireRequest",
     "AcquireResult",
-    "Attachment",
     "Change",
     "Check",
     "Clock",

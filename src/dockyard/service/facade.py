@@ -23,6 +23,7 @@ from dockyard.core.model import (
     Checkpoint,
     Session,
     SessionKind,
+    SessionStatus,
     State,
     Workspace,
 )
@@ -31,9 +32,8 @@ from dockyard.engine.models import EngineInfo
 from dockyard.engine.process import OutputSink
 from dockyard.service import engines, tokens
 from dockyard.service.engines import DrainReport, EngineView
-from dockyard.service.live import closing, commands, terminals
+from dockyard.service.live import closing, commands
 from dockyard.service.live.commands import CommandResult
-from dockyard.service.live.terminals import Attachment
 from dockyard.service.probes import LiveUse, ResourceUse, live_use, resource_sweep, resource_use
 from dockyard.service.reconcile import gc, passes, stats, wake
 from dockyard.service.reconcile.gc import ItemResult
@@ -64,7 +64,6 @@ class Dockyard:
 
     def close(self) -> None:
         commands.close_channels()
-        terminals.close_terminals()
         self.ctx.close()
 
     def __enter__(self) -> Dockyard:
@@ -170,6 +169,14 @@ class Dockyard:
         """The keys of the workspaces in ``states``."""
         return [ws.key for ws in self.ctx.store.workspaces.list(states=states)]
 
+    def count_sessions(self) -> dict[tuple[SessionKind, SessionStatus], int]:
+        """Live sessions by kind and status."""
+        live = [SessionStatus.ACTIVE, SessionStatus.DETACHED]
+        counts: dict[tuple[SessionKind, SessionStatus], int] = {}
+        for session in self.ctx.store.sessions.list(statuses=live):
+            counts[session.kind, session.status] = counts.get((session.kind, session.status), 0) + 1
+        return counts
+
     def count_by_state(self) -> dict[State, int]:
         counts = dict.fromkeys(State, 0)
         for ws in self.ctx.store.workspaces.list():
@@ -271,8 +278,7 @@ class Dockyard:
         self, key: str, *, kind: SessionKind, description: str = "", owner: str | None = None
     ) -> Session:
         """Open a session (activity); ``QuotaExceeded`` at the workspace's session limit.
-        A ``command`` session's shell starts now; a ``shell`` session's at its first
-        attach (``attach_terminal``)."""
+        A ``command`` session's shell starts now."""
         if kind is SessionKind.COMMAND:
             return commands.open_command_session(
                 self.ctx, key, description=description, owner=owner
@@ -293,21 +299,6 @@ class Dockyard:
         return commands.run_command(
             self.ctx, session_id, command, timeout_s=timeout_s, on_output=on_output, owner=owner
         )
-
-    def attach_terminal(
-        self,
-        session_id: str,
-        listener: Callable[[bytes | None], None],
-        *,
-        size: tuple[int, int] = (24, 80),
-        owner: str | None = None,
-    ) -> Attachment:
-        """Attach to a ``shell`` session's terminal (starting its shell if this process
-        holds none): the recent output to repaint with, and the terminal."""
-        return terminals.attach_terminal(self.ctx, session_id, listener, size=size, owner=owner)
-
-    def terminal_input(self, attachment: Attachment, data: bytes) -> None:
-        terminals.terminal_input(self.ctx, attachment, data)
 
     def sessions(self, key: str, *, owner: str | None = None) -> builtins.list[Session]:
         ws = get_workspace(self.ctx, key, owner=owner)

@@ -1,16 +1,18 @@
 """Sessions: open (429 at the workspace's limit), list, get, use (reattaches a detached
-one), close."""
+one), close; commands in a ``command`` session, answered whole or streamed."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
 from dockyard.api import responses as out
-from dockyard.api import schemas
+from dockyard.api import schemas, streaming
 from dockyard.api.routes.deps import Rt, Who
-from dockyard.core.model import Session
+from dockyard.core.errors import InvalidInput, NotFound
+from dockyard.core.model import Session, SessionKind
+from dockyard.service import CommandResult
 
 router = APIRouter(tags=["sessions"])
 
@@ -24,13 +26,29 @@ def session_json(session: Session) -> dict[str, Any]:
         "created_at": session.created_at.isoformat(),
         "last_used": session.last_used.isoformat(),
         "description": session.description,
+        "closed_reason": session.closed_reason.value if session.closed_reason else None,
+        "running_since": session.running_since.isoformat() if session.running_since else None,
+    }
+
+
+def command_json(result: CommandResult) -> dict[str, Any]:
+    return {
+        "session": result.session,
+        "exit_code": result.exit_code,
+        "output": result.output.decode(errors="replace"),
+        "cwd": result.cwd,
+        "timed_out": result.timed_out,
+        "truncated": result.truncated,
+        "session_ended": result.session_ended,
+        "duration_s": round(result.duration_s, 6),
     }
 
 
 @router.post("/workspaces/{key:path}/sessions", status_code=201, response_model=out.SessionOut)
 def open_session(key: str, body: schemas.SessionBody, rt: Rt, who: Who) -> dict[str, Any]:
     """Open a session; 429 when the workspace has its limit of live sessions (after the
-    sessions of holders that died were reaped)."""
+    sessions of holders that died were reaped). A ``command`` session's shell starts
+    now; a ``shell`` session's when a terminal first attaches."""
     session = rt.dy.open_session(key, kind=body.kind, description=body.description, owner=who.owner)
     return session_json(session)
 
@@ -53,4 +71,51 @@ def use_session(session_id: str, rt: Rt, who: Who) -> dict[str, Any]:
 
 @router.delete("/sessions/{session_id}", response_model=out.SessionOut)
 def close_session(session_id: str, rt: Rt, who: Who) -> dict[str, Any]:
+    """Close a session: its process in the container ends; the workspace stays."""
     return session_json(rt.dy.close_session(session_id, owner=who.owner))
+
+
+@router.post(
+    "/sessions/{session_id}/commands",
+    response_model=out.CommandOut,
+    responses={
+        200: {
+            "content": {
+                streaming.NDJSON: {"schema": {"type": "string"}},
+                streaming.SSE: {"schema": {"type": "string"}},
+            },
+            "description": "the result; with Accept: application/x-ndjson or "
+            "text/event-stream, the output as it comes, then the result (`end`)",
+        }
+    },
+)
+def run_command(
+    session_id: str, body: schemas.CommandBody, request: Request, rt: Rt, who: Who
+) -> Any:
+    """Run a command in a ``command`` session (its working directory, environment and
+    background jobs carry over between commands); 409 while another runs in it. Past
+    its timeout the command is interrupted and the session stays usable."""
+    session = rt.dy.session(session_id, owner=who.owner)
+    if session.kind is not SessionKind.COMMAND:
+        raise InvalidInput(f"session {session.id} is a {session.kind} session, not a command one")
+    if not session.live:
+        raise NotFound(f"session {session.id} is closed ({session.closed_reason or 'closed'})")
+    timeout = body.timeout.total_seconds() if body.timeout is not None else None
+    kind = streaming.wanted(request)
+    if kind is None:
+        result = rt.dy.run_command(session.id, body.command, timeout_s=timeout, owner=who.owner)
+        return command_json(result)
+
+    def run(emit: streaming.Emit) -> dict[str, Any]:
+        text = streaming.Text()
+        result = rt.dy.run_command(
+            session.id,
+            body.command,
+            timeout_s=timeout,
+            on_output=lambda data: emit({"output": text.decode(data)}),
+            owner=who.owner,
+        )
+        return command_json(result)
+
+    response: Response = streaming.stream(kind, run)
+    return response

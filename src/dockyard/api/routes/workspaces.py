@@ -11,13 +11,14 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from dockyard.api import responses as out
-from dockyard.api import schemas
+from dockyard.api import schemas, streaming
 from dockyard.api.routes.deps import Rt, Who, runtime_of, view_json, visible
+from dockyard.api.runtime import Runtime
 from dockyard.core.checkpoints import checkpoint_json
 from dockyard.core.commands import check_command
 from dockyard.core.errors import Forbidden, InvalidValue, NotFound
 from dockyard.core.model import Outcome, State
-from dockyard.service import STDERR, AcquireRequest
+from dockyard.service import STDERR, STDOUT, AcquireRequest, Principal
 
 OUTPUT_LIMIT = 1024 * 1024  # per stream, in an exec's response
 
@@ -187,11 +188,25 @@ def checkpoints(key: str, rt: Rt, who: Who) -> dict[str, Any]:
     return {"checkpoints": [checkpoint_json(c) for c in found]}
 
 
-@router.post("/workspaces/{key:path}/exec", response_model=out.ExecOut)
-def exec_(key: str, body: schemas.ExecBody, rt: Rt, who: Who) -> dict[str, Any]:
+@router.post(
+    "/workspaces/{key:path}/exec",
+    response_model=out.ExecOut,
+    responses={
+        200: {
+            "content": {
+                streaming.NDJSON: {"schema": {"type": "string"}},
+                streaming.SSE: {"schema": {"type": "string"}},
+            },
+            "description": "the result; with Accept: application/x-ndjson or "
+            "text/event-stream, the output as it comes (`output`, `stream`), then the "
+            "result (`end`)",
+        }
+    },
+)
+def exec_(key: str, body: schemas.ExecBody, request: Request, rt: Rt, who: Who) -> Any:
     """Run a command to completion; counts as activity. Output is kept up to 1 MiB a
     stream: ``truncated`` says whether some was cut, ``stdout_bytes``/``stderr_bytes``
-    how much the command wrote."""
+    how much the command wrote. Streamed (``Accept``), nothing is cut."""
     visible(rt, who, key)
     check_command(body.command, body.env)  # as sent: its indices, before the wrapper's
     limit = rt.dy.settings.api.exec_timeout
@@ -199,6 +214,11 @@ def exec_(key: str, body: schemas.ExecBody, rt: Rt, who: Who) -> dict[str, Any]:
     if timeout.total_seconds() < 1:
         raise InvalidValue("timeout must be at least 1s")
     argv = ["timeout", "-s", "KILL", str(int(timeout.total_seconds())), *body.command]
+    kind = streaming.wanted(request)
+    if kind is not None:
+        return streaming.stream(
+            kind, lambda emit: _exec_streamed(rt, who, key, body=body, argv=argv, emit=emit)
+        )
     out, err = bytearray(), bytearray()
     written = {"stdout": 0, "stderr": 0}
 
@@ -227,6 +247,44 @@ def exec_(key: str, body: schemas.ExecBody, rt: Rt, who: Who) -> dict[str, Any]:
         "truncated": written["stdout"] > len(out) or written["stderr"] > len(err),
         "stdout_bytes": written["stdout"],
         "stderr_bytes": written["stderr"],
+        "duration_s": round(duration, 6),
+    }
+
+
+def _exec_streamed(
+    rt: Runtime,
+    who: Principal,
+    key: str,
+    *,
+    body: schemas.ExecBody,
+    argv: list[str],
+    emit: streaming.Emit,
+) -> dict[str, Any]:
+    texts = {STDOUT: streaming.Text(), STDERR: streaming.Text()}
+    written = {STDOUT: 0, STDERR: 0}
+
+    def relay(stream: int, data: bytes) -> None:
+        written[stream] += len(data)
+        name = "stderr" if stream == STDERR else "stdout"
+        emit({"stream": name, "output": texts[stream].decode(data)})
+
+    began = time.perf_counter()
+    code = rt.dy.exec(
+        key,
+        argv,
+        env=body.env,
+        workdir=body.workdir,
+        on_output=relay,
+        session=body.session,
+        owner=who.owner,
+    )
+    duration = time.perf_counter() - began
+    limit = body.timeout or rt.dy.settings.api.exec_timeout
+    return {
+        "exit_code": code,
+        "timed_out": code == 137 and duration >= limit.total_seconds(),
+        "stdout_bytes": written[STDOUT],
+        "stderr_bytes": written[STDERR],
         "duration_s": round(duration, 6),
     }
 

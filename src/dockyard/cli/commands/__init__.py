@@ -18,6 +18,7 @@ from dockyard.cli.commands.park import park
 from dockyard.cli.commands.reconcile import reconcile
 from dockyard.cli.commands.rm import rm
 from dockyard.cli.commands.serve import serve
+from dockyard.cli.commands.sessions import run, sessions
 from dockyard.cli.commands.shell import shell
 from dockyard.cli.commands.status import status
 from dockyard.cli.commands.stop import stop
@@ -28,6 +29,8 @@ from dockyard.cli.commands.up import up
 COMMANDS: list[click.Command] = [
     up,
     exec_,
+    run,
+    sessions,
     shell,
     ls,
     status,

@@ -8,7 +8,8 @@ from typing import Any
 
 from dockyard.core.actions import Reason, Verb
 from dockyard.core.errors import DockyardError
-from dockyard.core.model import SessionStatus, State
+from dockyard.core.model import SessionKind, SessionStatus, State, Workspace
+from dockyard.core.planner import session_due
 from dockyard.service.reconcile import gc
 from dockyard.service.runtime.context import Context
 from dockyard.service.workspaces.views import list_views
@@ -32,7 +33,6 @@ def stats(ctx: Context) -> dict[str, Any]:
         if v.pending is not None
     ]
     due_now = {v.workspace.key for v in views if v.pending is not None and v.pending.at is None}
-    sessions = Counter(s.status for s in ctx.store.sessions.list())
     return {
         "configuration": ctx.settings.model_dump(mode="json", include=CONFIGURATION),
         "engine_ok": engine_ok,
@@ -40,12 +40,48 @@ def stats(ctx: Context) -> dict[str, Any]:
         "workspaces_by_owner": dict(
             Counter(v.workspace.owner for v in views if v.workspace.state is not State.REMOVED)
         ),
-        "sessions": {
-            "active": sessions.get(SessionStatus.ACTIVE, 0),
-            "inactive": sessions.get(SessionStatus.DETACHED, 0)
-            + sessions.get(SessionStatus.DEAD, 0),
-        },
+        "sessions": session_stats(ctx, {v.workspace.key: v.workspace for v in views}),
         "pending_cleanup": pending + _collection(ctx, taken=due_now),
+    }
+
+
+def session_stats(ctx: Context, records: dict[str, Workspace]) -> dict[str, Any]:
+    """Live sessions by status, those past their ``session_timeout`` (``inactive``: the
+    next pass closes them) with each one's inactive time, and closed ones by reason."""
+    now = ctx.now()
+    every = ctx.store.sessions.list()
+    live = [s for s in every if s.live]
+    pending = []
+    for session in live:
+        ws = records.get(session.workspace_key)
+        if ws is None or session.kind is SessionKind.EXEC:
+            continue
+        policy = ctx.policy_for(ws)
+        due = session_due(session, policy)
+        pending.append(
+            {
+                "id": session.id,
+                "workspace": session.workspace_key,
+                "kind": session.kind.value,
+                "status": session.status.value,
+                "inactive_time_s": round((now - session.last_used).total_seconds(), 3),
+                "session_timeout_s": policy.session_timeout.total_seconds(),
+                "running_command": session.running_since is not None,
+                "closes_at": due.isoformat() if due else None,
+                "will_cleanup": due is not None and now >= due,
+            }
+        )
+    statuses = Counter(s.status for s in live)
+    return {
+        "total": len(live),
+        "active": statuses.get(SessionStatus.ACTIVE, 0),
+        "detached": statuses.get(SessionStatus.DETACHED, 0),
+        "inactive": sum(1 for p in pending if p["will_cleanup"]),
+        "workspaces_with_sessions": len({s.workspace_key for s in live}),
+        "closed_by_reason": dict(
+            Counter(s.closed_reason.value for s in every if s.closed_reason is not None)
+        ),
+        "sessions_pending_cleanup": pending,
     }
 
 

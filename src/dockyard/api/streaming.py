@@ -1,0 +1,78 @@
+"""Streaming a command's output as it comes: newline-delimited JSON (``application/
+x-ndjson``) or server-sent events (``text/event-stream``), chosen by ``Accept``.
+
+Each piece of output is one record (``{"output": ...}``, with ``"stream"`` for an exec),
+and the last record is the result (``{"end": {...}}``) or, for a failure after the
+response began, the error (``{"error": {"code", "message"}}``). The command runs on a
+thread of its own; the response reads what it writes through a bounded queue, so a
+slow client slows the command's output rather than filling memory.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import StreamingResponse
+
+from dockyard.api.errors import error_body
+from dockyard.core.errors import DockyardError
+
+NDJSON = "application/x-ndjson"
+SSE = "text/event-stream"
+#: Records waiting for a slow client before the command's output waits for it.
+BACKLOG = 256
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+class Text:
+    """Bytes as text, a character cut across two chunks decoded whole."""
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def decode(self, data: bytes) -> str:
+        return self._decoder.decode(data)
+
+
+def wanted(request: Request) -> str | None:
+    """The streaming format the client asked for, or None for one JSON answer."""
+    accept = request.headers.get("accept", "")
+    for kind in (NDJSON, SSE):
+        if kind in accept:
+            return kind
+    return None
+
+
+def stream(kind: str, run: Callable[[Emit], dict[str, Any]]) -> StreamingResponse:
+    """Run ``run(emit)`` on a thread; what it emits, then what it returns, streamed."""
+    records: queue.Queue[dict[str, Any] | None] = queue.Queue(BACKLOG)
+
+    def work() -> None:
+        try:
+            records.put({"end": run(records.put)})
+        except DockyardError as exc:
+            records.put(error_body(exc.code, exc.message))
+        finally:
+            records.put(None)
+
+    def body() -> Iterator[bytes]:
+        threading.Thread(target=work, name="stream", daemon=True).start()
+        while (record := records.get()) is not None:
+            yield _encode(kind, record)
+
+    return StreamingResponse(body(), media_type=kind, headers={"Cache-Control": "no-store"})
+
+
+def _encode(kind: str, record: dict[str, Any]) -> bytes:
+    data = json.dumps(record, separators=(",", ":"))
+    if kind == NDJSON:
+        return (data + "\n").encode()
+    event = next(iter(record))  # output, end or error
+    return f"event: {event}\ndata: {data}\n\n".encode()
