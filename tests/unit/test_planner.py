@@ -9,6 +9,7 @@ import pytest
 
 from dockyard.core.actions import (
     Action,
+    CloseSession,
     DeleteCheckpoint,
     KeepAlive,
     MarkFailed,
@@ -25,6 +26,9 @@ from dockyard.core.model import (
     CheckpointKind,
     PolicyOverrides,
     SaveStrategy,
+    Session,
+    SessionKind,
+    SessionStatus,
     State,
     Workspace,
 )
@@ -492,3 +496,60 @@ def test_a_warning_comes_at_most_halfway_through_the_idle_timeout() -> None:
     policy = replace(POLICY, idle_timeout=10 * M, warn_before=60 * M)
     assert only(run(workspace(), container(), at=4 * M, policy=policy)) is None
     assert isinstance(only(run(workspace(), container(), at=5 * M, policy=policy)), Warn)
+
+
+def a_session(kind: SessionKind = SessionKind.COMMAND, **changes: object) -> Session:
+    base = Session(
+        id="5e55",
+        workspace_key="k",
+        kind=kind,
+        status=SessionStatus.DETACHED,
+        created_at=T0,
+        last_used=T0,
+        holder="h:1",
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def sessions_plan(
+    session: Session, *, at: timedelta, policy: Policy = POLICY, ws: Workspace | None = None
+) -> list[CloseSession]:
+    ws = ws or workspace(extended_until=T0 + 10 * 60 * M)  # never idle in these tests
+    found = plan(
+        now=T0 + at, policy=policy, workspaces=[ws], containers=[container()], sessions=[session]
+    )
+    return [a for a in found.actions if isinstance(a, CloseSession)]
+
+
+def test_an_unused_session_is_closed_at_its_timeout_and_its_workspace_stays() -> None:
+    assert sessions_plan(a_session(), at=59 * M) == []
+    closing = sessions_plan(a_session(), at=60 * M)
+    assert [(c.session_id, c.reason, c.last_used) for c in closing] == [
+        ("5e55", Reason.INACTIVE, T0)
+    ]
+    assert "unused for 1h" in closing[0].detail
+    found = plan(
+        now=T0 + 30 * M,
+        policy=POLICY,
+        workspaces=[workspace(extended_until=T0 + 10 * 60 * M)],
+        containers=[container()],
+        sessions=[a_session()],
+    )
+    assert found.next_wakeup == T0 + 60 * M
+
+
+def test_a_session_running_a_command_or_a_one_shot_exec_is_never_closed_for_inactivity() -> None:
+    running = a_session(status=SessionStatus.ACTIVE, running_since=T0)
+    assert sessions_plan(running, at=10 * 60 * M) == []
+    orphaned = a_session(status=SessionStatus.DETACHED, running_since=T0)  # its holder died
+    assert len(sessions_plan(orphaned, at=60 * M)) == 1
+    assert sessions_plan(a_session(SessionKind.EXEC), at=10 * 60 * M) == []
+    closed = a_session(status=SessionStatus.DEAD)
+    assert sessions_plan(closed, at=10 * 60 * M) == []
+
+
+def test_session_timeout_per_rule_and_none_for_a_workspace_being_parked() -> None:
+    short = Policy(rules=(Rule(owner="ali*", overrides=PolicyOverrides(session_timeout=5 * M)),))
+    assert len(sessions_plan(a_session(), at=5 * M, policy=short)) == 1
+    idle = workspace()  # parked at 45m: its sessions end with the park, not before
+    assert sessions_plan(a_session(), at=60 * M, ws=idle) == []
