@@ -15,8 +15,10 @@ exit code and the working directory after it. Whatever a channel reads before it
 command's begin marker belongs to an earlier one and is skipped. When the shell ends,
 the script that started it writes a ``gone`` marker.
 
-Every session process carries ``SESSION_MARK`` as its ``$0``, so probes can tell them
-from the user's execs.
+A ``shell`` session is a PTY held by one attached exec of the process serving its
+terminal; it notes its process group's id where ``CLOSE`` finds it. Every session
+process carries ``SESSION_MARK`` as its ``$0``, so probes can tell them from the user's
+execs.
 """
 
 from __future__ import annotations
@@ -66,6 +68,13 @@ CHANNEL = _GUARD + (
     'echo "$r $w" >"$d/channel"\n'
     'wait "$w"\n'
     'kill "$r" 2>/dev/null\n'
+)
+
+#: An interactive shell on a PTY (bash where the image has it), its process group noted.
+START_TERMINAL = _GUARD + (
+    'umask 077; mkdir -p "$d" && echo $$ >"$d/pid" || exit 1\n'
+    "if command -v bash >/dev/null 2>&1; then exec bash -i; fi\n"
+    "exec sh -i\n"
 )
 
 #: Interrupts the command in flight: SIGINT to the session's process group (the shell

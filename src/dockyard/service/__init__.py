@@ -27,6 +27,7 @@ from dockyard.service.doctor import Check, run_checks
 from dockyard.service.engines import DrainReport, EngineView
 from dockyard.service.facade import Dockyard
 from dockyard.service.live.commands import CommandResult
+from dockyard.service.live.terminals import Attachment
 from dockyard.service.probes import LiveUse, ResourceUse
 from dockyard.service.reconcile.execute import Result, Verdict
 from dockyard.service.reconcile.gc import GcOutcome, ItemResult
@@ -46,6 +47,7 @@ __all__ = [
     "STDOUT",
     "AcquireRequest",
     "AcquireResult",
+    "Attachment",
     "Change",
     "Check",
     "Clock",

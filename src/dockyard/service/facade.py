@@ -32,8 +32,9 @@ from dockyard.engine.models import EngineInfo
 from dockyard.engine.process import OutputSink
 from dockyard.service import engines, tokens
 from dockyard.service.engines import DrainReport, EngineView
-from dockyard.service.live import closing, commands
+from dockyard.service.live import closing, commands, terminals
 from dockyard.service.live.commands import CommandResult
+from dockyard.service.live.terminals import Attachment, Listener
 from dockyard.service.probes import LiveUse, ResourceUse, live_use, resource_sweep, resource_use
 from dockyard.service.reconcile import gc, passes, stats, wake
 from dockyard.service.reconcile.gc import ItemResult
@@ -64,6 +65,7 @@ class Dockyard:
 
     def close(self) -> None:
         commands.close_channels()
+        terminals.close_terminals()
         self.ctx.close()
 
     def __enter__(self) -> Dockyard:
@@ -278,7 +280,8 @@ class Dockyard:
         self, key: str, *, kind: SessionKind, description: str = "", owner: str | None = None
     ) -> Session:
         """Open a session (activity); ``QuotaExceeded`` at the workspace's session limit.
-        A ``command`` session's shell starts now."""
+        A ``command`` session's shell starts now; a ``shell`` session's at its first
+        attach (``attach_terminal``)."""
         if kind is SessionKind.COMMAND:
             return commands.open_command_session(
                 self.ctx, key, description=description, owner=owner
@@ -299,6 +302,28 @@ class Dockyard:
         return commands.run_command(
             self.ctx, session_id, command, timeout_s=timeout_s, on_output=on_output, owner=owner
         )
+
+    def attach_terminal(
+        self,
+        session_id: str,
+        listener: Listener,
+        *,
+        size: tuple[int, int] = (24, 80),
+        owner: str | None = None,
+    ) -> Attachment:
+        """Attach ``listener`` to a ``shell`` session's terminal, starting its shell if
+        this process holds none (a first attach, or one after a restart): the recent
+        output to repaint with comes back with it."""
+        return terminals.attach_terminal(self.ctx, session_id, listener, size=size, owner=owner)
+
+    def terminal_input(self, attachment: Attachment, data: bytes) -> None:
+        terminals.terminal_input(self.ctx, attachment, data)
+
+    def resize_terminal(self, attachment: Attachment, *, rows: int, cols: int) -> None:
+        terminals.resize_terminal(attachment, rows, cols)
+
+    def detach_terminal(self, attachment: Attachment, listener: Listener) -> None:
+        terminals.detach_terminal(attachment, listener)
 
     def sessions(self, key: str, *, owner: str | None = None) -> builtins.list[Session]:
         ws = get_workspace(self.ctx, key, owner=owner)

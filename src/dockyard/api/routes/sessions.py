@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request, Response, WebSocket
 
 from dockyard.api import responses as out
 from dockyard.api import schemas, streaming
 from dockyard.api.routes.deps import Rt, Who
+from dockyard.api.terminal import serve_terminal
 from dockyard.core.errors import InvalidInput, NotFound
 from dockyard.core.model import Session, SessionKind
 from dockyard.service import CommandResult
@@ -73,6 +74,12 @@ def use_session(session_id: str, rt: Rt, who: Who) -> dict[str, Any]:
 def close_session(session_id: str, rt: Rt, who: Who) -> dict[str, Any]:
     """Close a session: its process in the container ends; the workspace stays."""
     return session_json(rt.dy.close_session(session_id, owner=who.owner))
+
+
+@router.websocket("/sessions/{session_id}/terminal")
+async def terminal(websocket: WebSocket, session_id: str) -> None:
+    """A ``shell`` session's terminal (``dockyard.api.terminal`` has the protocol)."""
+    await serve_terminal(websocket, websocket.app.state.runtime, session_id)
 
 
 @router.post(

@@ -14,6 +14,7 @@ from datetime import datetime
 from dockyard.core.model import ACTIVE_STATES, LIVE_KINDS, CloseReason, Session, Workspace
 from dockyard.service.live.commands import drop_channel
 from dockyard.service.live.processes import end_processes
+from dockyard.service.live.terminals import drop_terminal
 from dockyard.service.runtime.context import Context
 from dockyard.service.runtime.records import get_workspace
 from dockyard.service.workspaces.sessions import announce_closed, close_record
@@ -49,5 +50,6 @@ def close_inactive(ctx: Context, session_id: str, *, last_used_at_plan: datetime
 
 def _end(ctx: Context, ws: Workspace, session: Session) -> None:
     drop_channel(session.id)
+    drop_terminal(session.id)
     if session.kind in LIVE_KINDS and ws.container_id and ws.state in ACTIVE_STATES:
         end_processes(ctx.at(ws).engine, ref=ws.container_id, session_id=session.id)
