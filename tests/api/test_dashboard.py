@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -150,3 +151,65 @@ def test_api_errors_are_shown_in_the_page(server: Server, browser: Browser) -> N
     wait(driver, lambda d: d.find_element(By.ID, "alert").is_displayed(), "the error")
     assert "in use" in driver.find_element(By.ID, "alert").text
     assert row(driver, "busy").find_element(By.CSS_SELECTOR, ".state").text == "running"
+
+
+def screen(driver: webdriver.Chrome) -> str:
+    """What the terminal shows (xterm.js draws its rows as text in the page)."""
+    text: str = driver.execute_script(
+        "const rows = document.querySelector('#term .xterm-rows');"
+        "return rows ? [...rows.children].map(r => r.textContent).join('\\n') : ''"
+    )
+    return text
+
+
+def type_in_terminal(driver: webdriver.Chrome, text: str) -> None:
+    driver.find_element(By.CSS_SELECTOR, "#term .xterm-helper-textarea").send_keys(text)
+
+
+def test_a_terminal_in_the_dashboard_survives_a_reload(server: Server, browser: Browser) -> None:
+    with server.client() as api:
+        api.post("/api/v1/workspaces", json={"key": "term-ws"})
+    page = browser()
+    sign_in(page, server, ADMIN)
+    wait(page, lambda d: keys(d) == ["term-ws"], "the workspace")
+    row(page, "term-ws").find_element(By.CSS_SELECTOR, '[data-act="terminal"]').click()
+    wait(page, lambda d: "attached" in d.find_element(By.ID, "term-status").text, "the attach")
+    type_in_terminal(page, "echo $((6*7))\n")
+    wait(page, lambda d: "\n42" in screen(d), "42 in the terminal")
+    type_in_terminal(page, "echo pid=$$.\n")
+    wait(page, lambda d: re.search(r"pid=(\d+)\.", screen(d)), "the shell's pid")
+    found = re.search(r"pid=(\d+)\.", screen(page))
+    assert found is not None
+    OUTPUT.mkdir(exist_ok=True)
+    page.save_screenshot(str(OUTPUT / "dashboard-terminal.png"))
+
+    page.refresh()
+    wait(
+        page,
+        lambda d: "reattached" in d.find_element(By.ID, "term-status").text,
+        "the terminal to reattach after the reload",
+    )
+    assert "the same shell" in page.find_element(By.ID, "term-status").text
+    type_in_terminal(page, "echo same=$$.\n")
+    wait(page, lambda d: re.search(r"same=(\d+)\.", screen(d)), "the same shell to answer")
+    again = re.search(r"same=(\d+)\.", screen(page))
+    assert again is not None and again.group(1) == found.group(1)
+
+    type_in_terminal(page, "echo size=$(stty size).\n")
+    wait(page, lambda d: re.search(r"size=\d+ \d+\.", screen(d)), "the terminal's size")
+    wide = re.findall(r"size=(\d+ \d+)\.", screen(page))[-1]
+    page.set_window_size(800, 700)
+    type_in_terminal(page, "clear; echo size=$(stty size).\n")
+    wait(
+        page,
+        lambda d: re.findall(r"size=(\d+ \d+)\.", screen(d))[-1:] not in ([], [wide]),
+        "a resize",
+    )
+    with server.client() as api:
+        [live] = api.get("/api/v1/workspaces/term-ws/sessions").json()["sessions"]
+    assert (live["kind"], live["status"]) == ("shell", "active")
+    page.find_element(By.ID, "term-close").click()
+    wait(page, lambda d: not d.find_element(By.ID, "terminal-panel").is_displayed(), "closed")
+    with server.client() as api:
+        ended = api.get(f"/api/v1/sessions/{live['id']}").json()
+    assert ended["closed_reason"] == "closed"

@@ -19,11 +19,13 @@ from dockyard.api.runtime import Runtime
 
 OPENAPI_URL = "/api/v1/openapi.json"
 STATIC = Path(__file__).parent / "static"
-#: The page loads only its own files: no CDN, no inline script, no framing.
+#: The page loads only its own files: no CDN, no inline script, no framing. Styles may
+#: be inline: the terminal (xterm.js) writes its colours and cell sizes into a <style>
+#: element it makes, and offers no nonce; the page never renders data as HTML.
 PAGE_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "connect-src 'self'; frame-ancestors 'none'"
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self'; connect-src 'self'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",

@@ -122,6 +122,9 @@ function render() {
     extend.disabled = !live;
     extend.setAttribute("aria-label", label("Extend"));
     row.querySelector(".amount").disabled = !live;
+    const terminal = row.querySelector('[data-act="terminal"]');
+    terminal.disabled = !live;
+    terminal.setAttribute("aria-label", label("Open a terminal in"));
     const park = row.querySelector('[data-act="park"]');
     park.disabled = !["running", "warned", "stopped", "failed", "save_failed"].includes(ws.state);
     park.setAttribute("aria-label", label("Park"));
@@ -316,6 +319,9 @@ async function act(action, key, row) {
   if (action === "extend") {
     const by = row.querySelector(".amount").value;
     done = await attempt(`extending ${key}`, () => api("POST", `${path}/extend`, { by }));
+  } else if (action === "terminal") {
+    openTerminal(key);
+    return;
   } else if (action === "park") {
     done = await attempt(`parking ${key}`, () => api("POST", `${path}/park`));
   } else if (action === "keep") {
@@ -332,6 +338,7 @@ async function act(action, key, row) {
 
 function signOut(reason) {
   sessionStorage.removeItem(TOKEN_KEY);
+  closeTerminal();
   if (state.streamAbort) state.streamAbort.abort();
   $("#main").hidden = true;
   $("#logout").hidden = true;
@@ -357,6 +364,7 @@ async function start() {
   await refresh();
   refreshResources();
   follow();
+  resumeTerminal();
 }
 
 $("#login-form").addEventListener("submit", (event) => {
