@@ -5,7 +5,11 @@ execs streamed too, owners kept apart, and the session figures in the stats."""
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+import httpx
 
 from tests.api.conftest import Server
 
@@ -83,3 +87,27 @@ def test_bad_commands_and_other_kinds_are_refused(server: Server) -> None:
         assert empty.status_code == 422
         unknown = api.post("/api/v1/sessions/0123456789abcdef/commands", json={"command": "true"})
         assert unknown.status_code == 404
+
+
+def test_the_session_limit_holds_under_concurrent_opens(server: Server) -> None:
+    """The server's limit is 2: of 8 opens at once, 2 get a session and 6 a clear 429;
+    a one-shot exec still runs."""
+    with server.client() as api:
+        api.post("/api/v1/workspaces", json={"key": "crowd"})
+    barrier = threading.Barrier(8)
+
+    def open_one(_: int) -> httpx.Response:
+        with server.client() as api:
+            barrier.wait()
+            return api.post("/api/v1/workspaces/crowd/sessions", json={"kind": "command"})
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(open_one, range(8)))
+    assert sorted(a.status_code for a in answers) == [201] * 2 + [429] * 6
+    refused = next(a for a in answers if a.status_code == 429).json()["error"]
+    assert refused["code"] == "quota_exceeded" and "limit of 2 live sessions" in refused["message"]
+    with server.client() as api:
+        ran = api.post("/api/v1/workspaces/crowd/exec", json={"command": ["true"]})
+        assert ran.json()["exit_code"] == 0
+        listed = api.get("/api/v1/workspaces/crowd/sessions").json()["sessions"]
+    assert sum(s["kind"] == "command" and s["status"] == "active" for s in listed) == 2

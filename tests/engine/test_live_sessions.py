@@ -8,11 +8,12 @@ import threading
 
 import pytest
 
-from dockyard.core.errors import Busy, InvalidInput, NotFound, QuotaExceeded
+from dockyard.core.errors import Busy, InvalidInput, NotFound, QuotaExceeded, Refused
 from dockyard.core.framing import INTERRUPTED
-from dockyard.core.model import CloseReason, SessionKind, SessionStatus
+from dockyard.core.model import CloseReason, SessionKind, SessionStatus, State
 from dockyard.service import AcquireRequest, Dockyard
 from dockyard.settings import Settings
+from tests.helpers import FakeClock
 
 
 def test_a_command_session_keeps_directory_environment_and_background_jobs(dy: Dockyard) -> None:
@@ -130,3 +131,45 @@ def test_idle_sessions_never_block_a_one_shot_exec(dy: Dockyard) -> None:
     with pytest.raises(QuotaExceeded, match="limit"):
         dy.open_session("cq", kind=SessionKind.COMMAND)
     assert dy.exec("cq", ["true"]) == 0
+
+
+def test_an_unused_session_is_pending_then_closed_by_a_pass_and_its_workspace_stays(
+    timed: Dockyard, clock: FakeClock
+) -> None:
+    timed.acquire(AcquireRequest(key="ci", keep=True))  # never parked: its sessions still close
+    session = timed.open_session("ci", kind=SessionKind.COMMAND)
+    timed.run_command(session.id, "sleep 600 &")
+    clock.advance(minutes=59)
+    [pending] = timed.stats()["sessions"]["sessions_pending_cleanup"]
+    assert (pending["id"], pending["will_cleanup"]) == (session.id, False)
+    assert pending["inactive_time_s"] == 59 * 60
+    clock.advance(minutes=2)
+    stats = timed.stats()["sessions"]
+    assert stats["inactive"] == 1 and stats["sessions_pending_cleanup"][0]["will_cleanup"]
+    planned = timed.clean(dry_run=True).plan.actions
+    assert [(a.verb.value, a.reason.value) for a in planned] == [("close session", "inactive")]
+
+    report = timed.clean()
+    assert [r.outcome.value for r in report.results] == ["done"]
+    closed = timed.session(session.id)
+    assert (closed.status, closed.closed_reason) == (SessionStatus.DEAD, CloseReason.INACTIVE)
+    assert timed.get("ci").state is State.RUNNING
+    # its shell and its background job ended with it
+    assert timed.exec("ci", ["sh", "-c", "ps | grep -q '[s]leep 600'"]) == 1
+
+
+def test_a_park_refuses_while_a_command_runs_and_closes_the_sessions_after(dy: Dockyard) -> None:
+    dy.acquire(AcquireRequest(key="cp"))
+    session = dy.open_session("cp", kind=SessionKind.COMMAND)
+    idle = dy.open_session("cp", kind=SessionKind.COMMAND)
+    pause = threading.Event()
+    thread = threading.Thread(target=dy.run_command, args=(session.id, "sleep 2"))
+    thread.start()
+    while dy.session(session.id).running_since is None:
+        pause.wait(0.02)
+    with pytest.raises(Refused, match="in use"):
+        dy.park("cp")
+    thread.join()
+    assert dy.park("cp").changed  # an idle command session does not hold it
+    reasons = {s.id: s.closed_reason for s in dy.sessions("cp")}
+    assert reasons == {session.id: CloseReason.PARKED, idle.id: CloseReason.PARKED}
