@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import figures, fleet
+from bench import figures, fleet, sessions
 from bench.stats import Figure
 from dockyard.service import Dockyard
 from dockyard.settings import load_settings
@@ -71,9 +71,13 @@ def suite(
     measure("cold acquire", lambda: figures.cold_acquire(bench))
     measure("exec", lambda: figures.exec_trivial(bench))
     measure("park", lambda: figures.park_git(bench))
-    with figures.served(bench) as url:
-        measure("warm acquire over HTTP", lambda: figures.warm_acquire_http(bench, url))
-        measure("touches", lambda: figures.touches(bench, url))
+    with figures.served(bench) as server:
+        measure("warm acquire over HTTP", lambda: figures.warm_acquire_http(bench, server.url))
+        measure("touches", lambda: figures.touches(bench, server.url))
+    measure("command in a live session", lambda: sessions.command_in_session(bench))
+    with figures.served(bench, config_lines=sessions.SERVE_CONFIG) as server:
+        measure("commands over HTTP", lambda: sessions.commands_over_http(bench, server))
+        measure("100 live sessions", lambda: sessions.many_sessions(bench, server))
     print(f"[bench] bringing up {small} containers", flush=True)
     fleet_ws = fleet.bring_up(dy, small, prefix="bench-fleet")
     measure(f"no-op reconcile N={small}", lambda: figures.noop_reconcile(bench, small))

@@ -105,11 +105,17 @@ def warm_acquire(bench: Bench) -> Figure:
     )
 
 
+@dataclass(frozen=True)
+class Served:
+    url: str
+    pid: int
+
+
 @contextmanager
-def served(bench: Bench) -> Iterator[str]:
+def served(bench: Bench, *, config_lines: str = "") -> Iterator[Served]:
     """A ``dockyard serve`` on the bench's data directory (API only)."""
     config = bench.data / "serve.toml"
-    config.write_text(f'data_dir = "{bench.data}"\n[api]\nadmin_token = "{ADMIN}"\n')
+    config.write_text(f'data_dir = "{bench.data}"\n{config_lines}[api]\nadmin_token = "{ADMIN}"\n')
     port = free_port()
     env = {**os.environ, "DOCKYARD_CONFIG": str(config)}
     process = subprocess.Popen(
@@ -127,7 +133,7 @@ def served(bench: Bench) -> Iterator[str]:
                     break
             except httpx.TransportError:
                 time.sleep(0.05)
-        yield url
+        yield Served(url, process.pid)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)

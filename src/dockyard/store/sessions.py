@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from dockyard.core.model import CloseReason, Session, SessionKind, SessionStatus
 from dockyard.store.db import Database
-from dockyard.store.schema import sessions
+from dockyard.store.schema import UTCDateTime, sessions
 from dockyard.store.workspaces import Workspaces, touch_in
 
 
@@ -110,22 +110,10 @@ class Sessions:
         it to ``holder``), which is activity on the workspace; False if it is closed.
         ``running``: a command starts (True: only if none is in flight, else False) or
         ends (False) with this use."""
-        values: dict[str, object] = {
-            "status": SessionStatus.ACTIVE.value,
-            "last_used": at,
-            "holder": holder,
-        }
-        if running is not None:
-            values["running_since"] = at if running else None
-        query = sessions.update().where(
-            sessions.c.id == session_id,
-            sessions.c.workspace_key == workspace_key,
-            sessions.c.status != SessionStatus.DEAD.value,
-        )
-        if running:
-            query = query.where(sessions.c.running_since.is_(None))
+        query = _USE if running is None else _BEGIN_COMMAND if running else _END_COMMAND
+        params = {"b_id": session_id, "b_key": workspace_key, "b_at": at, "b_holder": holder}
         with self._workspaces.writing(workspace_key) as conn:
-            result = conn.execute(query.values(**values))
+            result = conn.execute(query, params)
             if result.rowcount != 1:
                 return False
             touch_in(conn, workspace_key, at=at)
@@ -253,6 +241,27 @@ class Sessions:
                     live += count
                 counts[key] = (live, total + count)
         return counts
+
+
+# -- prepared statements of the hot path (a command in a session: two uses) ----------------
+
+_USE = (
+    sessions.update()
+    .where(
+        sessions.c.id == sa.bindparam("b_id"),
+        sessions.c.workspace_key == sa.bindparam("b_key"),
+        sessions.c.status != SessionStatus.DEAD.value,
+    )
+    .values(
+        status=SessionStatus.ACTIVE.value,
+        last_used=sa.bindparam("b_at", type_=UTCDateTime),
+        holder=sa.bindparam("b_holder"),
+    )
+)
+_BEGIN_COMMAND = _USE.where(sessions.c.running_since.is_(None)).values(
+    running_since=sa.bindparam("b_at", type_=UTCDateTime)
+)
+_END_COMMAND = _USE.values(running_since=None)
 
 
 def _active(conn: sa.Connection, workspace_key: str) -> int:

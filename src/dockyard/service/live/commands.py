@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from dockyard.core.errors import Busy, DockyardError, InvalidInput, InvalidValue, NotFound
 from dockyard.core.framing import Finished, Reader, check_command, frame, interrupted_frame
-from dockyard.core.model import CloseReason, Session, SessionKind, Workspace
+from dockyard.core.model import ACTIVE_STATES, CloseReason, Session, SessionKind, Workspace
 from dockyard.service.live.processes import (
     Channel,
     end_processes,
@@ -28,13 +28,13 @@ from dockyard.service.live.processes import (
     start_command_shell,
 )
 from dockyard.service.runtime.context import Context
-from dockyard.service.runtime.records import require_running
+from dockyard.service.runtime.records import not_running, require_running
 from dockyard.service.workspaces.sessions import (
     announce_opened,
     close_record,
-    find_session,
     open_session,
     reap_dead_sessions,
+    session_and_workspace,
 )
 
 #: A command's timeout unless the caller gives one, and the longest it may ask for.
@@ -102,12 +102,13 @@ def run_command(
     timeout = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
     if not 0 < timeout <= MAX_TIMEOUT_S:
         raise InvalidValue(f"a command's timeout is more than 0 and at most {MAX_TIMEOUT_S:g} s")
-    session = find_session(ctx, session_id, owner=owner)
+    session, ws = session_and_workspace(ctx, session_id, owner=owner)
     if session.kind is not SessionKind.COMMAND:
         raise InvalidInput(f"session {session.id} is a {session.kind} session, not a command one")
     if not session.live:
         raise NotFound(f"session {session.id} is closed ({session.closed_reason or 'closed'})")
-    ws = require_running(ctx, session.workspace_key)
+    if ws.state not in ACTIVE_STATES or ws.container_id is None:
+        raise not_running(ws)
     ctx = ctx.at(ws)
     _begin(ctx, ws, session)
     result: CommandResult | None = None
@@ -202,13 +203,16 @@ _channels_lock = threading.Lock()
 
 
 def _channel(ctx: Context, ws: Workspace, session_id: str) -> Channel:
-    """This process's channel to the session, opened if it has none (or it ended)."""
+    """This process's channel to the session, opened if it has none (or it ended). One
+    command at a time holds a session (``_begin``), so no two callers open one for the
+    same session; opening (an exec) is outside the lock, so sessions open in parallel."""
     with _channels_lock:
         channel = _channels.get(session_id)
-        if channel is None or channel.ended:
-            channel = Channel(ctx.engine, ref=_ref(ws), session_id=session_id)
+    if channel is None or channel.ended:
+        channel = Channel(ctx.engine, ref=_ref(ws), session_id=session_id)
+        with _channels_lock:
             _channels[session_id] = channel
-        return channel
+    return channel
 
 
 def drop_channel(session_id: str) -> None:

@@ -174,14 +174,21 @@ def use_session(ctx: Context, ws: Workspace, session_id: str) -> Session:
 def find_session(ctx: Context, session_id: str, *, owner: str | None = None) -> Session:
     """The session ``session_id`` (of ``owner``'s workspaces only, when given: to
     anyone else it does not exist)."""
+    return session_and_workspace(ctx, session_id, owner=owner)[0]
+
+
+def session_and_workspace(
+    ctx: Context, session_id: str, *, owner: str | None = None
+) -> tuple[Session, Workspace]:
+    """``find_session``, with the record of its workspace."""
     session = ctx.store.sessions.get(session_id[:64])
     if session is None:
         raise NotFound(f"no session {session_id!r}")
     try:
-        get_workspace(ctx, session.workspace_key, owner=owner)
+        ws = get_workspace(ctx, session.workspace_key, owner=owner)
     except NotFound:
         raise NotFound(f"no session {session_id!r}") from None
-    return session
+    return session, ws
 
 
 def close_record(
