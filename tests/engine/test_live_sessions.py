@@ -11,6 +11,7 @@ import pytest
 from dockyard.core.errors import Busy, InvalidInput, NotFound, QuotaExceeded, Refused
 from dockyard.core.framing import INTERRUPTED
 from dockyard.core.model import CloseReason, SessionKind, SessionStatus, State
+from dockyard.engine.docker import DockerEngine
 from dockyard.service import AcquireRequest, Dockyard
 from dockyard.settings import Settings
 from tests.helpers import FakeClock
@@ -173,3 +174,24 @@ def test_a_park_refuses_while_a_command_runs_and_closes_the_sessions_after(dy: D
     assert dy.park("cp").changed  # an idle command session does not hold it
     reasons = {s.id: s.closed_reason for s in dy.sessions("cp")}
     assert reasons == {session.id: CloseReason.PARKED, idle.id: CloseReason.PARKED}
+
+
+def test_after_a_container_restart_the_session_is_over_and_nothing_else_is_touched(
+    dy: Dockyard, docker: DockerEngine
+) -> None:
+    """The files of a session name its processes by pid and start time: after a restart
+    those pids may be other processes, which no channel, interrupt or close touches."""
+    ws = dy.acquire(AcquireRequest(key="cr")).workspace
+    session = dy.open_session("cr", kind=SessionKind.COMMAND)
+    dy.run_command(session.id, "true")
+    ref = ws.container_id or ws.name
+    docker.stop_container(ref=ref, timeout_s=1)
+    docker.start_container(ref=ref)
+    # a process that may well get the old shell's pid: it must survive what follows
+    dy.exec("cr", ["sh", "-c", "for i in 1 2 3 4 5 6 7 8; do sleep 300 & done"])
+    result = dy.run_command(session.id, "true", timeout_s=5)
+    assert result.session_ended and not result.timed_out
+    assert dy.session(session.id).closed_reason is CloseReason.ENDED
+    assert dy.exec("cr", ["sh", "-c", "[ $(ps | grep -c '[s]leep 300') -eq 8 ]"]) == 0
+    fresh = dy.open_session("cr", kind=SessionKind.COMMAND)
+    assert dy.run_command(fresh.id, "echo again").output == b"again\n"

@@ -42,14 +42,26 @@ _BEGIN = b"\x1eDY-BEGIN "
 _END = b"\n\x1eDY-END "
 _GONE = b"\x1eDY-GONE\n"
 
-_GUARD = f"d=$1; case $d in {SESSIONS_DIR}/?*) ;; *) exit 2;; esac\n"
+_GUARD = (
+    f"d=$1; case $d in {SESSIONS_DIR}/?*) ;; *) exit 2;; esac\n"
+    # a process is named by its pid and its start time (field 22 of /proc/PID/stat): after
+    # a container restart the pids of the files below belong to other processes
+    'started() { set -- $(cat "/proc/$1/stat" 2>/dev/null) && echo "${22}"; }\n'
+    'ours() { [ -n "$2" ] && [ "$(started "$1")" = "$2" ]; }\n'
+)
+_SHELL_ALIVE = 'read -r pg ps <"$d/pid" 2>/dev/null && ours "$pg" "$ps"'
+_END_CHANNEL = (
+    'if read -r r rs w ws <"$d/channel" 2>/dev/null; then\n'
+    '  ours "$r" "$rs" && kill "$r"; ours "$w" "$ws" && kill "$w"\n'
+    "fi 2>/dev/null\n"
+)
 
 #: Starts the command shell; prints ``ready PGID`` before it lets go of its output.
 START_COMMAND_SHELL = _GUARD + (
     "umask 077\n"
     'mkdir -p "$d" && rm -f "$d/in" "$d/out" "$d/channel" && mkfifo "$d/in" "$d/out" || exit 1\n'
     'exec 3<>"$d/in" 4<>"$d/out"\n'
-    'echo $$ >"$d/pid"\n'
+    'echo "$$ $(started $$)" >"$d/pid"\n'
     'echo "ready $$"\n'
     "exec 1>&4 2>&4\n"
     "trap true INT\n"
@@ -58,36 +70,44 @@ START_COMMAND_SHELL = _GUARD + (
 )
 
 #: Relays the session's input and output over the exec's own; ends an older channel.
-CHANNEL = _GUARD + (
-    'read -r pg <"$d/pid" 2>/dev/null && kill -0 "$pg" 2>/dev/null'
-    " || { printf '\\036DY-GONE\\n'; exit 3; }\n"
-    'if read -r r w <"$d/channel" 2>/dev/null; then kill "$r" "$w" 2>/dev/null; fi\n'
-    "exec 5<&0\n"
-    'cat "$d/out" & r=$!\n'
-    'cat <&5 >"$d/in" & w=$!\n'
-    'echo "$r $w" >"$d/channel"\n'
-    'wait "$w"\n'
-    'kill "$r" 2>/dev/null\n'
+CHANNEL = (
+    _GUARD
+    + _SHELL_ALIVE
+    + " || { printf '\\036DY-GONE\\n'; exit 3; }\n"
+    + _END_CHANNEL
+    + (
+        "exec 5<&0\n"
+        'cat "$d/out" & r=$!\n'
+        'cat <&5 >"$d/in" & w=$!\n'
+        'echo "$r $(started $r) $w $(started $w)" >"$d/channel"\n'
+        'wait "$w"\n'
+        'kill "$r" 2>/dev/null\n'
+    )
 )
 
 #: An interactive shell on a PTY (bash where the image has it), its process group noted.
 START_TERMINAL = _GUARD + (
-    'umask 077; mkdir -p "$d" && echo $$ >"$d/pid" || exit 1\n'
+    'umask 077; mkdir -p "$d" && echo "$$ $(started $$)" >"$d/pid" || exit 1\n'
     "if command -v bash >/dev/null 2>&1; then exec bash -i; fi\n"
     "exec sh -i\n"
 )
 
 #: Interrupts the command in flight: SIGINT to the session's process group (the shell
 #: survives it; background jobs of a shell without job control ignore it).
-INTERRUPT = _GUARD + 'read -r pg <"$d/pid" && kill -INT -- "-$pg"\n'
+INTERRUPT = _GUARD + _SHELL_ALIVE + ' && kill -INT -- "-$pg"\n'
 
 #: Ends the session's processes (its background jobs too) and removes its directory.
-CLOSE = _GUARD + (
-    'if read -r pg <"$d/pid" 2>/dev/null; then\n'
-    '  kill -HUP -- "-$pg" 2>/dev/null && sleep 1 && kill -KILL -- "-$pg" 2>/dev/null\n'
-    "fi\n"
-    'if read -r r w <"$d/channel" 2>/dev/null; then kill "$r" "$w" 2>/dev/null; fi\n'
-    'rm -rf "$d"\n'
+CLOSE = (
+    _GUARD
+    + "if "
+    + _SHELL_ALIVE
+    + "; then\n"
+    + '  kill -HUP -- "-$pg"\n'
+    + '  for _ in 1 2 3 4 5 6 7 8 9 10; do ours "$pg" "$ps" || break; sleep 0.1; done\n'
+    + '  ours "$pg" "$ps" && kill -KILL -- "-$pg"\n'
+    + "fi 2>/dev/null\n"
+    + _END_CHANNEL
+    + 'rm -rf "$d"\n'
 )
 
 

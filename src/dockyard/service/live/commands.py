@@ -155,7 +155,10 @@ def _run(
     kept: list[bytes] = []
     size = 0
     channel = _channel(ctx, ws, session_id)
-    channel.send(frame(command, token))
+    if not channel.send(frame(command, token)):  # it ended unseen (its container restarted)
+        drop_channel(session_id)
+        channel = _channel(ctx, ws, session_id)
+        channel.send(frame(command, token))
     deadline = began + timeout_s
     interrupted = False
     while reader.end is None:
@@ -164,7 +167,8 @@ def _run(
             if interrupted:
                 break  # it would not stop: the session ends
             interrupt(ctx.engine, ref=_ref(ws), session_id=session_id)
-            channel.send(interrupted_frame(token))
+            if not channel.send(interrupted_frame(token)):
+                break
             interrupted, deadline = True, time.monotonic() + STOP_GRACE_S
             continue
         chunk = channel.receive(wait)
@@ -209,6 +213,8 @@ def _channel(ctx: Context, ws: Workspace, session_id: str) -> Channel:
     with _channels_lock:
         channel = _channels.get(session_id)
     if channel is None or channel.ended:
+        if channel is not None:
+            channel.close()
         channel = Channel(ctx.engine, ref=_ref(ws), session_id=session_id)
         with _channels_lock:
             _channels[session_id] = channel

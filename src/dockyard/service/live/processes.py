@@ -76,22 +76,27 @@ class Channel:
         except (OSError, EngineError):
             pass
         finally:
+            self.ended = True  # a command that comes after opens a new channel
             self._chunks.put(None)
 
-    def send(self, data: bytes) -> None:
-        self._stream.send(data)
+    def send(self, data: bytes) -> bool:
+        """Whether ``data`` went out (False: the channel is gone)."""
+        try:
+            self._stream.send(data)
+        except OSError:
+            self.ended = True
+            return False
+        return True
 
     def receive(self, timeout_s: float) -> bytes | None:
         """The next output, ``b""`` if none came within ``timeout_s``, ``None`` once the
         channel ended."""
-        if self.ended:
-            return None
         try:
             chunk = self._chunks.get(timeout=max(timeout_s, 0.0))
         except queue.Empty:
             return b""
         if chunk is None:
-            self.ended = True
+            self._chunks.put(None)  # and for every later read
         return chunk
 
     def close(self) -> None:
