@@ -87,6 +87,11 @@ def test_bad_commands_and_other_kinds_are_refused(server: Server) -> None:
         assert empty.status_code == 422
         unknown = api.post("/api/v1/sessions/0123456789abcdef/commands", json={"command": "true"})
         assert unknown.status_code == 404
+        mine = api.post("/api/v1/workspaces/live2/sessions", json={"kind": "command"}).json()
+    with server.client(server.token("mallory")) as other:
+        theirs = other.post(f"/api/v1/sessions/{mine['id']}/commands", json={"command": "id"})
+        assert theirs.status_code == 404  # another owner's session does not exist for them
+        assert other.get(f"/api/v1/sessions/{mine['id']}").status_code == 404
 
 
 def test_the_session_limit_holds_under_concurrent_opens(server: Server) -> None:

@@ -11,6 +11,7 @@ API call the same way::
 The rooms below it, top to bottom (import-linter forbids upward imports):
 
     reconcile/   the loop, its passes, the executor, gc, stats
+    live/        the processes of live sessions: command shells, terminals, closing
     workspaces/  acquire, lifecycle, activity, sessions, execs, quota, views
     snapshots/   one Strategy per way of saving (volume, git, image), checkpoints
     observe      what the engine and the store say, for the planner
