@@ -41,6 +41,20 @@ class Text:
         return self._decoder.decode(data)
 
 
+def responses(records: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI entry of a route that answers whole or streamed."""
+    return {
+        200: {
+            "content": {
+                NDJSON: {"schema": {"type": "string"}},
+                SSE: {"schema": {"type": "string"}},
+            },
+            "description": f"the result; with Accept: {NDJSON} or {SSE}, the output as it "
+            f"comes ({records} records), then the result (`end`)",
+        }
+    }
+
+
 def wanted(request: Request) -> str | None:
     """The streaming format the client asked for, or None for one JSON answer."""
     accept = request.headers.get("accept", "")

@@ -13,7 +13,6 @@ from dockyard.api.routes.deps import Rt, Who
 from dockyard.api.terminal import serve_terminal
 from dockyard.core.errors import InvalidInput, NotFound
 from dockyard.core.model import Session, SessionKind
-from dockyard.service import CommandResult
 
 router = APIRouter(tags=["sessions"])
 
@@ -29,19 +28,6 @@ def session_json(session: Session) -> dict[str, Any]:
         "description": session.description,
         "closed_reason": session.closed_reason.value if session.closed_reason else None,
         "running_since": session.running_since.isoformat() if session.running_since else None,
-    }
-
-
-def command_json(result: CommandResult) -> dict[str, Any]:
-    return {
-        "session": result.session,
-        "exit_code": result.exit_code,
-        "output": result.output.decode(errors="replace"),
-        "cwd": result.cwd,
-        "timed_out": result.timed_out,
-        "truncated": result.truncated,
-        "session_ended": result.session_ended,
-        "duration_s": round(result.duration_s, 6),
     }
 
 
@@ -85,16 +71,7 @@ async def terminal(websocket: WebSocket, session_id: str) -> None:
 @router.post(
     "/sessions/{session_id}/commands",
     response_model=out.CommandOut,
-    responses={
-        200: {
-            "content": {
-                streaming.NDJSON: {"schema": {"type": "string"}},
-                streaming.SSE: {"schema": {"type": "string"}},
-            },
-            "description": "the result; with Accept: application/x-ndjson or "
-            "text/event-stream, the output as it comes, then the result (`end`)",
-        }
-    },
+    responses=streaming.responses("`output`"),
 )
 def run_command(
     session_id: str, body: schemas.CommandBody, request: Request, rt: Rt, who: Who
@@ -111,7 +88,7 @@ def run_command(
     kind = streaming.wanted(request)
     if kind is None:
         result = rt.dy.run_command(session.id, body.command, timeout_s=timeout, owner=who.owner)
-        return command_json(result)
+        return result.to_json()
 
     def run(emit: streaming.Emit) -> dict[str, Any]:
         text = streaming.Text()
@@ -122,7 +99,7 @@ def run_command(
             on_output=lambda data: emit({"output": text.decode(data)}),
             owner=who.owner,
         )
-        return command_json(result)
+        return result.to_json()
 
     response: Response = streaming.stream(kind, run)
     return response

@@ -4,6 +4,7 @@ checkpoints, exec."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
@@ -13,12 +14,11 @@ from starlette.concurrency import run_in_threadpool
 from dockyard.api import responses as out
 from dockyard.api import schemas, streaming
 from dockyard.api.routes.deps import Rt, Who, runtime_of, view_json, visible
-from dockyard.api.runtime import Runtime
 from dockyard.core.checkpoints import checkpoint_json
 from dockyard.core.commands import check_command
 from dockyard.core.errors import Forbidden, InvalidValue, NotFound
 from dockyard.core.model import Outcome, State
-from dockyard.service import STDERR, STDOUT, AcquireRequest, Principal
+from dockyard.service import STDERR, STDOUT, AcquireRequest
 
 OUTPUT_LIMIT = 1024 * 1024  # per stream, in an exec's response
 
@@ -191,17 +191,7 @@ def checkpoints(key: str, rt: Rt, who: Who) -> dict[str, Any]:
 @router.post(
     "/workspaces/{key:path}/exec",
     response_model=out.ExecOut,
-    responses={
-        200: {
-            "content": {
-                streaming.NDJSON: {"schema": {"type": "string"}},
-                streaming.SSE: {"schema": {"type": "string"}},
-            },
-            "description": "the result; with Accept: application/x-ndjson or "
-            "text/event-stream, the output as it comes (`output`, `stream`), then the "
-            "result (`end`)",
-        }
-    },
+    responses=streaming.responses("`output` with its `stream`"),
 )
 def exec_(key: str, body: schemas.ExecBody, request: Request, rt: Rt, who: Who) -> Any:
     """Run a command to completion; counts as activity. Output is kept up to 1 MiB a
@@ -214,78 +204,59 @@ def exec_(key: str, body: schemas.ExecBody, request: Request, rt: Rt, who: Who) 
     if timeout.total_seconds() < 1:
         raise InvalidValue("timeout must be at least 1s")
     argv = ["timeout", "-s", "KILL", str(int(timeout.total_seconds())), *body.command]
+    written = {STDOUT: 0, STDERR: 0}
+
+    def run(sink: Callable[[int, bytes], None]) -> dict[str, Any]:
+        """Run it with ``sink`` for its output: what every answer says of how it went."""
+
+        def counted(stream: int, data: bytes) -> None:
+            written[STDERR if stream == STDERR else STDOUT] += len(data)
+            sink(stream, data)
+
+        began = time.perf_counter()
+        code = rt.dy.exec(
+            key,
+            argv,
+            env=body.env,
+            workdir=body.workdir,
+            on_output=counted,
+            session=body.session,
+            owner=who.owner,
+        )
+        duration = time.perf_counter() - began
+        return {
+            "exit_code": code,
+            "timed_out": code == 137 and duration >= timeout.total_seconds(),
+            "stdout_bytes": written[STDOUT],
+            "stderr_bytes": written[STDERR],
+            "duration_s": round(duration, 6),
+        }
+
     kind = streaming.wanted(request)
     if kind is not None:
-        return streaming.stream(
-            kind, lambda emit: _exec_streamed(rt, who, key, body=body, argv=argv, emit=emit)
-        )
-    out, err = bytearray(), bytearray()
-    written = {"stdout": 0, "stderr": 0}
+        texts = {STDOUT: streaming.Text(), STDERR: streaming.Text()}
+
+        def streamed(emit: streaming.Emit) -> dict[str, Any]:
+            def relay(stream: int, data: bytes) -> None:
+                name = "stderr" if stream == STDERR else "stdout"
+                emit({"stream": name, "output": texts[stream].decode(data)})
+
+            return run(relay)
+
+        return streaming.stream(kind, streamed)
+    kept = {STDOUT: bytearray(), STDERR: bytearray()}
 
     def collect(stream: int, data: bytes) -> None:
-        target = err if stream == STDERR else out
-        written["stderr" if stream == STDERR else "stdout"] += len(data)
+        target = kept[STDERR if stream == STDERR else STDOUT]
         if len(target) < OUTPUT_LIMIT:
             target.extend(data[: OUTPUT_LIMIT - len(target)])
 
-    began = time.perf_counter()
-    code = rt.dy.exec(
-        key,
-        argv,
-        env=body.env,
-        workdir=body.workdir,
-        on_output=collect,
-        session=body.session,
-        owner=who.owner,
-    )
-    duration = time.perf_counter() - began
+    result = run(collect)
     return {
-        "exit_code": code,
-        "timed_out": code == 137 and duration >= timeout.total_seconds(),
-        "stdout": out.decode(errors="replace"),
-        "stderr": err.decode(errors="replace"),
-        "truncated": written["stdout"] > len(out) or written["stderr"] > len(err),
-        "stdout_bytes": written["stdout"],
-        "stderr_bytes": written["stderr"],
-        "duration_s": round(duration, 6),
-    }
-
-
-def _exec_streamed(
-    rt: Runtime,
-    who: Principal,
-    key: str,
-    *,
-    body: schemas.ExecBody,
-    argv: list[str],
-    emit: streaming.Emit,
-) -> dict[str, Any]:
-    texts = {STDOUT: streaming.Text(), STDERR: streaming.Text()}
-    written = {STDOUT: 0, STDERR: 0}
-
-    def relay(stream: int, data: bytes) -> None:
-        written[stream] += len(data)
-        name = "stderr" if stream == STDERR else "stdout"
-        emit({"stream": name, "output": texts[stream].decode(data)})
-
-    began = time.perf_counter()
-    code = rt.dy.exec(
-        key,
-        argv,
-        env=body.env,
-        workdir=body.workdir,
-        on_output=relay,
-        session=body.session,
-        owner=who.owner,
-    )
-    duration = time.perf_counter() - began
-    limit = body.timeout or rt.dy.settings.api.exec_timeout
-    return {
-        "exit_code": code,
-        "timed_out": code == 137 and duration >= limit.total_seconds(),
-        "stdout_bytes": written[STDOUT],
-        "stderr_bytes": written[STDERR],
-        "duration_s": round(duration, 6),
+        **result,
+        "stdout": kept[STDOUT].decode(errors="replace"),
+        "stderr": kept[STDERR].decode(errors="replace"),
+        "truncated": written[STDOUT] > len(kept[STDOUT]) or written[STDERR] > len(kept[STDERR]),
     }
 
 

@@ -106,18 +106,7 @@ def run(
         on_output=None if as_json else (lambda data: app.term.write_bytes(1, data)),
     )
     if as_json:
-        app.term.json(
-            {
-                "session": result.session,
-                "exit_code": result.exit_code,
-                "output": result.output.decode(errors="replace"),
-                "cwd": result.cwd,
-                "timed_out": result.timed_out,
-                "truncated": result.truncated,
-                "session_ended": result.session_ended,
-                "duration_s": round(result.duration_s, 6),
-            }
-        )
+        app.term.json(result.to_json())
     if result.timed_out:
         app.term.warn(f"interrupted after {format_duration(timeout)} (--timeout)")
     if result.session_ended:

@@ -61,6 +61,19 @@ class CommandResult:
     #: the shell is gone (``exit``, a command that would not stop, its container went)
     session_ended: bool = False
 
+    def to_json(self) -> dict[str, object]:
+        """As the API answers and ``dockyard run --json`` prints it."""
+        return {
+            "session": self.session,
+            "exit_code": self.exit_code,
+            "output": self.output.decode(errors="replace"),
+            "cwd": self.cwd,
+            "timed_out": self.timed_out,
+            "truncated": self.truncated,
+            "session_ended": self.session_ended,
+            "duration_s": round(self.duration_s, 6),
+        }
+
 
 def open_command_session(
     ctx: Context, key: str, *, description: str = "", owner: str | None = None
