@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from tests.api.conftest import Server
+from tests.helpers import wait_until
 
 NDJSON = {"Accept": "application/x-ndjson"}
 
@@ -116,3 +117,24 @@ def test_the_session_limit_holds_under_concurrent_opens(server: Server) -> None:
         assert ran.json()["exit_code"] == 0
         listed = api.get("/api/v1/workspaces/crowd/sessions").json()["sessions"]
     assert sum(s["kind"] == "command" and s["status"] == "active" for s in listed) == 2
+
+
+def test_a_client_that_drops_a_streamed_command_interrupts_it(server: Server) -> None:
+    with server.client() as api:
+        api.post("/api/v1/workspaces", json={"key": "drop"})
+        sid = api.post("/api/v1/workspaces/drop/sessions", json={"kind": "command"}).json()["id"]
+        slow = {"command": "echo start; sleep 300; echo never"}
+        with api.stream(
+            "POST", f"/api/v1/sessions/{sid}/commands", json=slow, headers=NDJSON
+        ) as response:
+            first = next(response.iter_lines())
+        assert json.loads(first) == {"output": "start"}
+        wait_until(
+            lambda: api.get(f"/api/v1/sessions/{sid}").json()["running_since"] is None,
+            within_s=20,
+            what="the dropped command to be interrupted",
+        )
+        after = api.post(f"/api/v1/sessions/{sid}/commands", json={"command": "echo ok"}).json()
+        assert after["output"] == "ok\n"
+        ran = api.post("/api/v1/workspaces/drop/exec", json={"command": ["sh", "-c", "ps"]})
+        assert "sleep 300" not in ran.json()["stdout"]

@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from dockyard.core.errors import Busy, InvalidInput, NotFound, QuotaExceeded, Refused
-from dockyard.core.framing import INTERRUPTED
+from dockyard.core.errors import Busy, EngineError, InvalidInput, NotFound, QuotaExceeded, Refused
+from dockyard.core.framing import INTERRUPTED, SESSIONS_DIR
 from dockyard.core.model import CloseReason, SessionKind, SessionStatus, State
 from dockyard.engine.docker import DockerEngine
 from dockyard.service import AcquireRequest, Dockyard
@@ -195,3 +195,17 @@ def test_after_a_container_restart_the_session_is_over_and_nothing_else_is_touch
     assert dy.exec("cr", ["sh", "-c", "[ $(ps | grep -c '[s]leep 300') -eq 8 ]"]) == 0
     fresh = dy.open_session("cr", kind=SessionKind.COMMAND)
     assert dy.run_command(fresh.id, "echo again").output == b"again\n"
+
+
+def test_a_planted_sessions_directory_is_refused(dy: Dockyard) -> None:
+    """A link in place of the sessions directory (anyone in the container could plant
+    one, with pid files for a close to act on) is never used."""
+    dy.acquire(AcquireRequest(key="cl"))
+    assert (
+        dy.exec("cl", ["sh", "-c", "mkdir /tmp/elsewhere && ln -s /tmp/elsewhere " + SESSIONS_DIR])
+        == 0
+    )
+    with pytest.raises(EngineError, match="not private"):
+        dy.open_session("cl", kind=SessionKind.COMMAND)
+    opened = [s for s in dy.sessions("cl") if s.kind is SessionKind.COMMAND]
+    assert [s.closed_reason for s in opened] == [CloseReason.ENDED]

@@ -102,3 +102,9 @@ def test_session_directories_and_processes_are_recognised() -> None:
     assert is_session_process(argv)
     assert not is_session_process(["sh", "-c", "sleep 1"])
     assert not is_session_process(["true"])
+
+
+def test_an_interrupt_before_the_command_began_still_ends_it() -> None:
+    resent = f"\n\x1eDY-END {TOKEN} 130 /w\n".encode()
+    out, reader = read_all([b"noise\n", resent[:9], resent[9:]])
+    assert (out, reader.end) == (b"", Finished(130, "/w"))

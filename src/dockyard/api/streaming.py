@@ -11,12 +11,14 @@ slow client slows the command's output rather than filling memory.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import anyio
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 
@@ -27,6 +29,8 @@ NDJSON = "application/x-ndjson"
 SSE = "text/event-stream"
 #: Records waiting for a slow client before the command's output waits for it.
 BACKLOG = 256
+#: How often the response looks up from waiting (a client that left is noticed then).
+POLL_S = 0.5
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -64,22 +68,59 @@ def wanted(request: Request) -> str | None:
     return None
 
 
-def stream(kind: str, run: Callable[[Emit], dict[str, Any]]) -> StreamingResponse:
-    """Run ``run(emit)`` on a thread; what it emits, then what it returns, streamed."""
+class ClientGone(Exception):
+    """The client stopped reading: what is running for it stops (an exec or a command
+    is interrupted by its caller's error handling)."""
+
+
+def stream(
+    kind: str,
+    run: Callable[[Emit], dict[str, Any]],
+    *,
+    on_gone: Callable[[], None] | None = None,
+) -> StreamingResponse:
+    """Run ``run(emit)`` on a thread; what it emits, then what it returns, streamed.
+    ``emit`` waits while the client is slow and raises ``ClientGone`` once it left;
+    ``on_gone`` (on a thread) stops what runs for a client that left before its end."""
     records: queue.Queue[dict[str, Any] | None] = queue.Queue(BACKLOG)
+    gone = threading.Event()
+
+    def emit(record: dict[str, Any] | None) -> None:
+        while not gone.is_set():
+            try:
+                records.put(record, timeout=0.5)
+            except queue.Full:
+                continue
+            else:
+                return
+        raise ClientGone
 
     def work() -> None:
-        try:
-            records.put({"end": run(records.put)})
-        except DockyardError as exc:
-            records.put(error_body(exc.code, exc.message))
-        finally:
-            records.put(None)
+        with contextlib.suppress(ClientGone):
+            try:
+                emit({"end": run(emit)})
+            except DockyardError as exc:
+                emit(error_body(exc.code, exc.message))
+            finally:
+                emit(None)
 
-    def body() -> Iterator[bytes]:
+    async def body() -> AsyncIterator[bytes]:
         threading.Thread(target=work, name="stream", daemon=True).start()
-        while (record := records.get()) is not None:
-            yield _encode(kind, record)
+        ended = False
+        try:
+            while True:
+                try:
+                    record = await anyio.to_thread.run_sync(records.get, True, POLL_S)
+                except queue.Empty:
+                    continue
+                if record is None:
+                    ended = True
+                    return
+                yield _encode(kind, record)
+        finally:  # the last record was sent, or the client went away (a cancel)
+            gone.set()
+            if not ended and on_gone is not None:
+                threading.Thread(target=on_gone, name="stream-gone", daemon=True).start()
 
     return StreamingResponse(body(), media_type=kind, headers={"Cache-Control": "no-store"})
 

@@ -33,6 +33,8 @@ from dockyard.service import Attachment, Principal, admin_principal
 
 #: How long a client has to send its first message.
 HELLO_S = 10.0
+#: Output chunks waiting for a slow client before it is disconnected (to reattach).
+BACKLOG = 1024
 
 
 async def serve_terminal(websocket: WebSocket, rt: Runtime, session_id: str) -> None:
@@ -40,9 +42,15 @@ async def serve_terminal(websocket: WebSocket, rt: Runtime, session_id: str) -> 
     output: asyncio.Queue[bytes | None] = asyncio.Queue()
     loop = asyncio.get_running_loop()
 
+    def offer(data: bytes | None) -> None:
+        if output.qsize() < BACKLOG:
+            output.put_nowait(data)
+        elif output.qsize() == BACKLOG:
+            output.put_nowait(b"")  # too far behind: it gets the screen again on reattach
+
     def listener(data: bytes | None) -> None:
         with contextlib.suppress(RuntimeError):  # the loop closed: the client is gone
-            loop.call_soon_threadsafe(output.put_nowait, data)
+            loop.call_soon_threadsafe(offer, data)
 
     try:
         hello = await asyncio.wait_for(websocket.receive_text(), HELLO_S)
@@ -57,17 +65,19 @@ async def serve_terminal(websocket: WebSocket, rt: Runtime, session_id: str) -> 
         with contextlib.suppress(RuntimeError):
             await websocket.close(4408)
         return
-    started = {"session": attachment.session.id, "started": attachment.started}
-    await websocket.send_text(json.dumps({"attached": started}))
-    if attachment.replay:
-        await websocket.send_bytes(attachment.replay)
-    relay = asyncio.create_task(_relay(websocket, output))
+    relay: asyncio.Task[None] | None = None
     try:
+        started = {"session": attachment.session.id, "started": attachment.started}
+        await websocket.send_text(json.dumps({"attached": started}))
+        if attachment.replay:
+            await websocket.send_bytes(attachment.replay)
+        relay = asyncio.create_task(_relay(websocket, output))
         await _keys(websocket, rt, attachment)
     except WebSocketDisconnect:
         pass
     finally:
-        relay.cancel()
+        if relay is not None:
+            relay.cancel()
         await run_in_threadpool(rt.dy.detach_terminal, attachment, listener)
 
 
@@ -93,6 +103,9 @@ def _size(rows: object, cols: object) -> tuple[int, int]:
 
 async def _relay(websocket: WebSocket, output: asyncio.Queue[bytes | None]) -> None:
     while (data := await output.get()) is not None:
+        if not data:  # the client fell too far behind
+            await websocket.close(4008)
+            return
         await websocket.send_bytes(data)
     await websocket.send_text(json.dumps({"ended": {"reason": "ended"}}))
     await websocket.close(1000)

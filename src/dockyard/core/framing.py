@@ -48,7 +48,12 @@ _GUARD = (
     # a container restart the pids of the files below belong to other processes
     'started() { set -- $(cat "/proc/$1/stat" 2>/dev/null) && echo "${22}"; }\n'
     'ours() { [ -n "$2" ] && [ "$(started "$1")" = "$2" ]; }\n'
+    # the directories are trusted only if they are this user's own, not links: another
+    # user of the container could otherwise plant pid files for a close to act on
+    'private() { [ -d "$1" ] && [ ! -h "$1" ] && [ -O "$1" ]; }\n'
 )
+_TRUSTED = 'private "${d%/*}" && private "$d"'
+_REFUSE = " || { echo 'dockyard: the session directory is not private' >&2; exit 4; }\n"
 _SHELL_ALIVE = 'read -r pg ps <"$d/pid" 2>/dev/null && ours "$pg" "$ps"'
 _END_CHANNEL = (
     'if read -r r rs w ws <"$d/channel" 2>/dev/null; then\n'
@@ -59,7 +64,10 @@ _END_CHANNEL = (
 #: Starts the command shell; prints ``ready PGID`` before it lets go of its output.
 START_COMMAND_SHELL = _GUARD + (
     "umask 077\n"
-    'mkdir -p "$d" && rm -f "$d/in" "$d/out" "$d/channel" && mkfifo "$d/in" "$d/out" || exit 1\n'
+    'mkdir -p "$d" || exit 1\n'
+    + _TRUSTED
+    + _REFUSE
+    + 'rm -f "$d/in" "$d/out" "$d/channel" && mkfifo "$d/in" "$d/out" || exit 1\n'
     'exec 3<>"$d/in" 4<>"$d/out"\n'
     'echo "$$ $(started $$)" >"$d/pid"\n'
     'echo "ready $$"\n'
@@ -72,6 +80,8 @@ START_COMMAND_SHELL = _GUARD + (
 #: Relays the session's input and output over the exec's own; ends an older channel.
 CHANNEL = (
     _GUARD
+    + _TRUSTED
+    + " && "
     + _SHELL_ALIVE
     + " || { printf '\\036DY-GONE\\n'; exit 3; }\n"
     + _END_CHANNEL
@@ -87,24 +97,29 @@ CHANNEL = (
 
 #: An interactive shell on a PTY (bash where the image has it), its process group noted.
 START_TERMINAL = _GUARD + (
-    'umask 077; mkdir -p "$d" && echo "$$ $(started $$)" >"$d/pid" || exit 1\n'
+    'umask 077; mkdir -p "$d" || exit 1\n'
+    + _TRUSTED
+    + _REFUSE
+    + 'echo "$$ $(started $$)" >"$d/pid" || exit 1\n'
     "if command -v bash >/dev/null 2>&1; then exec bash -i; fi\n"
     "exec sh -i\n"
 )
 
 #: Interrupts the command in flight: SIGINT to the session's process group (the shell
 #: survives it; background jobs of a shell without job control ignore it).
-INTERRUPT = _GUARD + _SHELL_ALIVE + ' && kill -INT -- "-$pg"\n'
+INTERRUPT = _GUARD + _TRUSTED + " && " + _SHELL_ALIVE + ' && kill -INT "-$pg"\n'
 
 #: Ends the session's processes (its background jobs too) and removes its directory.
 CLOSE = (
     _GUARD
+    + _TRUSTED
+    + _REFUSE
     + "if "
     + _SHELL_ALIVE
     + "; then\n"
-    + '  kill -HUP -- "-$pg"\n'
+    + '  kill -HUP "-$pg"\n'
     + '  for _ in 1 2 3 4 5 6 7 8 9 10; do ours "$pg" "$ps" || break; sleep 0.1; done\n'
-    + '  ours "$pg" "$ps" && kill -KILL -- "-$pg"\n'
+    + '  ours "$pg" "$ps" && kill -KILL "-$pg"\n'
     + "fi 2>/dev/null\n"
     + _END_CHANNEL
     + 'rm -rf "$d"\n'
@@ -195,13 +210,28 @@ class Reader:
     def _sync(self) -> bytes:
         at = self._buffer.find(self._begin)
         if at < 0:
-            if _GONE in self._buffer:
-                self.end = Gone()
-            self._buffer = self._buffer[-len(self._begin) :]
-            return b""
+            return self._ended_unbegun()
         self._begun = True
         self._buffer = self._buffer[at + len(self._begin) :]
         return self._output()
+
+    def _ended_unbegun(self) -> bytes:
+        """Before the begin marker: the command's end can still come (an interrupt that
+        landed before the shell began it: the shell drops the line, the end is sent
+        again), or the shell's."""
+        end_at = self._buffer.find(self._end)
+        if end_at >= 0:
+            line_end = self._buffer.find(b"\n", end_at + len(self._end))
+            if line_end >= 0:
+                self.end = _finished(self._buffer[end_at + len(self._end) : line_end])
+                self._buffer = b""
+            else:
+                self._buffer = self._buffer[end_at:]
+            return b""
+        if _GONE in self._buffer:
+            self.end = Gone()
+        self._buffer = self._buffer[-max(len(self._begin), len(self._end)) :]
+        return b""
 
     def _output(self) -> bytes:
         at = self._buffer.find(self._end)

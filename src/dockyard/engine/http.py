@@ -535,4 +535,8 @@ class RawStream:
             socket.socket.shutdown(self._sock, socket.SHUT_WR)
 
     def close(self) -> None:
+        """Close the connection; a thread blocked reading it wakes with its end (a plain
+        close would leave it waiting, and the engine would not see the end)."""
+        with suppress(OSError):
+            socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
         self._sock.close()

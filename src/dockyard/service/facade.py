@@ -303,6 +303,11 @@ class Dockyard:
             self.ctx, session_id, command, timeout_s=timeout_s, on_output=on_output, owner=owner
         )
 
+    def interrupt_command(self, session_id: str, *, owner: str | None = None) -> bool:
+        """Interrupt the command running in a ``command`` session (as its timeout
+        would); whether one was running."""
+        return commands.interrupt_command(self.ctx, session_id, owner=owner)
+
     def attach_terminal(
         self,
         session_id: str,
@@ -317,7 +322,7 @@ class Dockyard:
         return terminals.attach_terminal(self.ctx, session_id, listener, size=size, owner=owner)
 
     def terminal_input(self, attachment: Attachment, data: bytes) -> None:
-        terminals.terminal_input(self.ctx, attachment, data)
+        terminals.terminal_input(attachment, data)
 
     def resize_terminal(self, attachment: Attachment, *, rows: int, cols: int) -> None:
         terminals.resize_terminal(attachment, rows, cols)

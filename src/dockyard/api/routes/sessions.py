@@ -3,6 +3,7 @@ one), close; commands in a ``command`` session, answered whole or streamed."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from fastapi import APIRouter, Request, Response, WebSocket
@@ -11,7 +12,7 @@ from dockyard.api import responses as out
 from dockyard.api import schemas, streaming
 from dockyard.api.routes.deps import Rt, Who
 from dockyard.api.terminal import serve_terminal
-from dockyard.core.errors import InvalidInput, NotFound
+from dockyard.core.errors import DockyardError, InvalidInput, NotFound
 from dockyard.core.model import Session, SessionKind
 
 router = APIRouter(tags=["sessions"])
@@ -101,5 +102,9 @@ def run_command(
         )
         return result.to_json()
 
-    response: Response = streaming.stream(kind, run)
+    def stop() -> None:
+        with contextlib.suppress(DockyardError):  # it ended meanwhile, or was closed
+            rt.dy.interrupt_command(session.id, owner=who.owner)
+
+    response: Response = streaming.stream(kind, run, on_gone=stop)
     return response

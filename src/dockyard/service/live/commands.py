@@ -16,6 +16,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 
 from dockyard.core.errors import Busy, DockyardError, InvalidInput, InvalidValue, NotFound
@@ -127,15 +128,35 @@ def run_command(
     result: CommandResult | None = None
     try:
         result = _run(ctx, ws, session.id, command, timeout_s=timeout, on_output=on_output)
+    except BaseException:  # the caller went away (Ctrl-C, a dropped stream): stop it too
+        with suppress(DockyardError, OSError):
+            interrupt(ctx.engine, ref=_ref(ws), session_id=session.id)
+        raise
     finally:
-        if result is not None and result.session_ended:
-            end_processes(ctx.engine, ref=_ref(ws), session_id=session.id)
-            close_record(ctx, ws, session, CloseReason.ENDED)
-        else:
-            ctx.store.sessions.use(
-                session.id, workspace_key=ws.key, at=ctx.now(), holder=ctx.holder, running=False
-            )
+        _finish(ctx, ws, session, ended=result is not None and result.session_ended)
     return result
+
+
+def interrupt_command(ctx: Context, session_id: str, *, owner: str | None = None) -> bool:
+    """SIGINT to the command in flight in a command session; whether one was."""
+    session, ws = session_and_workspace(ctx, session_id, owner=owner)
+    if session.running_since is None or ws.container_id is None:
+        return False
+    interrupt(ctx.at(ws).engine, ref=ws.container_id, session_id=session.id)
+    return True
+
+
+def _finish(ctx: Context, ws: Workspace, session: Session, *, ended: bool) -> None:
+    """The command is over: the session's last use, or its end (its shell is gone)."""
+    if not ended:
+        ctx.store.sessions.use(
+            session.id, workspace_key=ws.key, at=ctx.now(), holder=ctx.holder, running=False
+        )
+        return
+    try:
+        end_processes(ctx.engine, ref=_ref(ws), session_id=session.id)
+    finally:
+        close_record(ctx, ws, session, CloseReason.ENDED)
 
 
 def _begin(ctx: Context, ws: Workspace, session: Session) -> None:
@@ -174,27 +195,29 @@ def _run(
         channel.send(frame(command, token))
     deadline = began + timeout_s
     interrupted = False
-    while reader.end is None:
-        wait = deadline - time.monotonic()
-        if wait <= 0:
-            if interrupted:
-                break  # it would not stop: the session ends
-            interrupt(ctx.engine, ref=_ref(ws), session_id=session_id)
-            if not channel.send(interrupted_frame(token)):
-                break
-            interrupted, deadline = True, time.monotonic() + STOP_GRACE_S
-            continue
-        chunk = channel.receive(wait)
-        if chunk is None:
-            break  # the channel ended under us: another process took the session
-        out = reader.feed(chunk)
-        if not out:
-            continue
-        if on_output is not None:
-            on_output(out)
-        else:
-            kept.append(out[: max(0, OUTPUT_MAX - size)])
-            size += len(out)
+    channel.reading = True
+    try:
+        while reader.end is None:
+            wait = deadline - time.monotonic()
+            if wait <= 0:
+                if interrupted:
+                    break  # it would not stop: the session ends
+                interrupt(ctx.engine, ref=_ref(ws), session_id=session_id)
+                if not channel.send(interrupted_frame(token)):
+                    break
+                interrupted, deadline = True, time.monotonic() + STOP_GRACE_S
+                continue
+            chunk = channel.receive(wait)
+            if chunk is None:
+                break  # the channel ended under us: another process took the session
+            out = reader.feed(chunk)
+            if out and on_output is not None:
+                on_output(out)
+            elif out:
+                kept.append(out[: max(0, OUTPUT_MAX - size)])
+                size += len(out)
+    finally:
+        channel.reading = False
     duration = time.monotonic() - began
     end = reader.end
     output = b"".join(kept)

@@ -19,8 +19,8 @@ from dockyard.core.framing import (
 from dockyard.engine.base import Engine, ExecSpec
 from dockyard.engine.process import run
 
-#: How long a new command shell may take to say it is ready.
-START_S = 10.0
+#: Output chunks a channel holds for its reader.
+BACKLOG = 256
 
 
 def start_command_shell(engine: Engine, *, ref: str, session_id: str, workdir: str) -> int:
@@ -64,20 +64,34 @@ class Channel:
         spec = ExecSpec(argv=script_argv(CHANNEL, session_id), stdin=True)
         exec_id = engine.exec_create(ref=ref, spec=spec)
         self._stream = engine.exec_start(exec_id=exec_id, tty=False)
-        self._chunks: queue.Queue[bytes | None] = queue.Queue()
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(BACKLOG)
         self.ended = False
+        #: a command reads now: output waits for it (else the oldest is dropped: it is
+        #: what background jobs print between commands, skipped by the next one anyway)
+        self.reading = False
         self._reader = threading.Thread(target=self._read, name="session-channel", daemon=True)
         self._reader.start()
 
     def _read(self) -> None:
         try:
             for _kind, data in self._stream.frames():
-                self._chunks.put(data)
+                self._offer(data)
         except (OSError, EngineError):
             pass
         finally:
             self.ended = True  # a command that comes after opens a new channel
-            self._chunks.put(None)
+            self._offer(None)
+
+    def _offer(self, data: bytes | None) -> None:
+        while True:
+            try:
+                self._chunks.put(data, timeout=0.5 if self.reading else 0)
+            except queue.Full:
+                if not self.reading:
+                    with suppress(queue.Empty):
+                        self._chunks.get_nowait()
+            else:
+                return
 
     def send(self, data: bytes) -> bool:
         """Whether ``data`` went out (False: the channel is gone)."""
@@ -96,7 +110,7 @@ class Channel:
         except queue.Empty:
             return b""
         if chunk is None:
-            self._chunks.put(None)  # and for every later read
+            self._offer(None)  # and for every later read
         return chunk
 
     def close(self) -> None:

@@ -4,7 +4,8 @@ The output of each live terminal goes to whoever is attached and into a bounded 
 of recent output, so a client that reconnects repaints the screen. A terminal lives as
 long as this process and its shell: after a restart the session is ``detached``, and
 attaching starts a new shell in the same workspace (its files are where they were).
-Input is a use of the session, recorded at most every ``USE_EVERY_S``.
+Input, and output while someone is attached, is a use of the session (recorded at most
+every ``USE_EVERY_S``): a terminal someone watches is not closed as inactive.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 
-from dockyard.core.errors import EngineError, InvalidInput, NotFound
+from dockyard.core.errors import DockyardError, EngineError, InvalidInput, NotFound
 from dockyard.core.framing import START_TERMINAL, script_argv
 from dockyard.core.model import CloseReason, Session, SessionKind, Workspace
 from dockyard.engine.base import Engine, ExecSpec
@@ -42,18 +44,33 @@ class Terminal:
             tty=True,
             stdin=True,
         )
+        check_size(*size)
         self._engine = engine
         self.session_id = session_id
         self.exec_id = engine.exec_create(ref=ref, spec=spec)
         self._stream = engine.exec_start(exec_id=self.exec_id, tty=True)
-        self.resize(*size)
+        try:
+            self.resize(*size)
+        except DockyardError:
+            self._stream.close()
+            raise
         self._lock = threading.Lock()
         self._recent = bytearray()
         self._listeners: list[Listener] = []
         self.ended = False
         self.on_end: Callable[[], None] | None = None
-        self.used_at = 0.0
+        #: records a use of the session (set by whoever opened it)
+        self.on_use: Callable[[], None] | None = None
+        self._used_at = 0.0
         threading.Thread(target=self._read, name="terminal", daemon=True).start()
+
+    def used(self) -> None:
+        """Keystrokes, or output someone watches: a use, recorded every ``USE_EVERY_S``."""
+        now = time.monotonic()
+        if self.on_use is not None and now - self._used_at >= USE_EVERY_S:
+            self._used_at = now
+            with suppress(DockyardError):  # the terminal matters more than its bookkeeping
+                self.on_use()
 
     def _read(self) -> None:
         try:
@@ -64,6 +81,8 @@ class Terminal:
                     listeners = list(self._listeners)
                 for listener in listeners:
                     listener(data)
+                if listeners:
+                    self.used()
         except (OSError, EngineError):
             pass
         with self._lock:
@@ -89,12 +108,16 @@ class Terminal:
         self._stream.send(data)
 
     def resize(self, rows: int, cols: int) -> None:
-        if not (0 < rows < 65536 and 0 < cols < 65536):
-            raise InvalidInput(f"a terminal size is 1..65535 rows and columns, got {rows}x{cols}")
+        check_size(rows, cols)
         self._engine.exec_resize(exec_id=self.exec_id, rows=rows, cols=cols)
 
     def close(self) -> None:
         self._stream.close()
+
+
+def check_size(rows: int, cols: int) -> None:
+    if not (0 < rows < 65536 and 0 < cols < 65536):
+        raise InvalidInput(f"a terminal size is 1..65535 rows and columns, got {rows}x{cols}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,24 +164,23 @@ def attach_terminal(
                 size=size,
             )
             terminal.on_end = lambda: _ended(ctx, ws, session)
+            terminal.on_use = lambda: _use(ctx, session)
             _terminals[session.id] = terminal
         else:
             terminal.resize(*size)
     return Attachment(terminal, session, terminal.attach(listener), started)
 
 
-def terminal_input(ctx: Context, attachment: Attachment, data: bytes) -> None:
+def terminal_input(attachment: Attachment, data: bytes) -> None:
     """Keystrokes for the terminal: a use of its session (recorded now and then)."""
     attachment.terminal.send(data)
-    now = time.monotonic()
-    if now - attachment.terminal.used_at >= USE_EVERY_S:
-        attachment.terminal.used_at = now
-        ctx.store.sessions.use(
-            attachment.session.id,
-            workspace_key=attachment.session.workspace_key,
-            at=ctx.now(),
-            holder=ctx.holder,
-        )
+    attachment.terminal.used()
+
+
+def _use(ctx: Context, session: Session) -> None:
+    ctx.store.sessions.use(
+        session.id, workspace_key=session.workspace_key, at=ctx.now(), holder=ctx.holder
+    )
 
 
 def resize_terminal(attachment: Attachment, rows: int, cols: int) -> None:

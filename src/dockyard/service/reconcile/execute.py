@@ -33,7 +33,7 @@ from dockyard.core.actions import (
 )
 from dockyard.core.errors import Busy, Conflict, DockyardError, NotFound, Unavailable
 from dockyard.core.events import EventType
-from dockyard.core.model import CONTAINERLESS_STATES, State, Workspace
+from dockyard.core.model import CONTAINERLESS_STATES, SessionStatus, State, Workspace
 from dockyard.core.naming import LABEL_INSTALLATION, LABEL_WORKSPACE
 from dockyard.core.units import format_duration
 from dockyard.service.live.closing import close_inactive
@@ -205,6 +205,11 @@ def _park(ctx: Context, action: Park) -> str:
             if execs:
                 ctx.store.workspaces.touch(ws.key, at=ctx.now())
                 raise _Skip(f"busy: {execs} running exec process(es)")
+            commands = ctx.store.sessions.list(
+                workspace_key=ws.key, statuses=[SessionStatus.ACTIVE]
+            )
+            if any(s.running_since is not None for s in commands):
+                raise _Skip("busy: a command runs in one of its sessions")
         park_locked(
             ctx, ws, reason=action.reason, detail=action.detail, expect_revision=ws.revision
         )
