@@ -80,7 +80,9 @@ def run(
     timeout: timedelta,
     as_json: bool,
 ) -> int:
-    """Run COMMAND in a command session of workspace KEY and exit with its exit code.
+    """Run COMMAND in a command session of workspace KEY and exit with its exit code
+    (130 when --timeout interrupted it; 124 when the session's shell ended, as `exit`
+    ends it).
 
     The session's shell keeps its working directory, exported variables and background
     jobs between commands: `dockyard run KEY --session ID -- pwd` carries on where the
