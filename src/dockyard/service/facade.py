@@ -303,6 +303,11 @@ class Dockyard:
             self.ctx, session_id, command, timeout_s=timeout_s, on_output=on_output, owner=owner
         )
 
+    def command_session(self, session_id: str, *, owner: str | None = None) -> Session:
+        """The live ``command`` session ``session_id`` of a running workspace; the same
+        errors a command in it would meet first (a front checks before it streams)."""
+        return sessions.live_session(self.ctx, session_id, SessionKind.COMMAND, owner=owner)[0]
+
     def interrupt_command(self, session_id: str, *, owner: str | None = None) -> bool:
         """Interrupt the command running in a ``command`` session (as its timeout
         would); whether one was running."""

@@ -12,8 +12,8 @@ from dockyard.api import responses as out
 from dockyard.api import schemas, streaming
 from dockyard.api.routes.deps import Rt, Who
 from dockyard.api.terminal import serve_terminal
-from dockyard.core.errors import DockyardError, InvalidInput, NotFound
-from dockyard.core.model import Session, SessionKind
+from dockyard.core.errors import DockyardError
+from dockyard.core.model import Session
 
 router = APIRouter(tags=["sessions"])
 
@@ -80,11 +80,7 @@ def run_command(
     """Run a command in a ``command`` session (its working directory, environment and
     background jobs carry over between commands); 409 while another runs in it. Past
     its timeout the command is interrupted and the session stays usable."""
-    session = rt.dy.session(session_id, owner=who.owner)
-    if session.kind is not SessionKind.COMMAND:
-        raise InvalidInput(f"session {session.id} is a {session.kind} session, not a command one")
-    if not session.live:
-        raise NotFound(f"session {session.id} is closed ({session.closed_reason or 'closed'})")
+    session = rt.dy.command_session(session_id, owner=who.owner)
     timeout = body.timeout.total_seconds() if body.timeout is not None else None
     kind = streaming.wanted(request)
     if kind is None:

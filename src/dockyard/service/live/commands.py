@@ -19,9 +19,9 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 
-from dockyard.core.errors import Busy, DockyardError, InvalidInput, InvalidValue, NotFound
+from dockyard.core.errors import Busy, DockyardError, InvalidValue, NotFound
 from dockyard.core.framing import Finished, Reader, check_command, frame, interrupted_frame
-from dockyard.core.model import ACTIVE_STATES, CloseReason, Session, SessionKind, Workspace
+from dockyard.core.model import CloseReason, Session, SessionKind, Workspace
 from dockyard.service.live.processes import (
     Channel,
     end_processes,
@@ -29,10 +29,11 @@ from dockyard.service.live.processes import (
     start_command_shell,
 )
 from dockyard.service.runtime.context import Context
-from dockyard.service.runtime.records import not_running, require_running
+from dockyard.service.runtime.records import require_running
 from dockyard.service.workspaces.sessions import (
     announce_opened,
     close_record,
+    live_session,
     open_session,
     reap_dead_sessions,
     session_and_workspace,
@@ -116,13 +117,7 @@ def run_command(
     timeout = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
     if not 0 < timeout <= MAX_TIMEOUT_S:
         raise InvalidValue(f"a command's timeout is more than 0 and at most {MAX_TIMEOUT_S:g} s")
-    session, ws = session_and_workspace(ctx, session_id, owner=owner)
-    if session.kind is not SessionKind.COMMAND:
-        raise InvalidInput(f"session {session.id} is a {session.kind} session, not a command one")
-    if not session.live:
-        raise NotFound(f"session {session.id} is closed ({session.closed_reason or 'closed'})")
-    if ws.state not in ACTIVE_STATES or ws.container_id is None:
-        raise not_running(ws)
+    session, ws = live_session(ctx, session_id, SessionKind.COMMAND, owner=owner)
     ctx = ctx.at(ws)
     _begin(ctx, ws, session)
     result: CommandResult | None = None

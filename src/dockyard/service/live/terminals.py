@@ -16,13 +16,12 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 
-from dockyard.core.errors import DockyardError, EngineError, InvalidInput, NotFound
+from dockyard.core.errors import DockyardError, EngineError, InvalidInput
 from dockyard.core.framing import START_TERMINAL, script_argv
 from dockyard.core.model import CloseReason, Session, SessionKind, Workspace
 from dockyard.engine.base import Engine, ExecSpec
 from dockyard.service.runtime.context import Context
-from dockyard.service.runtime.records import require_running
-from dockyard.service.workspaces.sessions import close_record, find_session, use_session
+from dockyard.service.workspaces.sessions import close_record, live_session, use_session
 
 #: Recent output kept per terminal for a reconnecting client.
 REPLAY_MAX = 64 * 1024
@@ -144,12 +143,7 @@ def attach_terminal(
 ) -> Attachment:
     """Attach ``listener`` to the shell session's terminal, starting its shell if this
     process holds none for it; the attach is a use of the session."""
-    session = find_session(ctx, session_id, owner=owner)
-    if session.kind is not SessionKind.SHELL:
-        raise InvalidInput(f"session {session.id} is a {session.kind} session, not a shell one")
-    if not session.live:
-        raise NotFound(f"session {session.id} is closed ({session.closed_reason or 'closed'})")
-    ws = require_running(ctx, session.workspace_key)
+    session, ws = live_session(ctx, session_id, SessionKind.SHELL, owner=owner)
     ctx = ctx.at(ws)
     use_session(ctx, ws, session.id)
     with _terminals_lock:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dockyard.core.errors import NotFound, QuotaExceeded
+from dockyard.core.errors import InvalidInput, NotFound, QuotaExceeded
 from dockyard.core.events import EventType
 from dockyard.core.model import (
     ACTIVE_STATES,
@@ -29,7 +29,7 @@ from dockyard.core.model import (
 from dockyard.service.probes import running_execs
 from dockyard.service.runtime.context import Context
 from dockyard.service.runtime.identity import announce, holder_is_dead
-from dockyard.service.runtime.records import get_workspace
+from dockyard.service.runtime.records import get_workspace, not_running
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +175,20 @@ def find_session(ctx: Context, session_id: str, *, owner: str | None = None) -> 
     """The session ``session_id`` (of ``owner``'s workspaces only, when given: to
     anyone else it does not exist)."""
     return session_and_workspace(ctx, session_id, owner=owner)[0]
+
+
+def live_session(
+    ctx: Context, session_id: str, kind: SessionKind, *, owner: str | None = None
+) -> tuple[Session, Workspace]:
+    """A live session of ``kind`` and its workspace, which runs; a clear error if not."""
+    session, ws = session_and_workspace(ctx, session_id, owner=owner)
+    if session.kind is not kind:
+        raise InvalidInput(f"session {session.id} is a {session.kind} session, not a {kind} one")
+    if not session.live:
+        raise NotFound(f"session {session.id} is closed ({session.closed_reason or 'closed'})")
+    if ws.state not in ACTIVE_STATES or ws.container_id is None:
+        raise not_running(ws)
+    return session, ws
 
 
 def session_and_workspace(
