@@ -211,5 +211,11 @@ def test_a_terminal_in_the_dashboard_survives_a_reload(server: Server, browser: 
     page.find_element(By.ID, "term-close").click()
     wait(page, lambda d: not d.find_element(By.ID, "terminal-panel").is_displayed(), "closed")
     with server.client() as api:
+        # The panel hides at once; the page's DELETE of the session follows it.
+        wait(
+            page,
+            lambda _: api.get(f"/api/v1/sessions/{live['id']}").json()["closed_reason"],
+            "the session's close",
+        )
         ended = api.get(f"/api/v1/sessions/{live['id']}").json()
-    assert ended["closed_reason"] == "closed"
+    assert (ended["status"], ended["closed_reason"]) == ("dead", "closed")
