@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from dockyard.archives import count_members, single_file, tar_file
 from dockyard.core.errors import OperationFailed, SaveFailed
-from dockyard.service.snapshots.tarstreams import count_members, single_file, tar_file
 from dockyard.service.snapshots.vault import Vault
 
 

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from dockyard import __version__
 from dockyard.api import errors
 from dockyard.api.guard import Guard
-from dockyard.api.routes import router
+from dockyard.api.routes import files, router
 from dockyard.api.runtime import Runtime
 
 OPENAPI_URL = "/api/v1/openapi.json"
@@ -56,7 +56,7 @@ def create_app(runtime: Runtime, *, start_reconciler: bool = True) -> FastAPI:
         Guard,
         lookup=lambda digest: runtime.dy.principal(digest, admin_hash=None),
         admin_hash=runtime.admin_hash,
-        max_body=runtime.dy.settings.api.max_body,
+        body_limit=files.body_limit(runtime.dy.settings),
     )
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

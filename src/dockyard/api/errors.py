@@ -22,6 +22,7 @@ from dockyard.core.errors import (
     RestoreFailed,
     SaveFailed,
     StoreError,
+    TooLarge,
     Unauthorized,
     Unavailable,
     describe_validation,
@@ -37,6 +38,7 @@ RETRY_AFTER_S = 5
 _STATUSES: tuple[tuple[type[DockyardError], int], ...] = (
     (Unauthorized, 401),
     (Forbidden, 403),
+    (TooLarge, 413),
     (InvalidValue, 422),
     (InvalidInput, 400),
     (NotFound, 404),

@@ -1,7 +1,8 @@
 """The door of the API, in front of everything else: who is calling, and how much they
 may send. A request without a valid token is answered 401 before a byte of its body is
-read; a body larger than ``api.max_body`` is answered 413 (at once when its
-``Content-Length`` says so, else when the reading passes the cap). Routes then find the
+read; a body larger than its cap (``api.max_body``; uploads of files have caps of their
+own, ``files.*``) is answered 413 (at once when its ``Content-Length`` says so, else when
+the reading passes the cap). Routes then find the
 caller in ``request.state.principal``. A trailing ``/`` of an API path is dropped (the
 routes are matched without it; no key ends in one).
 
@@ -30,16 +31,18 @@ PUBLIC = frozenset({"/api/v1/openapi.json", "/api/v1/docs"})
 API_PREFIX = "/api/v1/"
 
 Lookup = Callable[[str], Principal]
+#: The largest body a request may send, and the setting that says so: by method and path.
+BodyLimit = Callable[[str, str], tuple[int, str]]
 
 
 class Guard:
     def __init__(
-        self, app: ASGIApp, *, lookup: Lookup, admin_hash: str | None, max_body: int
+        self, app: ASGIApp, *, lookup: Lookup, admin_hash: str | None, body_limit: BodyLimit
     ) -> None:
         self.app = app
         self.lookup = lookup
         self.admin_hash = admin_hash
-        self.max_body = max_body
+        self.body_limit = body_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -55,22 +58,14 @@ class Guard:
                 refused = error_response(exc)
             else:
                 scope.setdefault("state", {})["principal"] = principal
-        refused = refused or self._declared_size_refused(headers.get("content-length"))
+        limit = self.body_limit(scope["method"], scope["path"])
+        refused = refused or _declared_size_refused(headers.get("content-length"), limit)
         if refused is not None:
             # the body stays unread: the connection cannot carry another request
             refused.headers["Connection"] = "close"
             await refused(scope, receive, send)
             return
-        await self.app(scope, capped(receive, self.max_body), send)
-
-    def _declared_size_refused(self, length: str | None) -> JSONResponse | None:
-        if length is None:
-            return None
-        if not length.isdigit():
-            return _refusal(400, "invalid_input", f"Content-Length {length[:32]!r} is no size")
-        if int(length) > self.max_body:
-            return _too_large(self.max_body)
-        return None
+        await self.app(scope, capped(receive, limit), send)
 
     async def _principal(self, authorization: str | None) -> Principal:
         digest = token_digest(authorization)
@@ -78,6 +73,16 @@ class Guard:
         if found is not None:
             return found
         return await run_in_threadpool(self.lookup, digest)
+
+
+def _declared_size_refused(length: str | None, limit: tuple[int, str]) -> JSONResponse | None:
+    if length is None:
+        return None
+    if not length.isdigit():
+        return _refusal(400, "invalid_input", f"Content-Length {length[:32]!r} is no size")
+    if int(length) > limit[0]:
+        return _too_large(limit)
+    return None
 
 
 def _without_trailing_slash(scope: Scope) -> Scope:
@@ -93,9 +98,9 @@ def needs_token(path: str) -> bool:
     return path.startswith(API_PREFIX) and path not in PUBLIC
 
 
-def capped(receive: Receive, limit: int) -> Callable[[], Awaitable[Message]]:
+def capped(receive: Receive, limit: tuple[int, str]) -> Callable[[], Awaitable[Message]]:
     """``receive`` that refuses (an HTTP 413, which FastAPI passes on as it is) once the
-    body read passes ``limit`` bytes: a chunked body declares no length."""
+    body read passes ``limit`` (its bytes, its setting): a chunked body declares none."""
     seen = 0
 
     async def receive_capped() -> Message:
@@ -103,7 +108,7 @@ def capped(receive: Receive, limit: int) -> Callable[[], Awaitable[Message]]:
         message = await receive()
         if message["type"] == "http.request":
             seen += len(message.get("body", b""))
-            if seen > limit:
+            if seen > limit[0]:
                 # what is left of the body stays unread: close after the answer
                 raise HTTPException(413, _too_large_message(limit), headers={"Connection": "close"})
         return message
@@ -111,12 +116,13 @@ def capped(receive: Receive, limit: int) -> Callable[[], Awaitable[Message]]:
     return receive_capped
 
 
-def _too_large(limit: int) -> JSONResponse:
+def _too_large(limit: tuple[int, str]) -> JSONResponse:
     return _refusal(413, HTTP_CODES[413], _too_large_message(limit))
 
 
-def _too_large_message(limit: int) -> str:
-    return f"the request body is larger than api.max_body ({format_size(limit)})"
+def _too_large_message(limit: tuple[int, str]) -> str:
+    size, setting = limit
+    return f"the request body is larger than {setting} ({format_size(size)})"
 
 
 def _refusal(status: int, code: str, message: str) -> JSONResponse:

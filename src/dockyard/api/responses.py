@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from dockyard.api.schemas import RECONCILER_FIELDS, fields_of
+from dockyard.core.archives import EntryKind
 from dockyard.core.fleet import Health
 from dockyard.core.model import Outcome, SaveStrategy, SessionKind, SessionStatus, State
 from dockyard.settings import PolicySettings, ReconcilerSettings
@@ -197,6 +198,34 @@ class UsageOut(Out):
 
 class CheckpointListOut(Out):
     checkpoints: list[CheckpointOut]
+
+
+class PathStatOut(Out):
+    name: str
+    kind: EntryKind
+    size: int
+    mode: str = Field(description="permission bits, octal")
+    link_target: str = Field(description="a link's target; empty for anything else")
+
+
+class FileEntryOut(Out):
+    name: str
+    kind: EntryKind
+    size: int
+    mode: str = Field(description="permission bits, octal")
+    modified: int = Field(description="seconds since the epoch")
+
+
+class ListingOut(Out):
+    path: str
+    entries: list[FileEntryOut]
+    truncated: bool
+
+
+class UploadedOut(Out):
+    path: str = Field(description="the directory extracted into, or the file written")
+    entries: int
+    size: int = Field(description="bytes received")
 
 
 class ExecOut(Out):

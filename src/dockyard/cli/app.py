@@ -3,26 +3,40 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from dockyard.cli import background
 from dockyard.cli.output import Terminal
+from dockyard.core.errors import InvalidInput
 from dockyard.service import Dockyard, notify
 from dockyard.settings import Settings, load_settings
 
+if TYPE_CHECKING:
+    from dockyard.client import Client
+
 
 class App:
-    """What every command gets: settings and the service, opened on first use."""
+    """What every command gets: settings and the service, opened on first use; or, given
+    ``url`` (``--url``, ``$DOCKYARD_URL``), a client of a remote ``dockyard serve``."""
 
-    def __init__(self, *, flags: dict[str, Any], config_file: Path | None, verbose: int) -> None:
+    def __init__(
+        self,
+        *,
+        flags: dict[str, Any],
+        config_file: Path | None,
+        verbose: int,
+        url: str | None = None,
+    ) -> None:
         self.flags = flags
         self.config_file = config_file
         self.verbose = verbose
+        self.url = url
         self.term = Terminal()
         self._settings: Settings | None = None
         self._dockyard: Dockyard | None = None
+        self._remote: Client | None = None
 
     def settings(self) -> Settings:
         if self._settings is None:
@@ -30,13 +44,31 @@ class App:
         return self._settings
 
     def dockyard(self) -> Dockyard:
+        if self.url is not None:
+            command = click.get_current_context().command_path
+            raise InvalidInput(
+                f"{command} works on this machine's store and engine, not through a server "
+                "(drop --url, or unset DOCKYARD_URL)"
+            )
         if self._dockyard is None:
             self._dockyard = Dockyard.open(self.settings())
         return self._dockyard
 
+    def remote(self) -> Client | None:
+        """The client of the server this command talks to, or None to work locally."""
+        if self.url is None:
+            return None
+        if self._remote is None:
+            from dockyard.client import Client  # noqa: PLC0415 - only remote commands pay for it
+
+            self._remote = Client(self.url)
+        return self._remote
+
     def close(self) -> None:
         if self._dockyard is not None:
             self._dockyard.close()
+        if self._remote is not None:
+            self._remote.close()
 
     def global_args(self) -> list[str]:
         """The global options this command was given, for a child ``dockyard`` process."""
@@ -49,7 +81,10 @@ class App:
         return args
 
     def cleanup_in_background(self) -> None:
-        """Start the throttled background cleanup, and show its last failure once."""
+        """Start the throttled background cleanup, and show its last failure once (not
+        for a remote server: its own reconciler cleans up)."""
+        if self.url is not None:
+            return
         settings = self.settings()
         error = background.take_error(settings.data_dir)
         if error:
@@ -58,7 +93,9 @@ class App:
 
     def notify_reconciler(self) -> None:
         """Something changed: wake the reconcile loops (on this data directory, and on
-        PostgreSQL every replica's)."""
+        PostgreSQL every replica's). A remote server wakes its own."""
+        if self.url is not None:
+            return
         if self._dockyard is not None:
             self._dockyard.wake_reconcilers()
         else:

@@ -42,6 +42,12 @@ EXIT_INTERRUPTED = 130
 )
 @click.option("--database-url", help="Database URL (default: SQLite in the data directory).")
 @click.option("--engine-url", help="Engine endpoint, e.g. unix:///var/run/docker.sock.")
+@click.option(
+    "--url",
+    envvar="DOCKYARD_URL",
+    help="Talk to this `dockyard serve` (e.g. http://host:8420) instead of the local store "
+    "and engine; the token comes from $DOCKYARD_TOKEN. [env: DOCKYARD_URL]",
+)
 @click.option("-v", "--verbose", count=True, help="Log more (-vv for debug).")
 @click.pass_context
 def cli(
@@ -51,6 +57,7 @@ def cli(
     data_dir: Path | None,
     database_url: str | None,
     engine_url: str | None,
+    url: str | None,
     verbose: int,
 ) -> None:
     """Persistent, self-cleaning container workspaces for AI agents and their users."""
@@ -60,7 +67,7 @@ def cli(
         stream=sys.stderr,
     )
     flags = {"data_dir": data_dir, "database_url": database_url, "engine_url": engine_url}
-    app = App(flags=flags, config_file=config_file, verbose=verbose)
+    app = App(flags=flags, config_file=config_file, verbose=verbose, url=url or None)
     ctx.obj = app
     ctx.call_on_close(app.close)
 

@@ -9,10 +9,12 @@ environments or tokens.
     DockyardError
     ├── InvalidInput            bad key, value, path, setting          exit 2
     │   ├── InvalidValue        out of its bounds (HTTP 422)
+    │   │   └── TooLarge        over a size cap (HTTP 413)
     │   ├── InvalidKey
     │   └── SettingsError       names the key path (policy.rules[2].idle_timeout)
     ├── Unauthorized            no token, or an unknown one             exit 2
     ├── NotFound                no such workspace, image, container     exit 3
+    │   └── NoSuchPath          no such path inside a workspace
     ├── Conflict                the state forbids it now                exit 4
     │   ├── IllegalTransition
     │   ├── Refused             needs --force / a terminal to confirm
@@ -69,6 +71,12 @@ class InvalidValue(InvalidInput):
     code = "invalid_value"
 
 
+class TooLarge(InvalidValue):
+    """More bytes than a cap allows (an upload, a download, a file read whole)."""
+
+    code = "too_large"
+
+
 class InvalidKey(InvalidInput):
     code = "invalid_key"
 
@@ -90,6 +98,12 @@ class Forbidden(DockyardError):
 class NotFound(DockyardError):
     code = "not_found"
     exit_code = 3
+
+
+class NoSuchPath(NotFound):
+    """Nothing at a path inside a (running) workspace: the workspace itself exists."""
+
+    code = "no_such_path"
 
 
 class Conflict(DockyardError):
@@ -160,3 +174,25 @@ class RestoreFailed(OperationFailed):
     """A checkpoint could not be brought back; the workspace stays parked."""
 
     code = "restore_failed"
+
+
+#: Codes the API answers with that no class here carries (the HTTP layer's own).
+_ALIASES: dict[str, type[DockyardError]] = {
+    "body_too_large": TooLarge,
+    "method_not_allowed": InvalidInput,
+    "internal": OperationFailed,
+}
+
+
+def _codes(kind: type[DockyardError]) -> dict[str, type[DockyardError]]:
+    found = {kind.code: kind}
+    for sub in kind.__subclasses__():
+        found.update(_codes(sub))
+    return found
+
+
+def error_for(code: str, message: str) -> DockyardError:
+    """The error a ``code`` (as the API's JSON names it) stands for: a client raises the
+    same class the library would have. An unknown code is a plain ``DockyardError``."""
+    kind = _ALIASES.get(code) or _codes(DockyardError).get(code, DockyardError)
+    return kind(message)

@@ -64,7 +64,10 @@ def validate_key(key: str) -> str:
 #: The last segments of the API's routes below ``/workspaces/{key}``: a key may not end
 #: in one, or ``a/touch`` would be the touch of ``a`` (a test holds it to the routes).
 ROUTE_SUFFIXES = frozenset(
-    {"touch", "extend", "park", "keep", "unkeep", "resources", "checkpoints", "exec", "sessions"}
+    {
+        *("touch", "extend", "park", "keep", "unkeep", "resources", "checkpoints", "exec"),
+        *("sessions", "stat", "files", "archive", "file"),
+    }
 )
 
 

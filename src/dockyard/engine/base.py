@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from dockyard.core.archives import PathStat
 from dockyard.engine.models import (
     ContainerInfo,
     ContainerSpec,
@@ -192,6 +193,11 @@ class Engine(Protocol):
 
     def get_archive(self, *, ref: str, path: str) -> AbstractContextManager[Iterator[bytes]]:
         """A tar stream of ``path`` inside the container."""
+        ...
+
+    def stat_path(self, *, ref: str, path: str) -> PathStat | None:
+        """What ``path`` is in the container (a link is described as the link), or None
+        when nothing is there; without running anything in it."""
         ...
 
     def path_exists(self, *, ref: str, path: str) -> bool:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from dockyard.core.archives import PathStat
 from dockyard.core.errors import Conflict, EngineError, NotFound
 from dockyard.engine import cgroups
 from dockyard.engine.base import STDERR, STDOUT, ExecSpec, LabelFilter
@@ -409,6 +410,19 @@ class DockerEngine:
             timeout_s=self.timeouts.transfer_s,
         ) as response:
             yield iter(lambda: response.read(65536), b"")
+
+    def stat_path(self, *, ref: str, path: str) -> PathStat | None:
+        try:  # 404 for a missing path and for a missing container alike
+            response = self._http.request(
+                "HEAD", f"/containers/{ref}/archive", query={"path": path}
+            )
+        except NotFound:
+            self.inspect_container(ref=ref)  # the container's own 404 says which it was
+            return None
+        header = response.headers.get("x-docker-container-path-stat")
+        if not header:
+            raise EngineError(f"the engine did not describe {path} in {ref}")
+        return PathStat.from_header(header)
 
     def path_exists(self, *, ref: str, path: str) -> bool:
         try:  # the engine answers 404 for a missing path and for a missing container alike

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from dockyard.core.archives import EntryKind, PathStat
 from dockyard.core.errors import (
     Conflict,
     DockyardError,
@@ -467,6 +468,17 @@ class FakeEngine:
         if not found:
             found = [_member(data, path, target) for target, data in container.archives]
         yield iter([data for data in found if data])
+
+    def stat_path(self, *, ref: str, path: str) -> PathStat | None:
+        """A path put as an archive's member is a file; a missing path (``missing_paths``)
+        is nothing; any other is a directory (the fake has no file system)."""
+        container = self._find(ref)
+        if path in self.missing_paths:
+            return None
+        name = posixpath.basename(path) or "/"
+        if any(_member(data, path, target) for target, data in container.archives):
+            return PathStat(name=name, kind=EntryKind.FILE, size=0, mode=0o644)
+        return PathStat(name=name, kind=EntryKind.DIRECTORY, size=0, mode=0o755)
 
     def path_exists(self, *, ref: str, path: str) -> bool:
         try:

@@ -36,7 +36,7 @@ import urllib.parse
 import weakref
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard.core.errors import (
@@ -130,6 +130,7 @@ class _Held:
 class Response:
     status: int
     body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)  # names in lower case
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
@@ -300,7 +301,7 @@ class EngineTransport:
                 if reused and stale and attempt == 0 and not chunked:
                     continue
                 raise self._unavailable(exc) from exc
-            response = Response(raw.status, content)
+            response = Response(raw.status, content, {k.lower(): v for k, v in raw.getheaders()})
             if raw.will_close:
                 self._drop_pooled()
             raise_for_status(response, what=f"{method} {endpoint}", conflicts=conflicts)

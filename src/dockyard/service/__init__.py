@@ -23,6 +23,7 @@ Fronts import this package only: the names below are its whole public surface.
 
 from __future__ import annotations
 
+from dockyard.core.archives import Listing, PathStat, Uploaded
 from dockyard.engine.base import STDERR, STDOUT
 from dockyard.service.doctor import Check, run_checks
 from dockyard.service.engines import DrainReport, EngineView
@@ -60,8 +61,10 @@ __all__ = [
     "Extension",
     "GcOutcome",
     "ItemResult",
+    "Listing",
     "LiveUse",
     "PassReport",
+    "PathStat",
     "Pending",
     "Principal",
     "Progress",
@@ -69,6 +72,7 @@ __all__ = [
     "ResourceUse",
     "Result",
     "TokenInfo",
+    "Uploaded",
     "Usage",
     "Verdict",
     "WorkspaceView",

@@ -9,11 +9,13 @@ scopes the call to that owner's workspaces: to anyone else they do not exist.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 
+from dockyard.core.archives import Listing, PathStat, Uploaded
 from dockyard.core.deadlines import idle_deadline
 from dockyard.core.errors import DockyardError
 from dockyard.core.events import Event
@@ -45,7 +47,7 @@ from dockyard.service.runtime.context import Clock, Context, Progress, no_progre
 from dockyard.service.runtime.records import get_workspace
 from dockyard.service.tokens import Principal, TokenInfo
 from dockyard.service.webhooks import WebhookDeliverer
-from dockyard.service.workspaces import activity, execs, lifecycle, sessions, views
+from dockyard.service.workspaces import activity, execs, files, lifecycle, sessions, views
 from dockyard.service.workspaces.acquire import acquire
 from dockyard.service.workspaces.activity import Extension
 from dockyard.service.workspaces.lifecycle import Change
@@ -269,6 +271,42 @@ class Dockyard:
             on_started=on_started,
             owner=owner,
         )
+
+    # -- files --------------------------------------------------------------------------
+
+    def stat_path(self, key: str, path: str, *, owner: str | None = None) -> PathStat | None:
+        """What ``path`` is in the running workspace ``key``, or None if nothing is there."""
+        return files.stat(self.ctx, key, path, owner=owner)
+
+    def list_dir(self, key: str, path: str, *, owner: str | None = None) -> Listing:
+        return files.list_dir(self.ctx, key, path, owner=owner)
+
+    def download(
+        self, key: str, path: str, *, owner: str | None = None
+    ) -> AbstractContextManager[Iterator[bytes]]:
+        """A tar stream of ``path`` (a file or a directory), named by its last component."""
+        return files.download(self.ctx, key, path, owner=owner)
+
+    def read_file(self, key: str, path: str, *, owner: str | None = None) -> bytes:
+        return files.read_file(self.ctx, key, path, owner=owner)
+
+    def upload(
+        self, key: str, directory: str, chunks: Iterable[bytes], *, owner: str | None = None
+    ) -> Uploaded:
+        """Extract a tar archive into an existing directory of the workspace."""
+        return files.upload(self.ctx, key, directory, chunks, owner=owner)
+
+    def write_file(
+        self,
+        key: str,
+        path: str,
+        data: bytes,
+        *,
+        mode: int = 0o644,
+        parents: bool = False,
+        owner: str | None = None,
+    ) -> Uploaded:
+        return files.write_file(self.ctx, key, path, data, mode=mode, parents=parents, owner=owner)
 
     def resize_exec(self, key: str, exec_id: str, *, rows: int, cols: int) -> None:
         """Set the terminal size of a running tty exec in workspace ``key``."""

@@ -102,6 +102,21 @@ class GcSettings(Section):
     )
 
 
+class FilesSettings(Section):
+    """Files copied into and out of workspaces (``dockyard cp``, the files routes)."""
+
+    max_size: Size = Field(
+        256 * 1024**2,
+        description="largest upload or download (an archive's bytes, or one file's); "
+        "a larger one is refused before anything is written",
+    )
+    single_max: Size = Field(
+        16 * 1024**2,
+        description="largest file read or written in one piece (the file routes, an agent's "
+        "read and write); larger ones go as archives",
+    )
+
+
 class WebhookSettings(Section):
     """A receiver of every event (or of ``events`` only), as signed JSON POSTs."""
 
@@ -188,6 +203,7 @@ class Settings(Section):
     policy: PolicySettings = PolicySettings()
     reconciler: ReconcilerSettings = ReconcilerSettings()
     gc: GcSettings = GcSettings()
+    files: FilesSettings = FilesSettings()
     api: ApiSettings = ApiSettings()
 
     @model_validator(mode="after")

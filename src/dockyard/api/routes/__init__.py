@@ -11,9 +11,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from dockyard.api import responses as out
-from dockyard.api.routes import admin, engines, events, sessions, workspaces
+from dockyard.api.routes import admin, engines, events, files, sessions, workspaces
 
 router = APIRouter(prefix="/api/v1", responses=out.ERRORS)
-for _module in (workspaces, sessions, admin, engines, events):
+for _module in (workspaces, files, sessions, admin, engines, events):
     router.include_router(_module.router)
 router.include_router(workspaces.by_key)  # last: a key may hold "/" (``core.naming``)

@@ -6,6 +6,7 @@ import click
 
 from dockyard.cli.commands.checkpoints import checkpoints
 from dockyard.cli.commands.clean import clean
+from dockyard.cli.commands.cp import cp, files
 from dockyard.cli.commands.doctor import doctor
 from dockyard.cli.commands.engine import engine
 from dockyard.cli.commands.events import events
@@ -32,6 +33,8 @@ COMMANDS: list[click.Command] = [
     run,
     sessions,
     shell,
+    cp,
+    files,
     ls,
     status,
     touch,

@@ -19,13 +19,13 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
+from dockyard.archives import count_members, single_file, tar_file
 from dockyard.core.checkpoints import MAX_BUNDLE_HEADER, check_bundle, parse_bundle_header
 from dockyard.core.errors import RestoreFailed, SaveFailed
 from dockyard.core.model import Checkpoint, CheckpointKind, SaveStrategy, Workspace
 from dockyard.engine.models import ContainerInfo
 from dockyard.service.runtime.context import Context, Progress
 from dockyard.service.snapshots import checkpoints, gitops
-from dockyard.service.snapshots.tarstreams import count_members, single_file, tar_file
 from dockyard.service.snapshots.volume import restore_volume
 
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from dockyard.archives import tar_stream
 from dockyard.core.errors import InvalidInput, ProvisionFailed
 from dockyard.core.repos import RepoKind, RepoSpec
 from dockyard.engine.base import Engine, ExecSpec
 from dockyard.engine.process import run
 from dockyard.service.runtime.context import Progress
-from dockyard.service.snapshots.tarstreams import tar_stream
 
 GIT_SAFE = ("-c", "core.hooksPath=/dev/null", "-c", "advice.detachedHead=false")
 
