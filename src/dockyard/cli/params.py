@@ -3,14 +3,13 @@ a workspace process's environment and directory."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import click
 
 from dockyard.core.units import format_duration, parse_duration, parse_size
-from dockyard.service import WorkspaceView
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -99,11 +98,12 @@ def seconds_text(seconds: float | None) -> str:
     return "-" if seconds is None else format_duration(seconds)
 
 
-def pending_text(view: WorkspaceView) -> str:
-    """``park in 12m (idle)``, ``park now (crashed: exited 137)``, or ``-``."""
-    pending = view.pending
+def pending_text(pending: Mapping[str, Any] | None) -> str:
+    """``park in 12m (idle)``, ``park now (crashed: exited 137)``, or ``-``, from a
+    workspace's ``pending`` (its JSON form: local, or as a server sent it)."""
     if pending is None:
         return "-"
-    when = "now" if pending.at is None else relative(pending.at, now=view.now)
-    why = pending.reason + (f": {pending.detail}" if pending.detail else "")
-    return f"{pending.action} {when} ({why})"
+    wait = float(pending.get("in_s") or 0)
+    when = f"in {format_duration(wait)}" if wait > 0 else "now"
+    why = str(pending["reason"]) + (f": {pending['detail']}" if pending.get("detail") else "")
+    return f"{pending['action']} {when} ({why})"

@@ -19,22 +19,51 @@ Errors are ``dockyard.core.errors`` classes: ``NotFound``, ``QuotaExceeded``,
 
 from __future__ import annotations
 
-from dockyard.archives import extract, tar_tree
-from dockyard.client.asynchronous import AsyncClient
-from dockyard.client.models import (
-    Acquired,
-    Changed,
-    CommandResult,
-    EventInfo,
-    ExecResult,
-    Output,
-    Removed,
-    SessionInfo,
-    Touched,
-    WorkspaceInfo,
-)
-from dockyard.client.sync import Client
-from dockyard.core.archives import FileEntry, Listing, PathStat, Uploaded
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dockyard.archives import extract, tar_tree
+    from dockyard.client.asynchronous import AsyncClient
+    from dockyard.client.models import (
+        Acquired,
+        Changed,
+        CommandResult,
+        EventInfo,
+        ExecResult,
+        Output,
+        Removed,
+        SessionInfo,
+        Touched,
+        WorkspaceInfo,
+    )
+    from dockyard.client.sync import Client
+    from dockyard.core.archives import FileEntry, Listing, PathStat, Uploaded
+
+#: Where each name lives: imported when first used, so a program that only names a
+#: result type (the CLI does) does not pay for httpx.
+_HOMES = {
+    "AsyncClient": "dockyard.client.asynchronous",
+    "Client": "dockyard.client.sync",
+    "extract": "dockyard.archives",
+    "tar_tree": "dockyard.archives",
+    **dict.fromkeys(["FileEntry", "Listing", "PathStat", "Uploaded"], "dockyard.core.archives"),
+    **dict.fromkeys(
+        [
+            "Acquired",
+            "Changed",
+            "CommandResult",
+            "EventInfo",
+            "ExecResult",
+            "Output",
+            "Removed",
+            "SessionInfo",
+            "Touched",
+            "WorkspaceInfo",
+        ],
+        "dockyard.client.models",
+    ),
+}
 
 __all__ = [
     "Acquired",
@@ -56,3 +85,10 @@ __all__ = [
     "extract",
     "tar_tree",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'dockyard.client' has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)

@@ -103,11 +103,14 @@ class Changed:
     changed: bool
     detail: str
     workspace: WorkspaceInfo
+    capped: bool = False  # an extension cut short by policy.max_lifetime
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Changed:
-        changed = data.get("changed", not data.get("capped", False))
-        return cls(bool(changed), str(data.get("detail", "")), WorkspaceInfo.from_json(data))
+        capped = bool(data.get("capped", False))
+        changed = bool(data.get("changed", True))
+        detail = str(data.get("detail", ""))
+        return cls(changed, detail, WorkspaceInfo.from_json(data), capped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +194,7 @@ class CommandResult:
     truncated: bool
     session_ended: bool
     duration_s: float
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CommandResult:
@@ -203,6 +207,7 @@ class CommandResult:
             truncated=bool(data.get("truncated", False)),
             session_ended=bool(data["session_ended"]),
             duration_s=float(data["duration_s"]),
+            raw=data,
         )
 
 

@@ -61,7 +61,7 @@ def cp(app: App, *, source: str, dest: str, as_json: bool) -> None:
 
 
 def _copy_in(app: App, local: str, key: str, dest: str) -> int:
-    dy = app.dockyard()
+    dy = app.remote() or app.dockyard()
     if local == "-":  # an archive as it is, into a directory
         return dy.upload(key, dest, _stdin_chunks()).size
     path = Path(local)
@@ -86,7 +86,7 @@ def _copy_in(app: App, local: str, key: str, dest: str) -> int:
 
 
 def _copy_out(app: App, key: str, source: str, local: str) -> int:
-    dy = app.dockyard()
+    dy = app.remote() or app.dockyard()
     if local == "-":
         with dy.download(key, source) as chunks:
             for chunk in chunks:
@@ -131,8 +131,14 @@ def _stdin_chunks() -> Iterator[bytes]:
 @pass_app
 def files(app: App, *, key: str, path: str | None, as_json: bool) -> None:
     """List the directory PATH of the running workspace KEY (default: its work dir)."""
-    dy = app.dockyard()
-    listing = dy.list_dir(key, path or dy.settings.workspace.workdir)
+    client = app.remote()
+    if client is not None:
+        if path is None:
+            raise click.UsageError("through --url, name the PATH to list")
+        listing = client.list_dir(key, path)
+    else:
+        dy = app.dockyard()
+        listing = dy.list_dir(key, path or dy.settings.workspace.workdir)
     if as_json:
         app.term.json(listing.to_json())
         return

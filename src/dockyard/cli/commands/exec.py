@@ -7,6 +7,7 @@ import click
 from dockyard.cli.app import App, pass_app
 from dockyard.cli.params import command_argv, process_options
 from dockyard.cli.terminal import input_chunks
+from dockyard.client.models import Output
 
 
 @click.command(name="exec", context_settings={"ignore_unknown_options": True})
@@ -33,6 +34,17 @@ def exec_(
     argv = command_argv(command)
     if not argv:
         raise click.UsageError("missing the command to run")
+    client = app.remote()
+    if client is not None:
+        if interactive:
+            raise click.UsageError("-i works on this machine's engine, not through --url")
+        code = 0
+        for piece in client.exec_stream(key, argv, env=dict(env), workdir=workdir):
+            if isinstance(piece, Output):
+                app.term.write_bytes(2 if piece.stream == "stderr" else 1, piece.text.encode())
+            else:
+                code = piece.exit_code
+        return code
     return app.dockyard().exec(
         key,
         argv,

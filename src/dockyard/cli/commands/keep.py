@@ -12,7 +12,7 @@ from dockyard.cli.app import App, pass_app
 @pass_app
 def keep(app: App, *, key: str) -> None:
     """Never warn, park or remove the workspace KEY automatically."""
-    change = app.dockyard().keep(key, keep=True)
+    change = (app.remote() or app.dockyard()).keep(key, keep=True)
     app.term.out(f"kept {key}" if change.changed else f"{key}: {change.detail}")
 
 
@@ -21,7 +21,7 @@ def keep(app: App, *, key: str) -> None:
 @pass_app
 def unkeep(app: App, *, key: str) -> None:
     """Let the policy apply to the workspace KEY again."""
-    change = app.dockyard().keep(key, keep=False)
+    change = (app.remote() or app.dockyard()).keep(key, keep=False)
     app.term.out(f"unkept {key}" if change.changed else f"{key}: {change.detail}")
     if change.changed and change.detail:
         app.term.note(change.detail)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -29,6 +30,15 @@ def ls(app: App, *, include_removed: bool, owner: str | None, usage: bool, as_js
     """List workspaces: key, container, state, owner, idle for, time left, sessions, and
     what the reconciler will do next to each and why."""
     app.cleanup_in_background()
+    client = app.remote()
+    if client is not None:  # the server's own view of each workspace, as its API says
+        if usage:
+            raise click.UsageError("--usage works on this machine's engine, not through --url")
+        found = [w.raw for w in client.list(owner=owner)]
+        if not include_removed:
+            found = [w for w in found if w["state"] != State.REMOVED.value]
+        _render(app, found, as_json=as_json, usage=None)
+        return
     dy = app.dockyard()
     with ThreadPoolExecutor(max_workers=1) as pool:
         # the sweep's sampling window passes while the views are made
@@ -39,36 +49,49 @@ def ls(app: App, *, include_removed: bool, owner: str | None, usage: bool, as_js
         use = sweep.result() if sweep is not None else {}
     if not engine_ok:
         app.term.warn("the engine did not answer; container status is unknown")
+    rows = [_with_usage(v.to_json(), use.get(v.workspace.key)) for v in views]
+    _render(app, rows, as_json=as_json, usage=use if usage else None)
+
+
+def _render(
+    app: App,
+    workspaces: Sequence[Mapping[str, Any]],
+    *,
+    as_json: bool,
+    usage: dict[str, ResourceUse] | None,
+) -> None:
+    """The listing, from each workspace's JSON (local, or as a server sent it)."""
     if as_json:
-        app.term.json([_with_usage(v.to_json(), use.get(v.workspace.key)) for v in views])
+        app.term.json(workspaces)
         return
-    if not views:
+    if not workspaces:
         app.term.note("no workspaces yet; create one with: dockyard up KEY")
         return
     rows: list[list[str | Text]] = []
-    for view in views:
-        ws = view.workspace
-        state = styled_state(ws.state.value)
-        if ws.state is State.RUNNING and view.container_status not in {"running", "unknown"}:
-            state.append(f" (container {view.container_status})", style="red")
+    for ws in workspaces:
+        state = styled_state(ws["state"])
+        container = ws["container_status"]
+        if ws["state"] == State.RUNNING.value and container not in {"running", "unknown"}:
+            state.append(f" (container {container})", style="red")
+        sessions = ws["sessions"]
         rows.append(
             [
-                ws.key,
-                ws.name,
+                ws["key"],
+                ws["name"],
                 state,
-                ws.owner,
-                seconds_text(view.idle_for_s),
-                seconds_text(view.time_left_s),
-                f"{view.sessions_active}/{view.sessions_total}",
-                *([_usage_text(use.get(ws.key))] if usage else []),
-                pending_text(view),
+                ws["owner"],
+                seconds_text(ws["idle_for_s"]),
+                seconds_text(ws["time_left_s"]),
+                f"{sessions['active']}/{sessions['total']}",
+                *([_usage_text(usage.get(ws["key"]))] if usage is not None else []),
+                pending_text(ws["pending"]),
             ]
         )
     columns = ["KEY", "CONTAINER", "STATE", "OWNER", "IDLE", "LEFT", "SESSIONS"]
-    app.term.table([*columns, *(["CPU/MEM"] if usage else []), "NEXT"], rows)
+    app.term.table([*columns, *(["CPU/MEM"] if usage is not None else []), "NEXT"], rows)
 
 
-def _with_usage(data: dict[str, Any], use: ResourceUse | None) -> dict[str, Any]:
+def _with_usage(data: dict[str, Any], use: ResourceUse | None) -> Mapping[str, Any]:
     if use is None:
         return data
     return {**data, "cpu_percent": use.cpu_percent, "memory_bytes": use.memory_bytes}

@@ -7,6 +7,7 @@ import click
 from dockyard.cli.app import App, pass_app
 from dockyard.cli.params import json_option
 from dockyard.core.errors import Refused
+from dockyard.service import Change
 
 
 @click.command()
@@ -20,25 +21,37 @@ def park(app: App, *, key: str, force: bool, as_json: bool) -> None:
     The work comes back with `dockyard up KEY`. If the save fails nothing is removed:
     the workspace is marked save_failed and the reconciler tries again later.
     """
-    dy = app.dockyard()
-    try:
-        change = dy.park(key, force=force, progress=app.term.progress)
-    except Refused as exc:
-        if not app.term.interactive or not app.term.confirm(f"{exc.message}. Park it anyway?"):
+    client = app.remote()
+    if client is not None:
+        try:
+            parked = client.park(key, force=force)
+        except Refused as exc:
             raise Refused(f"{exc.message}; pass --force to park it anyway") from None
-        change = dy.park(key, force=True, progress=app.term.progress)
+        changed, detail = parked.changed, parked.detail
+        state, checkpoint = parked.workspace.state.value, parked.workspace.raw.get("checkpoint")
+    else:
+        change = _park_here(app, key, force=force)
+        changed, detail = change.changed, change.detail
+        state, checkpoint = change.workspace.state.value, change.workspace.checkpoint_id
     if as_json:
         app.term.json(
             {
                 "key": key,
-                "changed": change.changed,
-                "state": change.workspace.state.value,
-                "checkpoint": change.workspace.checkpoint_id,
-                "detail": change.detail,
+                "changed": changed,
+                "state": state,
+                "checkpoint": checkpoint,
+                "detail": detail,
             }
         )
         return
-    if change.changed:
-        app.term.out(f"parked {key}: {change.detail}")
-    else:
-        app.term.out(f"{key}: {change.detail}")
+    app.term.out(f"parked {key}: {detail}" if changed else f"{key}: {detail}")
+
+
+def _park_here(app: App, key: str, *, force: bool) -> Change:
+    dy = app.dockyard()
+    try:
+        return dy.park(key, force=force, progress=app.term.progress)
+    except Refused as exc:
+        if not app.term.interactive or not app.term.confirm(f"{exc.message}. Park it anyway?"):
+            raise Refused(f"{exc.message}; pass --force to park it anyway") from None
+        return dy.park(key, force=True, progress=app.term.progress)

@@ -17,13 +17,13 @@ from dockyard.core.errors import Refused
 @pass_app
 def rm(app: App, *, key: str, purge: bool, force: bool, as_json: bool) -> None:
     """Remove the workspace KEY's container; its work is kept unless --purge."""
-    dy = app.dockyard()
+    remove = app.dockyard().remove if (client := app.remote()) is None else client.remove
     try:
-        change = dy.remove(key, purge=purge, force=force)
+        change = remove(key, purge=purge, force=force)
     except Refused as exc:
         if not app.term.interactive or not app.term.confirm(f"{exc.message}. Remove it anyway?"):
             raise Refused(f"{exc.message}; pass --force to remove it anyway") from None
-        change = dy.remove(key, purge=purge, force=True)
+        change = remove(key, purge=purge, force=True)
     if as_json:
         app.term.json(
             {"key": key, "changed": change.changed, "purged": purge, "detail": change.detail}

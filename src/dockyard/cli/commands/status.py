@@ -8,6 +8,7 @@ import click
 
 from dockyard.cli.app import App, pass_app
 from dockyard.cli.params import clock_time, json_option, pending_text, relative, seconds_text
+from dockyard.client import Client
 from dockyard.core.errors import DockyardError
 from dockyard.core.model import Workspace
 from dockyard.core.units import format_size
@@ -21,6 +22,10 @@ from dockyard.service import LiveUse, WorkspaceView
 def status(app: App, *, key: str | None, as_json: bool) -> None:
     """Show the workspace KEY in detail, or without KEY the installation's status."""
     app.cleanup_in_background()
+    client = app.remote()
+    if client is not None:
+        _remote(app, client, key, as_json=as_json)
+        return
     dy = app.dockyard()
     if key is not None:
         view = dy.status(key)
@@ -66,6 +71,47 @@ def status(app: App, *, key: str | None, as_json: bool) -> None:
     app.term.out(f"workspaces    {len(views)} ({states})")
 
 
+def _remote(app: App, client: Client, key: str | None, *, as_json: bool) -> None:
+    """What the server's API says: one workspace as it sees it, or a summary."""
+    if key is None:
+        found = client.list()
+        counts = Counter(w.state.value for w in found)
+        summary = {
+            "server": client.url,
+            "caller": client.whoami(),
+            "counts": dict(sorted(counts.items())),
+            "workspaces": [dict(w.raw) for w in found],
+        }
+        if as_json:
+            app.term.json(summary)
+            return
+        states = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"
+        app.term.out(f"server        {client.url}")
+        app.term.out(f"workspaces    {len(found)} ({states})")
+        return
+    ws = client.get(key)
+    if as_json:
+        app.term.json(dict(ws.raw))
+        return
+    rows = [
+        ("key", ws.key),
+        ("state", ws.state.value + (f" ({ws.reason})" if ws.reason else "")),
+        ("container", f"{ws.name} ({ws.container_status})"),
+        ("owner", ws.owner),
+        ("image", ws.image),
+        ("keep", "yes" if ws.keep else "no"),
+        ("last activity", clock_time(ws.last_activity_at)),
+        ("idle for", seconds_text(ws.idle_for_s)),
+        ("deadline", clock_time(ws.deadline)),
+        ("time left", seconds_text(ws.time_left_s)),
+        ("next", pending_text(ws.pending)),
+        ("sessions", f"{ws.sessions_active} active"),
+    ]
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        app.term.out(f"{label.ljust(width)}  {value}")
+
+
 def _render_one(app: App, view: WorkspaceView, use: LiveUse) -> None:
     ws = view.workspace
     now = app.dockyard().now()
@@ -94,7 +140,7 @@ def _render_one(app: App, view: WorkspaceView, use: LiveUse) -> None:
             else "-",
         ),
         ("time left", seconds_text(view.time_left_s)),
-        ("next", pending_text(view)),
+        ("next", pending_text(view.to_json()["pending"])),
         ("sessions", f"{view.sessions_active} active, {view.sessions_total} total"),
         ("up for", seconds_text(use.uptime_s)),
         ("cpu", "-" if use.cpu_percent is None else f"{use.cpu_percent:g}% of one CPU"),

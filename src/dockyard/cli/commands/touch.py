@@ -14,11 +14,21 @@ from dockyard.cli.params import clock_time, json_option, relative
 @pass_app
 def touch(app: App, *, key: str, as_json: bool) -> None:
     """Mark the workspace KEY as active now."""
-    dy = app.dockyard()
-    dy.touch(key)
-    view = dy.status(key)
-    if as_json:
-        app.term.json(view.to_json())
-        return
-    left = relative(view.deadline, now=dy.now())
-    app.term.out(f"touched {key}: idle deadline {clock_time(view.deadline)} ({left})")
+    client = app.remote()
+    if client is not None:
+        client.touch(key)
+        info = client.get(key)
+        if as_json:
+            app.term.json(dict(info.raw))
+            return
+        deadline, now = info.deadline, info.last_activity_at
+    else:
+        dy = app.dockyard()
+        dy.touch(key)
+        view = dy.status(key)
+        if as_json:
+            app.term.json(view.to_json())
+            return
+        deadline, now = view.deadline, dy.now()
+    left = relative(deadline, now=now)
+    app.term.out(f"touched {key}: idle deadline {clock_time(deadline)} ({left})")

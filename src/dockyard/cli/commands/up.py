@@ -74,6 +74,31 @@ def up(
     checkpoint it came from is named).
     """
     app.cleanup_in_background()
+    client = app.remote()
+    if client is not None:
+        acquired = client.acquire(
+            key,
+            owner=owner,  # none: the server's default (an owner token's own owner)
+            repo=repo,
+            branch=branch,
+            image=image,
+            memory=memory,
+            cpus=cpus,
+            pids=pids,
+            labels=dict(labels),
+            keep=keep or None,
+            strategy=strategy,
+            idle_timeout=idle_timeout,
+            engine=engine,
+            engine_labels=dict(engine_labels),
+            from_checkpoint=from_checkpoint,
+        )
+        if as_json:
+            said = {k: v for k, v in acquired.raw.items() if k != "workspace"}
+            app.term.json({**said, **acquired.raw["workspace"]})
+            return
+        _said(app, acquired.outcome, acquired.workspace.name, acquired.note)
+        return
     dy = app.dockyard()
     request = AcquireRequest(
         key=key,
@@ -108,9 +133,13 @@ def up(
             }
         )
         return
-    app.term.out(f"{result.outcome.value} {result.workspace.name}")
-    if result.note:
-        app.term.note(result.note)
+    _said(app, result.outcome, result.workspace.name, result.note)
+
+
+def _said(app: App, outcome: Outcome, name: str, note: str | None) -> None:
+    app.term.out(f"{outcome.value} {name}")
+    if note:
+        app.term.note(note)
 
 
 def _user() -> str:
