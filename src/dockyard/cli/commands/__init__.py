@@ -15,6 +15,7 @@ from dockyard.cli.commands.extend import extend
 from dockyard.cli.commands.gc import gc
 from dockyard.cli.commands.keep import keep, unkeep
 from dockyard.cli.commands.ls import ls
+from dockyard.cli.commands.mcp import mcp
 from dockyard.cli.commands.park import park
 from dockyard.cli.commands.reconcile import reconcile
 from dockyard.cli.commands.rm import rm
@@ -51,6 +52,7 @@ COMMANDS: list[click.Command] = [
     doctor,
     engine,
     serve,
+    mcp,
     token,
     events,
 ]

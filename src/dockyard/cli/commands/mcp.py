@@ -1,0 +1,27 @@
+"""``dockyard mcp``: an MCP server on standard input and output, for an agent."""
+
+from __future__ import annotations
+
+import click
+
+from dockyard.cli.app import App, pass_app
+
+
+@click.command(name="mcp")
+@click.option(
+    "--owner",
+    help="Act for this owner only: other owners' workspaces do not exist for the agent, "
+    "and what it creates is this owner's. Default: any owner (new ones are 'agent').",
+)
+@pass_app
+def mcp(app: App, *, owner: str | None) -> None:
+    """Serve dockyard's tools to an agent over MCP (stdio): acquire a workspace, run
+    commands in its persistent shell, read, write and list files, status, extend, park.
+
+    Add it to an agent's MCP configuration as the command `dockyard mcp --owner NAME`.
+    Standard output carries the protocol; logs go to standard error.
+    """
+    from dockyard.mcp.server import build  # noqa: PLC0415 - the SDK loads for this command only
+    from dockyard.mcp.tools import Agent  # noqa: PLC0415
+
+    build(Agent(app.dockyard(), owner=owner)).run("stdio")
