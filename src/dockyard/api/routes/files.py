@@ -83,7 +83,19 @@ def download(key: str, path: PathQuery, rt: Rt, who: Who) -> StreamingResponse:
     return StreamingResponse(body(), media_type=TAR)
 
 
-@router.put("/workspaces/{key:path}/archive", response_model=out.UploadedOut)
+def _body(what: str, *media_types: str) -> dict[str, Any]:
+    """A raw request body in the OpenAPI description (the route reads it as a stream;
+    its ``Content-Type`` is not looked at)."""
+    schema = {"type": "string", "format": "binary"}
+    content = {media_type: {"schema": schema} for media_type in (*media_types, BYTES)}
+    return {"requestBody": {"required": True, "description": what, "content": content}}
+
+
+@router.put(
+    "/workspaces/{key:path}/archive",
+    response_model=out.UploadedOut,
+    openapi_extra=_body("a tar archive, extracted into the directory", TAR),
+)
 async def upload(key: str, path: PathQuery, request: Request, rt: Rt, who: Who) -> Any:
     """Extract a tar archive (the body) into the existing directory ``path``. Nothing is
     written unless the whole archive arrived, within ``files.max_size``, and reads as a
@@ -115,7 +127,11 @@ def read_file(key: str, path: PathQuery, rt: Rt, who: Who) -> Response:
     return Response(rt.dy.read_file(key, path, owner=who.owner), media_type=BYTES)
 
 
-@router.put("/workspaces/{key:path}/file", response_model=out.UploadedOut)
+@router.put(
+    "/workspaces/{key:path}/file",
+    response_model=out.UploadedOut,
+    openapi_extra=_body("the file's new content"),
+)
 async def write_file(
     key: str,
     *,
