@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import importlib.util
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from dockyard import __version__
 from dockyard.api import errors
@@ -18,6 +21,7 @@ from dockyard.api.routes import files, router
 from dockyard.api.runtime import Runtime
 
 OPENAPI_URL = "/api/v1/openapi.json"
+MCP_PATH = "/api/v1/mcp"
 STATIC = Path(__file__).parent / "static"
 #: The page loads only its own files: no CDN, no inline script, no framing. Styles may
 #: be inline: the terminal (xterm.js) writes its colours and cell sizes into a <style>
@@ -33,11 +37,14 @@ PAGE_HEADERS = {
 
 
 def create_app(runtime: Runtime, *, start_reconciler: bool = True) -> FastAPI:
+    mcp = _mcp(runtime)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         runtime.start(reconciler=start_reconciler)
         try:
-            yield
+            async with mcp[1]() if mcp else nullcontext():
+                yield
         finally:  # after in-flight requests finished (uvicorn's graceful shutdown)
             runtime.close()
 
@@ -59,6 +66,8 @@ def create_app(runtime: Runtime, *, start_reconciler: bool = True) -> FastAPI:
         body_limit=files.body_limit(runtime.dy.settings),
     )
     app.include_router(router)
+    if mcp is not None:  # the guard checks its token as any route's
+        app.router.routes.append(Route(MCP_PATH, mcp[0], methods=["GET", "POST", "DELETE"]))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -78,3 +87,14 @@ def create_app(runtime: Runtime, *, start_reconciler: bool = True) -> FastAPI:
         return Response(runtime.metrics.render(), media_type="text/plain; version=0.0.4")
 
     return app
+
+
+def _mcp(
+    runtime: Runtime,
+) -> tuple[ASGIApp, Callable[[], AbstractAsyncContextManager[None]]] | None:
+    """The MCP server for agents at ``MCP_PATH``, when the ``mcp`` extra is installed."""
+    if importlib.util.find_spec("mcp") is None:
+        return None
+    from dockyard.mcp.server import http_app  # noqa: PLC0415 - the SDK only when installed
+
+    return http_app(runtime.dy, path=MCP_PATH)

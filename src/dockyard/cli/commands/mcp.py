@@ -21,7 +21,7 @@ def mcp(app: App, *, owner: str | None) -> None:
     Add it to an agent's MCP configuration as the command `dockyard mcp --owner NAME`.
     Standard output carries the protocol; logs go to standard error.
     """
-    from dockyard.mcp.server import build  # noqa: PLC0415 - the SDK loads for this command only
+    from dockyard.mcp.server import stdio_server  # noqa: PLC0415 - the SDK loads here only
     from dockyard.mcp.tools import Agent  # noqa: PLC0415
 
-    build(Agent(app.dockyard(), owner=owner)).run("stdio")
+    stdio_server(Agent(app.dockyard(), owner=owner)).run("stdio")
