@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import tarfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from dockyard.cli.main import main
 from dockyard.engine.docker import DockerEngine
 from tests.api.conftest import ADMIN, Server, start_server, stop_server
 from tests.cli.conftest import CLI
+from tests.cli.test_cli import OnTerminal
 from tests.engine_fixtures import remove_installation
 
 
@@ -192,3 +196,46 @@ def test_a_remote_cli_as_a_whole_process(remote: Server) -> None:
     assert wrong.returncode == 2 and wrong.stderr.count("\n") == 1
     gone = dockyard("--url", "http://127.0.0.1:1", "ls", env=env)
     assert gone.returncode == 6 and "cannot reach dockyard at http://127.0.0.1:1" in gone.stderr
+
+
+def shows(terminal: OnTerminal, pattern: bytes, timeout_s: float = 30) -> re.Match[bytes]:
+    """Read ``terminal``'s screen until ``pattern`` (a regular expression) is on it."""
+    deadline = time.monotonic() + timeout_s
+    while (found := re.search(pattern, terminal.shown)) is None:
+        assert time.monotonic() < deadline, (pattern, bytes(terminal.shown))
+        terminal.read(until=b"\0never shown", timeout_s=0.2)
+    return found
+
+
+def test_a_remote_shell_is_a_session_the_server_holds(remote: Server, cli: CLI) -> None:
+    """The shell lives in ``serve``: the CLI that opened it goes away, another one
+    attaches with --session and finds the same shell (the same pid) and its screen."""
+    with remote.client() as api:
+        api.post("/api/v1/workspaces", json={"key": "rsh"}).raise_for_status()
+    first = OnTerminal(cli, "shell", "rsh", size=(24, 80))
+    found = shows(first, rb"--session ([0-9a-f]+)\)")
+    first.wait_for_raw_mode()
+    first.type(b"echo pid=$$.\n")
+    pid = shows(first, rb"pid=(\d+)\.")
+    first.child.send_signal(signal.SIGTERM)  # this CLI goes; the shell stays in serve
+    code, _ = first.finish()
+    assert code == 128 + signal.SIGTERM
+
+    second = OnTerminal(cli, "shell", "rsh", "--session", found.group(1).decode(), size=(30, 100))
+    second.wait_for_raw_mode()
+    shows(second, b"pid=" + pid.group(1))  # the recent screen, repainted
+    second.type(b"echo again=$$ $(stty size).\n")
+    shows(second, b"again=" + pid.group(1) + b" 30 100\\.")
+    second.type(b"exit\n")
+    code, shown = second.finish()
+    assert code == 0 and b"its shell ended" in shown
+    with remote.client() as api:
+        ended = api.get(f"/api/v1/sessions/{found.group(1).decode()}").json()
+    assert ended["status"] == "dead"
+
+
+def test_a_local_shell_session_says_where_it_lives(cli: CLI) -> None:
+    assert cli("up", "lsh")[0] == 0
+    terminal = OnTerminal(cli, "shell", "lsh", "--session", "0123456789abcdef", size=(24, 80))
+    code, shown = terminal.finish()
+    assert code == 2 and b"attach through it with --url" in shown

@@ -14,6 +14,7 @@ from dockyard.archives import extract, tar_bytes, tar_tree
 from dockyard.core.archives import EntryKind
 from dockyard.core.errors import Conflict, InvalidValue, NotFound, TooLarge
 from dockyard.service import AcquireRequest, Dockyard
+from dockyard.service.workspaces import files as file_ops
 from dockyard.settings import Settings
 from tests.helpers import FakeClock
 
@@ -168,3 +169,16 @@ def test_a_member_read_as_a_tar_member(dy: Dockyard) -> None:
         data = b"".join(chunks)
     with tarfile.open(fileobj=io.BytesIO(data)) as archive:
         assert archive.getnames() == ["one.txt"]
+
+
+def test_a_listing_too_long_is_cut_at_whole_entries(
+    dy: Dockyard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dy.acquire(AcquireRequest(key="fl"))
+    assert (
+        dy.exec("fl", ["sh", "-c", "mkdir /tmp/many && cd /tmp/many && touch $(seq 100 130)"]) == 0
+    )
+    monkeypatch.setattr(file_ops, "LISTING_MAX_BYTES", 200)  # about five entries
+    listing = dy.list_dir("fl", "/tmp/many")
+    assert listing.truncated and 0 < len(listing.entries) < 31
+    assert all(e.kind is EntryKind.FILE and e.name.isdigit() for e in listing.entries)

@@ -154,3 +154,12 @@ def test_server_sent_events_are_read_as_the_spec_says() -> None:
     lines = ["retry: 1000", "", ": keepalive", "", "id: 7", "event: a", "data: {", "data: }", ""]
     got = [e for e in map(feed, lines) if e is not None]
     assert got == [("7", "a", "{\n}")]
+
+
+def test_calls_that_wait_for_work_have_no_read_timeout_of_the_clients() -> None:
+    ok = {"exit_code": 0, "timed_out": False, "duration_s": 300.0}
+    dy, sent = client([httpx.Response(200, json=ok), httpx.Response(200, json=WORKSPACES)], [])
+    dy.exec("k", ["make"])  # a long build answers when it ends; the server bounds it
+    dy.list()
+    assert sent[0].extensions["timeout"]["read"] is None
+    assert sent[1].extensions["timeout"]["read"] == 60.0

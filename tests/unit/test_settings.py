@@ -61,6 +61,13 @@ def test_env_error_names_the_variable() -> None:
         load_settings(env={"DOCKYARD_WORKSPACE__CPUS": "-1"})
 
 
+def test_a_clients_server_and_token_are_no_settings() -> None:
+    """DOCKYARD_URL and DOCKYARD_TOKEN are for ``--url`` and the client: a local command
+    or ``serve`` run in the same shell is not refused for them."""
+    env = {"DOCKYARD_URL": "http://far:8420", "DOCKYARD_TOKEN": "dy_x", "DOCKYARD_API__PORT": "1"}
+    assert load_settings(env=env).api.port == 1
+
+
 def test_unknown_keys_are_errors_not_silence() -> None:
     with pytest.raises(SettingsError, match=r"polcy: unknown setting \(from DOCKYARD_POLCY__X\)"):
         load_settings(env={"DOCKYARD_POLCY__X": "1"})

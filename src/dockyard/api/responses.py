@@ -200,19 +200,18 @@ class CheckpointListOut(Out):
     checkpoints: list[CheckpointOut]
 
 
-class PathStatOut(Out):
+class _EntryOut(Out):
     name: str
     kind: EntryKind
     size: int
     mode: str = Field(description="permission bits, octal")
+
+
+class PathStatOut(_EntryOut):
     link_target: str = Field(description="a link's target; empty for anything else")
 
 
-class FileEntryOut(Out):
-    name: str
-    kind: EntryKind
-    size: int
-    mode: str = Field(description="permission bits, octal")
+class FileEntryOut(_EntryOut):
     modified: int = Field(description="seconds since the epoch")
 
 

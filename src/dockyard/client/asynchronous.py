@@ -54,6 +54,7 @@ class AsyncClient:
     ) -> None:
         self.connection = Connection.of(url, token=token, retries=retries)
         self._sleep = sleep
+        self._waiting = httpx.Timeout(None, connect=min(timeout, 10.0))
         self._http = httpx.AsyncClient(
             base_url=self.connection.url,
             headers=self.connection.headers(),
@@ -90,6 +91,7 @@ class AsyncClient:
                     params=call.params,
                     json=call.json,
                     content=call.content,
+                    timeout=self._waiting if call.waits else httpx.USE_CLIENT_DEFAULT,
                 )
             except httpx.TransportError as exc:
                 wait: float | None = self.connection.after_transport_error(call, exc, attempt)

@@ -53,6 +53,9 @@ class Call(Generic[T]):
     content: bytes | None = None
     idempotent: bool = False
     missing_is_none: bool = False  # a NoSuchPath answer reads as None
+    #: The answer comes when the work is done (a clone, a save, a command): no read
+    #: timeout of the client's own; the server bounds these itself.
+    waits: bool = False
 
 
 def raise_for(response: httpx.Response) -> None:
@@ -147,6 +150,7 @@ def acquire(
         lambda r: Acquired.from_json(r.json()),
         json=body,
         idempotent=True,
+        waits=True,
     )
 
 
@@ -185,6 +189,7 @@ def park(key: str, *, force: bool = False) -> Call[Changed]:
         lambda r: Changed.from_json(r.json()),
         params={"force": force},
         idempotent=True,
+        waits=True,
     )
 
 
@@ -200,6 +205,7 @@ def remove(key: str, *, purge: bool = False, force: bool = False) -> Call[Remove
         lambda r: Removed.from_json(r.json()),
         params={"purge": purge, "force": force},
         idempotent=True,
+        waits=True,
     )
 
 
@@ -228,6 +234,7 @@ def exec_(key: str, command: Sequence[str], **options: Any) -> Call[ExecResult]:
         ws(key, "/exec"),
         lambda r: ExecResult.from_json(r.json()),
         json=exec_body(command, **options),
+        waits=True,
     )
 
 
@@ -276,6 +283,7 @@ def run_command(
         command_path(session_id),
         lambda r: CommandResult.from_json(r.json()),
         json=command_body(command, timeout),
+        waits=True,
     )
 
 

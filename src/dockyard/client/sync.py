@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -29,6 +29,9 @@ from dockyard.client.models import (
 )
 from dockyard.core.archives import Listing, PathStat, Uploaded
 from dockyard.core.model import SessionKind, State
+
+if TYPE_CHECKING:
+    from dockyard.client.terminal import TerminalLink
 
 T = TypeVar("T")
 
@@ -56,6 +59,7 @@ class Client:
     ) -> None:
         self.connection = Connection.of(url, token=token, retries=retries)
         self._sleep = sleep
+        self._waiting = httpx.Timeout(None, connect=min(timeout, 10.0))
         self._http = httpx.Client(
             base_url=self.connection.url,
             headers=self.connection.headers(),
@@ -92,6 +96,7 @@ class Client:
                     params=call.params,
                     json=call.json,
                     content=call.content,
+                    timeout=self._waiting if call.waits else httpx.USE_CLIENT_DEFAULT,
                 )
             except httpx.TransportError as exc:
                 wait: float | None = self.connection.after_transport_error(call, exc, attempt)
@@ -190,6 +195,13 @@ class Client:
         body = calls.command_body(command, timeout)
         for record in self._stream(calls.command_path(session_id), body):
             yield record if isinstance(record, Output) else CommandResult.from_json(record)
+
+    def terminal(self, session_id: str, *, rows: int = 24, cols: int = 80) -> TerminalLink:
+        """The terminal of the ``shell`` session (a context manager): keys in, output
+        out, resizes; the same shell again after a dropped link, with its recent screen."""
+        from dockyard.client.terminal import TerminalLink  # noqa: PLC0415 - websockets, here only
+
+        return TerminalLink(self.connection, session_id, rows=rows, cols=cols)
 
     def _stream(self, path: str, body: Mapping[str, Any]) -> Iterator[Output | dict[str, Any]]:
         headers = {"Accept": calls.NDJSON}

@@ -18,6 +18,9 @@ from dockyard.settings.sections import Settings
 
 ENV_PREFIX = "DOCKYARD_"
 ENV_CONFIG = "DOCKYARD_CONFIG"
+#: Read by other parts, not settings: the file's path, and a client's server and token
+#: (``dockyard --url``, ``dockyard.client``).
+ENV_NOT_SETTINGS = frozenset({ENV_CONFIG, "DOCKYARD_URL", "DOCKYARD_TOKEN"})
 
 
 def default_config_file() -> Path:
@@ -69,7 +72,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def _env_layer(environ: Mapping[str, str], sources: dict[tuple[str, ...], str]) -> dict[str, Any]:
     layer: dict[str, Any] = {}
     for name, raw in sorted(environ.items()):
-        if not name.startswith(ENV_PREFIX) or name == ENV_CONFIG:
+        if not name.startswith(ENV_PREFIX) or name in ENV_NOT_SETTINGS:
             continue
         path = tuple(part.lower() for part in name[len(ENV_PREFIX) :].split("__"))
         value: Any = raw

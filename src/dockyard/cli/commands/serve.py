@@ -45,6 +45,7 @@ def serve(app: App, *, host: str | None, port: int | None, no_reconciler: bool) 
         port=bind_port,
         log_level="warning",
         access_log=False,
+        ws="wsproto",  # a declared dependency, whichever other WebSocket library is around
         timeout_graceful_shutdown=30,
     )
     app.term.note(f"dockyard serving on http://{bind_host}:{bind_port} (API at /api/v1)")

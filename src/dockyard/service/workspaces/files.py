@@ -44,7 +44,7 @@ from dockyard.core.errors import (
 )
 from dockyard.core.model import Workspace
 from dockyard.core.units import format_size
-from dockyard.engine.base import ExecSpec
+from dockyard.engine.base import STDERR, STDOUT, ExecSpec
 from dockyard.engine.process import run
 from dockyard.service.runtime.context import Context
 from dockyard.service.runtime.records import not_running, require_running
@@ -93,11 +93,19 @@ def list_dir(ctx: Context, key: str, path: str, *, owner: str | None = None) -> 
     """The entries of the directory ``path``, sorted by name (``..`` and ``.`` left out)."""
     path = check_path(path)
     ctx, target = _running(ctx, key, owner)
+    kept = {STDOUT: bytearray(), STDERR: bytearray()}
+
+    def keep(stream: int, data: bytes) -> None:  # never more than the cap in memory
+        room = LISTING_MAX_BYTES + 1 - len(kept[stream])
+        if room > 0:
+            kept[stream] += data[:room]
+
     try:
         result = run(
             ctx.engine,
             ref=target.ref,
             spec=ExecSpec(argv=["sh", "-c", LIST_SCRIPT, "dockyard-ls", path], workdir="/"),
+            on_output=lambda stream, data: keep(STDERR if stream == STDERR else STDOUT, data),
         )
     except Conflict as exc:
         raise Conflict(f"workspace {key!r}: its container is not running ({exc})") from None
@@ -109,11 +117,12 @@ def list_dir(ctx: Context, key: str, path: str, *, owner: str | None = None) -> 
     if result.exit_code == LIST_NOT_READABLE:
         raise Conflict(f"{path} in workspace {key!r} cannot be read by the container's user")
     if result.exit_code != 0:
-        raise OperationFailed(f"listing {path} in {key!r} failed: {result.last_error_line()}")
-    output = result.stdout[:LISTING_MAX_BYTES]
-    truncated = len(result.stdout) > LISTING_MAX_BYTES
+        why = bytes(kept[STDERR]).decode(errors="replace").strip().splitlines()[-1:]
+        raise OperationFailed(f"listing {path} in {key!r} failed: {''.join(why) or 'no reason'}")
+    output = bytes(kept[STDOUT])
+    truncated = len(output) > LISTING_MAX_BYTES
     if truncated:  # the last record may be cut: keep the whole ones
-        output = output[: output.rfind(b"\0") + 1]
+        output = output[: output.rfind(b"\0", 0, LISTING_MAX_BYTES) + 1]
     return Listing(path=path, entries=parse_listing(output), truncated=truncated)
 
 
