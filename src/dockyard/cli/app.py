@@ -7,14 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from dockyard.cli import background
 from dockyard.cli.output import Terminal
 from dockyard.core.errors import InvalidInput
-from dockyard.service import Dockyard, notify
-from dockyard.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from dockyard.client import Client
+    from dockyard.service import Dockyard
+    from dockyard.settings import Settings
 
 
 class App:
@@ -40,6 +39,8 @@ class App:
 
     def settings(self) -> Settings:
         if self._settings is None:
+            from dockyard.settings import load_settings  # noqa: PLC0415 - pydantic, when needed
+
             self._settings = load_settings(config_file=self.config_file, flags=self.flags)
         return self._settings
 
@@ -51,6 +52,8 @@ class App:
                 "(drop --url, or unset DOCKYARD_URL)"
             )
         if self._dockyard is None:
+            from dockyard.service import Dockyard  # noqa: PLC0415 - the whole service, when used
+
             self._dockyard = Dockyard.open(self.settings())
         return self._dockyard
 
@@ -85,6 +88,8 @@ class App:
         for a remote server: its own reconciler cleans up)."""
         if self.url is not None:
             return
+        from dockyard.cli import background  # noqa: PLC0415
+
         settings = self.settings()
         error = background.take_error(settings.data_dir)
         if error:
@@ -99,6 +104,8 @@ class App:
         if self._dockyard is not None:
             self._dockyard.wake_reconcilers()
         else:
+            from dockyard.service import notify  # noqa: PLC0415
+
             notify(self.settings().data_dir)
 
 

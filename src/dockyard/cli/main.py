@@ -20,16 +20,20 @@ from pathlib import Path
 import click
 
 from dockyard import __version__
-from dockyard.cli.app import App
 from dockyard.cli.commands import COMMANDS
-from dockyard.cli.output import Terminal
+from dockyard.cli.lazy import LazyGroup
 from dockyard.core.errors import DockyardError
 
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    package="dockyard.cli.commands",
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="dockyard")
 @click.option(
     "--config",
@@ -66,19 +70,26 @@ def cli(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from dockyard.cli.app import App  # noqa: PLC0415 - not for --help, nor a usage error
+
     flags = {"data_dir": data_dir, "database_url": database_url, "engine_url": engine_url}
     app = App(flags=flags, config_file=config_file, verbose=verbose, url=url or None)
     ctx.obj = app
     ctx.call_on_close(app.close)
 
 
-for _command in COMMANDS:
-    cli.add_command(_command)
+class _ErrorLine:
+    """The terminal, made when there is an error to say (rich loads only then)."""
+
+    def error(self, message: str) -> None:
+        from dockyard.cli.output import Terminal  # noqa: PLC0415
+
+        Terminal().error(message)
 
 
 def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - one exit per kind
     """Run the CLI; returns the exit code instead of raising."""
-    term = Terminal()
+    term = _ErrorLine()
     verbose = any(a in {"-v", "-vv", "--verbose"} for a in (argv or sys.argv[1:]))
     try:
         result = cli.main(

@@ -1,58 +1,35 @@
-"""One module per command; ``COMMANDS`` is what ``dockyard`` registers."""
+"""One module per command. ``COMMANDS`` names each command's module and function: a
+command is imported when it runs, so ``dockyard --help`` and ``dockyard ls`` do not
+load what ``dockyard serve`` needs (``cli.lazy``)."""
 
 from __future__ import annotations
 
-import click
-
-from dockyard.cli.commands.checkpoints import checkpoints
-from dockyard.cli.commands.clean import clean
-from dockyard.cli.commands.cp import cp, files
-from dockyard.cli.commands.doctor import doctor
-from dockyard.cli.commands.engine import engine
-from dockyard.cli.commands.events import events
-from dockyard.cli.commands.exec import exec_
-from dockyard.cli.commands.extend import extend
-from dockyard.cli.commands.gc import gc
-from dockyard.cli.commands.keep import keep, unkeep
-from dockyard.cli.commands.ls import ls
-from dockyard.cli.commands.mcp import mcp
-from dockyard.cli.commands.park import park
-from dockyard.cli.commands.reconcile import reconcile
-from dockyard.cli.commands.rm import rm
-from dockyard.cli.commands.serve import serve
-from dockyard.cli.commands.sessions import run, sessions
-from dockyard.cli.commands.shell import shell
-from dockyard.cli.commands.status import status
-from dockyard.cli.commands.stop import stop
-from dockyard.cli.commands.token import token
-from dockyard.cli.commands.touch import touch
-from dockyard.cli.commands.up import up
-
-COMMANDS: list[click.Command] = [
-    up,
-    exec_,
-    run,
-    sessions,
-    shell,
-    cp,
-    files,
-    ls,
-    status,
-    touch,
-    extend,
-    stop,
-    park,
-    checkpoints,
-    rm,
-    keep,
-    unkeep,
-    clean,
-    gc,
-    reconcile,
-    doctor,
-    engine,
-    serve,
-    mcp,
-    token,
-    events,
-]
+#: name -> (module in this package, the click command in it), in the order of --help.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "up": ("up", "up"),
+    "exec": ("exec", "exec_"),
+    "run": ("sessions", "run"),
+    "sessions": ("sessions", "sessions"),
+    "shell": ("shell", "shell"),
+    "cp": ("cp", "cp"),
+    "files": ("cp", "files"),
+    "ls": ("ls", "ls"),
+    "status": ("status", "status"),
+    "touch": ("touch", "touch"),
+    "extend": ("extend", "extend"),
+    "stop": ("stop", "stop"),
+    "park": ("park", "park"),
+    "checkpoints": ("checkpoints", "checkpoints"),
+    "rm": ("rm", "rm"),
+    "keep": ("keep", "keep"),
+    "unkeep": ("keep", "unkeep"),
+    "clean": ("clean", "clean"),
+    "gc": ("gc", "gc"),
+    "reconcile": ("reconcile", "reconcile"),
+    "doctor": ("doctor", "doctor"),
+    "engine": ("engine", "engine"),
+    "serve": ("serve", "serve"),
+    "mcp": ("mcp", "mcp"),
+    "token": ("token", "token"),
+    "events": ("events", "events"),
+}
