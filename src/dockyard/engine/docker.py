@@ -132,6 +132,7 @@ class DockerEngine:
         self._teardowns = threading.BoundedSemaphore(max(1, teardowns))
         # ids of containers known to have no network endpoint: stopped and removed ungated
         self._without_endpoint: set[str] = set()
+        self._whole_seconds: bool | None = None  # event bounds in whole seconds (Podman)
         self._http = EngineTransport(
             url or default_engine_url(),
             timeout_s=self.timeouts.quick_s,
@@ -446,6 +447,22 @@ class DockerEngine:
 
     # -- events -------------------------------------------------------------------------
 
+    def _event_time(self, moment: datetime, *, later: bool) -> str:
+        """A bound of the events asked for. dockerd takes ``seconds.nanoseconds``: the
+        bound as it is, so a stream asked "until now" ends now. Podman (4.3) answers a
+        fractional bound with nothing: whole seconds there, the window widened to them
+        (``until`` then waits for the next second; every reader is idempotent over a
+        repeat)."""
+        if self._whole_seconds is None:
+            # Podman says so in its headers. Not from /version: Podman 4.3 answers the
+            # events asked for right after a /version with none (measured).
+            headers = self._http.request("GET", "/_ping").headers
+            self._whole_seconds = "libpod-api-version" in headers
+        stamp = moment.timestamp()
+        if self._whole_seconds:
+            return str(math.ceil(stamp) if later else math.floor(stamp))
+        return f"{math.floor(stamp)}.{moment.microsecond * 1000:09d}"
+
     @contextmanager
     def events(
         self, *, since: datetime | None, until: datetime | None, labels: LabelFilter
@@ -453,12 +470,10 @@ class DockerEngine:
         filters = _label_filters(labels)
         filters["type"] = ["container"]
         query: dict[str, object] = {"filters": filters}
-        # whole seconds, the window widened to them: Podman (4.3) answers a fractional
-        # since/until with nothing; every reader of events is idempotent over a repeat
         if since is not None:
-            query["since"] = str(math.floor(since.timestamp()))
+            query["since"] = self._event_time(since, later=False)
         if until is not None:
-            query["until"] = str(math.ceil(until.timestamp()))
+            query["until"] = self._event_time(until, later=True)
         wait = self.timeouts.events_margin_s  # the stream ends at ``until``, then this
         if until is not None:
             wait += max(0.0, (until - datetime.now(UTC)).total_seconds())
