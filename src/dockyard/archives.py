@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import io
 import os
+import posixpath
 import stat
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from dockyard.core.archives import EntryKind, member_problem
+from dockyard.core.archives import EntryKind, Member, archive_problem
 from dockyard.core.errors import InvalidValue, OperationFailed
 from dockyard.core.units import format_size
 
@@ -195,12 +196,15 @@ def extract(chunks: Iterable[bytes], target: Path, *, rename_root: str | None = 
     many entries it held. ``rename_root``: the archive's first path component becomes
     this name (``dockyard cp KEY:/src/dir ./other`` lands as ``./other``).
 
-    The archive is spooled first and every member checked before anything is written:
-    one member that is absolute, climbs out with ``..``, links out of the target or is a
-    device refuses the whole archive (``InvalidValue`` naming it). Writing then goes
-    through tarfile's ``data`` filter, which also refuses paths that an existing link
-    on the disk would carry out of the target.
+    The archive is spooled first and its members checked together before anything is
+    written (``core.archives.archive_problem``): one that is absolute, climbs out with
+    ``..``, lies under a link of the archive, or is a link pointing out (directly or
+    through another link), or a device, refuses the whole archive (``InvalidValue``
+    naming it). A member whose way on the disk runs through an existing link out of
+    ``target`` is refused too. Writing then goes through tarfile's ``data`` filter as
+    well; an error while writing (a full disk) is an ``OperationFailed``.
     """
+    root = target.resolve()
     with tempfile.TemporaryFile() as spool:
         for chunk in chunks:
             spool.write(chunk)
@@ -210,27 +214,36 @@ def extract(chunks: Iterable[bytes], target: Path, *, rename_root: str | None = 
                 members = archive.getmembers()
                 for member in members:
                     _rename(member, rename_root)
-                    problem = member_problem(
-                        member.name,
-                        kind=_kind(member),
-                        link=member.linkname,
-                        hard=member.islnk(),
-                    )
-                    if problem is not None:
-                        raise InvalidValue(
-                            f"refused the archive: {member.name[:200]!r} is {problem}"
-                        )
-                archive.extractall(target, members=members, filter="data")
+                found = archive_problem([_as_member(m) for m in members])
+                if found is not None:
+                    raise InvalidValue(f"refused the archive: {found[0][:200]!r} is {found[1]}")
+                for member in members:
+                    _check_on_disk(root, member.name)
+                archive.extractall(root, members=members, filter="data")
         except tarfile.TarError as exc:
             raise InvalidValue(f"refused the archive: {exc}") from exc
+        except OSError as exc:
+            raise OperationFailed(f"could not write the archive under {target}: {exc}") from exc
     return len(members)
+
+
+def _as_member(member: tarfile.TarInfo) -> Member:
+    return Member(member.name, _kind(member), member.linkname, hard=member.islnk())
+
+
+def _check_on_disk(root: Path, name: str) -> None:
+    """The member's place, as the disk has it now (links there followed), lies inside
+    ``root``: neither its directory nor what it would replace is a link out."""
+    for place in ((root / name).parent, root / name):
+        if not place.resolve().is_relative_to(root):
+            raise InvalidValue(f"refused the archive: {name[:200]!r} would go through a link out")
 
 
 def _rename(member: tarfile.TarInfo, root: str | None) -> None:
     if root is None:
         return
     for attribute in ("name", "linkname") if member.islnk() else ("name",):
-        first, slash, rest = getattr(member, attribute).partition("/")
+        first, slash, rest = posixpath.normpath(getattr(member, attribute)).partition("/")
         if first not in ("", ".", ".."):
             setattr(member, attribute, root + slash + rest)
 

@@ -182,3 +182,27 @@ def test_a_listing_too_long_is_cut_at_whole_entries(
     listing = dy.list_dir("fl", "/tmp/many")
     assert listing.truncated and 0 < len(listing.entries) < 31
     assert all(e.kind is EntryKind.FILE and e.name.isdigit() for e in listing.entries)
+
+
+def test_an_upload_never_replaces_a_directory_with_a_file(dy: Dockyard) -> None:
+    """docker cp's rule: the engine would otherwise remove the directory, all in it."""
+    dy.acquire(AcquireRequest(key="fo"))
+    dy.write_file("fo", "/tmp/proj/build/output.o", b"precious", parents=True)
+    with pytest.raises(Conflict, match="directory"):
+        dy.upload("fo", "/tmp/proj", [tar_bytes("build", b"a file named like the directory")])
+    assert dy.read_file("fo", "/tmp/proj/build/output.o") == b"precious"
+
+
+def test_links_to_directories_are_followed_as_docker_cp_does(dy: Dockyard) -> None:
+    dy.acquire(AcquireRequest(key="fk"))
+    assert dy.exec("fk", ["sh", "-c", "mkdir /tmp/real && ln -s /tmp/real /tmp/via"]) == 0
+    dy.upload("fk", "/tmp/via", [tar_bytes("in.txt", b"in")])
+    assert dy.read_file("fk", "/tmp/real/in.txt") == b"in"
+    via = dy.stat_path("fk", "/tmp/via", follow=True)
+    assert via is not None and via.kind is EntryKind.DIRECTORY
+    link = dy.stat_path("fk", "/tmp/via")
+    assert link is not None and (link.kind, link.link_target) == (EntryKind.LINK, "/tmp/real")
+    assert dy.exec("fk", ["ln", "-s", "/tmp/real/in.txt", "/tmp/file-link"]) == 0
+    dy.write_file("fk", "/tmp/file-link", b"through")  # the link's target is written
+    assert dy.read_file("fk", "/tmp/real/in.txt") == b"through"
+    assert dy.stat_path("fk", "/tmp/file-link").kind is EntryKind.LINK  # type: ignore[union-attr]

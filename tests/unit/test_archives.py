@@ -23,7 +23,7 @@ from dockyard.core.archives import (
     parse_listing,
     place_copy,
 )
-from dockyard.core.errors import InvalidValue, NotFound
+from dockyard.core.errors import InvalidValue, NotFound, OperationFailed
 
 FILE, DIR, LINK, OTHER = EntryKind.FILE, EntryKind.DIRECTORY, EntryKind.LINK, EntryKind.OTHER
 
@@ -72,7 +72,7 @@ def test_an_allowed_name_never_leaves_the_target(parts: list[str]) -> None:
     [
         ("ws:/tmp/x", Endpoint("/tmp/x", "ws")),
         ("user:42:/tmp/x", Endpoint("/tmp/x", "user:42")),  # keys hold colons
-        ("a@b/c:/w//d/", Endpoint("/w/d", "a@b/c")),
+        ("a@b/c:/w//d/", Endpoint("/w/d/", "a@b/c")),  # a trailing / asks for a directory
         ("./a:/b", Endpoint("./a:/b")),  # written as local
         ("/abs:/b", Endpoint("/abs:/b")),
         ("plain", Endpoint("plain")),
@@ -231,3 +231,66 @@ def test_a_single_file_archive(tmp_path: Path) -> None:
 def test_garbage_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidValue, match="refused the archive"):
         extract([b"no tar at all" * 100], tmp_path)
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        # a link that reads as inside (d/e/..) but resolves through another link (d/e -> ..)
+        [
+            (member("s", kind=tarfile.SYMTYPE, link="d/e/.."), b""),
+            (member("d", kind=tarfile.DIRTYPE), b""),
+            (member("d/e", kind=tarfile.SYMTYPE, link=".."), b""),
+        ],
+        # a member under a link of the archive lands wherever the link points
+        [(member("l", kind=tarfile.SYMTYPE, link="sub"), b""), (member("l/f"), b"x")],
+        # the long-path trick's shape: the escape goes through a link the archive made
+        [
+            (member("a", kind=tarfile.DIRTYPE), b""),
+            (member("a/p", kind=tarfile.SYMTYPE, link="."), b""),
+            (member("e", kind=tarfile.SYMTYPE, link="a/p/../.."), b""),
+        ],
+    ],
+)
+def test_links_are_judged_with_the_archives_other_links(
+    tmp_path: Path, hostile: list[tuple[tarfile.TarInfo, bytes]]
+) -> None:
+    target = tmp_path / "target"
+    target.mkdir()
+    with pytest.raises(InvalidValue, match="link"):
+        extract([archive(*hostile)], target)
+    assert list(target.iterdir()) == []
+
+
+def test_a_chain_of_library_links_is_fine(tmp_path: Path) -> None:
+    chain = archive(
+        (member("lib", kind=tarfile.DIRTYPE), b""),
+        (member("lib/libx.so", kind=tarfile.SYMTYPE, link="libx.so.1"), b""),
+        (member("lib/libx.so.1", kind=tarfile.SYMTYPE, link="libx.so.1.2"), b""),
+        (member("lib/libx.so.1.2"), b"elf"),
+    )
+    assert extract([chain], tmp_path) == 4
+    assert (tmp_path / "lib" / "libx.so").read_bytes() == b"elf"
+
+
+def test_a_file_is_not_written_through_a_link_on_the_disk(tmp_path: Path) -> None:
+    target, outside = tmp_path / "target", tmp_path / "outside"
+    target.mkdir()
+    outside.mkdir()
+    (outside / "victim").write_text("kept")
+    (target / "x").symlink_to(outside / "victim")
+    with pytest.raises(InvalidValue, match="link out"):
+        extract([archive((member("ok"), b"fine"), (member("x"), b"overwritten"))], target)
+    assert (outside / "victim").read_text() == "kept"
+    assert not (target / "ok").exists()
+
+
+def test_what_the_disk_refuses_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "busy").mkdir()
+    with pytest.raises(OperationFailed, match="could not write the archive"):
+        extract([archive((member("busy"), b"a file where a directory is"))], tmp_path)
+
+
+def test_a_root_named_with_a_dot_is_renamed_too(tmp_path: Path) -> None:
+    extract([archive((member("./x"), b"x"))], tmp_path, rename_root="other")
+    assert (tmp_path / "other").read_bytes() == b"x"

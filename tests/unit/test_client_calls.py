@@ -163,3 +163,24 @@ def test_calls_that_wait_for_work_have_no_read_timeout_of_the_clients() -> None:
     dy.list()
     assert sent[0].extensions["timeout"]["read"] is None
     assert sent[1].extensions["timeout"]["read"] == 60.0
+
+
+def test_streamed_verbs_say_the_server_cannot_be_reached() -> None:
+    refused = httpx.ConnectError("refused")
+    for verb in (
+        lambda dy: list(dy.exec_stream("k", ["true"])),
+        lambda dy: dy.upload("k", "/tmp", b"tar"),
+        lambda dy: dy.download("k", "/tmp").__enter__(),
+        lambda dy: next(iter(dy.follow_events())),
+    ):
+        dy, _ = client([refused], [])
+        with pytest.raises(Unavailable, match="cannot reach dockyard"):
+            verb(dy)
+
+
+def test_an_upload_takes_bytes_or_chunks() -> None:
+    done = {"path": "/tmp", "entries": 1, "size": 3}
+    dy, sent = client([httpx.Response(200, json=done), httpx.Response(200, json=done)], [])
+    assert dy.upload("k", "/tmp", b"tar").size == 3
+    assert dy.upload("k", "/tmp", iter([b"t", b"ar"])).entries == 1
+    assert [r.read() for r in sent] == [b"tar", b"tar"]

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import httpx
 
 from dockyard.client import calls
-from dockyard.client.config import Connection, retry_after
+from dockyard.client.config import Connection, reaching, retry_after
 from dockyard.client.models import (
     Acquired,
     Changed,
@@ -196,20 +196,21 @@ class AsyncClient:
     ) -> AsyncIterator[Output | dict[str, Any]]:
         headers = {"Accept": calls.NDJSON}
         stream = self._http.stream("POST", path, json=body, headers=headers, timeout=None)
-        async with stream as answer:
-            if answer.status_code >= 400:
-                await answer.aread()
-                calls.raise_for(answer)
-            async for line in answer.aiter_lines():
-                record = calls.streamed_record(line)
-                if record is not None:
-                    yield record
+        with reaching(self.url):
+            async with stream as answer:
+                if answer.status_code >= 400:
+                    await answer.aread()
+                    calls.raise_for(answer)
+                async for line in answer.aiter_lines():
+                    record = calls.streamed_record(line)
+                    if record is not None:
+                        yield record
 
     # -- files --------------------------------------------------------------------------
 
-    async def stat_path(self, key: str, path: str) -> PathStat | None:
+    async def stat_path(self, key: str, path: str, *, follow: bool = False) -> PathStat | None:
         """What ``path`` is in the workspace, or None when nothing is there."""
-        return await self.send(calls.stat_path(key, path))
+        return await self.send(calls.stat_path(key, path, follow=follow))
 
     async def list_dir(self, key: str, path: str) -> Listing:
         return await self.send(calls.list_dir(key, path))
@@ -222,29 +223,34 @@ class AsyncClient:
     ) -> Uploaded:
         return await self.send(calls.write_file(key, path, data, mode=mode, parents=parents))
 
-    async def upload(self, key: str, directory: str, chunks: AsyncIterable[bytes]) -> Uploaded:
-        """Extract a tar archive into an existing directory of the workspace."""
-        answer = await self._http.put(
-            calls.ws(key, "/archive"),
-            params={"path": directory},
-            content=chunks,
-            headers={"Content-Type": calls.TAR},
-            timeout=None,
-        )
+    async def upload(
+        self, key: str, directory: str, chunks: bytes | AsyncIterable[bytes]
+    ) -> Uploaded:
+        """Extract a tar archive (bytes, or chunks of it) into an existing directory of
+        the workspace."""
+        with reaching(self.url):
+            answer = await self._http.put(
+                calls.ws(key, "/archive"),
+                params={"path": directory},
+                content=chunks,
+                headers={"Content-Type": calls.TAR},
+                timeout=None,
+            )
         calls.raise_for(answer)
         return Uploaded.from_json(answer.json())
 
     @asynccontextmanager
     async def download(self, key: str, path: str) -> AsyncIterator[AsyncIterator[bytes]]:
         """A tar archive of ``path`` (a file, or a directory with everything under it),
-        streamed; extract it with ``dockyard.archives.extract``."""
+        streamed as it comes (``extract`` takes it once written to a file, or joined)."""
         route = calls.ws(key, "/archive")
         stream = self._http.stream("GET", route, params={"path": path}, timeout=None)
-        async with stream as answer:
-            if answer.status_code >= 400:
-                await answer.aread()
-                calls.raise_for(answer)
-            yield answer.aiter_bytes()
+        with reaching(self.url):
+            async with stream as answer:
+                if answer.status_code >= 400:
+                    await answer.aread()
+                    calls.raise_for(answer)
+                yield answer.aiter_bytes()
 
     # -- the rest -----------------------------------------------------------------------
 
@@ -271,12 +277,13 @@ class AsyncClient:
         stream = self._http.stream(
             "GET", "/api/v1/events", params=params, headers=headers, timeout=None
         )
-        async with stream as answer:
-            if answer.status_code >= 400:
-                await answer.aread()
-                calls.raise_for(answer)
-            reader = calls.SSEReader()
-            async for line in answer.aiter_lines():
-                got = reader.feed(line)
-                if got is not None:
-                    yield calls.event_of(got)
+        with reaching(self.url):
+            async with stream as answer:
+                if answer.status_code >= 400:
+                    await answer.aread()
+                    calls.raise_for(answer)
+                reader = calls.SSEReader()
+                async for line in answer.aiter_lines():
+                    got = reader.feed(line)
+                    if got is not None:
+                        yield calls.event_of(got)

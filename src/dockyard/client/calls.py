@@ -290,12 +290,12 @@ def run_command(
 # -- files ----------------------------------------------------------------------------
 
 
-def stat_path(key: str, path: str) -> Call[PathStat | None]:
+def stat_path(key: str, path: str, *, follow: bool = False) -> Call[PathStat | None]:
     return Call(
         "GET",
         ws(key, "/stat"),
         lambda r: PathStat.from_json(r.json()),
-        params={"path": path},
+        params={"path": path, "follow": follow},
         idempotent=True,
         missing_is_none=True,
     )

@@ -9,14 +9,18 @@ lost mid-call; any call after a connection that could not be made (nothing was s
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 
 from dockyard.client.calls import Call
 from dockyard.core.errors import InvalidValue, Unavailable
+
+T = TypeVar("T")
 
 DEFAULT_URL = "http://127.0.0.1:8420"
 #: The longest wait a ``Retry-After`` is followed for; a longer one is not waited out.
@@ -55,6 +59,21 @@ class Connection:
         if attempt < self.retries and (unsent or call.idempotent):
             return float(BACKOFF_S * 2**attempt)
         raise Unavailable(f"cannot reach dockyard at {self.url}: {exc or type(exc).__name__}")
+
+
+@contextmanager
+def reaching(url: str) -> Iterator[None]:
+    """A lost or refused connection inside, as ``Unavailable`` (the streamed verbs)."""
+    try:
+        yield
+    except httpx.TransportError as exc:
+        raise Unavailable(f"cannot reach dockyard at {url}: {exc or type(exc).__name__}") from None
+
+
+def guarded(chunks: Iterator[T], url: str) -> Iterator[T]:
+    """``chunks``, a lost connection while reading them raised as ``Unavailable``."""
+    with reaching(url):
+        yield from chunks
 
 
 def retry_after(

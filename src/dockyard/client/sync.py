@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from dockyard.client import calls
-from dockyard.client.config import Connection, retry_after
+from dockyard.client.config import Connection, guarded, reaching, retry_after
 from dockyard.client.models import (
     Acquired,
     Changed,
@@ -205,7 +205,10 @@ class Client:
 
     def _stream(self, path: str, body: Mapping[str, Any]) -> Iterator[Output | dict[str, Any]]:
         headers = {"Accept": calls.NDJSON}
-        with self._http.stream("POST", path, json=body, headers=headers, timeout=None) as answer:
+        with (
+            reaching(self.url),
+            self._http.stream("POST", path, json=body, headers=headers, timeout=None) as answer,
+        ):
             if answer.status_code >= 400:
                 answer.read()
                 calls.raise_for(answer)
@@ -216,9 +219,9 @@ class Client:
 
     # -- files --------------------------------------------------------------------------
 
-    def stat_path(self, key: str, path: str) -> PathStat | None:
+    def stat_path(self, key: str, path: str, *, follow: bool = False) -> PathStat | None:
         """What ``path`` is in the workspace, or None when nothing is there."""
-        return self.send(calls.stat_path(key, path))
+        return self.send(calls.stat_path(key, path, follow=follow))
 
     def list_dir(self, key: str, path: str) -> Listing:
         return self.send(calls.list_dir(key, path))
@@ -231,15 +234,17 @@ class Client:
     ) -> Uploaded:
         return self.send(calls.write_file(key, path, data, mode=mode, parents=parents))
 
-    def upload(self, key: str, directory: str, chunks: Iterable[bytes]) -> Uploaded:
-        """Extract a tar archive into an existing directory of the workspace."""
-        answer = self._http.put(
-            calls.ws(key, "/archive"),
-            params={"path": directory},
-            content=iter(chunks),
-            headers={"Content-Type": calls.TAR},
-            timeout=None,
-        )
+    def upload(self, key: str, directory: str, chunks: bytes | Iterable[bytes]) -> Uploaded:
+        """Extract a tar archive (bytes, or chunks of it) into an existing directory of
+        the workspace."""
+        with reaching(self.url):
+            answer = self._http.put(
+                calls.ws(key, "/archive"),
+                params={"path": directory},
+                content=chunks if isinstance(chunks, bytes) else iter(chunks),
+                headers={"Content-Type": calls.TAR},
+                timeout=None,
+            )
         calls.raise_for(answer)
         return Uploaded.from_json(answer.json())
 
@@ -248,11 +253,14 @@ class Client:
         """A tar archive of ``path`` (a file, or a directory with everything under it),
         streamed; extract it with ``dockyard.archives.extract``."""
         route = calls.ws(key, "/archive")
-        with self._http.stream("GET", route, params={"path": path}, timeout=None) as answer:
+        with (
+            reaching(self.url),
+            self._http.stream("GET", route, params={"path": path}, timeout=None) as answer,
+        ):
             if answer.status_code >= 400:
                 answer.read()
                 calls.raise_for(answer)
-            yield answer.iter_bytes()
+            yield guarded(answer.iter_bytes(), self.url)
 
     # -- the rest -----------------------------------------------------------------------
 
@@ -276,9 +284,12 @@ class Client:
             k: v for k, v in {"after": after, "workspace": workspace}.items() if v is not None
         }
         headers = {"Accept": calls.SSE}
-        with self._http.stream(
-            "GET", "/api/v1/events", params=params, headers=headers, timeout=None
-        ) as answer:
+        with (
+            reaching(self.url),
+            self._http.stream(
+                "GET", "/api/v1/events", params=params, headers=headers, timeout=None
+            ) as answer,
+        ):
             if answer.status_code >= 400:
                 answer.read()
                 calls.raise_for(answer)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -82,6 +82,61 @@ def _link_problem(name: str, link: str, *, hard: bool) -> str | None:
     if _climbs_out(posixpath.join(base, link)):
         return f"a link pointing out of the target ({link!r})"
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """What the rules need of an archive member."""
+
+    name: str
+    kind: EntryKind
+    link: str = ""
+    hard: bool = False
+
+
+def archive_problem(members: Sequence[Member]) -> tuple[str, str] | None:
+    """The first member that may not be extracted, and why; None when all may.
+
+    Beyond each member's own rule (``member_problem``), links are judged with the
+    archive's other links in view, since a link's target is resolved through them on
+    the disk: no member may lie under a symbolic link of the archive (it would be
+    written wherever the link points), and no link's target may pass through one
+    (``a -> b/..`` with ``b -> ..`` climbs out, though ``b/..`` reads as inside).
+    """
+    links = {_normal(m.name) for m in members if m.kind is EntryKind.LINK and not m.hard}
+    for member in members:
+        problem = member_problem(member.name, kind=member.kind, link=member.link, hard=member.hard)
+        if problem is None:
+            problem = _through_links(member, links)
+        if problem is not None:
+            return member.name, problem
+    return None
+
+
+def _through_links(member: Member, links: set[str]) -> str | None:
+    parts = _normal(member.name).split("/")
+    if any("/".join(parts[:i]) in links for i in range(1, len(parts))):
+        return "a path under a link of the archive"
+    if member.kind is not EntryKind.LINK:
+        return None
+    start = "" if member.hard else posixpath.dirname(_normal(member.name))
+    walked = [p for p in start.split("/") if p]
+    steps = [step for step in member.link.split("/") if step not in ("", ".")]
+    for index, step in enumerate(steps):
+        if step == "..":
+            if walked:
+                walked.pop()
+            continue
+        walked.append(step)
+        # a link at the end is fine (libx.so -> libx.so.1 -> ...: each is judged itself);
+        # one that more steps go through is resolved first, wherever it points
+        if index < len(steps) - 1 and "/".join(walked) in links:
+            return f"a link whose target passes through another link ({member.link!r})"
+    return None
+
+
+def _normal(name: str) -> str:
+    return posixpath.normpath(name).lstrip("/")
 
 
 def _climbs_out(relative: str) -> bool:
@@ -168,7 +223,9 @@ def parse_endpoint(text: str) -> Endpoint:
         return Endpoint(text)
     if not key:
         raise InvalidValue(f"{text!r}: no workspace key before ':'")
-    return Endpoint(check_path("/" + path), key)
+    normal = check_path("/" + path)
+    # a trailing / says "a directory" (docker cp's rule): kept for place_copy
+    return Endpoint(normal + "/" if path.endswith("/") and normal != "/" else normal, key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +344,7 @@ for f in * .[!.]* ..?*; do
   [ -e "$f" ] || [ -L "$f" ] || continue
   stat -c '%f %s %Y %n' -- "$f" && printf '\0'
 done
+exit 0
 """
 LIST_NO_SUCH_PATH = 2
 LIST_NOT_A_DIRECTORY = 3

@@ -396,7 +396,9 @@ class DockerEngine:
         self._http.request(
             "PUT",
             f"/containers/{ref}/archive",
-            query={"path": path},
+            # as docker cp: a file of the archive never replaces a directory (which the
+            # engine would remove with all in it), nor a directory a file
+            query={"path": path, "noOverwriteDirNonDir": True},
             data=data,
             content_type="application/x-tar",
             timeout_s=self.timeouts.transfer_s,

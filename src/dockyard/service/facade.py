@@ -274,9 +274,12 @@ class Dockyard:
 
     # -- files --------------------------------------------------------------------------
 
-    def stat_path(self, key: str, path: str, *, owner: str | None = None) -> PathStat | None:
-        """What ``path`` is in the running workspace ``key``, or None if nothing is there."""
-        return files.stat(self.ctx, key, path, owner=owner)
+    def stat_path(
+        self, key: str, path: str, *, follow: bool = False, owner: str | None = None
+    ) -> PathStat | None:
+        """What ``path`` is in the running workspace ``key`` (``follow``: what its links
+        lead to), or None if nothing is there."""
+        return files.stat(self.ctx, key, path, follow=follow, owner=owner)
 
     def list_dir(self, key: str, path: str, *, owner: str | None = None) -> Listing:
         return files.list_dir(self.ctx, key, path, owner=owner)

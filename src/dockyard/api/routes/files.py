@@ -50,9 +50,10 @@ def body_limit(settings: Settings) -> Any:
 
 
 @router.get("/workspaces/{key:path}/stat", response_model=out.PathStatOut)
-def stat(key: str, path: PathQuery, rt: Rt, who: Who) -> dict[str, Any]:
-    """What ``path`` is: file, directory, link (not followed) or other; 404 if nothing."""
-    found = rt.dy.stat_path(key, path, owner=who.owner)
+def stat(key: str, path: PathQuery, rt: Rt, who: Who, follow: bool = False) -> dict[str, Any]:
+    """What ``path`` is: file, directory, link or other (with ``follow``, what its links
+    lead to); 404 ``no_such_path`` if nothing."""
+    found = rt.dy.stat_path(key, path, follow=follow, owner=who.owner)
     if found is None:
         raise NoSuchPath(f"no {path} in workspace {key!r}")
     return found.to_json()

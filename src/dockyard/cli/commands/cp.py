@@ -70,10 +70,10 @@ def _copy_in(app: App, local: str, key: str, dest: str) -> int:
     name = path.name if path.name not in {"", ".", ".."} else path.resolve().name
     if not name:
         raise InvalidValue("cannot copy the root directory; copy what is in it")
-    there = dy.stat_path(key, dest)
+    there = dy.stat_path(key, dest, follow=True)  # onto a link to a directory: into it
     parent = None
     if there is None:
-        parent = dy.stat_path(key, posixpath.dirname(dest.rstrip("/")) or "/")
+        parent = dy.stat_path(key, posixpath.dirname(dest.rstrip("/")) or "/", follow=True)
     placement = place_copy(
         name,
         source_is_dir=path.is_dir() and not path.is_symlink(),

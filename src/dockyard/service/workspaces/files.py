@@ -36,6 +36,8 @@ from dockyard.core.archives import (
 )
 from dockyard.core.errors import (
     Conflict,
+    EngineError,
+    InvalidInput,
     InvalidValue,
     NoSuchPath,
     NotFound,
@@ -73,11 +75,14 @@ def _touched(ctx: Context, target: _Target) -> None:
     touch(ctx, target.ws.key)
 
 
-def stat(ctx: Context, key: str, path: str, *, owner: str | None = None) -> PathStat | None:
-    """What ``path`` is in the workspace, or None if nothing is there."""
+def stat(
+    ctx: Context, key: str, path: str, *, follow: bool = False, owner: str | None = None
+) -> PathStat | None:
+    """What ``path`` is in the workspace (with ``follow``, what its links lead to), or
+    None if nothing is there."""
     path = check_path(path)
     ctx, target = _running(ctx, key, owner)
-    found = _stat(ctx, target, path)
+    found = _followed(ctx, target, path)[1] if follow else _stat(ctx, target, path)
     _touched(ctx, target)
     return found
 
@@ -135,11 +140,14 @@ def download(
     from the stream once it passes ``files.max_size``: the archive is then incomplete."""
     path = check_path(path)
     ctx, target = _running(ctx, key, owner)
-    if _stat(ctx, target, path) is None:
+    found = _stat(ctx, target, path)
+    if found is None:
         raise NoSuchPath(f"no {path} in workspace {key!r}")
+    limit = ctx.settings.files.max_size
+    if found.kind is EntryKind.FILE and found.size > limit:  # said before a byte is sent
+        raise TooLarge(f"{path} in {key!r} is larger than files.max_size ({format_size(limit)})")
     _touched(ctx, target)
     with ctx.engine.get_archive(ref=target.ref, path=path) as chunks:
-        limit = ctx.settings.files.max_size
         yield _capped(chunks, limit, what=f"{path} in {key!r}", setting="files.max_size")
 
 
@@ -213,10 +221,22 @@ def upload(
                 raise TooLarge(f"the upload is larger than files.max_size ({format_size(limit)})")
             spool.write(chunk)
         entries = _count_members(spool)
-        _require_directory(ctx, target, directory)
-        ctx.engine.put_archive(ref=target.ref, path=directory, data=_read_back(spool))
+        into = _require_directory(ctx, target, directory)
+        _put(ctx, target, into, _read_back(spool))
     _touched(ctx, target)
     return Uploaded(path=directory, entries=entries, size=size)
+
+
+def _put(ctx: Context, target: _Target, directory: str, data: Iterable[bytes]) -> None:
+    try:
+        ctx.engine.put_archive(ref=target.ref, path=directory, data=data)
+    except (InvalidInput, EngineError) as exc:
+        if "overwrite" not in str(exc):
+            raise
+        raise Conflict(
+            f"in {directory} of {target.ws.key!r} the archive has a file where a directory "
+            f"is, or a directory where a file is; neither was replaced ({exc})"
+        ) from None
 
 
 def _count_members(spool: IO[bytes]) -> int:
@@ -234,12 +254,14 @@ def _read_back(spool: IO[bytes]) -> Iterator[bytes]:
         yield chunk
 
 
-def _require_directory(ctx: Context, target: _Target, directory: str) -> None:
-    found = _stat(ctx, target, directory)
+def _require_directory(ctx: Context, target: _Target, directory: str) -> str:
+    """The directory (links followed, as docker cp does) an archive goes into."""
+    resolved, found = _followed(ctx, target, directory)
     if found is None:
         raise NoSuchPath(f"no directory {directory} in workspace {target.ws.key!r}")
     if found.kind is not EntryKind.DIRECTORY:
         raise InvalidValue(f"{directory} in workspace {target.ws.key!r} is not a directory")
+    return resolved
 
 
 def write_file(
@@ -262,15 +284,16 @@ def write_file(
     limit = ctx.settings.files.single_max
     if len(data) > limit:
         raise TooLarge(f"{path}: larger than files.single_max ({format_size(limit)})")
-    existing = _stat(ctx, target, path)
+    resolved, existing = _followed(ctx, target, path)  # a link: its target is written
     if existing is not None and existing.kind is EntryKind.DIRECTORY:
         raise InvalidValue(f"{path} in workspace {key!r} is a directory")
+    directory, name = split_path(resolved)
     if parents and _stat(ctx, target, directory) is None:
         made = run(ctx.engine, ref=target.ref, spec=ExecSpec(argv=["mkdir", "-p", "--", directory]))
         if not made.ok:
             why = made.last_error_line()
             raise OperationFailed(f"could not make {directory} in {key!r}: {why}")
-    _require_directory(ctx, target, directory)
-    ctx.engine.put_archive(ref=target.ref, path=directory, data=[tar_bytes(name, data, mode=mode)])
+    into = _require_directory(ctx, target, directory)
+    _put(ctx, target, into, [tar_bytes(name, data, mode=mode)])
     _touched(ctx, target)
     return Uploaded(path=path, entries=1, size=len(data))
