@@ -70,6 +70,8 @@ def member_problem(name: str, *, kind: EntryKind, link: str = "", hard: bool = F
         return "an absolute path"
     if _climbs_out(name):
         return "a path that climbs out of the target with '..'"
+    if ".." in name.split("/"):  # d/../x goes through d, which may be a link on the disk
+        return "a path with '..' in it"
     if kind is EntryKind.OTHER:
         return "a device, fifo or socket"
     return _link_problem(name, link, hard=hard) if kind is EntryKind.LINK else None
