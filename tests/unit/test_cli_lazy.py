@@ -4,6 +4,7 @@ with the help click would show, and imports nothing heavy."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import json
 import subprocess
@@ -51,3 +52,14 @@ def test_help_imports_no_service_store_or_rich() -> None:
     loaded = set(json.loads(run.stderr.strip().splitlines()[-1]))
     heavy = {"dockyard.service", "dockyard.settings", "sqlalchemy", "pydantic", "rich", "httpx"}
     assert not heavy & loaded, heavy & loaded
+
+
+def test_mcp_without_its_sdk_says_how_to_get_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "mcp" else real(name, *a)
+    )
+    assert main(["mcp"]) == 6
+    assert "pip install 'dockyard[mcp]'" in capsys.readouterr().err

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import click
 
 from dockyard.cli.app import App, pass_app
+from dockyard.core.errors import Unavailable
 
 
 @click.command(name="mcp")
@@ -21,6 +24,8 @@ def mcp(app: App, *, owner: str | None) -> None:
     Add it to an agent's MCP configuration as the command `dockyard mcp --owner NAME`.
     Standard output carries the protocol; logs go to standard error.
     """
+    if importlib.util.find_spec("mcp") is None:
+        raise Unavailable("dockyard mcp needs the MCP SDK: pip install 'dockyard[mcp]'")
     from dockyard.mcp.server import stdio_server  # noqa: PLC0415 - the SDK loads here only
     from dockyard.mcp.tools import Agent  # noqa: PLC0415
 
