@@ -27,6 +27,7 @@ from dockyard.core.model import (
     State,
     Workspace,
 )
+from dockyard.core.pool import PoolMember
 from dockyard.store import Store
 from dockyard.store.migrate import _MIGRATIONS
 from dockyard.store.schema import SCHEMA_REVISION, metadata
@@ -325,3 +326,33 @@ def test_a_command_in_flight_is_one_at_a_time_and_a_planned_close_re_checks(stor
     closed = store.sessions.get(opened.id)
     assert closed is not None and closed.closed_reason is CloseReason.INACTIVE
     assert not closed.live
+
+
+def test_a_pool_member_is_taken_once_with_the_record_in_one_transaction(store: Store) -> None:
+    member = PoolMember(
+        name="dy-pool-a",
+        container_id="c" * 64,
+        volume="dy-pool-a-work",
+        spec_id="abc",
+        image="img",
+        engine="default",
+        created_at=T0,
+    )
+    store.pool.add(member)
+    first = workspace(
+        key="k1", name="dy-k1", state=State.CREATING, container_id=member.container_id
+    )
+    assert store.workspaces.insert_from_pool(first, member=member.name, reuse=False)
+    assert store.pool.list() == []
+    assert store.workspaces.keys_of_containers([member.container_id]) == {member.container_id: "k1"}
+    # taken already: a second take writes nothing
+    second = workspace(
+        key="k2", name="dy-k2", state=State.CREATING, container_id=member.container_id
+    )
+    assert not store.workspaces.insert_from_pool(second, member=member.name, reuse=False)
+    assert store.workspaces.get("k2") is None
+    # a record that exists already makes the take fail whole: the member stays pooled
+    store.pool.add(replace(member, name="dy-pool-b", container_id="d" * 64))
+    with pytest.raises(Conflict):
+        store.workspaces.insert_from_pool(first, member="dy-pool-b", reuse=False)
+    assert [m.name for m in store.pool.list()] == ["dy-pool-b"]

@@ -100,6 +100,10 @@ class ObservedContainer:
     #: (143 when an init passes SIGTERM on) is a stop, not a crash.
     stop_requested: bool = False
     engine: str = DEFAULT_ENGINE
+    #: Made for the warm pool (``core.pool``); ``pooled``: still waiting there, the
+    #: pool's to look after, nobody's orphan.
+    from_pool: bool = False
+    pooled: bool = False
 
     @property
     def running(self) -> bool:
@@ -202,7 +206,7 @@ def plan(
             wakeups.extend([due] if action is None and due is not None else [])
 
     for container in containers:
-        if (container.engine, container.id) in claimed or container.keep:
+        if (container.engine, container.id) in claimed or container.keep or container.pooled:
             continue
         owner = records.get(container.key or "")
         if owner is not None and (owner.state in TRANSIENT_STATES or owner.key in unknown):

@@ -17,7 +17,7 @@ Implementations: ``DockerEngine`` (dockerd and Podman's Docker-compatible API) a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -146,6 +146,10 @@ class Engine(Protocol):
         """Start it; starting a running container is a no-op."""
         ...
 
+    def rename_container(self, *, ref: str, name: str) -> None:
+        """Give it a new name (running or not); ``Conflict`` if the name is taken."""
+        ...
+
     def stop_container(self, *, ref: str, timeout_s: float) -> None:
         """Stop it (TERM, then KILL after ``timeout_s``); stopping a stopped one is a no-op."""
         ...
@@ -156,8 +160,11 @@ class Engine(Protocol):
 
     def inspect_container(self, *, ref: str) -> ContainerInfo: ...
 
-    def list_containers(self, *, labels: LabelFilter) -> list[ContainerSummary]:
-        """All containers (running or not) carrying the labels, in one call."""
+    def list_containers(
+        self, *, labels: LabelFilter, ids: Collection[str] = ()
+    ) -> list[ContainerSummary]:
+        """All containers (running or not) carrying the labels (and, given ``ids``, with
+        one of those ids), in one call."""
         ...
 
     def logs(self, *, ref: str, tail: int) -> str:

@@ -18,7 +18,7 @@ import os
 import ssl
 import struct
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +30,7 @@ from dockyard.engine import cgroups
 from dockyard.engine.base import STDERR, STDOUT, ExecSpec, LabelFilter
 from dockyard.engine.http import EngineTransport, RawStream
 from dockyard.engine.models import (
+    NO_NETWORK,
     ContainerInfo,
     ContainerSpec,
     ContainerSummary,
@@ -257,6 +258,7 @@ class DockerEngine:
         self._http.request(
             "POST", f"/networks/{name}/connect", body=body, conflicts=NETWORK_CONFLICTS
         )
+        self._without_endpoint.discard(container)  # it has one now
 
     def disconnect_network(self, *, name: str, container: str) -> None:
         body = {"Container": container}
@@ -275,12 +277,15 @@ class DockerEngine:
             timeout_s=self.timeouts.start_s,
         )
         container_id = str(response.json()["Id"])
-        if spec.network == "none":
+        if spec.network == NO_NETWORK and not spec.attachable:
             self._without_endpoint.add(container_id)
         return container_id
 
     def start_container(self, *, ref: str) -> None:
         self._http.request("POST", f"/containers/{ref}/start", timeout_s=self.timeouts.start_s)
+
+    def rename_container(self, *, ref: str, name: str) -> None:
+        self._http.request("POST", f"/containers/{ref}/rename", query={"name": name})
 
     def stop_container(self, *, ref: str, timeout_s: float) -> None:
         seconds = max(0, int(timeout_s))
@@ -316,8 +321,13 @@ class DockerEngine:
             self._without_endpoint.add(info.id)  # ids only: a name may be reused
         return info
 
-    def list_containers(self, *, labels: LabelFilter) -> list[ContainerSummary]:
-        query = {"all": True, "filters": _label_filters(labels)}
+    def list_containers(
+        self, *, labels: LabelFilter, ids: Collection[str] = ()
+    ) -> list[ContainerSummary]:
+        filters = _label_filters(labels)
+        if ids:
+            filters["id"] = list(ids)
+        query = {"all": True, "filters": filters}
         data = self._http.request("GET", "/containers/json", query=query).json() or []
         return [ContainerSummary.from_api(c) for c in data]
 

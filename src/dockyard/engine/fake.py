@@ -18,9 +18,9 @@ import itertools
 import posixpath
 import tarfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from dockyard.core.archives import EntryKind, PathStat
@@ -364,6 +364,12 @@ class FakeEngine:
             self._event("die", container)
             self._event("stop", container)
 
+    def rename_container(self, *, ref: str, name: str) -> None:
+        container = self._find(ref)
+        if any(c.spec.name == name for c in self.containers.values() if c is not container):
+            raise Conflict(f'The container name "/{name}" is already in use')
+        container.spec = replace(container.spec, name=name)
+
     def remove_container(self, *, ref: str) -> None:
         try:
             container = self._find(ref)
@@ -376,7 +382,9 @@ class FakeEngine:
     def inspect_container(self, *, ref: str) -> ContainerInfo:
         return self._find(ref).info()
 
-    def list_containers(self, *, labels: LabelFilter) -> list[ContainerSummary]:
+    def list_containers(
+        self, *, labels: LabelFilter, ids: Collection[str] = ()
+    ) -> list[ContainerSummary]:
         self._check()
         return [
             ContainerSummary(
@@ -391,7 +399,7 @@ class FakeEngine:
                 networks=tuple(c.networks),
             )
             for c in self.containers.values()
-            if _matches(c.spec.labels, labels)
+            if _matches(c.spec.labels, labels) and (not ids or c.id in ids)
         ]
 
     def cpu_usage_ns(self, *, container_id: str) -> int | None:

@@ -85,6 +85,9 @@ class ContainerSpec:
     init: bool = True
     hostname: str | None = None
     network: str | None = None  # NO_NETWORK, or the engine's network mode; None: its default
+    #: With NO_NETWORK: on the engine's "none" network instead of with networking
+    #: disabled, so that it can leave it and join a network later (the warm pool's).
+    attachable: bool = False
 
     def to_api(self) -> dict[str, Any]:
         host_config: dict[str, Any] = {
@@ -100,7 +103,7 @@ class ContainerSpec:
             host_config["NanoCpus"] = self.nano_cpus
         if self.pids_limit is not None:
             host_config["PidsLimit"] = self.pids_limit
-        if self.network is not None and self.network != NO_NETWORK:
+        if self.network is not None and (self.network != NO_NETWORK or self.attachable):
             host_config["NetworkMode"] = self.network
         body: dict[str, Any] = {
             "Image": self.image,
@@ -109,7 +112,7 @@ class ContainerSpec:
             "Env": [f"{k}={v}" for k, v in self.env.items()],
             "HostConfig": host_config,
         }
-        if self.network == NO_NETWORK:
+        if self.network == NO_NETWORK and not self.attachable:
             # Loopback only, and no network endpoint at all: dockerd 20.10 can deadlock
             # releasing the endpoints of many containers exiting at once (moby#46661),
             # its "none" network included.

@@ -34,15 +34,18 @@ from dockyard.core.naming import (
     LABEL_INSTALLATION,
     LABEL_KEEP,
     LABEL_MANAGED,
+    LABEL_ROLE,
     LABEL_WORKSPACE,
     is_truthy_label,
 )
 from dockyard.core.planner import Activity, ObservedContainer, Plan, idle_candidates, plan
 from dockyard.core.policy import Policy
+from dockyard.core.pool import ROLE_POOL
 from dockyard.engine.base import Engine
 from dockyard.engine.models import ContainerSummary
 from dockyard.service.probes import probe_busy
 from dockyard.service.runtime.context import Context
+from dockyard.service.runtime.objects import NO_HOLDERS, Holders, holder_of, holders
 
 log = logging.getLogger("dockyard.observe")
 
@@ -121,8 +124,10 @@ def _replay_one(ctx: Context) -> int:
     landed = 0
     with ctx.engine.events(since=since, until=until, labels=installation_labels(ctx)) as stream:
         for event in stream:
-            key = event.attributes.get(LABEL_WORKSPACE)
-            if key and is_exec_event(event.action) and event.time is not None:
+            if not is_exec_event(event.action) or event.time is None:
+                continue
+            key = holder_of(ctx, event.actor_id, event.attributes)
+            if key:
                 landed += ctx.store.workspaces.touch(key, at=min(event.time, now))
     ctx.store.meta.set(cursor, until.isoformat())
     return landed
@@ -213,8 +218,11 @@ def list_fleet(
         on = ctx.on(name)
         on.verify_engine()  # a recent yes is trusted; every action asks again (execute)
         listing = on.engine.list_containers(labels=installation_labels(ctx))
+        held = holders(on, listing)
         return [
-            replace(observed_container(on.engine, s, recheck=s.id in died), engine=name)
+            replace(
+                observed_container(on.engine, s, recheck=s.id in died, holders=held), engine=name
+            )
             for s in listing
         ]
 
@@ -251,17 +259,24 @@ def cut_off(
 
 
 def observed_container(
-    engine: Engine, summary: ContainerSummary, *, recheck: bool = False
+    engine: Engine,
+    summary: ContainerSummary,
+    *,
+    recheck: bool = False,
+    holders: Holders = NO_HOLDERS,
 ) -> ObservedContainer:
     """A listed container in the planner's terms; one that is not running (or that the
-    caller knows to have just died: ``recheck``) is inspected for its exit."""
+    caller knows to have just died: ``recheck``) is inspected for its exit. ``holders``
+    says whose the pool's containers of the listing are."""
     base = ObservedContainer(
         id=summary.id,
         name=summary.name,
-        key=summary.labels.get(LABEL_WORKSPACE),
+        key=holders.key_of(summary.id, summary.labels),
         status=summary.status,
         created_at=summary.created_at,
         keep=is_truthy_label(summary.labels.get(LABEL_KEEP)),
+        pooled=summary.id in holders.pooled,
+        from_pool=summary.labels.get(LABEL_ROLE) == ROLE_POOL,
     )
     if summary.running and not recheck:
         return base
@@ -280,6 +295,8 @@ def observed_container(
         started_at=info.started_at,
         finished_at=info.finished_at,
         keep=base.keep,
+        pooled=base.pooled,
+        from_pool=base.from_pool,
     )
 
 
@@ -307,7 +324,8 @@ def _stop_requested(ctx: Context, container: ObservedContainer) -> bool:
     # the events are on the engine's clock; asking "until" a future moment would wait
     until = min(container.finished_at + timedelta(seconds=1), datetime.now(UTC))
     since = container.started_at or container.created_at or (until - REPLAY_HORIZON)
-    labels = {**installation_labels(ctx), LABEL_WORKSPACE: container.key}
+    mark = (LABEL_ROLE, ROLE_POOL) if container.from_pool else (LABEL_WORKSPACE, container.key)
+    labels = {**installation_labels(ctx), mark[0]: mark[1]}
     try:
         with ctx.engine.events(since=since, until=until, labels=labels) as events:
             return any(e.actor_id == container.id and e.action in STOP_ACTIONS for e in events)

@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, model_validator
 
 from dockyard.core.fleet import DEFAULT_ENGINE, ENGINE_NAME
 from dockyard.core.model import Resources, SaveStrategy
+from dockyard.core.naming import validate_image
 from dockyard.settings.policy import PolicySettings
 from dockyard.settings.types import Duration, NonZeroDuration, Section, Size
 
@@ -117,6 +118,39 @@ class FilesSettings(Section):
     )
 
 
+class PoolSettings(Section):
+    """The warm pool: containers started ahead of requests, so that a new key's first
+    request takes one instead of waiting for a create and a start. Off by default: every
+    member is an idle container holding memory, which is what dockyard exists to avoid;
+    turn it on where new workspaces are frequent and their start is felt."""
+
+    size: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="ready containers of the default image and limits, per engine; 0 = off",
+    )
+    images: dict[str, int] = Field(
+        default_factory=dict,
+        description="ready containers of other images (default limits), per engine: {image = size}",
+    )
+
+    @model_validator(mode="after")
+    def _sizes_in_range(self) -> PoolSettings:
+        for image, size in self.images.items():
+            validate_image(image)
+            if not 0 <= size <= 64:
+                raise ValueError(f"pool size of {image!r} must be between 0 and 64")
+        return self
+
+    def sizes(self, default_image: str) -> dict[str, int]:
+        """Image -> members wanted of it."""
+        wanted = dict(self.images)
+        if self.size:
+            wanted[default_image] = self.size
+        return {image: size for image, size in wanted.items() if size > 0}
+
+
 class WebhookSettings(Section):
     """A receiver of every event (or of ``events`` only), as signed JSON POSTs."""
 
@@ -204,6 +238,7 @@ class Settings(Section):
     reconciler: ReconcilerSettings = ReconcilerSettings()
     gc: GcSettings = GcSettings()
     files: FilesSettings = FilesSettings()
+    pool: PoolSettings = PoolSettings()
     api: ApiSettings = ApiSettings()
 
     @model_validator(mode="after")

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_REVISION = "0009"
+SCHEMA_REVISION = "0010"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -59,7 +59,7 @@ workspaces = sa.Table(
     sa.Column("overrides", sa.JSON, nullable=False),
     sa.Column("state", sa.String(16), nullable=False, index=True),
     sa.Column("reason", sa.Text),
-    sa.Column("container_id", sa.String(128)),
+    sa.Column("container_id", sa.String(128), index=True),
     sa.Column("engine", sa.String(64), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("state_changed_at", UTCDateTime, nullable=False),
@@ -180,6 +180,20 @@ outbox = sa.Table(
     sa.Column("next_attempt_at", UTCDateTime, nullable=False, index=True),
     sa.Column("delivered_at", UTCDateTime),
     sa.Column("last_error", sa.Text),
+)
+
+#: The warm pool's ready containers: a row while a member waits; taking it deletes the
+#: row in the transaction that writes the workspace's record (``container_id``).
+pool_members = sa.Table(
+    "pool_members",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("container_id", sa.String(128), nullable=False, unique=True),
+    sa.Column("volume", sa.String(80)),
+    sa.Column("spec", sa.String(32), nullable=False),
+    sa.Column("image", sa.String(512), nullable=False),
+    sa.Column("engine", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
 meta = sa.Table(

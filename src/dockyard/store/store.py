@@ -12,6 +12,7 @@ open of a new database). The families are the only way to the tables::
     store.meta         small named values       store.liveness is a holder alive
     store.notices      "look again" to every manager on the database (PostgreSQL)
     store.engines      each engine's daemon identity, draining
+    store.pool         the warm pool's ready containers
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from dockyard.store.leases import Leases
 from dockyard.store.liveness import liveness
 from dockyard.store.meta import Meta
 from dockyard.store.notices import notices
+from dockyard.store.pool import PoolMembers
 from dockyard.store.schema import meta
 from dockyard.store.sessions import Sessions
 from dockyard.store.tokens import Tokens
@@ -58,6 +60,7 @@ class Store:
         self.liveness = liveness(db)
         self.meta = Meta(db)
         self.notices = notices(db)
+        self.pool = PoolMembers(db)
         self.engines = Engines(db)
 
     @classmethod

@@ -22,6 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from dockyard.core.errors import Conflict
 from dockyard.core.model import (
     ACTIVE_STATES,
     CONTAINERLESS_STATES,
@@ -32,7 +33,7 @@ from dockyard.core.model import (
     Workspace,
 )
 from dockyard.store.db import Database
-from dockyard.store.schema import UTCDateTime, sessions, workspaces
+from dockyard.store.schema import UTCDateTime, pool_members, sessions, workspaces
 
 #: At most this many workspaces remembered by ``record_activity`` (then it starts over).
 _RECENT_LIMIT = 4096
@@ -94,6 +95,51 @@ class Workspaces:
         """Add a new record; ``Conflict`` if the key or the name is taken."""
         with self.writing(ws.key) as conn:
             conn.execute(workspaces.insert().values(**_workspace_row(ws)))
+
+    def insert_from_pool(self, ws: Workspace, *, member: str, reuse: bool) -> bool:
+        """Write ``ws`` (its ``container_id`` a pool member's) and delete the member's row,
+        in one transaction: False, with nothing written, if the member was taken or
+        dropped meanwhile. ``reuse``: the key's record is removed or expired and is
+        overwritten (``Conflict`` if it changed meanwhile); else a new record."""
+        with self.writing(ws.key) as conn:
+            taken = conn.execute(pool_members.delete().where(pool_members.c.name == member))
+            if taken.rowcount != 1:
+                return False
+            if not reuse:
+                conn.execute(workspaces.insert().values(**_workspace_row(ws)))
+                return True
+            replaced = conn.execute(
+                workspaces.update()
+                .where(
+                    workspaces.c.key == ws.key,
+                    workspaces.c.state.in_([State.REMOVED.value, State.EXPIRED.value]),
+                )
+                .values(**_workspace_row(ws), revision=workspaces.c.revision + 1)
+            )
+            if replaced.rowcount != 1:
+                raise Conflict(f"workspace {ws.key!r} changed while it was being created")
+            return True
+
+    def keys_of_containers(self, container_ids: Collection[str]) -> dict[str, str]:
+        """Container id -> key, of the records that hold those containers."""
+        if not container_ids:
+            return {}
+        query = sa.select(workspaces.c.container_id, workspaces.c.key).where(
+            workspaces.c.container_id.in_(list(container_ids)),
+            workspaces.c.state.not_in([s.value for s in CONTAINERLESS_STATES]),
+        )
+        with self._db.read() as conn:
+            return {str(cid): str(key) for cid, key in conn.execute(query)}
+
+    def keys_of_volumes(self, volumes: Collection[str]) -> dict[str, str]:
+        """Volume name -> key, of the records (any state) whose work is on those volumes."""
+        if not volumes:
+            return {}
+        query = sa.select(workspaces.c.volume, workspaces.c.key).where(
+            workspaces.c.volume.in_(list(volumes))
+        )
+        with self._db.read() as conn:
+            return {str(volume): str(key) for volume, key in conn.execute(query)}
 
     def replace_removed(self, ws: Workspace) -> bool:
         """Overwrite a record only if it is ``removed`` or ``expired`` (a key reused)."""

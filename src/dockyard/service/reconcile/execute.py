@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from typing import assert_never
@@ -34,7 +35,8 @@ from dockyard.core.actions import (
 from dockyard.core.errors import Busy, Conflict, DockyardError, NotFound, Unavailable
 from dockyard.core.events import EventType
 from dockyard.core.model import CONTAINERLESS_STATES, SessionStatus, State, Workspace
-from dockyard.core.naming import LABEL_INSTALLATION, LABEL_WORKSPACE
+from dockyard.core.naming import LABEL_INSTALLATION, LABEL_ROLE
+from dockyard.core.pool import LABEL_POOL, ROLE_POOL
 from dockyard.core.units import format_duration
 from dockyard.service.live.closing import close_inactive
 from dockyard.service.probes import running_execs
@@ -42,7 +44,12 @@ from dockyard.service.reconcile import gc
 from dockyard.service.runtime.context import Context
 from dockyard.service.runtime.fleet import ACTING_S
 from dockyard.service.runtime.locking import SHORT_WAIT
-from dockyard.service.runtime.objects import discard_container, find_container
+from dockyard.service.runtime.objects import (
+    discard_container,
+    find_container,
+    holder_of,
+    in_pool,
+)
 from dockyard.service.runtime.records import save_cas
 from dockyard.service.snapshots import checkpoints
 from dockyard.service.workspaces.parking import park_locked
@@ -298,16 +305,24 @@ def _remove_container(ctx: Context, action: RemoveContainer) -> str:
         return "already gone"
     if info.labels.get(LABEL_INSTALLATION) != ctx.installation:
         raise _Skip("not this installation's container")  # never, but never is cheap to check
-    key = info.labels.get(LABEL_WORKSPACE)
+    if in_pool(ctx, info.id):
+        raise _Skip("it is a ready container of the pool now")
+    key = holder_of(ctx, info.id, info.labels)
     if key:
         with ctx.lock(key, wait=SHORT_WAIT):
             ws = ctx.store.workspaces.get(key)
-            if ws is not None and ws.state not in CONTAINERLESS_STATES and ws.name == info.name:
+            if (
+                ws is not None
+                and ws.state not in CONTAINERLESS_STATES
+                and (info.name == ws.name or info.id == ws.container_id)
+            ):
                 raise _Skip(f"workspace {key!r} claims it now ({ws.state})")
             ctx.ensure_locked(key)
             ctx.engine.remove_container(ref=action.container_id)
     else:
         ctx.engine.remove_container(ref=action.container_id)
+        if info.labels.get(LABEL_ROLE) == ROLE_POOL:
+            _remove_pool_volumes(ctx, info.volumes)
     ctx.publish(
         EventType.ORPHAN_REMOVED,
         key=key,
@@ -316,6 +331,24 @@ def _remove_container(ctx: Context, action: RemoveContainer) -> str:
         detail=action.detail,
     )
     return f"removed {info.name} ({action.reason}: {action.detail})"
+
+
+def _remove_pool_volumes(ctx: Context, names: Sequence[str]) -> None:
+    """The volumes of an orphan made for the pool: nobody's work (no record names them)."""
+    held = ctx.store.workspaces.keys_of_volumes(names)
+    for name in names:
+        if name in held:
+            continue
+        try:
+            volume = ctx.engine.inspect_volume(name=name)
+        except NotFound:
+            continue
+        if (
+            volume.labels.get(LABEL_INSTALLATION) == ctx.installation
+            and LABEL_POOL in volume.labels
+        ):
+            with suppress(Conflict):  # mounted again meanwhile: gc's to judge later
+                ctx.engine.remove_volume(name=name)
 
 
 def _delete_checkpoint(ctx: Context, action: DeleteCheckpoint) -> str:

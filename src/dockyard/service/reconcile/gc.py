@@ -52,10 +52,12 @@ from dockyard.core.naming import (
     LABEL_WORKSPACE,
     is_truthy_label,
 )
+from dockyard.core.pool import LABEL_POOL
 from dockyard.engine.models import ContainerSummary, ImageInfo
 from dockyard.service.observe import installation_labels, observed_container
 from dockyard.service.runtime.context import Context, Progress, no_progress
 from dockyard.service.runtime.locking import SHORT_WAIT
+from dockyard.service.runtime.objects import Holders, holder_of, holders, in_pool
 from dockyard.service.workspaces.networks import owner_networks
 from dockyard.service.workspaces.parking import park_locked
 
@@ -96,6 +98,9 @@ def plan(ctx: Context, request: GcRequest, *, sizes: bool = True) -> GcPlan:
         found = plan_gc(now=ctx.now(), request=request, facts=facts)
         items += [replace(item, engine=name) for item in found.items]
         kept += found.kept
+        kept += [
+            (m.name, "a ready container of the warm pool") for m in on.store.pool.list(engine=name)
+        ]
     return GcPlan(tuple(items), tuple(kept))
 
 
@@ -106,7 +111,8 @@ def observe(ctx: Context, request: GcRequest, *, sizes: bool = True) -> Facts:
     labels = installation_labels(ctx)
     everyone = ctx.engine.list_containers(labels={})
     ours = [c for c in everyone if c.labels.get(LABEL_INSTALLATION) == ctx.installation]
-    containers = [_container_facts(ctx, c) for c in ours]
+    held = holders(ctx, ours)
+    containers = [_container_facts(ctx, c, held) for c in ours if c.id not in held.pooled]
     images: list[ImageFacts] = []
     if request.images:
         users = Counter(c.image_id for c in everyone)
@@ -131,16 +137,22 @@ def observe(ctx: Context, request: GcRequest, *, sizes: bool = True) -> Facts:
     if request.volumes:
         mounts = Counter(v for c in everyone for v in c.volumes)
         volume_sizes = ctx.engine.volume_sizes() if sizes else {}
+        listed = ctx.engine.list_volumes(labels={**labels, LABEL_ROLE: "volume"})
+        waiting = {m.volume for m in ctx.store.pool.list(engine=ctx.engine_name)}
+        taken = ctx.store.workspaces.keys_of_volumes(
+            [v.name for v in listed if LABEL_POOL in v.labels]
+        )
         volumes = [
             VolumeFacts(
                 name=v.name,
-                key=v.labels.get(LABEL_WORKSPACE),
+                key=v.labels.get(LABEL_WORKSPACE) or taken.get(v.name),
                 created_at=v.created_at,
                 size=volume_sizes.get(v.name),
                 mounted_by=mounts[v.name],
                 keep=is_truthy_label(v.labels.get(LABEL_KEEP)),
             )
-            for v in ctx.engine.list_volumes(labels={**labels, LABEL_ROLE: "volume"})
+            for v in listed
+            if v.name not in waiting
         ]
     attached = Counter(n for c in everyone for n in c.networks)
     networks = [
@@ -167,8 +179,8 @@ def observe(ctx: Context, request: GcRequest, *, sizes: bool = True) -> Facts:
     )
 
 
-def _container_facts(ctx: Context, summary: ContainerSummary) -> ContainerFacts:
-    observed = observed_container(ctx.engine, summary)
+def _container_facts(ctx: Context, summary: ContainerSummary, held: Holders) -> ContainerFacts:
+    observed = observed_container(ctx.engine, summary, holders=held)
     return ContainerFacts(
         id=summary.id,
         name=summary.name,
@@ -250,7 +262,9 @@ def _apply_container(ctx: Context, item: Item) -> GcOutcome:
         raise Skip("it started since the plan")
     if is_truthy_label(info.labels.get(LABEL_KEEP)):
         raise Skip("kept")
-    key = info.labels.get(LABEL_WORKSPACE)
+    if in_pool(ctx, info.id):
+        raise Skip("a ready container of the pool")
+    key = holder_of(ctx, info.id, info.labels)
     if not key:
         ctx.engine.remove_container(ref=info.id)
         return GcOutcome.REMOVED
@@ -259,7 +273,8 @@ def _apply_container(ctx: Context, item: Item) -> GcOutcome:
         if ws is not None and ws.engine not in ctx.engines.engines:
             raise Skip(f"workspace {key!r} is on engine {ws.engine!r}, unknown here")
         elsewhere = ws is not None and ws.engine != ctx.engine_name
-        if ws is None or ws.state in CONTAINERLESS_STATES or ws.name != info.name or elsewhere:
+        theirs = ws is not None and (info.name == ws.name or info.id == ws.container_id)
+        if ws is None or ws.state in CONTAINERLESS_STATES or not theirs or elsewhere:
             ctx.ensure_locked(key)
             ctx.engine.remove_container(ref=info.id)
             return GcOutcome.REMOVED

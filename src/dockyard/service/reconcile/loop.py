@@ -35,6 +35,7 @@ from dockyard.service.reconcile.timers import Timers
 from dockyard.service.reconcile.wake import listen
 from dockyard.service.reconcile.watch import watch_engine
 from dockyard.service.runtime.context import Context
+from dockyard.service.workspaces import pool as warm_pool
 from dockyard.service.workspaces.sessions import recover_sessions
 
 log = logging.getLogger("dockyard.reconciler")
@@ -84,6 +85,7 @@ class Reconciler:
         self._fixed_lead = lead
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._pool_due = threading.Event()  # a pass ended: the warm pool is refilled
         self._backoff = 1.0
         self._on_pass = on_pass
         self._threads: list[threading.Thread] = []
@@ -122,6 +124,7 @@ class Reconciler:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        self._pool_due.set()
 
     @property
     def stopped(self) -> bool:
@@ -179,6 +182,7 @@ class Reconciler:
             return wait
         self._backoff = 1.0
         self._dispatch(plan, ahead, started, began)
+        self._pool_due.set()
         elapsed = time.monotonic() - began
         self._pass_s = elapsed if not self.status.passes else 0.7 * self._pass_s + 0.3 * elapsed
         self.status.passes += 1
@@ -292,6 +296,7 @@ class Reconciler:
             log.warning("session recovery skipped: %s", exc)
         for name in self.ctx.engines.names:
             self._start(partial(self._watch, self.ctx.on(name)), f"engine-events-{name}")
+        self._start(self._refill_pool, "warm-pool")
         self._start(
             lambda: listen(self.ctx.settings.data_dir, stop=self._stop, wake=self._woken_by),
             "wake-socket",
@@ -312,6 +317,15 @@ class Reconciler:
             self._pool.shutdown(wait=True, cancel_futures=True)  # the actions under way finish
             self.membership.leave()
             self.status.running = False
+
+    def _refill_pool(self) -> None:
+        """Refill the warm pool after every pass (apart from the passes: making a member
+        takes an engine start, which no pass should wait for)."""
+        while not self._stop.is_set():
+            self._pool_due.wait(self.ctx.settings.reconciler.max_interval.total_seconds())
+            self._pool_due.clear()
+            if not self._stop.is_set():
+                warm_pool.refill_fleet(self.ctx)
 
     def _start(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)

@@ -1,4 +1,4 @@
-"""One reconcile pass: observe, plan, execute every action, report.
+"""One reconcile pass: observe, plan, execute every action, refill the warm pool, report.
 
 ``clean`` runs one (``--dry-run``: only its plan), the background cleanup of the CLI
 runs one, the API's ``/reconciler/run`` runs one; the loop (``loop.py``) runs them
@@ -20,6 +20,7 @@ from dockyard.service.observe import observe, replay_exec_events
 from dockyard.service.reconcile import gc
 from dockyard.service.reconcile.execute import Result, execute
 from dockyard.service.runtime.context import Context
+from dockyard.service.workspaces import pool as warm_pool
 
 log = logging.getLogger("dockyard.reconciler")
 
@@ -65,6 +66,8 @@ def run_pass(ctx: Context, *, dry_run: bool = False, probe: bool = True) -> Pass
         workers = min(ctx.settings.reconciler.workers, len(the_plan.actions))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile") as pool:
             results = list(pool.map(lambda a: execute(ctx, a), the_plan.actions))
+    if not dry_run:
+        warm_pool.refill_fleet(ctx)
     return PassReport(the_plan, results, started, time.monotonic() - began)
 
 

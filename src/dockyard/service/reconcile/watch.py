@@ -12,10 +12,10 @@ from contextlib import suppress
 from datetime import timedelta
 
 from dockyard.core.errors import DockyardError
-from dockyard.core.naming import LABEL_WORKSPACE
 from dockyard.engine.models import EngineEvent
 from dockyard.service.observe import installation_labels, is_exec_event
 from dockyard.service.runtime.context import Context
+from dockyard.service.runtime.objects import holder_of
 
 log = logging.getLogger("dockyard.reconciler")
 
@@ -51,8 +51,8 @@ def watch_engine(
 
 
 def on_event(ctx: Context, event: EngineEvent, *, wake: Callable[[str], None]) -> None:
-    key = event.attributes.get(LABEL_WORKSPACE)
     if is_exec_event(event.action) or event.action == "attach":
+        key = holder_of(ctx, event.actor_id, event.attributes)
         if key:
             with suppress(DockyardError):
                 ctx.store.workspaces.touch(key, at=ctx.now())

@@ -197,6 +197,11 @@ class Context:
         installation, by every replica."""
         return self._lease("networks", what="the owners' networks")
 
+    def pool_lock(self, *, wait: timedelta) -> AbstractContextManager[Lease]:
+        """Held while the warm pool of this context's engine is refilled: by one replica
+        at a time, so that two never make the same missing member."""
+        return self._lease(f"pool:{self.engine_name}", what="the warm pool", wait=wait)
+
     def emit(self, type_: EventType, ws: Workspace, **data: Any) -> None:
         self.bus.publish(
             Event(type=type_, at=self.now(), workspace_key=ws.key, owner=ws.owner, data=data)

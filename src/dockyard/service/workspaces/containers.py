@@ -7,8 +7,10 @@ after its start is an error naming the container's own last words (its log).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from dockyard.core.errors import EngineError, NotFound
-from dockyard.core.model import Workspace
+from dockyard.core.model import Resources, Workspace
 from dockyard.engine.models import ContainerInfo, ContainerSpec, VolumeMount
 from dockyard.service.runtime.context import Context, Progress
 from dockyard.service.runtime.objects import labels_for
@@ -22,22 +24,45 @@ NETWORK_ATTEMPTS = 3
 def container_spec(
     ctx: Context, ws: Workspace, *, network: str, image: str | None = None
 ) -> ContainerSpec:
-    settings = ctx.settings.workspace
-    return ContainerSpec(
+    return workspace_spec(
+        ctx,
         name=ws.name,
         image=image or ws.image,
-        command=settings.command,
         labels=labels_for(ctx, ws, role="workspace"),
-        mounts=(
-            [VolumeMount(volume=ws.volume, target=settings.workdir)] if uses_volume(ws) else []
-        ),
+        volume=ws.volume if uses_volume(ws) else None,
+        resources=ws.resources,
         env={"DOCKYARD_WORKSPACE": ws.key},
+        network=network,
+    )
+
+
+def workspace_spec(
+    ctx: Context,
+    *,
+    name: str,
+    image: str,
+    labels: Mapping[str, str],
+    volume: str | None,
+    resources: Resources,
+    env: Mapping[str, str],
+    network: str,
+) -> ContainerSpec:
+    """What every workspace container is: the settings' command under an init process,
+    the work at ``workspace.workdir`` (on ``volume``, if given), the limits."""
+    settings = ctx.settings.workspace
+    return ContainerSpec(
+        name=name,
+        image=image,
+        command=settings.command,
+        labels=dict(labels),
+        mounts=[VolumeMount(volume=volume, target=settings.workdir)] if volume else [],
+        env=dict(env),
         workdir=settings.workdir,
-        memory_bytes=ws.resources.memory_bytes,
-        nano_cpus=ws.resources.nano_cpus,
-        pids_limit=ws.resources.pids,
+        memory_bytes=resources.memory_bytes,
+        nano_cpus=resources.nano_cpus,
+        pids_limit=resources.pids,
         init=True,
-        hostname=ws.name[:63],
+        hostname=name[:63],
         network=network,
     )
 

@@ -15,6 +15,7 @@ from dockyard.core.errors import Conflict
 from dockyard.core.events import EventType
 from dockyard.core.model import Outcome, State, Workspace
 from dockyard.core.naming import validate_new_key, workspace_names
+from dockyard.core.pool import PoolMember
 from dockyard.core.repos import parse_repo
 from dockyard.service.runtime.context import Context, Progress
 from dockyard.service.runtime.objects import (
@@ -25,6 +26,7 @@ from dockyard.service.runtime.objects import (
 )
 from dockyard.service.runtime.records import save_cas
 from dockyard.service.snapshots.strategy import uses_volume
+from dockyard.service.workspaces import pool
 from dockyard.service.workspaces.containers import start_new_container
 from dockyard.service.workspaces.placement import choose_engine, place_held
 from dockyard.service.workspaces.provision import check_source, provision
@@ -71,16 +73,19 @@ def create(
         overrides=request.overrides,
         engine=ctx.engine_name,
     )
-    with ctx.owner_lock(ws.owner), place_held(ctx, ws.engine):
-        ensure_room(ctx, owner=ws.owner, key=ws.key, progress=progress)
-        _write_intent(ctx, ws, previous)
+    ws, member = _reserve(ctx, ws, previous, progress)
     made_volume = False
     try:
-        volume_kept = uses_volume(ws) and volume_exists(ctx, ws)
-        if uses_volume(ws) and not volume_kept:
-            ctx.engine.create_volume(name=ws.volume, labels=labels_for(ctx, ws, role="volume"))
-            made_volume = True
-        container_id = start_new_container(ctx, ws, progress)
+        if member is not None:
+            made_volume, volume_kept = uses_volume(ws), False
+            container_id = pool.adopt(ctx, ws, member, progress)
+        else:
+            volume_kept = uses_volume(ws) and volume_exists(ctx, ws)
+            if uses_volume(ws) and not volume_kept:
+                labels = labels_for(ctx, ws, role="volume")
+                ctx.engine.create_volume(name=ws.volume, labels=labels)
+                made_volume = True
+            container_id = start_new_container(ctx, ws, progress)
         if source is not None and not volume_kept:
             provision(
                 ctx.engine,
@@ -109,8 +114,29 @@ def create(
             note += f"; --repo {source.spec.display} was not copied over it"
         ctx.emit(EventType.WORKSPACE_RESTORED, running, source="volume", volume=ws.volume)
         return AcquireResult(Outcome.RESTORED, running, note)
-    ctx.emit(EventType.WORKSPACE_CREATED, running, image=image, repo=running.repo)
+    pooled = {"pool": member.name} if member is not None else {}
+    ctx.emit(EventType.WORKSPACE_CREATED, running, image=image, repo=running.repo, **pooled)
     return AcquireResult(Outcome.CREATED, running)
+
+
+def _reserve(
+    ctx: Context, ws: Workspace, previous: Workspace | None, progress: Progress
+) -> tuple[Workspace, PoolMember | None]:
+    """Make room under the owner's quota and write the intent: on a ready member of
+    the warm pool if one fits (the record then holds its container and volume), else
+    as a plain ``creating`` record. A key whose work was kept on its volume needs that
+    volume, so it never takes a member."""
+    poolable = previous is None or (
+        previous.state in {State.REMOVED, State.EXPIRED}
+        and not (uses_volume(previous) and volume_exists(ctx, previous))
+    )
+    with ctx.owner_lock(ws.owner), place_held(ctx, ws.engine):
+        ensure_room(ctx, owner=ws.owner, key=ws.key, progress=progress)
+        taken = pool.take(ctx, ws, reuse=previous is not None) if poolable else None
+        if taken is None:
+            _write_intent(ctx, ws, previous)
+            return ws, None
+        return taken
 
 
 def _write_intent(ctx: Context, ws: Workspace, previous: Workspace | None) -> None:

@@ -59,7 +59,8 @@ def exec_in(
             ref=ws.container_id or ws.name,
             spec=ExecSpec(
                 argv=list(argv),
-                env=dict(env or {}),
+                # a container from the warm pool was made before its key was known
+                env={"DOCKYARD_WORKSPACE": ws.key, **(env or {})},
                 workdir=workdir or ctx.settings.workspace.workdir,
                 tty=tty,
                 stdin=stdin is not None,

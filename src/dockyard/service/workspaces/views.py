@@ -26,6 +26,7 @@ from dockyard.service.observe import (
     with_stop_requests,
 )
 from dockyard.service.runtime.context import Context
+from dockyard.service.runtime.objects import holders
 from dockyard.service.runtime.records import get_workspace
 
 
@@ -198,6 +199,11 @@ def status(ctx: Context, key: str, *, owner: str | None = None) -> WorkspaceView
         ctx = ctx.at(ws, verify=True)
         labels = {**installation_labels(ctx), LABEL_WORKSPACE: ws.key}
         listing = ctx.engine.list_containers(labels=labels)
+        if ws.container_id and all(c.id != ws.container_id for c in listing):
+            # one from the warm pool carries no workspace's label: found by its id
+            listing += ctx.engine.list_containers(
+                labels=installation_labels(ctx), ids=[ws.container_id]
+            )
     except EngineUnavailable:
         return _build(
             ctx,
@@ -208,8 +214,9 @@ def status(ctx: Context, key: str, *, owner: str | None = None) -> WorkspaceView
             activity=activity,
             the_plan=None,
         )
+    held = holders(ctx, listing)
     containers = [
-        replace(observed_container(ctx.engine, summary), engine=ctx.engine_name)
+        replace(observed_container(ctx.engine, summary, holders=held), engine=ctx.engine_name)
         for summary in listing
     ]
     containers = with_stop_requests(ctx, containers, [ws])

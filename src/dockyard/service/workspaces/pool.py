@@ -1,0 +1,201 @@
+"""The warm pool: containers started ahead of requests, taken by new keys.
+
+A member is made as a workspace would be (the same command, limits, init and work
+volume), but before any key is known: its labels say ``dockyard.role=pool`` and its spec,
+its name and volume are random, and it waits with no network at all (made on ``none``
+and taken off it once started), unless ``workspace.network`` puts every workspace on one
+network. Its row in the store says it waits (``store.pool``).
+
+A new key's creation takes one whose spec matches (``take``): one transaction deletes the
+member's row and writes the workspace's ``creating`` record holding the member's
+container id and volume, so the member is pooled or assigned, never both, never neither.
+Then the container joins its owner's network and gets the workspace's deterministic name;
+the repository is copied in as for any new workspace. A failure or a crash after the
+take undoes it as any creation is undone: the record's container and volume go.
+
+The reconciler refills the pool (``refill``): it drops the members that can no longer be
+handed out and makes the missing ones, each made whole before its row is written (one
+cut off before its row has no record, and the orphan rules remove it).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import timedelta
+
+from dockyard.core.errors import Busy, DockyardError
+from dockyard.core.model import Workspace
+from dockyard.core.naming import LABEL_INSTALLATION, LABEL_MANAGED, LABEL_ROLE
+from dockyard.core.pool import (
+    LABEL_POOL,
+    ROLE_POOL,
+    PoolMember,
+    PoolPlan,
+    PoolSpec,
+    member_names,
+    plan_refill,
+)
+from dockyard.engine.models import NO_NETWORK
+from dockyard.service.runtime.context import Context, Progress
+from dockyard.service.snapshots.strategy import strategy_for, uses_volume
+from dockyard.service.workspaces.containers import ensure_running, workspace_spec
+from dockyard.service.workspaces.networks import network_for
+
+log = logging.getLogger(__name__)
+
+#: Progress announced right after a member is taken (its row gone, the record written),
+#: and once it is the workspace's container (on its network, under its name).
+STEP_TAKEN = "taking the ready container"
+STEP_ADOPTED = "took the ready container"
+
+
+def spec_of(ws: Workspace) -> PoolSpec:
+    """The spec a member must have for ``ws`` to take it."""
+    return PoolSpec(image=ws.image, resources=ws.resources, volume=uses_volume(ws))
+
+
+def wanted(ctx: Context) -> dict[PoolSpec, int]:
+    """The members the settings ask for on each engine, by spec."""
+    settings = ctx.settings.workspace
+    volume = strategy_for(settings.strategy).uses_volume
+    return {
+        PoolSpec(image=image, resources=settings.resources(), volume=volume): size
+        for image, size in ctx.settings.pool.sizes(settings.image).items()
+    }
+
+
+def take(ctx: Context, ws: Workspace, *, reuse: bool) -> tuple[Workspace, PoolMember] | None:
+    """Write ``ws``'s ``creating`` record on a ready member of its spec, taking the member
+    out of the pool in the same transaction; None if none is ready (nothing written).
+    ``reuse``: the key's removed (or expired) record is overwritten."""
+    if not ctx.settings.pool.sizes(ctx.settings.workspace.image):
+        return None
+    spec = spec_of(ws)
+    for member in ctx.store.pool.list(engine=ctx.engine_name, spec_id=spec.id):
+        held = replace(ws, container_id=member.container_id, volume=member.volume or ws.volume)
+        if ctx.store.workspaces.insert_from_pool(held, member=member.name, reuse=reuse):
+            return held, member
+    return None
+
+
+def adopt(ctx: Context, ws: Workspace, member: PoolMember, progress: Progress) -> str:
+    """Make the taken member ``ws``'s container: on its owner's network, under its name.
+    Returns the container's id."""
+    progress(f"{STEP_TAKEN} {member.name}")
+    if ctx.settings.workspace.network is None:
+        network = network_for(ctx, ws.owner)
+        ctx.engine.connect_network(name=network, container=member.container_id)
+    ctx.engine.rename_container(ref=member.container_id, name=ws.name)
+    progress(f"{STEP_ADOPTED} {member.name} as {ws.name}")
+    return member.container_id
+
+
+# -- refilling -------------------------------------------------------------------------------
+
+
+def refill_fleet(ctx: Context) -> None:
+    """Refill the pool of every engine this manager knows, each by one replica at a
+    time (another refilling an engine's pool now: this one leaves it). Never raises for
+    an engine: what fails is logged and tried again at the next refill."""
+    for name in ctx.engines.names:
+        on = ctx.on(name)
+        try:
+            with on.pool_lock(wait=timedelta(0)):
+                refill(on)
+        except Busy:
+            continue
+        except DockyardError as exc:
+            log.warning("pool of engine %s not refilled: %s", name, exc)
+
+
+def refill(ctx: Context) -> PoolPlan | None:
+    """Drop the members of ``ctx``'s engine that cannot be handed out, make the missing
+    ones; the plan it carried out (None: no pool wanted, nothing there). A member that
+    cannot be made is logged and left for the next pass."""
+    want = wanted(ctx)
+    members = ctx.store.pool.list(engine=ctx.engine_name)
+    if not want and not members:
+        return None
+    listing = ctx.engine.list_containers(
+        labels={LABEL_INSTALLATION: ctx.installation, LABEL_ROLE: ROLE_POOL}
+    )
+    the_plan = plan_refill(
+        now=ctx.now(),
+        wanted=want,
+        members=members,
+        running={c.id: c.running for c in listing},
+    )
+    by_name = {m.name: m for m in members}
+    for drop in the_plan.drop:
+        member = by_name[drop.name]
+        if ctx.store.pool.remove(member.name):  # taken meanwhile: not ours to drop any more
+            log.info("pool: dropping %s (%s)", member.name, drop.reason)
+            discard(ctx, member)
+    for spec in the_plan.make:
+        try:
+            fill(ctx, spec)
+        except DockyardError as exc:
+            log.warning("pool: could not make a ready container of %s: %s", spec.image, exc)
+            break  # the next pass tries again
+    return the_plan
+
+
+def fill(ctx: Context, spec: PoolSpec) -> PoolMember:
+    """Make one member of ``spec``: its volume, its container started; then its row."""
+    name, volume = member_names()
+    labels = {
+        LABEL_MANAGED: "true",
+        LABEL_INSTALLATION: ctx.installation,
+        LABEL_POOL: spec.id,
+    }
+    configured = ctx.settings.workspace.network
+    made_volume = False
+    try:
+        if spec.volume:
+            ctx.engine.create_volume(name=volume, labels={**labels, LABEL_ROLE: "volume"})
+            made_volume = True
+        container = workspace_spec(
+            ctx,
+            name=name,
+            image=spec.image,
+            labels={**labels, LABEL_ROLE: ROLE_POOL},
+            volume=volume if spec.volume else None,
+            resources=spec.resources,
+            env={},
+            network=configured or NO_NETWORK,
+        )
+        container_id = ctx.engine.create_container(
+            spec=replace(container, attachable=configured is None)
+        )
+        try:
+            ctx.engine.start_container(ref=container_id)
+            ensure_running(ctx, container_id, what=f"pool container {name}")
+            if configured is None:  # no network until its owner's, at the take
+                ctx.engine.disconnect_network(name=NO_NETWORK, container=container_id)
+            member = PoolMember(
+                name=name,
+                container_id=container_id,
+                volume=volume if spec.volume else None,
+                spec_id=spec.id,
+                image=spec.image,
+                engine=ctx.engine_name,
+                created_at=ctx.now(),
+            )
+            ctx.store.pool.add(member)
+        except BaseException:
+            ctx.engine.remove_container(ref=container_id)
+            raise
+    except BaseException:
+        if made_volume:
+            ctx.engine.remove_volume(name=volume)
+        raise
+    log.info("pool: %s ready (%s)", name, spec.image)
+    return member
+
+
+def discard(ctx: Context, member: PoolMember) -> None:
+    """Remove a member's container and volume (its row is already gone)."""
+    ctx.engine.remove_container(ref=member.container_id)
+    if member.volume:
+        ctx.engine.remove_volume(name=member.volume)
