@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import figures, fleet, sessions
+from bench import figures, fleet, pool, sessions
 from bench.stats import Figure
 from dockyard.service import Dockyard
 from dockyard.settings import load_settings
@@ -69,6 +69,11 @@ def suite(
     dy = bench.dy
     measure("warm acquire", lambda: figures.warm_acquire(bench))
     measure("cold acquire", lambda: figures.cold_acquire(bench))
+    measure("acquire from the pool", lambda: pool.pooled_acquire(bench, network=None))
+    measure(
+        "acquire from the pool, shared network",
+        lambda: pool.pooled_acquire(bench, network="bridge"),
+    )
     measure("exec", lambda: figures.exec_trivial(bench))
     measure("park", lambda: figures.park_git(bench))
     with figures.served(bench) as server:

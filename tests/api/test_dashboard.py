@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from selenium import webdriver
@@ -15,7 +17,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.api.conftest import ADMIN, Server
+from dockyard.engine.docker import DockerEngine
+from tests.api.conftest import ADMIN, Server, start_server, stop_server
+from tests.engine_fixtures import remove_installation
 
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 CHROMIUM = "/usr/bin/chromium"
@@ -219,3 +223,52 @@ def test_a_terminal_in_the_dashboard_survives_a_reload(server: Server, browser: 
         )
         ended = api.get(f"/api/v1/sessions/{live['id']}").json()
     assert (ended["status"], ended["closed_reason"]) == ("dead", "closed")
+
+
+@pytest.fixture
+def pool_server(tmp_path: Path, docker: DockerEngine) -> Iterator[Server]:
+    """A serve with a warm pool of one (stopped after the browsers: their event streams
+    would hold its shutdown)."""
+    server = start_server(tmp_path, extra_config="[pool]\nsize = 1\n")
+    yield server
+    stop_server(server)
+    remove_installation(docker, server.installation)
+
+
+def test_the_warm_pool_is_shown_for_what_it_is(pool_server: Server, browser: Browser) -> None:
+    server = pool_server
+    with server.client() as api:
+        ready = poll(lambda: api.get("/api/v1/stats").json()["pool"]["ready"], "a member")
+        member = ready[0]["name"]
+        metrics = api.get("/metrics").text
+        assert 'dockyard_pool_ready{image="dockyard/workspace:latest"} 1.0' in metrics
+    driver = browser()
+    sign_in(driver, server, ADMIN)
+    wait(driver, lambda d: d.find_element(By.ID, "pool").is_displayed(), "the pool's figure")
+    assert driver.find_element(By.ID, "pool-ready").text == "1"
+    assert driver.find_element(By.ID, "pool-of").text == "of 1 ready"
+    assert member in (driver.find_element(By.ID, "pool").get_attribute("title") or "")
+    assert keys(driver) == []  # a ready member is no workspace
+    with server.client() as api:
+        made = api.post("/api/v1/workspaces", json={"key": "from-pool", "owner": "ann"})
+        assert made.status_code == 201, made.text
+        taken = api.get("/api/v1/events", params={"workspace": "from-pool"}).json()["events"]
+        created = [e for e in taken if e["type"] == "workspace.created"]
+        assert created[0]["data"]["pool"] == member
+        poll(  # the reconciler makes the next one
+            lambda: [
+                m for m in api.get("/api/v1/stats").json()["pool"]["ready"] if m["name"] != member
+            ],
+            "a new member",
+        )
+    wait(driver, lambda d: keys(d) == ["from-pool"], "the workspace")
+
+
+def poll(found: Callable[[], list[Any]], what: str, timeout_s: float = 30) -> list[Any]:
+    """``found()`` once it is not empty (the server's reconciler works in the background)."""
+    deadline = time.monotonic() + timeout_s
+    while not (result := found()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {what} after {timeout_s}s")
+        time.sleep(0.1)
+    return result

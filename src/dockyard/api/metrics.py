@@ -34,6 +34,26 @@ class _Workspaces(Collector):
         yield sessions
 
 
+class _Pool(Collector):
+    """The warm pool's ready members by image, and how many are wanted (from the store)."""
+
+    def __init__(self, dy: Dockyard) -> None:
+        self.dy = dy
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        pool = self.dy.pool()
+        ready = GaugeMetricFamily(
+            "dockyard_pool_ready", "Ready containers of the warm pool", labels=["image"]
+        )
+        wanted = GaugeMetricFamily(
+            "dockyard_pool_wanted", "Containers the warm pool keeps ready", labels=["image"]
+        )
+        for image in sorted(set(pool["wanted"]) | set(pool["ready_by_image"])):
+            ready.add_metric([image], pool["ready_by_image"].get(image, 0))
+            wanted.add_metric([image], pool["wanted"].get(image, 0))
+        yield from (ready, wanted)
+
+
 class _Engines(Collector):
     """Each engine's last known health and its load (no engine is asked at scrape time)."""
 
@@ -64,6 +84,7 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.registry.register(_Workspaces(dy))
         self.registry.register(_Engines(dy))
+        self.registry.register(_Pool(dy))
         self.parks = Counter(
             "dockyard_parks", "Workspaces parked, by reason", ["reason"], registry=self.registry
         )

@@ -355,6 +355,21 @@ class SessionStatsOut(Out):
     sessions_pending_cleanup: list[PendingSessionOut]
 
 
+class PoolMemberOut(Out):
+    name: str
+    image: str
+    engine: str
+    age_s: float
+
+
+class PoolOut(Out):
+    """The warm pool: members wanted of each image (over every engine), the ready ones."""
+
+    wanted: dict[str, int]
+    ready: list[PoolMemberOut]
+    ready_by_image: dict[str, int]
+
+
 class StatsOut(Out):
     configuration: dict[str, Any]
     engine_ok: bool
@@ -362,4 +377,5 @@ class StatsOut(Out):
     workspaces_by_owner: dict[str, int]
     sessions: SessionStatsOut
     pending_cleanup: list[dict[str, Any]]
+    pool: PoolOut
     reconciler: ReconcilerOut

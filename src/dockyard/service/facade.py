@@ -47,7 +47,7 @@ from dockyard.service.runtime.context import Clock, Context, Progress, no_progre
 from dockyard.service.runtime.records import get_workspace
 from dockyard.service.tokens import Principal, TokenInfo
 from dockyard.service.webhooks import WebhookDeliverer
-from dockyard.service.workspaces import activity, execs, files, lifecycle, sessions, views
+from dockyard.service.workspaces import activity, execs, files, lifecycle, pool, sessions, views
 from dockyard.service.workspaces.acquire import acquire
 from dockyard.service.workspaces.activity import Extension
 from dockyard.service.workspaces.lifecycle import Change
@@ -418,6 +418,10 @@ class Dockyard:
     ) -> builtins.list[ItemResult]:
         """Remove exactly ``plan``'s items, each re-checked first."""
         return gc.apply(self.ctx, plan, progress=progress)
+
+    def pool(self) -> dict[str, Any]:
+        """The warm pool: what is wanted of each image, and the ready members."""
+        return pool.summary(self.ctx)
 
     def stats(self) -> dict[str, Any]:
         """Configuration, counts, sessions and what is pending cleanup, with reasons."""

@@ -247,6 +247,15 @@ async function refreshResources() {
   }
 }
 
+function showPool(pool) {
+  const wanted = Object.values(pool.wanted).reduce((a, b) => a + b, 0);
+  $("#pool").hidden = wanted === 0 && pool.ready.length === 0;
+  $("#pool-ready").textContent = String(pool.ready.length);
+  $("#pool-of").textContent = `of ${wanted} ready`;
+  $("#pool").title = pool.ready.map((m) => `${m.name} (${m.image})`).join("\n")
+    || "containers started ahead, for new workspaces";
+}
+
 async function refreshReconciler() {
   try {
     const stats = await api("GET", "/api/v1/stats");
@@ -256,6 +265,7 @@ async function refreshReconciler() {
     $("#rec-state").className = running ? "pill state-running" : "pill state-stopped";
     $("#rec-toggle").textContent = running ? "Stop" : "Start";
     $("#rec-toggle").setAttribute("aria-label", running ? "Stop the reconciler" : "Start the reconciler");
+    showPool(stats.pool);
   } catch (_) { $("#reconciler").hidden = true; }
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import click
 
@@ -45,12 +46,14 @@ def status(app: App, *, key: str | None, as_json: bool) -> None:
             engine.update(reachable=False, error=exc.message)
     counts = Counter(v.workspace.state.value for v in views)
     engines = dy.engines()
-    summary = {
+    pool = dy.pool()
+    summary: dict[str, Any] = {
         "installation": dy.installation,
         "store": dy.store_url,
         "engine": engine,
         "engines": [e.to_json() for e in engines],
         "counts": dict(sorted(counts.items())),
+        "pool": pool,
         "workspaces": [v.to_json() for v in views],
     }
     if as_json:
@@ -69,6 +72,17 @@ def status(app: App, *, key: str | None, as_json: bool) -> None:
         app.term.out(f"engine        {e.name}: {e.url or '-'} ({e.health}{drains}, {load} live)")
     states = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"
     app.term.out(f"workspaces    {len(views)} ({states})")
+    if pool["wanted"] or pool["ready"]:
+        app.term.out(f"warm pool     {_pool_text(pool)}")
+
+
+def _pool_text(pool: dict[str, Any]) -> str:
+    """``dockyard/workspace:latest 1/2 ready``, per image."""
+    images = sorted(set(pool["wanted"]) | set(pool["ready_by_image"]))
+    return ", ".join(
+        f"{image} {pool['ready_by_image'].get(image, 0)}/{pool['wanted'].get(image, 0)} ready"
+        for image in images
+    )
 
 
 def _remote(app: App, client: Client, key: str | None, *, as_json: bool) -> None:

@@ -12,10 +12,11 @@ from dockyard.core.model import SessionKind, SessionStatus, State, Workspace
 from dockyard.core.planner import session_due
 from dockyard.service.reconcile import gc
 from dockyard.service.runtime.context import Context
+from dockyard.service.workspaces import pool
 from dockyard.service.workspaces.views import list_views
 
 #: Sections of the settings shown as the configuration.
-CONFIGURATION = {"policy", "reconciler", "gc", "workspace"}
+CONFIGURATION = {"policy", "reconciler", "gc", "workspace", "pool"}
 
 
 def stats(ctx: Context) -> dict[str, Any]:
@@ -42,6 +43,7 @@ def stats(ctx: Context) -> dict[str, Any]:
         ),
         "sessions": session_stats(ctx, {v.workspace.key: v.workspace for v in views}),
         "pending_cleanup": pending + _collection(ctx, taken=due_now),
+        "pool": pool.summary(ctx),
     }
 
 

@@ -21,8 +21,10 @@ cut off before its row has no record, and the orphan rules remove it).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from dockyard.core.errors import Busy, DockyardError
 from dockyard.core.model import Workspace
@@ -89,6 +91,28 @@ def adopt(ctx: Context, ws: Workspace, member: PoolMember, progress: Progress) -
     ctx.engine.rename_container(ref=member.container_id, name=ws.name)
     progress(f"{STEP_ADOPTED} {member.name} as {ws.name}")
     return member.container_id
+
+
+def summary(ctx: Context) -> dict[str, Any]:
+    """The pool as the store knows it: how many members of each image are wanted (over
+    every engine) and the ready ones (no engine is asked)."""
+    ready = ctx.store.pool.list()
+    now = ctx.now()
+    engines = len(ctx.engines.names)
+    sizes = ctx.settings.pool.sizes(ctx.settings.workspace.image)
+    return {
+        "wanted": {image: size * engines for image, size in sizes.items()},
+        "ready": [
+            {
+                "name": m.name,
+                "image": m.image,
+                "engine": m.engine,
+                "age_s": round((now - m.created_at).total_seconds(), 1),
+            }
+            for m in ready
+        ],
+        "ready_by_image": dict(Counter(m.image for m in ready)),
+    }
 
 
 # -- refilling -------------------------------------------------------------------------------
