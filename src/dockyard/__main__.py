@@ -2,6 +2,6 @@
 
 import sys
 
-from dockyard.cli.main import main
+from dockyard.cli.entry import main
 
 sys.exit(main())

@@ -16,18 +16,46 @@ We merge the layers ourselves instead of using pydantic-settings because the mer
 a dozen lines and knowing each value's source is what makes the error message useful.
 """
 
-from dockyard.settings.loading import ENV_CONFIG, ENV_PREFIX, default_config_file, load_settings
-from dockyard.settings.policy import PolicySettings, RuleSettings
-from dockyard.settings.sections import (
-    DEFAULT_IMAGE,
-    ApiSettings,
-    GcSettings,
-    ReconcilerSettings,
-    Settings,
-    WebhookSettings,
-    WorkspaceSettings,
-)
-from dockyard.settings.types import Duration, Size, knob_fields
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dockyard.settings.layers import ENV_CONFIG, ENV_PREFIX, default_config_file
+    from dockyard.settings.loading import load_settings
+    from dockyard.settings.policy import PolicySettings, RuleSettings
+    from dockyard.settings.sections import (
+        DEFAULT_IMAGE,
+        ApiSettings,
+        GcSettings,
+        ReconcilerSettings,
+        Settings,
+        WebhookSettings,
+        WorkspaceSettings,
+    )
+    from dockyard.settings.types import Duration, Size, knob_fields
+
+#: Where each name lives: the package loads pydantic only when a name of it is used
+#: (``settings.layers`` alone is the standard library's).
+_HOMES = {
+    "DEFAULT_IMAGE": "sections",
+    "ENV_CONFIG": "layers",
+    "ENV_PREFIX": "layers",
+    "ApiSettings": "sections",
+    "Duration": "types",
+    "GcSettings": "sections",
+    "PolicySettings": "policy",
+    "ReconcilerSettings": "sections",
+    "RuleSettings": "policy",
+    "Settings": "sections",
+    "Size": "types",
+    "WebhookSettings": "sections",
+    "WorkspaceSettings": "sections",
+    "default_config_file": "layers",
+    "knob_fields": "types",
+    "load_settings": "loading",
+}
 
 __all__ = [
     "DEFAULT_IMAGE",
@@ -47,3 +75,10 @@ __all__ = [
     "knob_fields",
     "load_settings",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)

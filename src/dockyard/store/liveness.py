@@ -28,32 +28,28 @@ step (``LeaseLost``), within a third of the lease TTL.
 from __future__ import annotations
 
 import atexit
-import fcntl
 import hashlib
-import os
-import re
 import secrets
-import threading
 import time
 from contextlib import suppress
-from pathlib import Path
 from typing import Protocol
 
 import sqlalchemy as sa
 
 from dockyard.core.errors import DockyardError, StoreError, StoreUnavailable
 from dockyard.store.db import Database, reason
+from dockyard.store.lockfiles import (
+    _DEAD,
+    _HELD_LOCK,
+    _NAME,
+    KEEP_DEAD_S,
+    LockFiles,
+    holders_dir,
+)
 from dockyard.store.schema import meta
 
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-#: What this process holds, by file or by (database, name): one per process, however
-#: many stores it opens (a second flock on a new open file would shut the first out).
-_FILES: dict[Path, int] = {}  # lock file -> its open descriptor
+#: What this process holds by (database, name): one connection per holder and database.
 _SESSIONS: dict[tuple[str, str], sa.Connection] = {}  # (database, name) -> its connection
-_HELD_LOCK = threading.Lock()
-#: How long a dead holder's mark is kept (its leases expired long before).
-KEEP_DEAD_S = 3600.0
-_DEAD = "dead:"
 _LIVE = "live:"
 
 
@@ -81,7 +77,7 @@ def liveness(db: Database) -> Liveness:
         return AdvisoryLocks(db)
     database = db.engine.url.database if db.dialect == "sqlite" else None
     if database and database != ":memory:":
-        return LockFiles(Path(f"{database}.holders"))
+        return LockFiles(holders_dir(database))
     return Unknown()
 
 
@@ -98,65 +94,6 @@ class Unknown:
 
     def verify(self, name: str) -> bool:  # noqa: ARG002 - the protocol's signature
         return True
-
-
-class LockFiles:
-    supported = True
-
-    def __init__(self, directory: Path) -> None:
-        self._dir = directory
-
-    def announce(self, name: str) -> None:
-        if not _NAME.match(name):
-            return
-        path = self._dir / f"{name}.lock"
-        with _HELD_LOCK:
-            if path in _FILES:
-                return
-            self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
-                raise
-            _FILES[path] = fd
-            atexit.register(_forget_file, fd, path)
-
-    def verify(self, name: str) -> bool:  # noqa: ARG002 - the protocol's signature
-        return True  # a flock on an open file cannot be taken from its holder
-
-    def alive(self, name: str) -> bool | None:
-        if not _NAME.match(name):
-            return None
-        path = self._dir / f"{name}.lock"
-        if path in _FILES:
-            return True
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return None  # never announced here (or cleaned away): cannot tell
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return True
-        try:  # a dead holder's file (its lock taken, by us, now): marked, or long marked
-            if os.pread(fd, len(_DEAD), 0) != _DEAD.encode():
-                os.pwrite(fd, _DEAD.encode(), 0)
-            elif time.time() - os.fstat(fd).st_mtime > KEEP_DEAD_S:
-                with suppress(FileNotFoundError):
-                    path.unlink()
-        finally:
-            os.close(fd)  # (releases the lock we took)
-        return False
-
-
-def _forget_file(fd: int, path: Path) -> None:
-    with suppress(OSError):
-        path.unlink()
-    with suppress(OSError):
-        os.close(fd)
 
 
 #: The first key of dockyard's two-key advisory locks ("dyho"); the migration lock uses

@@ -18,7 +18,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_REVISION = "0010"
+from dockyard.store.revision import SCHEMA_REVISION
+
+__all__ = ["SCHEMA_REVISION", "UTCDateTime", "metadata"]
 
 
 class UTCDateTime(TypeDecorator[datetime]):

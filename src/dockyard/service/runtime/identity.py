@@ -15,24 +15,12 @@ they name this host and a pid that does not exist here.
 from __future__ import annotations
 
 import os
-import re
-import secrets
 import socket
 
 from dockyard.store import Store
+from dockyard.store.holders import nonce_of, process_identity
 
-_NONCE = re.compile(r"^p[0-9a-f]{16}$")
-_PROCESS_NONCE = "p" + secrets.token_hex(8)
-
-
-def process_identity() -> str:
-    """Who holds leases and sessions: host, process and this process's nonce."""
-    return f"{socket.gethostname()}:{os.getpid()}:{_PROCESS_NONCE}"
-
-
-def nonce_of(holder: str) -> str | None:
-    """The liveness key in ``holder`` (an identity, maybe with a lease token after it)."""
-    return next((part for part in holder.split(":")[2:] if _NONCE.match(part)), None)
+__all__ = ["announce", "holder_is_dead", "nonce_of", "process_identity"]
 
 
 def announce(store: Store, holder: str) -> None:
