@@ -479,3 +479,19 @@ def test_schemathesis_finds_no_server_error_and_answers_as_documented(server: Se
     assert run.returncode == 0, run.stdout[-4000:]
     assert "✅ Examples" in run.stdout  # the schema's out-of-bounds examples were sent
     assert "Traceback" not in server.log.read_text()
+
+
+def test_a_touch_from_memory_is_the_routes_answer(server: Server) -> None:
+    """Within a second of the last touch, api.hot answers before FastAPI: the same bytes,
+    the same headers; another owner's token still gets nothing."""
+    with server.client() as api:
+        api.post("/api/v1/workspaces", json={"key": "hot", "owner": "ann"})
+        first = api.post("/api/v1/workspaces/hot/touch")  # writes: the route answers
+        second = api.post("/api/v1/workspaces/hot/touch")  # from memory: api.hot answers
+        assert (first.status_code, second.status_code) == (200, 200)
+        assert second.content == first.content
+        for header in ("content-type", "content-length"):
+            assert second.headers[header] == first.headers[header]
+        assert api.post("/api/v1/workspaces/hot/touch", json={"x": 1}).status_code == 200
+    with server.client(server.token("bob")) as bob:
+        assert bob.post("/api/v1/workspaces/hot/touch").status_code == 404

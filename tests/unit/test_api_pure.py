@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from collections.abc import Iterator
@@ -10,9 +11,11 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from starlette.types import Message, Receive, Scope, Send
 
 from dockyard.api.auth import token_digest
 from dockyard.api.errors import status_of
+from dockyard.api.guard import KNOWN_FOR_S, Guard
 from dockyard.api.schemas import AcquireBody
 from dockyard.core.errors import (
     Busy,
@@ -110,3 +113,55 @@ def test_unpaired_surrogates_are_refused_at_the_door(body: dict[str, object]) ->
 
 def test_ordinary_unicode_passes_the_door() -> None:
     assert AcquireBody.model_validate({"key": "ü-🙂", "labels": {"a": "Ó"}}).key == "ü-🙂"
+
+
+def test_the_guard_believes_a_stored_token_for_a_second_then_asks_again() -> None:
+    now = [100.0]
+    asked: list[str] = []
+    revoked = False
+
+    def lookup(digest: str) -> Principal:
+        asked.append(digest)
+        if revoked:
+            raise Unauthorized("unknown or revoked token")
+        return Principal(token_id="t1", owner="ann")
+
+    async def app(scope: Scope, _receive: Receive, send: Send) -> None:
+        owner = scope["state"]["principal"].owner
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": owner.encode()})
+
+    guard = Guard(
+        app,
+        lookup=lookup,
+        admin_hash=None,
+        body_limit=lambda _m, _p: (1024, "api.max_body"),
+        clock=lambda: now[0],
+    )
+
+    def call() -> int:
+        sent: list[Message] = []
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/api/v1/workspaces/k/touch",
+            "headers": [(b"authorization", b"Bearer dy_secret")],
+        }
+        asyncio.run(guard(scope, receive, send))
+        return int(sent[0]["status"])
+
+    assert (call(), call()) == (200, 200)
+    assert len(asked) == 1  # the second from memory
+    revoked = True
+    now[0] += KNOWN_FOR_S / 2
+    assert call() == 200  # still believed within the second
+    now[0] += KNOWN_FOR_S
+    assert call() == 401  # asked again: revoked
+    assert len(asked) == 2

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp
 from dockyard import __version__
 from dockyard.api import errors
 from dockyard.api.guard import Guard
+from dockyard.api.hot import HotTouches
 from dockyard.api.routes import files, router
 from dockyard.api.runtime import Runtime
 
@@ -59,6 +60,7 @@ def create_app(runtime: Runtime, *, start_reconciler: bool = True) -> FastAPI:
     )
     app.state.runtime = runtime
     errors.install(app)
+    app.add_middleware(HotTouches, runtime=runtime)  # behind the guard: the caller is known
     app.add_middleware(
         Guard,
         lookup=lambda digest: runtime.dy.principal(digest, admin_hash=None),

@@ -3,7 +3,8 @@ may send. A request without a valid token is answered 401 before a byte of its b
 read; a body larger than its cap (``api.max_body``; uploads of files have caps of their
 own, ``files.*``) is answered 413 (at once when its ``Content-Length`` says so, else when
 the reading passes the cap). Routes then find the
-caller in ``request.state.principal``. A trailing ``/`` of an API path is dropped (the
+caller in ``request.state.principal``. A stored token's owner is remembered for a second
+(``KNOWN_FOR_S``). A trailing ``/`` of an API path is dropped (the
 routes are matched without it; no key ends in one).
 
 A plain ASGI middleware, not ``BaseHTTPMiddleware``: that one buffers responses (the
@@ -12,6 +13,7 @@ event stream would stall) and costs a task per request (a touch would feel it).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import HTTPException
@@ -30,6 +32,12 @@ from dockyard.service import Principal, admin_principal
 PUBLIC = frozenset({"/api/v1/openapi.json", "/api/v1/docs"})
 API_PREFIX = "/api/v1/"
 
+#: A stored token's principal is looked up again after this long: a revoked token is
+#: refused within a second, by every replica; in between, an agent's touches cost no
+#: store read and no thread hop.
+KNOWN_FOR_S = 1.0
+KNOWN_MAX = 4096
+
 Lookup = Callable[[str], Principal]
 #: The largest body a request may send, and the setting that says so: by method and path.
 BodyLimit = Callable[[str, str], tuple[int, str]]
@@ -37,12 +45,21 @@ BodyLimit = Callable[[str, str], tuple[int, str]]
 
 class Guard:
     def __init__(
-        self, app: ASGIApp, *, lookup: Lookup, admin_hash: str | None, body_limit: BodyLimit
+        self,
+        app: ASGIApp,
+        *,
+        lookup: Lookup,
+        admin_hash: str | None,
+        body_limit: BodyLimit,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
         self.lookup = lookup
         self.admin_hash = admin_hash
         self.body_limit = body_limit
+        self.clock = clock
+        # digest -> (the stored token's principal, until when it is believed)
+        self._known: dict[str, tuple[Principal, float]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,7 +89,15 @@ class Guard:
         found = admin_principal(digest, admin_hash=self.admin_hash)  # no I/O, no thread hop
         if found is not None:
             return found
-        return await run_in_threadpool(self.lookup, digest)
+        now = self.clock()
+        known = self._known.get(digest)
+        if known is not None and now < known[1]:
+            return known[0]
+        principal = await run_in_threadpool(self.lookup, digest)
+        if len(self._known) >= KNOWN_MAX:
+            self._known.clear()
+        self._known[digest] = (principal, now + KNOWN_FOR_S)
+        return principal
 
 
 def _declared_size_refused(length: str | None, limit: tuple[int, str]) -> JSONResponse | None:
