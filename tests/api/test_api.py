@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,7 +22,9 @@ import httpx
 import pytest
 
 from dockyard.core.model import SessionKind
+from dockyard.engine.base import ExecSpec
 from dockyard.engine.docker import DockerEngine
+from dockyard.engine.process import run
 from dockyard.store import Store
 from tests.api.conftest import ADMIN, Server, start_server, stop_server
 from tests.engine_fixtures import remove_installation
@@ -495,3 +498,41 @@ def test_a_touch_from_memory_is_the_routes_answer(server: Server) -> None:
         assert api.post("/api/v1/workspaces/hot/touch", json={"x": 1}).status_code == 200
     with server.client(server.token("bob")) as bob:
         assert bob.post("/api/v1/workspaces/hot/touch").status_code == 404
+
+
+def test_slow_execs_hold_no_thread_a_touch_needs(server: Server, docker: DockerEngine) -> None:
+    """More execs waiting on the engine than the thread pool has threads (anyio's 40):
+    a touch that must write, and a listing, still answer while every exec still runs."""
+    blocked = 45
+    wait_for_go = "while [ ! -f /tmp/go ]; do sleep 0.1; done; echo released"
+    with server.client() as api:
+        api.post("/api/v1/workspaces", json={"key": "slow", "owner": "ann"})
+        api.post("/api/v1/workspaces", json={"key": "other", "owner": "ann"})
+        name = api.get("/api/v1/workspaces/slow").json()["name"]
+    limits = httpx.Limits(max_connections=blocked + 5)
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    with (
+        httpx.Client(base_url=server.url, headers=headers, limits=limits, timeout=120) as c,
+        ThreadPoolExecutor(blocked) as pool,
+    ):
+        runs = [
+            pool.submit(
+                c.post,
+                "/api/v1/workspaces/slow/exec",
+                json={"command": ["sh", "-c", wait_for_go], "timeout": "2m"},
+            )
+            for _ in range(blocked)
+        ]
+        with server.client() as api:
+
+            def sessions() -> int:
+                return len(api.get("/api/v1/workspaces/slow/sessions").json()["sessions"])
+
+            wait_until(lambda: sessions() == blocked, what="every exec running", within_s=60)
+            touched = api.post("/api/v1/workspaces/other/touch")
+            listed = api.get("/api/v1/workspaces")
+            assert not any(run.done() for run in runs)  # answered while every exec waits
+        assert touched.status_code == 200 and listed.status_code == 200
+        assert run(docker, ref=name, spec=ExecSpec(argv=["touch", "/tmp/go"])).ok
+        answers = [run.result() for run in runs]
+    assert [(a.status_code, a.json()["stdout"]) for a in answers] == [(200, "released\n")] * blocked

@@ -23,6 +23,7 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 
 from dockyard.api.errors import error_body
+from dockyard.api.threads import engine_threads
 from dockyard.core.errors import DockyardError
 
 NDJSON = "application/x-ndjson"
@@ -110,7 +111,9 @@ def stream(
         try:
             while True:
                 try:
-                    record = await anyio.to_thread.run_sync(records.get, True, POLL_S)
+                    record = await anyio.to_thread.run_sync(
+                        records.get, True, POLL_S, limiter=engine_threads()
+                    )
                 except queue.Empty:
                     continue
                 if record is None:

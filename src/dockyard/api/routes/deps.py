@@ -13,6 +13,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dockyard.api.runtime import Runtime
+from dockyard.api.threads import on_engine
+
+__all__ = ["Admin", "Rt", "Who", "on_engine", "runtime_of", "view_json", "visible"]
 from dockyard.core.errors import Forbidden
 from dockyard.core.model import Workspace
 from dockyard.service import Principal

@@ -14,12 +14,13 @@ from starlette.concurrency import run_in_threadpool
 from dockyard.api import responses as out
 from dockyard.api import schemas, streaming
 from dockyard.api.hot import touch_json
-from dockyard.api.routes.deps import Rt, Who, runtime_of, view_json, visible
+from dockyard.api.routes.deps import Rt, Who, on_engine, runtime_of, view_json, visible
+from dockyard.api.runtime import Runtime
 from dockyard.core.checkpoints import checkpoint_json
 from dockyard.core.commands import check_command
 from dockyard.core.errors import Forbidden, InvalidValue, NotFound
 from dockyard.core.model import Outcome, State
-from dockyard.service import STDERR, STDOUT, AcquireRequest
+from dockyard.service import STDERR, STDOUT, AcquireRequest, Principal
 
 OUTPUT_LIMIT = 1024 * 1024  # per stream, in an exec's response
 
@@ -49,13 +50,19 @@ async def touch(key: str, request: Request, who: Who) -> JSONResponse:
     response_model=out.AcquireOut,
     responses={200: {"model": out.AcquireOut, "description": "reused, started or restored"}},
 )
-def acquire(
+async def acquire(
     body: Annotated[schemas.AcquireBody, Body(openapi_examples=schemas.ACQUIRE_EXAMPLES)],
     rt: Rt,
     who: Who,
     response: Response,
 ) -> dict[str, Any]:
     """Create the workspace, or reuse/start/restore it (200, with the outcome)."""
+    return await on_engine(lambda: _acquire(body, rt, who, response))
+
+
+def _acquire(
+    body: schemas.AcquireBody, rt: Runtime, who: Principal, response: Response
+) -> dict[str, Any]:
     owner = body.owner
     if not who.admin:
         if owner is not None and owner != who.owner:
@@ -188,10 +195,15 @@ def checkpoints(key: str, rt: Rt, who: Who) -> dict[str, Any]:
     response_model=out.ExecOut,
     responses=streaming.responses("`output` with its `stream`"),
 )
-def exec_(key: str, body: schemas.ExecBody, request: Request, rt: Rt, who: Who) -> Any:
+async def exec_(key: str, body: schemas.ExecBody, request: Request, rt: Rt, who: Who) -> Any:
     """Run a command to completion; counts as activity. Output is kept up to 1 MiB a
     stream: ``truncated`` says whether some was cut, ``stdout_bytes``/``stderr_bytes``
     how much the command wrote. Streamed (``Accept``), nothing is cut."""
+    kind = streaming.wanted(request)
+    return await on_engine(lambda: _exec(key, body, kind, rt, who))
+
+
+def _exec(key: str, body: schemas.ExecBody, kind: str | None, rt: Runtime, who: Principal) -> Any:
     visible(rt, who, key)
     check_command(body.command, body.env)  # as sent: its indices, before the wrapper's
     limit = rt.dy.settings.api.exec_timeout
@@ -227,7 +239,6 @@ def exec_(key: str, body: schemas.ExecBody, request: Request, rt: Rt, who: Who) 
             "duration_s": round(duration, 6),
         }
 
-    kind = streaming.wanted(request)
     if kind is not None:
         texts = {STDOUT: streaming.Text(), STDERR: streaming.Text()}
 
