@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import figures, fleet, pool, sessions
+from bench import cli, figures, fleet, pool, sessions
 from bench.stats import Figure
 from dockyard.service import Dockyard
 from dockyard.settings import load_settings
@@ -28,7 +28,7 @@ def main() -> int:
     args = parser.parse_args()
     runs = args.runs or (2 if args.quick else 5)
     small, large = (20, 50) if args.quick else (100, 1000)
-    records = 500 if args.quick else 10_000
+    records = 500 if args.quick else 100_000
     precision_n = 20 if args.quick else 500
 
     data = Path(tempfile.mkdtemp(prefix="dockyard-bench-"))
@@ -75,6 +75,7 @@ def suite(
         lambda: pool.pooled_acquire(bench, network="bridge"),
     )
     measure("exec", lambda: figures.exec_trivial(bench))
+    measure("CLI processes", lambda: cli.cli_figures(bench))
     measure("park", lambda: figures.park_git(bench))
     with figures.served(bench) as server:
         measure("warm acquire over HTTP", lambda: figures.warm_acquire_http(bench, server.url))
@@ -94,7 +95,12 @@ def suite(
     measure(f"no-op reconcile N={large}", lambda: figures.noop_reconcile(bench, large))
     measure(f"status N={large}", lambda: figures.status_usage(bench, large, names))
     measure(f"shared pass N={large}", lambda: figures.shared_pass(bench, large))
+    print(f"[bench] adding {records - large:,} parked records", flush=True)
     fleet.add_records(dy, records - large, prefix="bench-history")
+    measure(
+        f"no-op reconcile N={large} with history",
+        lambda: figures.noop_reconcile(bench, large, history=records - large),
+    )
     measure("manager memory", lambda: figures.manager_memory(bench))
     print("[bench] removing the fleet", flush=True)
     fleet.sweep(dy.ctx.installation)

@@ -297,7 +297,7 @@ def park_git(bench: Bench) -> Figure:
 # -- fleets -----------------------------------------------------------------------------------
 
 
-def noop_reconcile(bench: Bench, n: int) -> Figure:
+def noop_reconcile(bench: Bench, n: int, *, history: int = 0) -> Figure:
     dy = bench.dy
     samples = 5 if bench.quick else 15
 
@@ -307,14 +307,15 @@ def noop_reconcile(bench: Bench, n: int) -> Figure:
 
     def floor() -> None:
         bench.engine.list_containers(labels={"dockyard.installation": dy.ctx.installation})
-        dy.ctx.store.workspaces.list()
+        dy.ctx.store.workspaces.working_set()
 
+    with_history = f" and {history:,} parked records" if history else ""
     return ratio_figure(
-        f"no-op reconcile pass, N = {n}",
+        f"no-op reconcile pass, N = {n}{with_history}",
         2.0,
         bench,
         lambda: interleaved(ours, floor, samples),
-        note="floor: one label-filtered list call + one store query",
+        note="floor: one label-filtered list call + one store query of the live records",
     )
 
 

@@ -128,15 +128,20 @@ def bring_up(
         return list(pool.map(one, range(start_index, start_index + count)))
 
 
+#: Records written per transaction by ``add_records``.
+RECORD_BATCH = 5_000
+
+
 def add_records(dy: Dockyard, count: int, *, prefix: str, state: State = State.PARKED) -> list[str]:
-    """Records without containers (a store with history), inserted one by one; their keys."""
+    """Records without containers (a store with history), inserted in batches; their keys."""
     ctx = dy.ctx
     now = ctx.now() - timedelta(days=1)
-    added = []
+    added: list[str] = []
+    batch: list[Workspace] = []
     for index in range(count):
-        key = f"{prefix}-{index:05d}"
+        key = f"{prefix}-{index:06d}"
         names = workspace_names(key, installation=ctx.installation, repo=None, branch=None)
-        ctx.store.workspaces.insert(
+        batch.append(
             Workspace(
                 key=key,
                 name=names.container,
@@ -151,6 +156,10 @@ def add_records(dy: Dockyard, count: int, *, prefix: str, state: State = State.P
             )
         )
         added.append(key)
+        if len(batch) == RECORD_BATCH:
+            ctx.store.workspaces.insert_many(batch)
+            batch = []
+    ctx.store.workspaces.insert_many(batch)
     return added
 
 

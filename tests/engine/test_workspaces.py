@@ -302,3 +302,12 @@ def test_two_installations_sharing_an_engine_never_touch_each_other(
         # b's container does not belong to a's installation: a refuses to remove it
         with pytest.raises(Conflict, match="is not ours"):
             discard_container(a.ctx, wb)
+
+
+def test_a_warm_acquires_view_needs_no_new_look_and_says_the_same(timed: Dockyard) -> None:
+    timed.acquire(AcquireRequest(key="seen", owner="ann"))
+    warm = timed.acquire(AcquireRequest(key="seen"))
+    assert warm.outcome is Outcome.REUSED
+    assert warm.container is not None and warm.container.running
+    looked = timed.status("seen").to_json()
+    assert timed.status("seen", seen=warm.container).to_json() == looked

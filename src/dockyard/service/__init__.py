@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dockyard.core.archives import Listing, PathStat, Uploaded
 from dockyard.engine.base import STDERR, STDOUT
+from dockyard.engine.models import ContainerInfo
 from dockyard.service.doctor import Check, run_checks
 from dockyard.service.engines import DrainReport, EngineView
 from dockyard.service.facade import Dockyard
@@ -54,6 +55,7 @@ __all__ = [
     "Check",
     "Clock",
     "CommandResult",
+    "ContainerInfo",
     "Context",
     "Dockyard",
     "DrainReport",

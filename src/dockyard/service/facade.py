@@ -30,7 +30,7 @@ from dockyard.core.model import (
     Workspace,
 )
 from dockyard.core.policy import Policy
-from dockyard.engine.models import EngineInfo
+from dockyard.engine.models import ContainerInfo, EngineInfo
 from dockyard.engine.process import OutputSink
 from dockyard.service import engines, tokens
 from dockyard.service.engines import DrainReport, EngineView
@@ -159,8 +159,11 @@ class Dockyard:
     def get(self, key: str, *, owner: str | None = None) -> Workspace:
         return get_workspace(self.ctx, key, owner=owner)
 
-    def status(self, key: str, *, owner: str | None = None) -> WorkspaceView:
-        return views.status(self.ctx, key, owner=owner)
+    def status(
+        self, key: str, *, owner: str | None = None, seen: ContainerInfo | None = None
+    ) -> WorkspaceView:
+        """One workspace's view (``seen``: its container as just seen running)."""
+        return views.status(self.ctx, key, owner=owner, seen=seen)
 
     def list(
         self, *, include_removed: bool = False, owner: str | None = None

@@ -96,6 +96,13 @@ class Workspaces:
         with self.writing(ws.key) as conn:
             conn.execute(workspaces.insert().values(**_workspace_row(ws)))
 
+    def insert_many(self, records: Iterable[Workspace]) -> None:
+        """Add new records in one transaction (an import, a benchmark's history)."""
+        rows = [_workspace_row(ws) for ws in records]
+        if rows:
+            with self._db.write() as conn:
+                conn.execute(workspaces.insert(), rows)
+
     def insert_from_pool(self, ws: Workspace, *, member: str, reuse: bool) -> bool:
         """Write ``ws`` (its ``container_id`` a pool member's) and delete the member's row,
         in one transaction: False, with nothing written, if the member was taken or

@@ -18,7 +18,7 @@ from dockyard.api.threads import on_engine
 __all__ = ["Admin", "Rt", "Who", "on_engine", "runtime_of", "view_json", "visible"]
 from dockyard.core.errors import Forbidden
 from dockyard.core.model import Workspace
-from dockyard.service import Principal
+from dockyard.service import ContainerInfo, Principal
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -63,6 +63,6 @@ def visible(rt: Runtime, who: Principal, key: str) -> Workspace:
     return rt.dy.get(key, owner=who.owner)
 
 
-def view_json(rt: Runtime, key: str) -> dict[str, Any]:
-    view = rt.dy.status(key)
+def view_json(rt: Runtime, key: str, *, seen: ContainerInfo | None = None) -> dict[str, Any]:
+    view = rt.dy.status(key, seen=seen)
     return {**view.to_json(), "checkpoint": view.workspace.checkpoint_id}

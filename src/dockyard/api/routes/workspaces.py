@@ -105,7 +105,7 @@ def _acquire(
         "outcome": result.outcome.value,
         "note": result.note,
         "restored_from": checkpoint_json(result.checkpoint) if result.checkpoint else None,
-        "workspace": view_json(rt, body.key),
+        "workspace": view_json(rt, body.key, seen=result.container),
     }
 
 

@@ -105,7 +105,7 @@ def _try_warm(ctx: Context, key: str, request: AcquireRequest) -> AcquireResult 
         warned_deadline=None,
     )
     ctx.emit(EventType.WORKSPACE_REUSED, ws)
-    return AcquireResult(Outcome.REUSED, ws)
+    return AcquireResult(Outcome.REUSED, ws, container=info)
 
 
 def _acquire_locked(ctx: Context, request: AcquireRequest, progress: Progress) -> AcquireResult:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dockyard.core.model import Checkpoint, Outcome, PolicyOverrides, SaveStrategy, Workspace
+from dockyard.engine.models import ContainerInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,3 +38,5 @@ class AcquireResult:
     workspace: Workspace
     note: str | None = None
     checkpoint: Checkpoint | None = None  # what a restore brought back
+    #: The container as a warm reuse just saw it running (its view needs no new look).
+    container: ContainerInfo | None = None

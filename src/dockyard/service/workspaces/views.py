@@ -15,9 +15,17 @@ from datetime import datetime
 from typing import Any
 
 from dockyard.core.errors import EngineUnavailable
-from dockyard.core.model import ACTIVE_STATES, SessionStatus, State, Workspace
+from dockyard.core.model import ACTIVE_STATES, Session, SessionStatus, State, Workspace
 from dockyard.core.naming import LABEL_WORKSPACE
-from dockyard.core.planner import Activity, Plan, effective_deadline, last_activity, plan
+from dockyard.core.planner import (
+    Activity,
+    ObservedContainer,
+    Plan,
+    effective_deadline,
+    last_activity,
+    plan,
+)
+from dockyard.engine.models import ContainerInfo
 from dockyard.service.observe import (
     Observation,
     installation_labels,
@@ -182,10 +190,13 @@ def list_views(
     return views, observation is not None
 
 
-def status(ctx: Context, key: str, *, owner: str | None = None) -> WorkspaceView:
+def status(
+    ctx: Context, key: str, *, owner: str | None = None, seen: ContainerInfo | None = None
+) -> WorkspaceView:
     """One workspace's view at the cost of one: its containers only (one label-filtered
     list call), its sessions and checkpoints. The planner decides per workspace, so the
-    pending action is the one a full pass would plan for it."""
+    pending action is the one a full pass would plan for it. ``seen``: its container as
+    the caller just saw it running (a warm acquire): no engine call at all."""
     ws = get_workspace(ctx, key, owner=owner)  # a clear NotFound before any engine call
     now = ctx.now()
     sessions = [
@@ -195,6 +206,11 @@ def status(ctx: Context, key: str, *, owner: str | None = None) -> WorkspaceView
     ]
     live = [s for s in sessions if s.status is SessionStatus.ACTIVE]
     activity = Activity(last_session_use=max((s.last_used for s in live), default=None))
+    if seen is not None and seen.running and seen.id == ws.container_id:
+        seen_running = [_observed_running(ws, seen)]
+        return _view(
+            ctx, ws, now=now, sessions=sessions, activity=activity, containers=seen_running
+        )
     try:
         ctx = ctx.at(ws, verify=True)
         labels = {**installation_labels(ctx), LABEL_WORKSPACE: ws.key}
@@ -220,6 +236,32 @@ def status(ctx: Context, key: str, *, owner: str | None = None) -> WorkspaceView
         for summary in listing
     ]
     containers = with_stop_requests(ctx, containers, [ws])
+    return _view(ctx, ws, now=now, sessions=sessions, activity=activity, containers=containers)
+
+
+def _observed_running(ws: Workspace, info: ContainerInfo) -> ObservedContainer:
+    return ObservedContainer(
+        id=info.id,
+        name=info.name,
+        key=ws.key,
+        status=info.status,
+        created_at=info.created_at,
+        started_at=info.started_at,
+        keep=ws.keep,
+        engine=ws.engine,
+    )
+
+
+def _view(
+    ctx: Context,
+    ws: Workspace,
+    *,
+    now: datetime,
+    sessions: list[Session],
+    activity: Activity,
+    containers: list[ObservedContainer],
+) -> WorkspaceView:
+    live = [s for s in sessions if s.status is SessionStatus.ACTIVE]
     the_plan = plan(
         now=now,
         policy=ctx.policy,
