@@ -89,3 +89,26 @@ def test_what_the_quick_path_declines_the_full_cli_does(cli: CLI) -> None:
     code, _out, err, path = dockyard(cli.data, "exec", "agent-2", "--", "true")
     assert (code, path) == (4, "full")
     assert "dockyard up agent-2" in err
+
+
+def test_a_reader_that_goes_away_is_no_error(cli: CLI) -> None:
+    assert cli("up", "agent-3")[0] == 0
+    env = {**os.environ, "DOCKYARD_DATA_DIR": str(cli.data)}
+    env.pop("DOCKYARD_URL", None)
+    piped = subprocess.run(
+        [
+            "sh",
+            "-c",
+            (
+                f"{sys.executable} -m dockyard exec agent-3 -- sh -c 'yes | head -c 20000000'"
+                " | head -c 5"
+            ),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert piped.stdout == "y\ny\ny"
+    assert "Traceback" not in piped.stderr

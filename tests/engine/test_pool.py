@@ -323,3 +323,40 @@ def test_a_failed_hand_out_undoes_it(
     assert member.name not in containers
     assert member.volume not in volumes
     assert members(pooled) == []
+
+
+def test_a_dead_member_is_dropped_not_handed_out(pooled: Dockyard, docker: DockerEngine) -> None:
+    member = filled(pooled)
+    docker.stop_container(ref=member.container_id, timeout_s=0)  # a daemon restart, an OOM
+    result = pooled.acquire(AcquireRequest(key="after-crash"))
+    assert result.outcome is Outcome.CREATED
+    assert result.workspace.container_id != member.container_id
+    assert docker.inspect_container(ref=result.workspace.name).running
+    assert members(pooled) == []
+    containers, volumes = engine_objects(docker, pooled)
+    assert member.name not in containers and member.volume not in volumes
+
+
+def test_kept_or_labelled_requests_and_other_settings_take_no_member(
+    pooled: Dockyard,
+    tmp_path: Path,
+    database: dict[str, str],
+    clock: FakeClock,
+    installed: list[str],
+) -> None:
+    member = filled(pooled)
+    kept = pooled.acquire(AcquireRequest(key="kept", keep=True))
+    labelled = pooled.acquire(AcquireRequest(key="labelled", labels={"team": "a"}))
+    assert member.container_id not in {kept.workspace.container_id, labelled.workspace.container_id}
+    # the same store under another network setting: the member is not its spec
+    other = open_timed(
+        pool_settings(tmp_path, database, **{"workspace.network": "bridge"}), clock, installed
+    )
+    try:
+        made = other.acquire(AcquireRequest(key="bridged"))
+        assert made.workspace.container_id != member.container_id
+        assert [m.name for m in members(other)] == [member.name]
+        pool.refill(other.ctx)  # ...and its refill replaces it with one of its own spec
+        assert [m.name for m in members(other)] != [member.name]
+    finally:
+        other.close()

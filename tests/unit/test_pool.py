@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from dockyard.core.model import Resources
@@ -11,8 +12,16 @@ from dockyard.core.pool import MAX_AGE, PoolMember, PoolSpec, member_names, plan
 from tests.helpers import T0
 
 SMALL = Resources(memory_bytes=256 * 1024**2, nano_cpus=10**9, pids=512)
-SPEC = PoolSpec(image="dockyard/workspace:latest", resources=SMALL, volume=True)
-OTHER = PoolSpec(image="myorg/agent:1", resources=SMALL, volume=True)
+SPEC = PoolSpec(
+    image="dockyard/workspace:latest",
+    image_id="sha256:aaa",
+    resources=SMALL,
+    volume=True,
+    command=("sleep", "infinity"),
+    workdir="/workspace",
+    network=None,
+)
+OTHER = replace(SPEC, image="myorg/agent:1", image_id="sha256:bbb")
 
 
 def member(name: str, spec: PoolSpec = SPEC, *, age: timedelta = timedelta(0)) -> PoolMember:
@@ -27,11 +36,20 @@ def member(name: str, spec: PoolSpec = SPEC, *, age: timedelta = timedelta(0)) -
     )
 
 
-def test_the_spec_id_is_stable_and_tells_specs_apart() -> None:
-    assert SPEC.id == PoolSpec(image=SPEC.image, resources=SMALL, volume=True).id
-    assert len({SPEC.id, OTHER.id, PoolSpec(SPEC.image, SMALL, volume=False).id}) == 3
+def test_the_spec_id_is_stable_and_tells_every_difference_apart() -> None:
+    assert SPEC.id == replace(SPEC).id
     bigger = Resources(memory_bytes=SMALL.memory_bytes * 2, nano_cpus=10**9, pids=512)
-    assert PoolSpec(SPEC.image, bigger, volume=True).id != SPEC.id
+    others = [
+        OTHER,
+        replace(SPEC, image_id="sha256:ccc"),  # the same tag, re-built
+        replace(SPEC, resources=bigger),
+        replace(SPEC, volume=False),
+        replace(SPEC, command=("sleep", "1d")),
+        replace(SPEC, workdir="/work"),
+        replace(SPEC, network="bridge"),
+        replace(SPEC, network="none"),
+    ]
+    assert len({SPEC.id, *(o.id for o in others)}) == len(others) + 1
 
 
 def test_member_names_are_random_and_engine_safe() -> None:

@@ -31,12 +31,17 @@ MAX_AGE = timedelta(days=1)
 
 @dataclass(frozen=True, slots=True)
 class PoolSpec:
-    """What a member is made as: a workspace of the same image, limits and storage can
-    take it."""
+    """What a member is made as: only a workspace that would be made the same way takes
+    it (the same image, by name and by id: a re-tagged image is another spec; the same
+    limits, storage, command, work directory and network setting)."""
 
     image: str
+    image_id: str
     resources: Resources
     volume: bool
+    command: tuple[str, ...]
+    workdir: str
+    network: str | None  # ``workspace.network``; None: owners' networks
 
     @property
     def id(self) -> str:
@@ -44,10 +49,14 @@ class PoolSpec:
         text = "\0".join(
             [
                 self.image,
+                self.image_id,
                 str(self.resources.memory_bytes),
                 str(self.resources.nano_cpus),
                 str(self.resources.pids),
                 "volume" if self.volume else "layer",
+                "\x1f".join(self.command),
+                self.workdir,
+                self.network if self.network is not None else "\x1e",
             ]
         )
         return hashlib.sha256(text.encode()).hexdigest()[:12]

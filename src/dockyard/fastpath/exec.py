@@ -19,11 +19,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from dockyard.core.commands import check_command
-from dockyard.core.errors import DockyardError
+from dockyard.core.errors import DockyardError, Unavailable
 from dockyard.core.fleet import DEFAULT_ENGINE
 from dockyard.core.model import ACTIVE_STATES
 from dockyard.engine.base import ExecSpec
-from dockyard.engine.docker import DockerEngine
+from dockyard.engine.docker import DockerEngine, DockerExecStream
 from dockyard.engine.process import run
 from dockyard.fastpath.place import place
 from dockyard.store.direct import DirectStore
@@ -64,6 +64,9 @@ def quick_exec(args: Sequence[str]) -> int | None:
         return None
     try:
         return _exec(store, key, argv, engine_url=where.engine_url, workdir=where.workdir)
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
     finally:
         store.close()
 
@@ -97,29 +100,24 @@ def _exec(
     if held is None:
         return None
     container, session = held
-    engine = DockerEngine(engine_url)
-    started = False
-
-    def on_started(_exec_id: str) -> None:
-        nonlocal started
-        started = True
-
+    engine = _Watched(engine_url)
     try:
         result = run(
             engine,
             ref=container,
             spec=ExecSpec(argv=argv, env={"DOCKYARD_WORKSPACE": key}, workdir=workdir),
             on_output=_write,
-            on_started=on_started,
         )
     except DockyardError as exc:
-        if not started:
-            return None  # nothing ran: the full CLI does it, and says why it cannot
+        # Declined only when the command cannot have started: the exec was not made, or
+        # the engine answered its start with a refusal. A start whose answer was lost
+        # (a timeout, a reset) may run all the same: it is never run a second time.
+        if not engine.start_sent or (not isinstance(exc, Unavailable) and not engine.started):
+            return None
         _error(exc.message)
         return exc.exit_code
-    except KeyboardInterrupt:
-        _error("interrupted")
-        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 0  # the reader went away (dockyard exec k -- cat f | head), as the full CLI
     finally:
         engine.close()
         try:
@@ -127,6 +125,20 @@ def _exec(
         except sqlite3.Error as exc:  # the command's outcome matters more than bookkeeping
             log.warning("could not close exec session %s of %s: %s", session, key, exc)
     return result.exit_code
+
+
+class _Watched(DockerEngine):
+    """The engine client, noting how far the exec got: its start sent (it may run from
+    then on, whatever the client hears), and started (its stream open)."""
+
+    start_sent = False
+    started = False
+
+    def exec_start(self, *, exec_id: str, tty: bool) -> DockerExecStream:
+        self.start_sent = True
+        stream = super().exec_start(exec_id=exec_id, tty=tty)
+        self.started = True
+        return stream
 
 
 def _now() -> datetime:

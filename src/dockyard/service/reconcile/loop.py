@@ -325,7 +325,7 @@ class Reconciler:
             self._pool_due.wait(self.ctx.settings.reconciler.max_interval.total_seconds())
             self._pool_due.clear()
             if not self._stop.is_set():
-                warm_pool.refill_fleet(self.ctx)
+                warm_pool.refill_fleet(self.ctx)  # (it logs what fails, and never raises)
 
     def _start(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)

@@ -52,9 +52,9 @@ def watch_engine(
 
 def on_event(ctx: Context, event: EngineEvent, *, wake: Callable[[str], None]) -> None:
     if is_exec_event(event.action) or event.action == "attach":
-        key = holder_of(ctx, event.actor_id, event.attributes)
-        if key:
-            with suppress(DockyardError):
+        with suppress(DockyardError):  # a store hiccup loses this touch, not the stream
+            key = holder_of(ctx, event.actor_id, event.attributes)
+            if key:
                 ctx.store.workspaces.touch(key, at=ctx.now())
     elif event.action in WAKING_ACTIONS:
         wake(event.actor_id)

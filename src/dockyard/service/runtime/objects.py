@@ -16,13 +16,13 @@ from dockyard.core.errors import Conflict, NotFound
 from dockyard.core.model import Workspace
 from dockyard.core.naming import LABEL_INSTALLATION, LABEL_ROLE, LABEL_WORKSPACE, ownership_labels
 from dockyard.core.pool import LABEL_POOL, ROLE_POOL
-from dockyard.engine.models import ContainerInfo, ContainerSummary
+from dockyard.engine.models import ContainerInfo, ContainerSummary, ImageInfo
 from dockyard.service.runtime.context import Context
 
 
-def require_image(ctx: Context, image: str) -> None:
+def require_image(ctx: Context, image: str) -> ImageInfo:
     try:
-        ctx.engine.inspect_image(ref=image)
+        return ctx.engine.inspect_image(ref=image)
     except NotFound:
         raise NotFound(
             f"image {image!r} not found on the engine at {ctx.engine.url}; "

@@ -43,7 +43,7 @@ def create(
     ctx.verify_engine()
     settings = ctx.settings.workspace
     image = request.image or (previous.image if previous else settings.image)
-    require_image(ctx, image)
+    image_id = require_image(ctx, image).id
     source = check_source(parse_repo(request.repo)) if request.repo else None
     now = ctx.now()
     names = workspace_names(
@@ -73,7 +73,7 @@ def create(
         overrides=request.overrides,
         engine=ctx.engine_name,
     )
-    ws, member = _reserve(ctx, ws, previous, progress)
+    ws, member = _reserve(ctx, ws, previous, progress, image_id=image_id)
     made_volume = False
     try:
         if member is not None:
@@ -120,7 +120,7 @@ def create(
 
 
 def _reserve(
-    ctx: Context, ws: Workspace, previous: Workspace | None, progress: Progress
+    ctx: Context, ws: Workspace, previous: Workspace | None, progress: Progress, *, image_id: str
 ) -> tuple[Workspace, PoolMember | None]:
     """Make room under the owner's quota and write the intent: on a ready member of
     the warm pool if one fits (the record then holds its container and volume), else
@@ -132,7 +132,9 @@ def _reserve(
     )
     with ctx.owner_lock(ws.owner), place_held(ctx, ws.engine):
         ensure_room(ctx, owner=ws.owner, key=ws.key, progress=progress)
-        taken = pool.take(ctx, ws, reuse=previous is not None) if poolable else None
+        taken = (
+            pool.take(ctx, ws, image_id=image_id, reuse=previous is not None) if poolable else None
+        )
         if taken is None:
             _write_intent(ctx, ws, previous)
             return ws, None

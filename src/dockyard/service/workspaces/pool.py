@@ -26,8 +26,8 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from dockyard.core.errors import Busy, DockyardError
-from dockyard.core.model import Workspace
+from dockyard.core.errors import Busy, DockyardError, NotFound
+from dockyard.core.model import Resources, Workspace
 from dockyard.core.naming import LABEL_INSTALLATION, LABEL_MANAGED, LABEL_ROLE
 from dockyard.core.pool import (
     LABEL_POOL,
@@ -41,8 +41,12 @@ from dockyard.core.pool import (
 from dockyard.engine.models import NO_NETWORK
 from dockyard.service.runtime.context import Context, Progress
 from dockyard.service.snapshots.strategy import strategy_for, uses_volume
-from dockyard.service.workspaces.containers import ensure_running, workspace_spec
-from dockyard.service.workspaces.networks import network_for
+from dockyard.service.workspaces.containers import (
+    NETWORK_ATTEMPTS,
+    ensure_running,
+    workspace_spec,
+)
+from dockyard.service.workspaces.networks import network_for, network_missing
 
 log = logging.getLogger(__name__)
 
@@ -52,33 +56,75 @@ STEP_TAKEN = "taking the ready container"
 STEP_ADOPTED = "took the ready container"
 
 
-def spec_of(ws: Workspace) -> PoolSpec:
-    """The spec a member must have for ``ws`` to take it."""
-    return PoolSpec(image=ws.image, resources=ws.resources, volume=uses_volume(ws))
+def spec_of(ctx: Context, ws: Workspace, *, image_id: str) -> PoolSpec:
+    """The spec a member must have for ``ws`` (its image being ``image_id``) to take it."""
+    return _spec(
+        ctx, image=ws.image, image_id=image_id, resources=ws.resources, volume=uses_volume(ws)
+    )
+
+
+def _spec(
+    ctx: Context, *, image: str, image_id: str, resources: Resources, volume: bool
+) -> PoolSpec:
+    settings = ctx.settings.workspace
+    return PoolSpec(
+        image=image,
+        image_id=image_id,
+        resources=resources,
+        volume=volume,
+        command=tuple(settings.command),
+        workdir=settings.workdir,
+        network=settings.network,
+    )
 
 
 def wanted(ctx: Context) -> dict[PoolSpec, int]:
-    """The members the settings ask for on each engine, by spec."""
+    """The members the settings ask for on ``ctx``'s engine, by spec (an image the
+    engine does not have is left out, and said)."""
     settings = ctx.settings.workspace
     volume = strategy_for(settings.strategy).uses_volume
-    return {
-        PoolSpec(image=image, resources=settings.resources(), volume=volume): size
-        for image, size in ctx.settings.pool.sizes(settings.image).items()
-    }
+    specs: dict[PoolSpec, int] = {}
+    for image, size in ctx.settings.pool.sizes(settings.image).items():
+        try:
+            image_id = ctx.engine.inspect_image(ref=image).id
+        except NotFound:
+            log.warning("pool: no image %s on engine %s: none made", image, ctx.engine_name)
+            continue
+        spec = _spec(
+            ctx, image=image, image_id=image_id, resources=settings.resources(), volume=volume
+        )
+        specs[spec] = size
+    return specs
 
 
-def take(ctx: Context, ws: Workspace, *, reuse: bool) -> tuple[Workspace, PoolMember] | None:
+def take(
+    ctx: Context, ws: Workspace, *, image_id: str, reuse: bool
+) -> tuple[Workspace, PoolMember] | None:
     """Write ``ws``'s ``creating`` record on a ready member of its spec, taking the member
     out of the pool in the same transaction; None if none is ready (nothing written).
-    ``reuse``: the key's removed (or expired) record is overwritten."""
-    if not ctx.settings.pool.sizes(ctx.settings.workspace.image):
+    A member whose container is no longer running is dropped, not taken. ``reuse``: the
+    key's removed (or expired) record is overwritten. Never for a kept workspace or one
+    with labels of its own: a member's labels were fixed before its key was known."""
+    if ws.keep or ws.labels or not ctx.settings.pool.sizes(ctx.settings.workspace.image):
         return None
-    spec = spec_of(ws)
+    spec = spec_of(ctx, ws, image_id=image_id)
     for member in ctx.store.pool.list(engine=ctx.engine_name, spec_id=spec.id):
+        if not _alive(ctx, member):
+            if ctx.store.pool.remove(member.name):
+                log.info("pool: dropping %s (its container is not running)", member.name)
+                discard(ctx, member)
+            continue
         held = replace(ws, container_id=member.container_id, volume=member.volume or ws.volume)
         if ctx.store.workspaces.insert_from_pool(held, member=member.name, reuse=reuse):
             return held, member
     return None
+
+
+def _alive(ctx: Context, member: PoolMember) -> bool:
+    try:
+        return ctx.engine.inspect_container(ref=member.container_id).running
+    except NotFound:
+        return False
 
 
 def adopt(ctx: Context, ws: Workspace, member: PoolMember, progress: Progress) -> str:
@@ -86,11 +132,25 @@ def adopt(ctx: Context, ws: Workspace, member: PoolMember, progress: Progress) -
     Returns the container's id."""
     progress(f"{STEP_TAKEN} {member.name}")
     if ctx.settings.workspace.network is None:
-        network = network_for(ctx, ws.owner)
-        ctx.engine.connect_network(name=network, container=member.container_id)
+        _join_owners_network(ctx, ws.owner, member.container_id)
     ctx.engine.rename_container(ref=member.container_id, name=ws.name)
     progress(f"{STEP_ADOPTED} {member.name} as {ws.name}")
     return member.container_id
+
+
+def _join_owners_network(ctx: Context, owner: str, container_id: str) -> None:
+    """Connect the container to its owner's network, made again if it went (gc, a full
+    subnet pool's reclaim) between looking it up and connecting."""
+    for _attempt in range(NETWORK_ATTEMPTS - 1):
+        network = network_for(ctx, owner)
+        try:
+            ctx.engine.connect_network(name=network, container=container_id)
+        except NotFound:
+            if not network_missing(ctx, network):
+                raise
+        else:
+            return
+    ctx.engine.connect_network(name=network_for(ctx, owner), container=container_id)
 
 
 def summary(ctx: Context) -> dict[str, Any]:
@@ -131,13 +191,17 @@ def refill_fleet(ctx: Context) -> None:
             continue
         except DockyardError as exc:
             log.warning("pool of engine %s not refilled: %s", name, exc)
+        except Exception:  # a bug: said, and the next refill tries again
+            log.exception("pool of engine %s not refilled", name)
 
 
 def refill(ctx: Context) -> PoolPlan | None:
     """Drop the members of ``ctx``'s engine that cannot be handed out, make the missing
     ones; the plan it carried out (None: no pool wanted, nothing there). A member that
-    cannot be made is logged and left for the next pass."""
-    want = wanted(ctx)
+    cannot be made is logged and left for the next pass. A draining engine's pool is
+    emptied (no new workspace goes there)."""
+    record = ctx.store.engines.get(ctx.engine_name)
+    want = {} if record is not None and record.draining else wanted(ctx)
     members = ctx.store.pool.list(engine=ctx.engine_name)
     if not want and not members:
         return None
