@@ -4,6 +4,7 @@ import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
+import platformdirs
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -13,6 +14,7 @@ from dockyard.core.errors import InvalidInput, SettingsError
 from dockyard.service import Context, Dockyard
 from dockyard.service.runtime import overrides
 from dockyard.settings import Settings, load_settings
+from dockyard.settings.layers import user_dir
 from dockyard.store.migrate import _MIGRATIONS
 
 MINUTE = timedelta(minutes=1)
@@ -179,3 +181,18 @@ def test_a_whole_stored_section_keeps_only_what_differs_from_the_file(
 
 def _with_policy(settings: Settings, **changes: object) -> Settings:
     return settings.model_copy(update={"policy": settings.policy.model_copy(update=changes)})
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [{}, {"XDG_CONFIG_HOME": "/etc/xdg-c", "XDG_DATA_HOME": "/srv/xdg-d"}, {"XDG_DATA_HOME": " "}],
+)
+def test_user_dirs_are_platformdirs_own(
+    monkeypatch: pytest.MonkeyPatch, environ: dict[str, str]
+) -> None:
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    assert user_dir("config") == platformdirs.user_config_path("dockyard")
+    assert user_dir("data") == platformdirs.user_data_path("dockyard")

@@ -21,9 +21,10 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from dockyard.core.archives import PathStat
+if TYPE_CHECKING:  # (core.archives loads only where a path is asked about)
+    from dockyard.core.archives import PathStat
 from dockyard.engine.models import (
     ContainerInfo,
     ContainerSpec,

@@ -22,9 +22,10 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dockyard.core.archives import PathStat
+if TYPE_CHECKING:
+    from dockyard.core.archives import PathStat
 from dockyard.core.errors import Conflict, EngineError, NotFound
 from dockyard.engine import cgroups
 from dockyard.engine.base import STDERR, STDOUT, ExecSpec, LabelFilter
@@ -435,6 +436,8 @@ class DockerEngine:
         header = response.headers.get("x-docker-container-path-stat")
         if not header:
             raise EngineError(f"the engine did not describe {path} in {ref}")
+        from dockyard.core.archives import PathStat  # noqa: PLC0415 - not for an exec
+
         return PathStat.from_header(header)
 
     def path_exists(self, *, ref: str, path: str) -> bool:

@@ -15,11 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from dockyard.core.errors import SettingsError
 from dockyard.engine.docker import DEFAULT_URL
-from dockyard.settings.layers import merged_layers
+from dockyard.settings.layers import default_data_dir, merged_layers
 
 _SQLITE = "sqlite:///"
 _UNIX = "unix://"
@@ -59,7 +57,7 @@ def _database(merged: Mapping[str, Any]) -> Path | None:
     if url is None:
         data_dir = merged.get("data_dir")
         if data_dir is None:
-            return platformdirs.user_data_path("dockyard") / "dockyard.db"
+            return default_data_dir() / "dockyard.db"
         return Path(data_dir) / "dockyard.db" if isinstance(data_dir, str) else None
     if not isinstance(url, str) or not url.startswith(_SQLITE) or "?" in url:
         return None

@@ -1,17 +1,15 @@
 """The layers of the settings as plain mappings: the TOML file, ``DOCKYARD_*`` variables
 and flags, merged in that order, with where each value came from. The standard library
-and platformdirs only: the CLI's quick exec reads them without loading pydantic."""
+only: the CLI's quick exec reads them without loading pydantic."""
 
 from __future__ import annotations
 
 import json
 import os
-import tomllib
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-import platformdirs
 
 from dockyard.core.errors import SettingsError
 
@@ -23,7 +21,31 @@ ENV_NOT_SETTINGS = frozenset({ENV_CONFIG, "DOCKYARD_URL", "DOCKYARD_TOKEN"})
 
 
 def default_config_file() -> Path:
-    return platformdirs.user_config_path("dockyard") / "config.toml"
+    return user_dir("config") / "config.toml"
+
+
+def default_data_dir() -> Path:
+    return user_dir("data")
+
+
+#: The XDG base directories platformdirs gives on Linux (a test holds them equal), read
+#: directly: platformdirs' own import costs an exec more than the exec's own work.
+_XDG = {"config": ("XDG_CONFIG_HOME", ".config"), "data": ("XDG_DATA_HOME", ".local/share")}
+
+
+def user_dir(kind: str) -> Path:
+    """dockyard's ``kind`` ("config" or "data") directory of this user."""
+    if sys.platform.startswith("linux"):
+        variable, fallback = _XDG[kind]
+        base = os.environ.get(variable, "").strip()
+        return Path(base if base else Path.home() / fallback) / "dockyard"
+    import platformdirs  # noqa: PLC0415 - elsewhere: the platform's own rules
+
+    return (
+        platformdirs.user_config_path("dockyard")
+        if kind == "config"
+        else (platformdirs.user_data_path("dockyard"))
+    )
 
 
 def config_from_env(environ: Mapping[str, str]) -> Path | None:
@@ -34,6 +56,8 @@ def config_from_env(environ: Mapping[str, str]) -> Path | None:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # noqa: PLC0415 - only when there is a file to read
+
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)

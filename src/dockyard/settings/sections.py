@@ -6,12 +6,12 @@ from datetime import timedelta
 from ipaddress import IPv4Network
 from pathlib import Path
 
-import platformdirs
 from pydantic import Field, SecretStr, model_validator
 
 from dockyard.core.fleet import DEFAULT_ENGINE, ENGINE_NAME
 from dockyard.core.model import Resources, SaveStrategy
 from dockyard.core.naming import validate_image
+from dockyard.settings.layers import default_data_dir
 from dockyard.settings.policy import PolicySettings
 from dockyard.settings.types import Duration, NonZeroDuration, Section, Size
 
@@ -206,7 +206,7 @@ class ApiSettings(Section):
 
 class Settings(Section):
     data_dir: Path = Field(
-        default_factory=lambda: platformdirs.user_data_path("dockyard"),
+        default_factory=default_data_dir,
         description="database, markers and checkpoints live here",
     )
     database_url: str | None = Field(

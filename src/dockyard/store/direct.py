@@ -10,7 +10,7 @@ is not this release's, is the full store's to do (``open`` says None).
 
 from __future__ import annotations
 
-import secrets
+import os
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
@@ -82,7 +82,7 @@ class DirectStore:
 
     def open_exec(self, key: str, *, holder: str, at: datetime, description: str) -> str:
         """Open an ``exec`` session of ``key`` (activity on it); its id."""
-        session_id = secrets.token_hex(8)
+        session_id = os.urandom(8).hex()  # as secrets.token_hex(8), without loading hashlib
         values = {
             "id": session_id,
             "key": key,

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import socket
 
 _NONCE = re.compile(r"^p[0-9a-f]{16}$")
-_PROCESS_NONCE = "p" + secrets.token_hex(8)
+_PROCESS_NONCE = "p" + os.urandom(8).hex()  # (secrets would load hashlib: the same bytes)
 
 
 def process_identity() -> str:
