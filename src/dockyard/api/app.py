@@ -57,6 +57,9 @@ def create_app(runtime: Runtime, *, start_reconciler: bool = True) -> FastAPI:
         docs_url="/api/v1/docs",
         redoc_url=None,
         lifespan=lifespan,
+        # dockyard's metrics are /metrics (Prometheus); FastAPI's native OpenTelemetry
+        # asks the global providers at every request (a third of a touch's cost here)
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.runtime = runtime
     errors.install(app)
