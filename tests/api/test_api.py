@@ -282,7 +282,11 @@ def test_policy_reconciler_and_stats(server: Server) -> None:
         assert stats["workspaces_by_owner"] == {"carol": 1}
         assert stats["configuration"]["policy"]["idle_timeout"] == "2h00m"
         assert stats["reconciler"]["running"] is True
+        disk = stats["disk"]["workspaces"]["st"]
+        assert disk["disk_volume_bytes"] >= 0 and disk["disk_layer_bytes"] >= 0
+        assert stats["disk"]["total_bytes"] == disk["disk_bytes"]
         metrics = httpx.get(f"{server.url}/metrics").text
+        assert 'dockyard_workspace_disk_bytes{part="volume",workspace="st"}' in metrics
         assert 'dockyard_workspaces{state="running"} 1.0' in metrics
         assert "dockyard_acquire_seconds_count" in metrics
         assert 'dockyard_engine_workspaces{engine="default"} 1.0' in metrics

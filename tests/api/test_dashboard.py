@@ -219,3 +219,24 @@ def test_a_terminal_in_the_dashboard_survives_a_reload(server: Server, browser: 
         )
         ended = api.get(f"/api/v1/sessions/{live['id']}").json()
     assert (ended["status"], ended["closed_reason"]) == ("dead", "closed")
+
+
+def test_the_dashboard_shows_each_workspaces_disk_use(server: Server, browser: Browser) -> None:
+    with server.client() as api:
+        api.post("/api/v1/workspaces", json={"key": "filled", "owner": "dana"})
+        done = api.post(
+            "/api/v1/workspaces/filled/exec",
+            json={"command": ["dd", "if=/dev/zero", "of=/workspace/blob", "bs=1M", "count=6"]},
+        )
+        assert done.json()["exit_code"] == 0
+    driver = browser()
+    sign_in(driver, server, ADMIN)
+    wait(driver, lambda d: keys(d) == ["filled"], "the workspace")
+
+    def disk(d: webdriver.Chrome) -> str:
+        return str(row(d, "filled").find_element(By.CSS_SELECTOR, ".disk").text)
+
+    wait(driver, lambda d: disk(d).endswith("MiB"), "its disk use")
+    assert float(disk(driver).removeprefix(">").removesuffix("MiB")) >= 6
+    title = row(driver, "filled").find_element(By.CSS_SELECTOR, ".disk").get_attribute("title")
+    assert title is not None and title.startswith("volume 6") and "writable layer" in title

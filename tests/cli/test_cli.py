@@ -242,11 +242,19 @@ def test_status_of_one_says_how_long_it_is_up_and_what_it_uses(cli: CLI) -> None
     assert 0 <= live["uptime_s"] < 60
     assert live["cpu_percent"] is not None and live["cpu_percent"] >= 0
     assert 0 < live["memory_bytes"] <= live["resources"]["memory_bytes"]
+    assert live["disk_complete"] is True and live["disk_layer_bytes"] >= 0
+    assert live["disk_bytes"] == live["disk_volume_bytes"] + live["disk_layer_bytes"]
+    cli("exec", "k", "--", "dd", "if=/dev/zero", "of=/workspace/blob", "bs=1M", "count=3")
+    filled = json.loads(cli("status", "k", "--json")[1])
+    assert filled["disk_volume_bytes"] >= live["disk_volume_bytes"] + 3 * 1024**2
     code, out, _ = cli("status", "k")
     rows = dict(
-        line.split(None, 1) for line in out.splitlines() if line.startswith(("cpu", "memory"))
+        line.split(None, 1)
+        for line in out.splitlines()
+        if line.startswith(("cpu", "memory", "disk"))
     )
     assert code == 0 and rows["cpu"].endswith("% of one CPU") and " of " in rows["memory"]
+    assert re.fullmatch(r"\S+ \(\S+ volume, \S+ layer\)", rows["disk"].strip())
     unreachable = cli("--engine-url", "unix:///nonexistent.sock", "status", "k", "--json")
     assert unreachable[0] == 0  # best effort: what the engine cannot say is null
     assert {k: json.loads(unreachable[1])[k] for k in ("uptime_s", "cpu_percent")} == {
@@ -256,6 +264,7 @@ def test_status_of_one_says_how_long_it_is_up_and_what_it_uses(cli: CLI) -> None
     cli("park", "k")
     parked = json.loads(cli("status", "k", "--json")[1])
     assert (parked["uptime_s"], parked["cpu_percent"], parked["memory_bytes"]) == (None,) * 3
+    assert parked["disk_bytes"] is None
 
 
 def test_touch_and_extend(cli: CLI) -> None:
@@ -493,6 +502,9 @@ def test_ls_usage_reports_cpu_and_memory_of_running_workspaces(cli: CLI) -> None
     assert code == 0
     assert row["cpu_percent"] is not None and row["cpu_percent"] >= 0
     assert row["memory_bytes"] is not None and row["memory_bytes"] > 0
+    assert row["disk_bytes"] == row["disk_volume_bytes"] + row["disk_layer_bytes"]
+    code, out, _ = cli("ls", "--usage")
+    assert code == 0 and "CPU/MEM/DISK" in out
 
 
 def test_keys_are_shown_as_they_are_in_aligned_columns(cli: CLI) -> None:

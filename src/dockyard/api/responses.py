@@ -194,6 +194,10 @@ class UsageOut(Out):
     cpu_percent: float | None
     memory_bytes: int | None
     memory_limit: int
+    disk_bytes: int | None = Field(description="volume + writable layer, bytes on the disk")
+    disk_volume_bytes: int | None
+    disk_layer_bytes: int | None
+    disk_complete: bool | None = Field(description="false: cut short, the figures are lower bounds")
 
 
 class CheckpointListOut(Out):
@@ -355,11 +359,24 @@ class SessionStatsOut(Out):
     sessions_pending_cleanup: list[PendingSessionOut]
 
 
+class DiskOut(Out):
+    disk_bytes: int | None
+    disk_volume_bytes: int | None
+    disk_layer_bytes: int | None
+    disk_complete: bool | None
+
+
+class DiskStatsOut(Out):
+    total_bytes: int = Field(description="all running workspaces' disk use, bytes")
+    workspaces: dict[str, DiskOut] = Field(description="each running workspace's, by key")
+
+
 class StatsOut(Out):
     configuration: dict[str, Any]
     engine_ok: bool
     workspaces_by_state: dict[str, int]
     workspaces_by_owner: dict[str, int]
     sessions: SessionStatsOut
+    disk: DiskStatsOut
     pending_cleanup: list[dict[str, Any]]
     reconciler: ReconcilerOut

@@ -28,6 +28,7 @@ from dockyard.engine.models import (
     ContainerInfo,
     ContainerSpec,
     ContainerSummary,
+    DiskUse,
     EngineEvent,
     EngineInfo,
     ExecInfo,
@@ -170,6 +171,12 @@ class Engine(Protocol):
 
     def memory_bytes(self, *, container_id: str) -> int | None:
         """Memory a running container uses now, in bytes; None if not measurable."""
+        ...
+
+    def disk_use(self, *, container_id: str, volume: str | None, budget_s: float) -> DiskUse:
+        """Disk the container's writable layer and its volume ``volume`` use, measured in
+        about ``budget_s`` at most (a measurement cut short is marked incomplete). Runs
+        nothing in the container: looking is not activity."""
         ...
 
     def processes(self, *, ref: str) -> list[str]:

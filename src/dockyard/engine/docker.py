@@ -18,6 +18,7 @@ import os
 import ssl
 import struct
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -26,13 +27,14 @@ from typing import Any
 
 from dockyard.core.archives import PathStat
 from dockyard.core.errors import Conflict, EngineError, NotFound
-from dockyard.engine import cgroups
+from dockyard.engine import cgroups, diskuse
 from dockyard.engine.base import STDERR, STDOUT, ExecSpec, LabelFilter
 from dockyard.engine.http import EngineTransport, RawStream
 from dockyard.engine.models import (
     ContainerInfo,
     ContainerSpec,
     ContainerSummary,
+    DiskUse,
     EngineEvent,
     EngineInfo,
     ExecInfo,
@@ -345,6 +347,31 @@ class DockerEngine:
                 return usage
         usage = (self._stats(container_id).get("memory_stats") or {}).get("usage")
         return int(usage) if usage else None
+
+    def disk_use(self, *, container_id: str, volume: str | None, budget_s: float) -> DiskUse:
+        deadline = time.monotonic() + budget_s
+        if self._http.is_local:  # walk this one container's directories, up to the deadline
+            info = self.inspect_container(ref=container_id)
+            layer = diskuse.used_bytes(info.upper_dir, deadline=deadline)
+            walked = None
+            if volume is not None:
+                walked = diskuse.used_bytes(
+                    self.inspect_volume(name=volume).mountpoint, deadline=deadline
+                )
+            if layer is not None:  # the host's files are readable here (else: ask the engine)
+                complete = layer.complete and (walked is None or walked.complete)
+                return DiskUse(walked.bytes if walked else None, layer.bytes, complete)
+        # a remote engine: the layer as dockerd measures it; a volume's use is not asked
+        # (/system/df walks every volume of the host)
+        sized = ContainerInfo.from_api(
+            self._http.request(
+                "GET",
+                f"/containers/{container_id}/json",
+                query={"size": True},
+                timeout_s=max(budget_s, 1.0),
+            ).json()
+        )
+        return DiskUse(None, sized.size_rw)
 
     def _stats(self, container_id: str) -> dict[str, Any]:
         """One stats sample from the engine (the slow path, for remote engines)."""

@@ -147,6 +147,10 @@ class ContainerInfo:
     #: libnetwork's "none" and "host" networks have endpoints too).
     network_endpoint: bool = True
     networks: tuple[str, ...] = ()  # names of the networks it is attached to
+    #: the writable layer's directory on the engine's host (overlay2's UpperDir), if any
+    upper_dir: str = ""
+    #: bytes in the writable layer, when asked for (``inspect?size=true``)
+    size_rw: int | None = None
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> ContainerInfo:
@@ -175,6 +179,10 @@ class ContainerInfo:
             pids_limit=int(host.get("PidsLimit") or 0),
             network_endpoint=not config.get("NetworkDisabled"),
             networks=_network_names(data),
+            upper_dir=str(
+                ((data.get("GraphDriver") or {}).get("Data") or {}).get("UpperDir") or ""
+            ),
+            size_rw=int(data["SizeRw"]) if isinstance(data.get("SizeRw"), int) else None,
         )
 
 
@@ -235,6 +243,22 @@ class ImageInfo:
             labels=_labels(config.get("Labels") if config else data.get("Labels")),
             parent_id=str(data.get("ParentId") or data.get("Parent") or ""),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class DiskUse:
+    """Disk a container uses: its named volume and its own writable layer, in bytes
+    (None where the engine cannot tell). ``complete`` is False when a measurement ran out
+    of its time budget: the figures are then lower bounds."""
+
+    volume_bytes: int | None
+    layer_bytes: int | None
+    complete: bool = True
+
+    @property
+    def total_bytes(self) -> int | None:
+        parts = [b for b in (self.volume_bytes, self.layer_bytes) if b is not None]
+        return sum(parts) if parts else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,7 +132,7 @@ function render() {
     keep.textContent = ws.keep ? "Unkeep" : "Keep";
     keep.setAttribute("aria-label", label(ws.keep ? "Unkeep" : "Keep"));
     row.querySelector('[data-act="remove"]').setAttribute("aria-label", label("Remove"));
-    if (!live) { set(".cpu", "–"); set(".mem", "–"); }
+    if (!live) { set(".cpu", "–"); set(".mem", "–"); set(".disk", "–"); }
     body.appendChild(row);
   }
   $("#empty").hidden = state.workspaces.length > 0;
@@ -243,6 +243,10 @@ async function refreshResources() {
       const mem = row.querySelector(".mem");
       mem.textContent = bytes(use.memory_bytes);
       mem.title = `${bytes(use.memory_bytes)} of ${bytes(use.memory_limit)}`;
+      const disk = row.querySelector(".disk");
+      const lower = use.disk_complete === false ? ">" : "";  // cut short: a lower bound
+      disk.textContent = use.disk_bytes === null ? "–" : lower + bytes(use.disk_bytes);
+      disk.title = `volume ${bytes(use.disk_volume_bytes)}, writable layer ${bytes(use.disk_layer_bytes)}`;
     } catch (_) { /* best effort: a workspace may have gone meanwhile */ }
   }
 }
