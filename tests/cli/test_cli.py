@@ -23,7 +23,9 @@ from rich.cells import cell_len
 
 from dockyard.core.engines import known_defects
 from dockyard.core.model import SessionKind, SessionStatus
+from dockyard.engine import loopdisk
 from dockyard.engine.docker import DockerEngine
+from dockyard.engine.loopdisk import LoopDisk
 from dockyard.service import Dockyard
 from dockyard.settings import load_settings
 from dockyard.store import Store
@@ -366,9 +368,12 @@ def test_doctor(cli: CLI, docker: DockerEngine) -> None:
         "data dir",
         "store",
         "engine",
+        "disk caps",
         "image",
         "container",
     ]
+    caps = next(c for c in report["checks"] if c["name"] == "disk caps")
+    assert caps["ok"] and caps["detail"].startswith("available")
     engine = next(c for c in report["checks"] if c["name"] == "engine")
     info = docker.ping()  # Debian's 20.10.24 has the endpoint deadlock: one warning
     assert engine["warnings"] == known_defects(info.kind, info.version)
@@ -525,3 +530,26 @@ def test_usage_errors_are_one_line(cli: CLI) -> None:
     assert err == "dockyard: error: Missing argument 'KEY'. (see 'dockyard up --help')\n"
     code, _, err = cli("ls", "--bogus")
     assert code == 2 and len(err.splitlines()) == 1
+
+
+def test_up_disk_caps_the_volume_and_status_shows_how_full_it_is(cli: CLI) -> None:
+    try:
+        code, out, _ = cli("up", "capped", "--disk", "32m", "--json")
+        assert code == 0 and json.loads(out)["resources"]["disk_bytes"] == 32 * 1024**2
+        cli("exec", "capped", "--", "dd", "if=/dev/zero", "of=/workspace/f", "bs=1M", "count=8")
+        live = json.loads(cli("status", "capped", "--json")[1])
+        assert live["disk_limit_bytes"] == 32 * 1024**2 and 20 < live["disk_volume_percent"] < 50
+        code, out, _ = cli("status", "capped")
+        rows = dict(line.split(None, 1) for line in out.splitlines() if " " in line)
+        assert "a 32.0MiB volume" in rows["resources"] and "% full" in rows["disk"]
+        code, _, err = cli("up", "tiny", "--disk", "1m")
+        assert (
+            code == 2
+            and err == "dockyard: error: disk must be between 16.0MiB and 64.0TiB, not 1.0MiB\n"
+        )
+        assert cli("rm", "capped", "--purge", "--force")[0] == 0
+        assert list((cli.data / "disks").glob("*.img")) == []
+    finally:  # whatever failed: no loop device or disk file of this test stays behind
+        for image in (cli.data / "disks").glob("*.img"):
+            cli("rm", "capped", "--purge", "--force")
+            loopdisk.delete(LoopDisk.at_link(str(image.with_suffix(".dev"))))

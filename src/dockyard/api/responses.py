@@ -67,6 +67,9 @@ class ResourcesOut(Out):
     memory_bytes: int
     cpus: float
     pids: int
+    disk_bytes: int | None = Field(
+        description="its volume's own file system's size; null: uncapped"
+    )
 
 
 class SessionCounts(Out):
@@ -198,6 +201,8 @@ class UsageOut(Out):
     disk_volume_bytes: int | None
     disk_layer_bytes: int | None
     disk_complete: bool | None = Field(description="false: cut short, the figures are lower bounds")
+    disk_limit_bytes: int | None = Field(description="the volume's own file system's size")
+    disk_volume_percent: float | None = Field(description="how full that file system is")
 
 
 class CheckpointListOut(Out):
@@ -364,6 +369,8 @@ class DiskOut(Out):
     disk_volume_bytes: int | None
     disk_layer_bytes: int | None
     disk_complete: bool | None
+    disk_limit_bytes: int | None
+    disk_volume_percent: float | None
 
 
 class DiskStatsOut(Out):

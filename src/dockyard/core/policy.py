@@ -154,6 +154,14 @@ class Policy:
                 effective = effective.apply(rule.overrides)
         return effective.apply(overrides)
 
+    def disk_for(self, *, owner: str, repo: str | None) -> int | None:
+        """The disk cap the last matching rule names, if any."""
+        chosen = None
+        for rule in self.rules:
+            if rule.disk is not None and rule.matches(owner=owner, repo=repo):
+                chosen = rule.disk
+        return chosen
+
     def strategy_for(self, *, owner: str, repo: str | None) -> SaveStrategy | None:
         """The save strategy the last matching rule names, if any."""
         chosen = None
@@ -228,6 +236,7 @@ class Rule:
     owner: str | None = None
     repo: str | None = None
     strategy: SaveStrategy | None = None  # how new matching workspaces save their work
+    disk: int | None = None  # the disk cap of new matching workspaces, bytes
 
     def matches(self, *, owner: str, repo: str | None) -> bool:
         if self.owner is not None and not fnmatch.fnmatchcase(owner, self.owner):

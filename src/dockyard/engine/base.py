@@ -80,6 +80,10 @@ class Engine(Protocol):
     @property
     def url(self) -> str: ...
 
+    def is_local(self) -> bool:
+        """Whether the engine runs on this machine (its host paths are this host's)."""
+        ...
+
     def ping(self) -> EngineInfo: ...
 
     def identity(self) -> str:
@@ -99,8 +103,11 @@ class Engine(Protocol):
         ...
 
     # -- volumes ------------------------------------------------------------------------
-    def create_volume(self, *, name: str, labels: Mapping[str, str]) -> VolumeInfo:
-        """Create the volume, or return the existing one of that name."""
+    def create_volume(
+        self, *, name: str, labels: Mapping[str, str], options: Mapping[str, str] | None = None
+    ) -> VolumeInfo:
+        """Create the volume (the local driver, with ``options``), or return the existing
+        one of that name."""
         ...
 
     def inspect_volume(self, *, name: str) -> VolumeInfo: ...

@@ -31,6 +31,7 @@ class Walked:
 
     bytes: int
     complete: bool
+    capacity: int | None = None  # a file system of its own: what it can hold in all
 
 
 def used_bytes(path: str, *, deadline: float) -> Walked | None:
@@ -39,9 +40,10 @@ def used_bytes(path: str, *, deadline: float) -> Walked | None:
     if not path:
         return None
     if os.path.ismount(path):
-        mounted = filesystem_used(path)
+        mounted = filesystem_use(path)
         if mounted is not None:
-            return Walked(mounted, complete=True)
+            used, capacity = mounted
+            return Walked(used, complete=True, capacity=capacity)
     try:
         top = os.lstat(path)
     except OSError:
@@ -51,14 +53,14 @@ def used_bytes(path: str, *, deadline: float) -> Walked | None:
     return _walk(path, device=top.st_dev, deadline=deadline)
 
 
-def filesystem_used(path: str) -> int | None:
+def filesystem_use(path: str) -> tuple[int, int] | None:
     """Bytes in use on the file system mounted at ``path`` (its size less its free
-    blocks, as ``df`` says Used), or None if it cannot be asked."""
+    blocks, as ``df`` says Used) and its size (less its own metadata), or None."""
     try:
         fs = os.statvfs(path)
     except OSError:
         return None
-    return (fs.f_blocks - fs.f_bfree) * fs.f_frsize
+    return (fs.f_blocks - fs.f_bfree) * fs.f_frsize, fs.f_blocks * fs.f_frsize
 
 
 def _walk(root: str, *, device: int, deadline: float) -> Walked:

@@ -146,6 +146,9 @@ class DockerEngine:
     def url(self) -> str:
         return self._http.url
 
+    def is_local(self) -> bool:
+        return self._http.is_local
+
     def close(self) -> None:
         self._http.close()
 
@@ -186,8 +189,12 @@ class DockerEngine:
 
     # -- volumes ------------------------------------------------------------------------
 
-    def create_volume(self, *, name: str, labels: Mapping[str, str]) -> VolumeInfo:
-        body = {"Name": name, "Labels": dict(labels)}
+    def create_volume(
+        self, *, name: str, labels: Mapping[str, str], options: Mapping[str, str] | None = None
+    ) -> VolumeInfo:
+        body: dict[str, Any] = {"Name": name, "Labels": dict(labels)}
+        if options:
+            body.update(Driver="local", DriverOpts=dict(options))
         return VolumeInfo.from_api(self._http.request("POST", "/volumes/create", body=body).json())
 
     def inspect_volume(self, *, name: str) -> VolumeInfo:
@@ -360,7 +367,9 @@ class DockerEngine:
                 )
             if layer is not None:  # the host's files are readable here (else: ask the engine)
                 complete = layer.complete and (walked is None or walked.complete)
-                return DiskUse(walked.bytes if walked else None, layer.bytes, complete)
+                if walked is None:
+                    return DiskUse(None, layer.bytes, complete)
+                return DiskUse(walked.bytes, layer.bytes, complete, walked.capacity)
         # a remote engine: the layer as dockerd measures it; a volume's use is not asked
         # (/system/df walks every volume of the host)
         sized = ContainerInfo.from_api(

@@ -169,6 +169,9 @@ class FakeEngine:
     def url(self) -> str:
         return self._url
 
+    def is_local(self) -> bool:
+        return False  # its "host" is memory: nothing of it is on this machine
+
     # -- helpers ------------------------------------------------------------------------
 
     def _check(self) -> None:
@@ -241,11 +244,17 @@ class FakeEngine:
         self.images.discard(name)
         self.images.discard(ref)
 
-    def create_volume(self, *, name: str, labels: Mapping[str, str]) -> VolumeInfo:
+    def create_volume(
+        self, *, name: str, labels: Mapping[str, str], options: Mapping[str, str] | None = None
+    ) -> VolumeInfo:
         self._check()
         if name not in self.volumes:
             self.volumes[name] = VolumeInfo(
-                name=name, labels=dict(labels), created_at=self.clock(), mountpoint=""
+                name=name,
+                labels=dict(labels),
+                created_at=self.clock(),
+                mountpoint="",
+                options=dict(options or {}),
             )
         return self.volumes[name]
 

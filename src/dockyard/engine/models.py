@@ -254,6 +254,8 @@ class DiskUse:
     volume_bytes: int | None
     layer_bytes: int | None
     complete: bool = True
+    #: a volume that is a file system of its own (a capped one): all it can hold
+    volume_capacity: int | None = None
 
     @property
     def total_bytes(self) -> int | None:
@@ -267,6 +269,8 @@ class VolumeInfo:
     labels: Mapping[str, str]
     created_at: datetime | None
     mountpoint: str
+    #: the driver's options (a capped volume's ``type`` and ``device``)
+    options: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> VolumeInfo:
@@ -275,6 +279,7 @@ class VolumeInfo:
             labels=_labels(data.get("Labels")),
             created_at=parse_timestamp(data.get("CreatedAt")),
             mountpoint=str(data.get("Mountpoint") or ""),
+            options=_labels(data.get("Options")),
         )
 
 

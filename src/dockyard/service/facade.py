@@ -230,11 +230,15 @@ class Dockyard:
         running = self.ctx.store.workspaces.list(owner=owner, states=ACTIVE_STATES)
         return resource_sweep(self.ctx, running, window_s=window_s)
 
-    def disk_sweep(self, *, owner: str | None = None) -> dict[str, dict[str, int | bool | None]]:
+    def disk_sweep(
+        self, *, owner: str | None = None
+    ) -> dict[str, dict[str, float | int | bool | None]]:
         """Disk use of every running workspace (``owner``'s), each measured within a
         bounded time: the flat figures the fronts show (``disk_bytes``, ...)."""
         running = self.ctx.store.workspaces.list(owner=owner, states=ACTIVE_STATES)
-        return {key: disk_json(use) for key, use in disk_sweep(self.ctx, running).items()}
+        limits = {ws.key: ws.resources.disk_bytes for ws in running}
+        found = disk_sweep(self.ctx, running)
+        return {key: disk_json(use, limit=limits[key]) for key, use in found.items()}
 
     def stop(self, key: str, *, force: bool = False) -> Change:
         return lifecycle.stop(self.ctx, key, force=force)

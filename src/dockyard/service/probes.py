@@ -140,24 +140,43 @@ class ResourceUse:
     memory_bytes: int | None
     memory_limit: int
     disk: DiskUse | None = None
+    disk_limit: int | None = None
 
-    def disk_json(self) -> dict[str, int | bool | None]:
-        return disk_json(self.disk)
+    def disk_json(self) -> dict[str, float | int | bool | None]:
+        return disk_json(self.disk, limit=self.disk_limit)
 
 
-def disk_json(disk: DiskUse | None) -> dict[str, int | bool | None]:
-    """The disk figures as the fronts show them (flat, next to ``memory_bytes``)."""
+def disk_json(disk: DiskUse | None, *, limit: int | None) -> dict[str, float | int | bool | None]:
+    """The disk figures as the fronts show them (flat, next to ``memory_bytes``):
+    ``disk_volume_percent`` is how full a capped volume's own file system is."""
+    found: dict[str, float | int | bool | None] = dict.fromkeys(DISK_FIELDS)
+    found["disk_limit_bytes"] = limit
     if disk is None:
-        return dict.fromkeys(DISK_FIELDS)
+        return found
     return {
+        **found,
         "disk_bytes": disk.total_bytes,
         "disk_volume_bytes": disk.volume_bytes,
         "disk_layer_bytes": disk.layer_bytes,
         "disk_complete": disk.complete,
+        "disk_volume_percent": volume_percent(disk),
     }
 
 
-DISK_FIELDS = ("disk_bytes", "disk_volume_bytes", "disk_layer_bytes", "disk_complete")
+def volume_percent(disk: DiskUse) -> float | None:
+    if disk.volume_bytes is None or not disk.volume_capacity:
+        return None
+    return round(disk.volume_bytes / disk.volume_capacity * 100, 1)
+
+
+DISK_FIELDS = (
+    "disk_bytes",
+    "disk_volume_bytes",
+    "disk_layer_bytes",
+    "disk_complete",
+    "disk_limit_bytes",
+    "disk_volume_percent",
+)
 
 
 def read_disk(engine: Engine, ws: Workspace, *, budget_s: float = DISK_BUDGET_S) -> DiskUse | None:
@@ -201,7 +220,9 @@ def resource_sweep(
         if first is not None and after is not None:
             cpu = round(after.percent_since(first), 1)
         memory = engine.memory_bytes(container_id=ref)
-        result[ws.key] = ResourceUse(cpu, memory, ws.resources.memory_bytes, disks[ws.key])
+        result[ws.key] = ResourceUse(
+            cpu, memory, ws.resources.memory_bytes, disks[ws.key], ws.resources.disk_bytes
+        )
     return result
 
 
@@ -225,6 +246,7 @@ class LiveUse:
     cpu_percent: float | None
     memory_bytes: int | None
     disk: DiskUse | None = None
+    disk_limit: int | None = None
 
     def to_json(self) -> dict[str, float | int | bool | None]:
         uptime = None if self.uptime_s is None else round(self.uptime_s, 3)
@@ -232,7 +254,7 @@ class LiveUse:
             "uptime_s": uptime,
             "cpu_percent": self.cpu_percent,
             "memory_bytes": self.memory_bytes,
-            **disk_json(self.disk),
+            **disk_json(self.disk, limit=self.disk_limit),
         }
 
 
@@ -254,4 +276,4 @@ def live_use(ctx: Context, ws: Workspace, *, window_s: float = 0.2) -> LiveUse:
     uptime = None
     if info.started_at is not None:
         uptime = max(0.0, (ctx.now() - info.started_at).total_seconds())
-    return LiveUse(uptime, use.cpu_percent, use.memory_bytes, use.disk)
+    return LiveUse(uptime, use.cpu_percent, use.memory_bytes, use.disk, use.disk_limit)

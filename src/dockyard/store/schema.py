@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_REVISION = "0009"
+SCHEMA_REVISION = "0010"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -70,6 +70,8 @@ workspaces = sa.Table(
     sa.Column("revision", sa.Integer, nullable=False, server_default="0"),
     sa.Column("checkpoint_id", sa.String(64)),
     sa.Column("save_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("disk_bytes", sa.BigInteger),
+    sa.Column("disk_warned", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 checkpoints = sa.Table(

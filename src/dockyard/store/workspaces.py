@@ -246,6 +246,7 @@ def _workspace_row(ws: Workspace) -> dict[str, Any]:
         "memory_bytes": ws.resources.memory_bytes,
         "nano_cpus": ws.resources.nano_cpus,
         "pids": ws.resources.pids,
+        "disk_bytes": ws.resources.disk_bytes,
         "repo": ws.repo,
         "branch": ws.branch,
         "strategy": ws.strategy.value,
@@ -264,6 +265,7 @@ def _workspace_row(ws: Workspace) -> dict[str, Any]:
         "warned_deadline": ws.warned_deadline,
         "checkpoint_id": ws.checkpoint_id,
         "save_attempts": ws.save_attempts,
+        "disk_warned": ws.disk_warned,
     }
 
 
@@ -275,7 +277,10 @@ def _workspace(row: sa.RowMapping) -> Workspace:
         owner=row["owner"],
         image=row["image"],
         resources=Resources(
-            memory_bytes=row["memory_bytes"], nano_cpus=row["nano_cpus"], pids=row["pids"]
+            memory_bytes=row["memory_bytes"],
+            nano_cpus=row["nano_cpus"],
+            pids=row["pids"],
+            disk_bytes=row["disk_bytes"],
         ),
         state=State(row["state"]),
         created_at=row["created_at"],
@@ -295,5 +300,6 @@ def _workspace(row: sa.RowMapping) -> Workspace:
         warned_deadline=row["warned_deadline"],
         checkpoint_id=row["checkpoint_id"],
         save_attempts=row["save_attempts"],
+        disk_warned=bool(row["disk_warned"]),
         revision=row["revision"],
     )

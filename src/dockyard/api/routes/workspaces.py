@@ -82,6 +82,7 @@ def acquire(
         memory=body.resources.memory,
         cpus=body.resources.cpus,
         pids=body.resources.pids,
+        disk=body.resources.disk,
         labels=body.labels,
         keep=body.keep,
         strategy=body.strategy,

@@ -246,7 +246,10 @@ async function refreshResources() {
       const disk = row.querySelector(".disk");
       const lower = use.disk_complete === false ? ">" : "";  // cut short: a lower bound
       disk.textContent = use.disk_bytes === null ? "–" : lower + bytes(use.disk_bytes);
-      disk.title = `volume ${bytes(use.disk_volume_bytes)}, writable layer ${bytes(use.disk_layer_bytes)}`;
+      const full = use.disk_volume_percent === null ? "" : ` (${use.disk_volume_percent}% full)`;
+      const cap = use.disk_limit_bytes === null ? "" : ` of ${bytes(use.disk_limit_bytes)}${full}`;
+      disk.title = `volume ${bytes(use.disk_volume_bytes)}${cap}, writable layer ${bytes(use.disk_layer_bytes)}`;
+      disk.classList.toggle("full", (use.disk_volume_percent || 0) >= 90);
     } catch (_) { /* best effort: a workspace may have gone meanwhile */ }
   }
 }

@@ -174,9 +174,14 @@ def _disk(use: LiveUse) -> str:
         if b is not None
     ]
     total = disk_text(use.disk.total_bytes, complete=use.disk.complete)
-    return f"{total} ({', '.join(parts)})"
+    full = ""
+    if use.disk.volume_bytes is not None and use.disk.volume_capacity:
+        full = f"; the volume is {use.disk.volume_bytes / use.disk.volume_capacity:.0%} full"
+    return f"{total} ({', '.join(parts)}{full})"
 
 
 def _resources(ws: Workspace) -> str:
     memory = format_size(ws.resources.memory_bytes)
-    return f"{memory} memory, {ws.resources.cpus:g} CPUs, {ws.resources.pids} pids"
+    disk = ws.resources.disk_bytes
+    capped = f", a {format_size(disk)} volume" if disk is not None else ""
+    return f"{memory} memory, {ws.resources.cpus:g} CPUs, {ws.resources.pids} pids{capped}"

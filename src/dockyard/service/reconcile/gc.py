@@ -55,6 +55,7 @@ from dockyard.core.naming import (
 from dockyard.engine.models import ContainerSummary, ImageInfo
 from dockyard.service.observe import installation_labels, observed_container
 from dockyard.service.runtime.context import Context, Progress, no_progress
+from dockyard.service.runtime.disks import drop_volume
 from dockyard.service.runtime.locking import SHORT_WAIT
 from dockyard.service.workspaces.networks import owner_networks
 from dockyard.service.workspaces.parking import park_locked
@@ -291,7 +292,7 @@ def _apply_volume(ctx: Context, item: Item) -> GcOutcome:
     if mounted:
         raise Skip(f"mounted by container {mounted[0]} since the plan")
     if not item.key:
-        ctx.engine.remove_volume(name=item.ref)
+        drop_volume(ctx, item.ref)
         return GcOutcome.REMOVED
     with ctx.lock(item.key, wait=SHORT_WAIT):
         ws = ctx.store.workspaces.get(item.key)  # checked again right before the removal
@@ -306,7 +307,7 @@ def _apply_volume(ctx: Context, item: Item) -> GcOutcome:
         if ws is not None and live:
             raise Skip(f"workspace {item.key!r} has a checkpoint now")
         ctx.ensure_locked(item.key)
-        ctx.engine.remove_volume(name=item.ref)
+        drop_volume(ctx, item.ref)
     return GcOutcome.REMOVED
 
 

@@ -50,8 +50,11 @@ def stats(ctx: Context) -> dict[str, Any]:
 def disk_stats(ctx: Context, workspaces: list[Workspace]) -> dict[str, Any]:
     """Each running workspace's disk use (volume and writable layer, measured within a
     bounded time), and their sum."""
-    found = {key: disk_json(use) for key, use in disk_sweep(ctx, workspaces).items()}
-    total = sum(d["disk_bytes"] or 0 for d in found.values())
+    limits = {ws.key: ws.resources.disk_bytes for ws in workspaces}
+    found = {
+        key: disk_json(use, limit=limits[key]) for key, use in disk_sweep(ctx, workspaces).items()
+    }
+    total = sum(int(d["disk_bytes"] or 0) for d in found.values())
     return {"total_bytes": total, "workspaces": found}
 
 

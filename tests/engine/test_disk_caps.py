@@ -1,0 +1,153 @@
+"""Size-capped workspace volumes on the real engine and real loop devices: the cap holds,
+survives a park and a restore, comes back after a host restart (every loop device
+detached, the manager restarted, another device number), refuses to start on a missing
+disk file, and leaves no device and no file behind when the volume goes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from dockyard.core.errors import DiskError, InvalidValue
+from dockyard.core.gc import GcRequest, Kind
+from dockyard.core.model import Outcome, SaveStrategy, State
+from dockyard.engine import loopdisk
+from dockyard.engine.docker import DockerEngine
+from dockyard.engine.loopdisk import LoopDisk
+from dockyard.service import AcquireRequest, Dockyard
+from dockyard.settings import Settings
+from tests.engine_fixtures import gone
+
+MIB = 1024**2
+
+
+@pytest.fixture
+def disks(engine_settings: Settings) -> Iterator[Path]:
+    """The test's disks directory; every file in it is detached and deleted afterwards
+    (requested before ``dy``, so this runs after the test's containers are gone)."""
+    if loopdisk.unavailable() is not None:
+        pytest.fail(f"disk caps need loop devices here: {loopdisk.unavailable()}")
+    where = engine_settings.data_dir / "disks"
+    yield where
+    for image in where.glob("*.img"):
+        loopdisk.delete(LoopDisk.at_link(str(image.with_suffix(".dev"))))
+    for spare in where.glob("spare-*"):
+        loopdisk.delete(LoopDisk(spare, spare.with_suffix(".link")))
+    assert not list(where.glob("*.img"))
+
+
+def sh(dy: Dockyard, key: str, script: str) -> tuple[int, str]:
+    out: list[bytes] = []
+    code = dy.exec(key, ["sh", "-c", script], on_output=lambda _s, data: out.append(data))
+    return code, b"".join(out).decode()
+
+
+def capped(dy: Dockyard, key: str) -> LoopDisk:
+    return LoopDisk.of(dy.ctx.settings.data_dir / "disks", dy.get(key).volume)
+
+
+def test_a_capped_workspace_refuses_a_write_past_its_size_and_reports_its_use(
+    disks: Path, dy: Dockyard
+) -> None:
+    dy.acquire(AcquireRequest(key="small", disk=64 * MIB))
+    disk = capped(dy, "small")
+    assert disk.image.is_file() and disk.image.parent == disks
+    assert loopdisk.devices_of(disk.image) == [str(disk.link.readlink())]
+    code, out = sh(dy, "small", "dd if=/dev/zero of=/workspace/big bs=1M count=100 2>&1")
+    assert code != 0 and "No space left on device" in out
+    written = (disk.image.stat().st_blocks * 512) // MIB
+    assert 40 <= written <= 64  # sparse: only what was written takes the host's disk
+    use = dy.live_use("small").to_json()
+    assert use["disk_limit_bytes"] == 64 * MIB
+    assert isinstance(use["disk_volume_bytes"], int) and use["disk_volume_bytes"] > 40 * MIB
+    assert isinstance(use["disk_volume_percent"], float) and use["disk_volume_percent"] > 95
+    assert dy.status("small").to_json()["resources"]["disk_bytes"] == 64 * MIB
+
+
+def test_park_and_restore_keep_the_files_and_the_cap(disks: Path, dy: Dockyard) -> None:  # noqa: ARG001
+    dy.acquire(AcquireRequest(key="kept", disk=32 * MIB))
+    assert sh(dy, "kept", "echo work > /workspace/note")[0] == 0
+    dy.park("kept")
+    assert dy.get("kept").state is State.PARKED
+    result = dy.acquire(AcquireRequest(key="kept"))
+    assert result.outcome is Outcome.RESTORED
+    assert result.workspace.resources.disk_bytes == 32 * MIB
+    assert sh(dy, "kept", "cat /workspace/note") == (0, "work\n")
+    code, out = sh(dy, "kept", "dd if=/dev/zero of=/workspace/big bs=1M count=50 2>&1")
+    assert code != 0 and "No space left on device" in out
+
+
+def test_after_a_host_restart_the_disk_is_attached_again_before_the_start(
+    disks: Path, engine_settings: Settings, dy: Dockyard, docker: DockerEngine
+) -> None:
+    dy.acquire(AcquireRequest(key="boot", disk=32 * MIB))
+    assert sh(dy, "boot", "echo survived > /workspace/note")[0] == 0
+    disk = capped(dy, "boot")
+    before = loopdisk.devices_of(disk.image)
+    # the host goes down: its containers stop, the kernel forgets every loop attachment
+    docker.stop_container(ref=dy.get("boot").name, timeout_s=5)
+    loopdisk.detach(disk)
+    assert loopdisk.devices_of(disk.image) == []
+    # ... and after the reboot another file takes the device number this one had
+    spare = LoopDisk(disks / "spare-1", disks / "spare-1.link")
+    spare.image.write_bytes(b"\0" * MIB)
+    loopdisk.attach(spare)
+    dy.close()
+    with Dockyard.open(engine_settings) as again:  # the manager restarts
+        result = again.acquire(AcquireRequest(key="boot"))
+        assert result.outcome is Outcome.STARTED
+        assert sh(again, "boot", "cat /workspace/note") == (0, "survived\n")
+        after = loopdisk.devices_of(disk.image)
+        assert len(after) == 1 and after != before
+        assert str(disk.link.readlink()) == after[0]
+        code, _ = sh(again, "boot", "dd if=/dev/zero of=/workspace/big bs=1M count=50")
+        assert code != 0  # still capped
+
+
+def test_a_missing_disk_file_is_an_error_that_names_it_never_an_empty_workspace(
+    disks: Path, dy: Dockyard, docker: DockerEngine
+) -> None:
+    dy.acquire(AcquireRequest(key="lost", disk=32 * MIB))
+    disk = capped(dy, "lost")
+    docker.stop_container(ref=dy.get("lost").name, timeout_s=5)
+    loopdisk.detach(disk)
+    disk.image.unlink()
+    with pytest.raises(DiskError, match=str(disk.image)):
+        dy.acquire(AcquireRequest(key="lost"))
+    ws = dy.get("lost")
+    assert ws.state is not State.RUNNING, ws
+    assert gone(docker, ws.name) or not docker.inspect_container(ref=ws.name).running
+    assert list(disks.glob("*.img")) == []  # no new, empty file took its place
+    with pytest.raises(DiskError, match=str(disk.image)):
+        dy.acquire(AcquireRequest(key="lost"))  # and again: never a silently empty one
+
+
+def test_purge_and_gc_detach_the_device_and_delete_the_file(disks: Path, dy: Dockyard) -> None:
+    dy.acquire(AcquireRequest(key="purged", disk=32 * MIB))
+    dy.acquire(AcquireRequest(key="orphan", disk=32 * MIB))
+    purged, orphan = capped(dy, "purged"), capped(dy, "orphan")
+    dy.remove("purged", purge=True)
+    assert loopdisk.devices_of(purged.image) == []
+    assert not purged.image.exists() and not purged.link.is_symlink()
+    dy.remove("orphan")  # the volume is kept ...
+    assert orphan.image.exists()
+    plan = dy.gc_plan(GcRequest(age=timedelta(0), volumes=True))
+    assert [i.ref for i in plan.items if i.kind is Kind.VOLUME] == [dy.get("orphan").volume]
+    dy.gc_apply(plan)  # ... until gc collects it
+    assert loopdisk.devices_of(orphan.image) == []
+    assert list(disks.iterdir()) == [disks / ".lock"]
+
+
+def test_a_cap_too_small_or_on_a_workspace_without_a_volume_is_refused(
+    disks: Path,
+    dy: Dockyard,
+) -> None:
+    with pytest.raises(InvalidValue, match=r"between 16\.0MiB"):
+        dy.acquire(AcquireRequest(key="tiny", disk=MIB))
+    image = AcquireRequest(key="imaged", disk=32 * MIB, strategy=SaveStrategy.IMAGE)
+    with pytest.raises(InvalidValue, match="strategy image keeps no volume"):
+        dy.acquire(image)
+    assert not disks.exists() or list(disks.glob("*.img")) == []
