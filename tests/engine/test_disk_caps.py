@@ -5,19 +5,24 @@ disk file, and leaves no device and no file behind when the volume goes."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from dockyard.core.errors import DiskError, InvalidValue
+from dockyard.core.errors import DiskError, DockyardError, InvalidValue
+from dockyard.core.events import EventType
 from dockyard.core.gc import GcRequest, Kind
 from dockyard.core.model import Outcome, SaveStrategy, State
 from dockyard.engine import loopdisk
 from dockyard.engine.docker import DockerEngine
 from dockyard.engine.loopdisk import LoopDisk
 from dockyard.service import AcquireRequest, Dockyard
+from dockyard.service.reconcile.diskwatch import watch_disks
+from dockyard.service.reconcile.passes import run_pass
 from dockyard.settings import Settings
 from tests.engine_fixtures import gone
 
@@ -151,3 +156,54 @@ def test_a_cap_too_small_or_on_a_workspace_without_a_volume_is_refused(
     with pytest.raises(InvalidValue, match="strategy image keeps no volume"):
         dy.acquire(image)
     assert not disks.exists() or list(disks.glob("*.img")) == []
+
+
+def warnings(dy: Dockyard, key: str) -> list[dict[str, Any]]:
+    found = dy.events(workspace=key, limit=1000)
+    return [e["data"] for e in found if e["type"] == EventType.WORKSPACE_DISK_WARNING.value]
+
+
+def test_a_warning_comes_before_the_disk_is_full_once_per_crossing(
+    disks: Path,  # noqa: ARG001
+    dy: Dockyard,
+) -> None:
+    dy.acquire(AcquireRequest(key="filling", disk=32 * MIB))
+    assert watch_disks(dy.ctx) == 0  # nearly empty
+    sh(dy, "filling", "dd if=/dev/zero of=/workspace/big bs=1M count=100")  # full: refused
+    assert watch_disks(dy.ctx) == 1
+    [warned] = warnings(dy, "filling")
+    assert warned["percent"] >= 90 and warned["threshold_percent"] == 90.0
+    assert warned["size_bytes"] <= 32 * MIB and warned["used_bytes"] > 0.9 * warned["size_bytes"]
+    assert watch_disks(dy.ctx) == 0  # still past it: no second warning for this crossing
+    assert dy.get("filling").disk_warned is True
+    assert sh(dy, "filling", "rm /workspace/big")[0] == 0
+    assert watch_disks(dy.ctx) == 0 and dy.get("filling").disk_warned is False  # re-armed
+    sh(dy, "filling", "dd if=/dev/zero of=/workspace/big bs=1M count=100")
+    assert run_pass(dy.ctx).results == []  # the reconciler's pass looks too
+    assert len(warnings(dy, "filling")) == 2
+
+
+@pytest.mark.parametrize("strategy", [SaveStrategy.VOLUME, SaveStrategy.GIT])
+def test_a_full_disk_never_loses_the_work_at_park(
+    disks: Path,  # noqa: ARG001
+    dy: Dockyard,
+    strategy: SaveStrategy,
+) -> None:
+    dy.acquire(AcquireRequest(key="full", disk=32 * MIB, strategy=strategy))
+    script = (
+        "cd /workspace && git init -q && git config user.email a@b && git config user.name a"
+        " && echo keep > kept.txt && git add kept.txt && git commit -qm first"
+        " && echo more > new.txt"
+        " && dd if=/dev/zero of=/workspace/filler bs=1M count=100 2>/dev/null; exit 0"
+    )
+    assert sh(dy, "full", script)[0] == 0
+    with contextlib.suppress(DockyardError):  # a save that cannot complete
+        dy.park("full")
+    ws = dy.get("full")
+    assert ws.state in (State.PARKED, State.SAVE_FAILED), ws
+    if ws.state is State.SAVE_FAILED:  # nothing removed: the work is where it was
+        assert sh(dy, "full", "cat /workspace/kept.txt /workspace/new.txt") == (0, "keep\nmore\n")
+        return
+    dy.acquire(AcquireRequest(key="full"))
+    code, out = sh(dy, "full", "cat /workspace/kept.txt /workspace/new.txt")
+    assert (code, out) == (0, "keep\nmore\n")

@@ -131,6 +131,13 @@ class Policy:
         minimum=0.0,
         maximum=100.0 * 1024,
     )
+    disk_warning_percent: float = knob(
+        90.0,
+        "a workspace.disk_warning event when a capped volume is this full (percent), once "
+        "per crossing; 0 = never",
+        minimum=0.0,
+        maximum=100.0,
+    )
     busy_processes: tuple[str, ...] = knob(
         (), "process names whose presence counts as activity (e.g. make, npm)"
     )

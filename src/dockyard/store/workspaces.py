@@ -122,6 +122,23 @@ class Workspaces:
         with self.writing(ws.key) as conn:
             return conn.execute(query.values(**values)).rowcount == 1
 
+    def mark_disk_warned(self, key: str, *, warned: bool) -> bool:
+        """Record whether a live workspace's disk use is past its warning threshold, if
+        that is news: True only for the one writer that changed it (so exactly one
+        warns, whichever replicas look). The revision is left alone: a monitoring flag
+        never makes a lifecycle operation's compare-and-set fail."""
+        query = (
+            workspaces.update()
+            .where(
+                workspaces.c.key == key,
+                workspaces.c.disk_warned == (not warned),
+                workspaces.c.state.in_([s.value for s in ACTIVE_STATES]),
+            )
+            .values(disk_warned=warned)
+        )
+        with self.writing(key) as conn:
+            return conn.execute(query).rowcount == 1
+
     def delete(self, key: str) -> None:
         """Delete the record and its sessions."""
         with self.writing(key) as conn:

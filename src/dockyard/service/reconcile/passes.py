@@ -18,6 +18,7 @@ from dockyard.core.planner import Plan
 from dockyard.core.schedule import with_collection
 from dockyard.service.observe import observe, replay_exec_events
 from dockyard.service.reconcile import gc
+from dockyard.service.reconcile.diskwatch import watch_disks
 from dockyard.service.reconcile.execute import Result, execute
 from dockyard.service.runtime.context import Context
 
@@ -65,6 +66,11 @@ def run_pass(ctx: Context, *, dry_run: bool = False, probe: bool = True) -> Pass
         workers = min(ctx.settings.reconciler.workers, len(the_plan.actions))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile") as pool:
             results = list(pool.map(lambda a: execute(ctx, a), the_plan.actions))
+    if not dry_run:
+        try:
+            watch_disks(ctx)
+        except DockyardError as exc:
+            log.warning("disk use not measured: %s", exc)
     return PassReport(the_plan, results, started, time.monotonic() - began)
 
 
