@@ -207,3 +207,21 @@ def test_a_full_disk_never_loses_the_work_at_park(
     dy.acquire(AcquireRequest(key="full"))
     code, out = sh(dy, "full", "cat /workspace/kept.txt /workspace/new.txt")
     assert (code, out) == (0, "keep\nmore\n")
+
+
+def test_a_stopped_workspace_is_saved_through_its_disk_after_a_host_restart(
+    disks: Path,  # noqa: ARG001
+    dy: Dockyard,
+    docker: DockerEngine,
+) -> None:
+    """Under ``git`` the work of a stopped container is read out of it (its mounts):
+    the capped volume's device is attached again first."""
+    dy.acquire(AcquireRequest(key="cold", disk=32 * MIB, strategy=SaveStrategy.GIT))
+    assert sh(dy, "cold", "echo cold > /workspace/note")[0] == 0
+    disk = capped(dy, "cold")
+    docker.stop_container(ref=dy.get("cold").name, timeout_s=5)
+    loopdisk.detach(disk)
+    dy.park("cold")
+    assert dy.get("cold").state is State.PARKED
+    assert dy.acquire(AcquireRequest(key="cold")).outcome is Outcome.RESTORED
+    assert sh(dy, "cold", "cat /workspace/note") == (0, "cold\n")
