@@ -21,7 +21,9 @@ import httpx
 import pytest
 
 from dockyard.core.model import SessionKind
+from dockyard.engine import loopdisk
 from dockyard.engine.docker import DockerEngine
+from dockyard.engine.loopdisk import LoopDisk
 from dockyard.store import Store
 from tests.api.conftest import ADMIN, Server, start_server, stop_server
 from tests.engine_fixtures import remove_installation
@@ -483,3 +485,23 @@ def test_schemathesis_finds_no_server_error_and_answers_as_documented(server: Se
     assert run.returncode == 0, run.stdout[-4000:]
     assert "✅ Examples" in run.stdout  # the schema's out-of-bounds examples were sent
     assert "Traceback" not in server.log.read_text()
+
+
+def test_a_disk_cap_over_the_api_and_its_use_in_resources(server: Server) -> None:
+    disks = server.data / "disks"
+    try:
+        with server.client() as api:
+            made = api.post("/api/v1/workspaces", json={"key": "cap", "resources": {"disk": "32m"}})
+            assert made.status_code == 201, made.text
+            assert made.json()["workspace"]["resources"]["disk_bytes"] == 32 * 1024**2
+            use = api.get("/api/v1/workspaces/cap/resources").json()
+            assert use["disk_limit_bytes"] == 32 * 1024**2 and use["disk_volume_percent"] < 10
+            tiny = api.post("/api/v1/workspaces", json={"key": "t", "resources": {"disk": "1m"}})
+            assert tiny.status_code == 422 and "between 16.0MiB" in tiny.text
+            assert api.delete("/api/v1/workspaces/cap", params={"purge": True}).status_code == 200
+        assert list(disks.glob("*.img")) == []
+    finally:  # whatever failed: no loop device or disk file of this test stays behind
+        for image in disks.glob("*.img"):
+            with server.client() as api:
+                api.delete("/api/v1/workspaces/cap", params={"purge": True, "force": True})
+            loopdisk.delete(LoopDisk.at_link(str(image.with_suffix(".dev"))))
