@@ -77,9 +77,12 @@ def test_park_and_restore_keep_the_files_and_the_cap(disks: Path, dy: Dockyard) 
     assert sh(dy, "kept", "echo work > /workspace/note")[0] == 0
     dy.park("kept")
     assert dy.get("kept").state is State.PARKED
+    disk = capped(dy, "kept")
+    assert loopdisk.devices_of(disk.image) == []  # parked work holds no loop device
     result = dy.acquire(AcquireRequest(key="kept"))
     assert result.outcome is Outcome.RESTORED
     assert result.workspace.resources.disk_bytes == 32 * MIB
+    assert len(loopdisk.devices_of(disk.image)) == 1
     assert sh(dy, "kept", "cat /workspace/note") == (0, "work\n")
     code, out = sh(dy, "kept", "dd if=/dev/zero of=/workspace/big bs=1M count=50 2>&1")
     assert code != 0 and "No space left on device" in out
@@ -138,7 +141,7 @@ def test_purge_and_gc_detach_the_device_and_delete_the_file(disks: Path, dy: Doc
     assert loopdisk.devices_of(purged.image) == []
     assert not purged.image.exists() and not purged.link.is_symlink()
     dy.remove("orphan")  # the volume is kept ...
-    assert orphan.image.exists()
+    assert orphan.image.exists() and loopdisk.devices_of(orphan.image) == []
     plan = dy.gc_plan(GcRequest(age=timedelta(0), volumes=True))
     assert [i.ref for i in plan.items if i.kind is Kind.VOLUME] == [dy.get("orphan").volume]
     dy.gc_apply(plan)  # ... until gc collects it

@@ -7,16 +7,19 @@ a loop device, named by the volume through a link in that directory. Every start
 container (a new one, a stopped one, one after a host restart) attaches the file first
 and points the link at the device it got: the kernel forgets loop attachments at a
 reboot, and the device number can differ. A missing file is an error that names it; the
-workspace never starts on an empty volume in place of its work. Removing the volume
-(purge, an undone creation, gc of an orphan) detaches the device and deletes the file.
+workspace never starts on an empty volume in place of its work. A parked (or removed,
+volume kept) workspace's device is detached: kept work holds no loop device. Removing the
+volume (purge, an undone creation, gc of an orphan) detaches the device and deletes the
+file.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from dockyard.core.disks import capped_link, volume_options
-from dockyard.core.errors import DiskError, NotFound
+from dockyard.core.errors import DiskError, DockyardError, NotFound
 from dockyard.core.model import Workspace
 from dockyard.engine import loopdisk
 from dockyard.engine.loopdisk import LoopDisk
@@ -24,6 +27,8 @@ from dockyard.service.runtime.context import Context
 from dockyard.service.runtime.objects import labels_for
 
 DISKS = "disks"
+
+log = logging.getLogger("dockyard.disks")
 
 
 def disks_dir(ctx: Context) -> Path:
@@ -72,6 +77,20 @@ def prepare_volume(ctx: Context, ws: Workspace) -> None:
     if link is None:
         return  # no capped volume (image strategy, or a volume made without a cap)
     loopdisk.attach(LoopDisk.at_link(link))
+
+
+def release_volume(ctx: Context, ws: Workspace) -> None:
+    """Once ``ws``'s container is gone (parked, removed with its volume kept): detach its
+    capped volume's device, so that kept work holds no loop device (the next start
+    attaches it again). Best effort: the work is safe in its file either way."""
+    if ws.resources.disk_bytes is None:
+        return
+    try:
+        link = _capped_link(ctx, ws.volume)
+        if link is not None:
+            loopdisk.detach(LoopDisk.at_link(link))
+    except DockyardError as exc:
+        log.warning("the disk of workspace %r stays attached: %s", ws.key, exc)
 
 
 def drop_volume(ctx: Context, name: str) -> None:

@@ -19,7 +19,7 @@ from dockyard.core.errors import Conflict, DockyardError, SaveFailed
 from dockyard.core.events import EventType
 from dockyard.core.model import CloseReason, State, Workspace
 from dockyard.service.runtime.context import Context, Progress, no_progress
-from dockyard.service.runtime.disks import prepare_volume
+from dockyard.service.runtime.disks import prepare_volume, release_volume
 from dockyard.service.runtime.objects import discard_container, find_container
 from dockyard.service.runtime.records import save_cas
 from dockyard.service.snapshots.strategy import save_work, uses_volume
@@ -74,6 +74,7 @@ def park_locked(
         progress(STEP_REMOVING)
         ctx.ensure_locked(ws.key)
         discard_container(ctx, ws)
+        release_volume(ctx, ws)
     parked = replace(
         parking.transition(State.PARKED, now=ctx.now(), reason=f"{reason}: {detail}"),
         container_id=None,
