@@ -51,7 +51,12 @@ def test_up_json(cli: CLI) -> None:
     record = json.loads(out)
     assert code == 0
     assert record["outcome"] == "created" and record["state"] == "running"
-    assert record["resources"] == {"memory_bytes": 300 * 1024**2, "cpus": 0.5, "pids": 512}
+    assert record["resources"] == {
+        "memory_bytes": 300 * 1024**2,
+        "cpus": 0.5,
+        "pids": 512,
+        "disk_bytes": None,  # no cap
+    }
     assert record["container_status"] == "running"
 
 

@@ -205,7 +205,8 @@ function addEvent(event) {
   time.dateTime = event.at;
   time.textContent = clock(event.at);
   const text = document.createElement("span");
-  const detail = event.data && (event.data.reason || event.data.detail || event.data.outcome);
+  const full = event.data && event.data.percent != null ? `${event.data.percent}% full` : null;
+  const detail = event.data && (event.data.reason || event.data.detail || event.data.outcome || full);
   text.textContent = `${event.type} ${event.workspace || ""}${detail ? " (" + detail + ")" : ""}`;
   li.append(time, text);
   li.dataset.type = event.type;
