@@ -496,6 +496,13 @@ def test_a_disk_cap_over_the_api_and_its_use_in_resources(server: Server) -> Non
             assert made.json()["workspace"]["resources"]["disk_bytes"] == 32 * 1024**2
             use = api.get("/api/v1/workspaces/cap/resources").json()
             assert use["disk_limit_bytes"] == 32 * 1024**2 and use["disk_volume_percent"] < 10
+            metrics = httpx.get(f"{server.url}/metrics").text
+            disks_seen = [
+                m for m in metrics.splitlines() if m.startswith("dockyard_workspace_disk")
+            ]
+            assert (
+                'dockyard_workspace_disk_limit_bytes{workspace="cap"} 3.3554432e+07' in disks_seen
+            )
             tiny = api.post("/api/v1/workspaces", json={"key": "t", "resources": {"disk": "1m"}})
             assert tiny.status_code == 422 and "between 16.0MiB" in tiny.text
             assert api.delete("/api/v1/workspaces/cap", params={"purge": True}).status_code == 200
