@@ -47,15 +47,18 @@ def test_no_cap_and_a_makeable_one_pass() -> None:
     ("options", "expected"),
     [
         (volume_options("/data/disks/v.dev"), "/data/disks/v.dev"),
-        ({"type": "ext4", "device": "/dev/loop3"}, None),  # someone else's device
-        ({"type": "ext4", "device": "/data/disks/sub/v.dev"}, None),  # not in the directory
+        (volume_options("/other/replica/disks/v.dev"), "/other/replica/disks/v.dev"),
+        ({"type": "ext4", "device": "/dev/loop3"}, None),  # a device, not our link
+        ({"type": "ext4", "device": "/data/../etc/v.dev"}, None),
+        ({"type": "ext4", "device": "relative/v.dev"}, None),
+        ({"type": "ext4", "device": "/data/disks/.dev"}, None),
         ({"type": "xfs", "device": "/data/disks/v.dev"}, None),
         ({"type": "ext4", "device": "/data/disks/v.img"}, None),
         ({}, None),
         (None, None),
     ],
 )
-def test_only_a_volume_naming_a_link_in_our_disks_directory_is_ours(
+def test_only_the_options_of_a_capped_volume_name_a_link(
     options: dict[str, str] | None, expected: str | None
 ) -> None:
-    assert capped_link(options, disks_dir="/data/disks/") == expected
+    assert capped_link(options) == expected

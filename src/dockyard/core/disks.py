@@ -13,6 +13,7 @@ it got (the kernel's mount follows the link). Measured: ``--opt o=loop`` fails w
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dockyard.core.errors import InvalidValue
@@ -47,17 +48,18 @@ def volume_options(link: str) -> dict[str, str]:
     return {"type": FS_TYPE, "device": link}
 
 
-def capped_link(options: dict[str, str] | None, *, disks_dir: str) -> str | None:
-    """The link a volume's options name, if the volume is one of dockyard's capped ones
-    in ``disks_dir`` (a volume made by anyone else is never treated as ours)."""
+def capped_link(options: Mapping[str, str] | None) -> str | None:
+    """The link a volume's options name, if they are those of a capped volume (an ext4
+    device at an absolute ``.dev`` path). Whose volume it is, the caller decides by its
+    labels: the path is the one its maker used, which may be another replica's data dir
+    on this host."""
     if not options or options.get("type") != FS_TYPE:
         return None
     device = options.get("device", "")
-    prefix = disks_dir.rstrip("/") + "/"
-    if not device.startswith(prefix) or not device.endswith(LINK_SUFFIX):
+    parts = device.split("/")
+    if not device.startswith("/") or not device.endswith(LINK_SUFFIX) or ".." in parts:
         return None
-    name = device[len(prefix) :]
-    return device if name and "/" not in name else None
+    return device if parts[-1] != LINK_SUFFIX else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from pathlib import Path
 from dockyard.core.disks import capped_link, volume_options
 from dockyard.core.errors import DiskError, DockyardError, NotFound
 from dockyard.core.model import Workspace
+from dockyard.core.naming import LABEL_INSTALLATION
 from dockyard.engine import loopdisk
 from dockyard.engine.loopdisk import LoopDisk
 from dockyard.service.runtime.context import Context
@@ -105,8 +106,12 @@ def drop_volume(ctx: Context, name: str) -> None:
 
 
 def _capped_link(ctx: Context, name: str) -> str | None:
+    """The device link of the capped volume ``name`` if it is this installation's (by
+    its label: a volume anyone else made is never attached, detached or deleted)."""
     try:
         info = ctx.engine.inspect_volume(name=name)
     except NotFound:
         return None
-    return capped_link(dict(info.options), disks_dir=str(disks_dir(ctx)))
+    if info.labels.get(LABEL_INSTALLATION) != ctx.installation:
+        return None
+    return capped_link(info.options)
