@@ -23,7 +23,7 @@ from dockyard.engine.loopdisk import LoopDisk
 from dockyard.service import AcquireRequest, Dockyard
 from dockyard.service.reconcile.diskwatch import watch_disks
 from dockyard.service.reconcile.passes import run_pass
-from dockyard.settings import Settings
+from dockyard.settings import Settings, load_settings
 from tests.engine_fixtures import gone
 
 MIB = 1024**2
@@ -228,3 +228,23 @@ def test_a_stopped_workspace_is_saved_through_its_disk_after_a_host_restart(
     assert dy.get("cold").state is State.PARKED
     assert dy.acquire(AcquireRequest(key="cold")).outcome is Outcome.RESTORED
     assert sh(dy, "cold", "cat /workspace/note") == (0, "cold\n")
+
+
+def test_a_replica_with_a_data_dir_of_its_own_attaches_and_deletes_the_others_disk(
+    disks: Path, engine_settings: Settings, dy: Dockyard, docker: DockerEngine, tmp_path: Path
+) -> None:
+    dy.acquire(AcquireRequest(key="shared", disk=32 * MIB))
+    assert sh(dy, "shared", "echo shared > /workspace/note")[0] == 0
+    disk = capped(dy, "shared")
+    docker.stop_container(ref=dy.get("shared").name, timeout_s=5)
+    loopdisk.detach(disk)
+    other = load_settings(
+        env={},
+        flags={"data_dir": tmp_path / "replica", "database_url": engine_settings.store_url},
+    )
+    with Dockyard.open(other) as replica:
+        assert replica.acquire(AcquireRequest(key="shared")).outcome is Outcome.STARTED
+        assert sh(replica, "shared", "cat /workspace/note") == (0, "shared\n")
+        replica.remove("shared", purge=True, force=True)
+    assert loopdisk.devices_of(disk.image) == [] and not disk.image.exists()
+    assert list(disks.glob("*.img")) == []
