@@ -257,7 +257,10 @@ def test_the_dashboard_shows_a_capped_volume_and_how_full_it_is(
         driver = browser()
         sign_in(driver, server, ADMIN)
         wait(driver, lambda d: keys(d) == ["cap"], "the workspace")
-        cell = lambda d: row(d, "cap").find_element(By.CSS_SELECTOR, ".disk")  # noqa: E731
+
+        def cell(d: webdriver.Chrome) -> WebElement:
+            return row(d, "cap").find_element(By.CSS_SELECTOR, ".disk")
+
         wait(driver, lambda d: "% full" in (cell(d).get_attribute("title") or ""), "the cap")
         title = cell(driver).get_attribute("title") or ""
         assert re.match(r"volume \S+ of 32MiB \((9\d|100)(\.\d)?% full\), writable layer", title)

@@ -29,16 +29,16 @@ CHECK_EVERY_S = 30.0
 
 def watch_disks(ctx: Context) -> int:
     """Measure every running capped workspace; emit the warnings due. Returns how many
-    were sent. Best effort: a workspace that cannot be measured or locked now is left
+    were sent. Best effort: a workspace that cannot be measured or written now is left
     for the next look."""
-    capped = [
-        ws
+    capped = {
+        ws.key: ws
         for ws in ctx.store.workspaces.list(states=ACTIVE_STATES)
         if ws.resources.disk_bytes is not None
-    ]
+    }
     sent = 0
-    for key, use in disk_sweep(ctx, capped).items():
-        ws = next(w for w in capped if w.key == key)
+    for key, use in disk_sweep(ctx, list(capped.values())).items():
+        ws = capped[key]
         if use is None or _crossing(ctx, ws, use).warned == ws.disk_warned:
             continue  # nothing measured, or nothing changed: no write
         try:
