@@ -22,8 +22,10 @@ import httpx
 import pytest
 
 from dockyard.core.model import SessionKind
+from dockyard.engine import loopdisk
 from dockyard.engine.base import ExecSpec
 from dockyard.engine.docker import DockerEngine
+from dockyard.engine.loopdisk import LoopDisk
 from dockyard.engine.process import run
 from dockyard.store import Store
 from tests.api.conftest import ADMIN, Server, start_server, stop_server
@@ -285,7 +287,11 @@ def test_policy_reconciler_and_stats(server: Server) -> None:
         assert stats["workspaces_by_owner"] == {"carol": 1}
         assert stats["configuration"]["policy"]["idle_timeout"] == "2h00m"
         assert stats["reconciler"]["running"] is True
+        disk = stats["disk"]["workspaces"]["st"]
+        assert disk["disk_volume_bytes"] >= 0 and disk["disk_layer_bytes"] >= 0
+        assert stats["disk"]["total_bytes"] == disk["disk_bytes"]
         metrics = httpx.get(f"{server.url}/metrics").text
+        assert 'dockyard_workspace_disk_bytes{part="volume",workspace="st"}' in metrics
         assert 'dockyard_workspaces{state="running"} 1.0' in metrics
         assert "dockyard_acquire_seconds_count" in metrics
         assert 'dockyard_engine_workspaces{engine="default"} 1.0' in metrics
@@ -536,3 +542,30 @@ def test_slow_execs_hold_no_thread_a_touch_needs(server: Server, docker: DockerE
         assert run(docker, ref=name, spec=ExecSpec(argv=["touch", "/tmp/go"])).ok
         answers = [run.result() for run in runs]
     assert [(a.status_code, a.json()["stdout"]) for a in answers] == [(200, "released\n")] * blocked
+
+
+def test_a_disk_cap_over_the_api_and_its_use_in_resources(server: Server) -> None:
+    disks = server.data / "disks"
+    try:
+        with server.client() as api:
+            made = api.post("/api/v1/workspaces", json={"key": "cap", "resources": {"disk": "32m"}})
+            assert made.status_code == 201, made.text
+            assert made.json()["workspace"]["resources"]["disk_bytes"] == 32 * 1024**2
+            use = api.get("/api/v1/workspaces/cap/resources").json()
+            assert use["disk_limit_bytes"] == 32 * 1024**2 and use["disk_volume_percent"] < 10
+            metrics = httpx.get(f"{server.url}/metrics").text
+            disks_seen = [
+                m for m in metrics.splitlines() if m.startswith("dockyard_workspace_disk")
+            ]
+            assert (
+                'dockyard_workspace_disk_limit_bytes{workspace="cap"} 3.3554432e+07' in disks_seen
+            )
+            tiny = api.post("/api/v1/workspaces", json={"key": "t", "resources": {"disk": "1m"}})
+            assert tiny.status_code == 422 and "between 16.0MiB" in tiny.text
+            assert api.delete("/api/v1/workspaces/cap", params={"purge": True}).status_code == 200
+        assert list(disks.glob("*.img")) == []
+    finally:  # whatever failed: no loop device or disk file of this test stays behind
+        for image in disks.glob("*.img"):
+            with server.client() as api:
+                api.delete("/api/v1/workspaces/cap", params={"purge": True, "force": True})
+            loopdisk.delete(LoopDisk.at_link(str(image.with_suffix(".dev"))))

@@ -17,7 +17,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
+from dockyard.engine import loopdisk
 from dockyard.engine.docker import DockerEngine
+from dockyard.engine.loopdisk import LoopDisk
 from tests.api.conftest import ADMIN, Server, start_server, stop_server
 from tests.engine_fixtures import remove_installation
 
@@ -272,3 +274,56 @@ def poll(found: Callable[[], list[Any]], what: str, timeout_s: float = 30) -> li
             pytest.fail(f"no {what} after {timeout_s}s")
         time.sleep(0.1)
     return result
+
+
+def test_the_dashboard_shows_each_workspaces_disk_use(server: Server, browser: Browser) -> None:
+    with server.client() as api:
+        api.post("/api/v1/workspaces", json={"key": "filled", "owner": "dana"})
+        done = api.post(
+            "/api/v1/workspaces/filled/exec",
+            json={"command": ["dd", "if=/dev/zero", "of=/workspace/blob", "bs=1M", "count=6"]},
+        )
+        assert done.json()["exit_code"] == 0
+    driver = browser()
+    sign_in(driver, server, ADMIN)
+    wait(driver, lambda d: keys(d) == ["filled"], "the workspace")
+
+    def disk(d: webdriver.Chrome) -> str:
+        return str(row(d, "filled").find_element(By.CSS_SELECTOR, ".disk").text)
+
+    wait(driver, lambda d: disk(d).endswith("MiB"), "its disk use")
+    assert float(disk(driver).removeprefix(">").removesuffix("MiB")) >= 6
+    title = row(driver, "filled").find_element(By.CSS_SELECTOR, ".disk").get_attribute("title")
+    assert title is not None and title.startswith("volume 6") and "writable layer" in title
+
+
+def test_the_dashboard_shows_a_capped_volume_and_how_full_it_is(
+    server: Server, browser: Browser
+) -> None:
+    disks = server.data / "disks"
+    try:
+        with server.client() as api:
+            made = api.post("/api/v1/workspaces", json={"key": "cap", "resources": {"disk": "32m"}})
+            assert made.status_code == 201, made.text
+            fill = ["dd", "if=/dev/zero", "of=/workspace/blob", "bs=1M", "count=100"]
+            api.post("/api/v1/workspaces/cap/exec", json={"command": fill})  # refused when full
+        driver = browser()
+        sign_in(driver, server, ADMIN)
+        wait(driver, lambda d: keys(d) == ["cap"], "the workspace")
+
+        def cell(d: webdriver.Chrome) -> WebElement:
+            return row(d, "cap").find_element(By.CSS_SELECTOR, ".disk")
+
+        wait(driver, lambda d: "% full" in (cell(d).get_attribute("title") or ""), "the cap")
+        title = cell(driver).get_attribute("title") or ""
+        assert re.match(r"volume \S+ of 32MiB \((9\d|100)(\.\d)?% full\), writable layer", title)
+        assert "full" in (cell(driver).get_attribute("class") or "").split()  # shown in red
+        with server.client() as api:
+            gone = api.delete("/api/v1/workspaces/cap", params={"purge": True})
+            assert gone.status_code == 200
+        assert list(disks.glob("*.img")) == []
+    finally:  # whatever failed: no loop device or disk file of this test stays behind
+        for image in disks.glob("*.img"):
+            with server.client() as api:
+                api.delete("/api/v1/workspaces/cap", params={"purge": True, "force": True})
+            loopdisk.delete(LoopDisk.at_link(str(image.with_suffix(".dev"))))

@@ -23,7 +23,9 @@ from rich.cells import cell_len
 
 from dockyard.core.engines import known_defects
 from dockyard.core.model import SessionKind, SessionStatus
+from dockyard.engine import loopdisk
 from dockyard.engine.docker import DockerEngine
+from dockyard.engine.loopdisk import LoopDisk
 from dockyard.service import Dockyard
 from dockyard.settings import load_settings
 from dockyard.store import Store
@@ -49,7 +51,12 @@ def test_up_json(cli: CLI) -> None:
     record = json.loads(out)
     assert code == 0
     assert record["outcome"] == "created" and record["state"] == "running"
-    assert record["resources"] == {"memory_bytes": 300 * 1024**2, "cpus": 0.5, "pids": 512}
+    assert record["resources"] == {
+        "memory_bytes": 300 * 1024**2,
+        "cpus": 0.5,
+        "pids": 512,
+        "disk_bytes": None,  # no cap
+    }
     assert record["container_status"] == "running"
 
 
@@ -242,11 +249,19 @@ def test_status_of_one_says_how_long_it_is_up_and_what_it_uses(cli: CLI) -> None
     assert 0 <= live["uptime_s"] < 60
     assert live["cpu_percent"] is not None and live["cpu_percent"] >= 0
     assert 0 < live["memory_bytes"] <= live["resources"]["memory_bytes"]
+    assert live["disk_complete"] is True and live["disk_layer_bytes"] >= 0
+    assert live["disk_bytes"] == live["disk_volume_bytes"] + live["disk_layer_bytes"]
+    cli("exec", "k", "--", "dd", "if=/dev/zero", "of=/workspace/blob", "bs=1M", "count=3")
+    filled = json.loads(cli("status", "k", "--json")[1])
+    assert filled["disk_volume_bytes"] >= live["disk_volume_bytes"] + 3 * 1024**2
     code, out, _ = cli("status", "k")
     rows = dict(
-        line.split(None, 1) for line in out.splitlines() if line.startswith(("cpu", "memory"))
+        line.split(None, 1)
+        for line in out.splitlines()
+        if line.startswith(("cpu", "memory", "disk"))
     )
     assert code == 0 and rows["cpu"].endswith("% of one CPU") and " of " in rows["memory"]
+    assert re.fullmatch(r"\S+ \(\S+ volume, \S+ layer\)", rows["disk"].strip())
     unreachable = cli("--engine-url", "unix:///nonexistent.sock", "status", "k", "--json")
     assert unreachable[0] == 0  # best effort: what the engine cannot say is null
     assert {k: json.loads(unreachable[1])[k] for k in ("uptime_s", "cpu_percent")} == {
@@ -256,6 +271,7 @@ def test_status_of_one_says_how_long_it_is_up_and_what_it_uses(cli: CLI) -> None
     cli("park", "k")
     parked = json.loads(cli("status", "k", "--json")[1])
     assert (parked["uptime_s"], parked["cpu_percent"], parked["memory_bytes"]) == (None,) * 3
+    assert parked["disk_bytes"] is None
 
 
 def test_touch_and_extend(cli: CLI) -> None:
@@ -357,9 +373,12 @@ def test_doctor(cli: CLI, docker: DockerEngine) -> None:
         "data dir",
         "store",
         "engine",
+        "disk caps",
         "image",
         "container",
     ]
+    caps = next(c for c in report["checks"] if c["name"] == "disk caps")
+    assert caps["ok"] and caps["detail"].startswith("available")
     engine = next(c for c in report["checks"] if c["name"] == "engine")
     info = docker.ping()  # Debian's 20.10.24 has the endpoint deadlock: one warning
     assert engine["warnings"] == known_defects(info.kind, info.version)
@@ -493,6 +512,9 @@ def test_ls_usage_reports_cpu_and_memory_of_running_workspaces(cli: CLI) -> None
     assert code == 0
     assert row["cpu_percent"] is not None and row["cpu_percent"] >= 0
     assert row["memory_bytes"] is not None and row["memory_bytes"] > 0
+    assert row["disk_bytes"] == row["disk_volume_bytes"] + row["disk_layer_bytes"]
+    code, out, _ = cli("ls", "--usage")
+    assert code == 0 and "CPU/MEM/DISK" in out
 
 
 def test_keys_are_shown_as_they_are_in_aligned_columns(cli: CLI) -> None:
@@ -513,3 +535,26 @@ def test_usage_errors_are_one_line(cli: CLI) -> None:
     assert err == "dockyard: error: Missing argument 'KEY'. (see 'dockyard up --help')\n"
     code, _, err = cli("ls", "--bogus")
     assert code == 2 and len(err.splitlines()) == 1
+
+
+def test_up_disk_caps_the_volume_and_status_shows_how_full_it_is(cli: CLI) -> None:
+    try:
+        code, out, _ = cli("up", "capped", "--disk", "32m", "--json")
+        assert code == 0 and json.loads(out)["resources"]["disk_bytes"] == 32 * 1024**2
+        cli("exec", "capped", "--", "dd", "if=/dev/zero", "of=/workspace/f", "bs=1M", "count=8")
+        live = json.loads(cli("status", "capped", "--json")[1])
+        assert live["disk_limit_bytes"] == 32 * 1024**2 and 20 < live["disk_volume_percent"] < 50
+        code, out, _ = cli("status", "capped")
+        rows = dict(line.split(None, 1) for line in out.splitlines() if " " in line)
+        assert "a 32.0MiB volume" in rows["resources"] and "% full" in rows["disk"]
+        code, _, err = cli("up", "tiny", "--disk", "1m")
+        assert (
+            code == 2
+            and err == "dockyard: error: disk must be between 16.0MiB and 64.0TiB, not 1.0MiB\n"
+        )
+        assert cli("rm", "capped", "--purge", "--force")[0] == 0
+        assert list((cli.data / "disks").glob("*.img")) == []
+    finally:  # whatever failed: no loop device or disk file of this test stays behind
+        for image in (cli.data / "disks").glob("*.img"):
+            cli("rm", "capped", "--purge", "--force")
+            loopdisk.delete(LoopDisk.at_link(str(image.with_suffix(".dev"))))

@@ -284,3 +284,33 @@ def test_an_exec_is_in_the_event_log_as_activity(
         assert all(is_exec_event(action) for action in execs), execs  # its start too
     finally:
         remove_installation(engine, mine[LABEL_INSTALLATION])
+
+
+def test_disk_use_counts_the_volume_and_the_writable_layer_apart(
+    engine: Engine, labels: dict[str, str]
+) -> None:
+    """A local engine's directories are walked here; of a remote one (Podman here is
+    reached over TCP) only the writable layer is asked, a volume's use is unknown."""
+    remote = isinstance(engine, DockerEngine) and engine.url.startswith("tcp://")
+    name = f"dy-contract-{secrets.token_hex(4)}"
+    engine.create_volume(name=name, labels=labels)
+    container = started(engine, labels, mounts=[VolumeMount(volume=name, target="/data")])
+    before = engine.disk_use(container_id=container, volume=name, budget_s=5)
+    assert before.complete and before.layer_bytes is not None
+    assert (before.volume_bytes is None) is remote
+    if isinstance(engine, FakeEngine):  # the fake's execs write nothing: it is told
+        engine.volume_bytes[name] = (before.volume_bytes or 0) + 2 * 1024**2
+    for target, mib in (("/data/blob", 2), ("/root/blob", 1)):
+        argv = ["dd", "if=/dev/zero", f"of={target}", "bs=1M", f"count={mib}"]
+        ran = run(engine, ref=container, spec=ExecSpec(argv=argv))
+        assert ran.exit_code == 0
+    after = engine.disk_use(container_id=container, volume=name, budget_s=5)
+    assert after.layer_bytes is not None
+    if not isinstance(engine, FakeEngine):
+        assert after.layer_bytes >= before.layer_bytes + 1024**2
+    if not remote:
+        assert before.volume_bytes is not None and after.volume_bytes is not None
+        assert after.volume_bytes >= before.volume_bytes + 2 * 1024**2
+        assert after.volume_bytes < before.volume_bytes + 3 * 1024**2  # not the layer's
+        assert after.total_bytes == after.volume_bytes + after.layer_bytes
+    engine.remove_container(ref=container)

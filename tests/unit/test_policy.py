@@ -101,7 +101,7 @@ def test_the_policy_is_defined_once_and_every_form_covers_it() -> None:
     every = {f.name for f, _knob in knobs()}
     per_workspace = {f.name for f, knob in knobs() if knob.per_workspace}
     assert set(PolicySettings.model_fields) == every | {"rules"}
-    assert set(RuleSettings.model_fields) == per_workspace | {"owner", "repo", "strategy"}
+    assert set(RuleSettings.model_fields) == per_workspace | {"owner", "repo", "strategy", "disk"}
     assert set(PolicyOverrides.FIELDS) == per_workspace
     on_acquire = {f.name for f, knob in knobs() if knob.on_acquire}
     assert set(schemas.Policy.model_fields) == on_acquire == {"idle_timeout"}
@@ -123,3 +123,16 @@ def test_knob_bounds_are_enforced_with_the_key_path() -> None:
         load_settings(env={"DOCKYARD_POLICY__BUSY_CPU_PERCENT": "nan"})
     schema = PolicySettings.model_json_schema()["properties"]
     assert schema["max_workspaces_per_owner"]["minimum"] == 1
+
+
+def test_a_rules_disk_caps_new_matching_workspaces_the_last_match_winning() -> None:
+    rules = (
+        RuleSettings.model_validate({"owner": "*@example.com", "disk": "1g"}).to_rule(),
+        RuleSettings.model_validate({"repo": "*/big", "disk": "20g"}).to_rule(),
+    )
+    policy = Policy(rules=rules)
+    assert policy.disk_for(owner="a@example.com", repo=None) == 1024**3
+    assert policy.disk_for(owner="a@example.com", repo="o/big") == 20 * 1024**3
+    assert policy.disk_for(owner="bob", repo=None) is None
+    with pytest.raises(ValueError, match="disk must be between"):
+        RuleSettings.model_validate({"owner": "x", "disk": "1m"})

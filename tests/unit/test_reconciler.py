@@ -16,7 +16,8 @@ from dockyard.core.model import Outcome, SessionKind, SessionStatus, State
 from dockyard.core.naming import LABEL_INSTALLATION, LABEL_MANAGED, LABEL_WORKSPACE
 from dockyard.engine.fake import FakeEngine
 from dockyard.engine.models import ContainerSpec
-from dockyard.service import AcquireRequest, Dockyard, PassReport, Reconciler, notify
+from dockyard.service import AcquireRequest, Context, Dockyard, PassReport, Reconciler, notify
+from dockyard.service.reconcile.diskwatch import watch_disks
 from dockyard.service.reconcile.execute import Verdict, execute
 from dockyard.service.reconcile.passes import run_pass
 from dockyard.service.workspaces.sessions import recover_sessions
@@ -563,3 +564,41 @@ def test_a_plan_on_a_listing_from_before_the_start_does_not_act(
         "its container runs now (the plan saw it before it started)",
     )
     assert fake_dy.get("k").state is State.RUNNING
+
+
+def test_the_loop_looks_at_capped_volumes_every_30s_and_warns_once_per_crossing(
+    fake_dy: Dockyard, fake_engine: FakeEngine, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    up(fake_dy)
+    ws = fake_dy.get("k")  # capped as the store records it (the fake has no loop devices)
+    capped = replace(ws, resources=replace(ws.resources, disk_bytes=100 * 1024**2))
+    assert fake_dy.ctx.store.workspaces.save(capped, expect_state=ws.state)
+    fake_engine.volume_bytes[ws.volume] = 95 * 1024**2
+    looks: list[int] = []
+    looked = threading.Event()
+
+    def look(ctx: Context) -> int:
+        sent = watch_disks(ctx)
+        looks.append(sent)
+        looked.set()
+        return sent
+
+    monkeypatch.setattr("dockyard.service.reconcile.loop.watch_disks", look)
+    loop = Reconciler(fake_dy.ctx)
+    for advance, wanted in ((0, [1]), (10, [1]), (25, [1, 0])):  # 0 s, 10 s, 35 s
+        clock.advance(timedelta(seconds=advance))
+        looked.clear()
+        loop.step()
+        if len(wanted) > len(looks):
+            assert looked.wait(10), "the loop never looked"
+        wait_until(lambda: not loop._disks_busy.locked(), what="the look to end")
+        assert looks == wanted
+    warned = [
+        e for e in fake_dy.ctx.store.events.list(limit=100) if e["type"] == "workspace.disk_warning"
+    ]
+    assert [e["data"]["percent"] for e in warned] == [None]  # the fake tells no file system size
+    assert warned[0]["data"]["used_bytes"] == 95 * 1024**2
+    fake_engine.volume_bytes[ws.volume] = 10 * 1024**2
+    assert watch_disks(fake_dy.ctx) == 0 and fake_dy.get("k").disk_warned is False  # re-armed
+    fake_engine.volume_bytes[ws.volume] = 99 * 1024**2
+    assert watch_disks(fake_dy.ctx) == 1

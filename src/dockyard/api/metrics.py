@@ -32,6 +32,27 @@ class _Workspaces(Collector):
         for (kind, status), count in sorted(self.dy.count_sessions().items()):
             sessions.add_metric([kind.value, status.value], count)
         yield sessions
+        disk = GaugeMetricFamily(
+            "dockyard_workspace_disk_bytes",
+            "Disk a running workspace uses, by part (its volume, its container's writable"
+            " layer), measured at scrape time within a bounded time",
+            labels=["workspace", "part"],
+        )
+        limit = GaugeMetricFamily(
+            "dockyard_workspace_disk_limit_bytes",
+            "Size of a running capped workspace's volume (its own file system)",
+            labels=["workspace"],
+        )
+        for key, use in sorted(self.dy.disk_sweep().items()):
+            for part in ("volume", "layer"):
+                value = use[f"disk_{part}_bytes"]
+                if isinstance(value, int):
+                    disk.add_metric([key, part], value)
+            cap = use["disk_limit_bytes"]
+            if isinstance(cap, int):
+                limit.add_metric([key], cap)
+        yield disk
+        yield limit
 
 
 class _Pool(Collector):

@@ -67,6 +67,9 @@ class ResourcesOut(Out):
     memory_bytes: int
     cpus: float
     pids: int
+    disk_bytes: int | None = Field(
+        description="its volume's own file system's size; null: uncapped"
+    )
 
 
 class SessionCounts(Out):
@@ -194,6 +197,12 @@ class UsageOut(Out):
     cpu_percent: float | None
     memory_bytes: int | None
     memory_limit: int
+    disk_bytes: int | None = Field(description="volume + writable layer, bytes on the disk")
+    disk_volume_bytes: int | None
+    disk_layer_bytes: int | None
+    disk_complete: bool | None = Field(description="false: cut short, the figures are lower bounds")
+    disk_limit_bytes: int | None = Field(description="the volume's own file system's size")
+    disk_volume_percent: float | None = Field(description="how full that file system is")
 
 
 class CheckpointListOut(Out):
@@ -370,12 +379,27 @@ class PoolOut(Out):
     ready_by_image: dict[str, int]
 
 
+class DiskOut(Out):
+    disk_bytes: int | None
+    disk_volume_bytes: int | None
+    disk_layer_bytes: int | None
+    disk_complete: bool | None
+    disk_limit_bytes: int | None
+    disk_volume_percent: float | None
+
+
+class DiskStatsOut(Out):
+    total_bytes: int = Field(description="all running workspaces' disk use, bytes")
+    workspaces: dict[str, DiskOut] = Field(description="each running workspace's, by key")
+
+
 class StatsOut(Out):
     configuration: dict[str, Any]
     engine_ok: bool
     workspaces_by_state: dict[str, int]
     workspaces_by_owner: dict[str, int]
     sessions: SessionStatsOut
+    disk: DiskStatsOut
     pending_cleanup: list[dict[str, Any]]
     pool: PoolOut
     reconciler: ReconcilerOut

@@ -50,6 +50,9 @@ class Resources(Body):
     memory: Size | None = Field(None, description="memory limit, bytes or e.g. '2g'")
     cpus: float | None = Field(None, gt=0, le=1024)
     pids: int | None = Field(None, ge=16, le=4_194_304)
+    disk: Size | None = Field(
+        None, description="a new workspace volume's own file system of this size, e.g. '64m'"
+    )
 
 
 class PolicyBase(Body):

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from dockyard.core.units import format_duration, parse_duration, parse_size
+from dockyard.core.units import format_duration, format_size, parse_duration, parse_size
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -107,3 +107,11 @@ def pending_text(pending: Mapping[str, Any] | None) -> str:
     when = f"in {format_duration(wait)}" if wait > 0 else "now"
     why = str(pending["reason"]) + (f": {pending['detail']}" if pending.get("detail") else "")
     return f"{pending['action']} {when} ({why})"
+
+
+def disk_text(total: int | None, *, complete: bool | None) -> str:
+    """Disk use for people: ``-`` when unknown, ``>`` before a lower bound (a measurement
+    cut short by its time budget)."""
+    if total is None:
+        return "-"
+    return f"{'' if complete is not False else '>'}{format_size(total)}"

@@ -106,7 +106,7 @@ class AsyncClient:
 
     async def acquire(self, key: str, **fields: Any) -> Acquired:
         """Create the workspace ``key``, or reuse, start or restore it. ``fields``:
-        owner, repo, branch, image, memory, cpus, pids, labels, keep, engine."""
+        owner, repo, branch, image, memory, cpus, pids, disk, labels, keep, engine."""
         return await self.send(calls.acquire(key, **fields))
 
     async def get(self, key: str) -> WorkspaceInfo:

@@ -117,6 +117,7 @@ def acquire(
     image: str | None = None,
     memory: str | int | None = None,
     cpus: float | None = None,
+    disk: str | int | None = None,
     pids: int | None = None,
     labels: Mapping[str, str] | None = None,
     keep: bool | None = None,
@@ -139,7 +140,8 @@ def acquire(
             "from_checkpoint": from_checkpoint,
             "labels": dict(labels) if labels else None,
             "engine_labels": dict(engine_labels) if engine_labels else None,
-            "resources": _dropped({"memory": memory, "cpus": cpus, "pids": pids}) or None,
+            "resources": _dropped({"memory": memory, "cpus": cpus, "pids": pids, "disk": disk})
+            or None,
             "policy": _dropped({"idle_timeout": _seconds(idle_timeout)}) or None,
         }
     )

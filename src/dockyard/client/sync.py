@@ -111,7 +111,7 @@ class Client:
 
     def acquire(self, key: str, **fields: Any) -> Acquired:
         """Create the workspace ``key``, or reuse, start or restore it. ``fields``:
-        owner, repo, branch, image, memory, cpus, pids, labels, keep, engine."""
+        owner, repo, branch, image, memory, cpus, pids, disk, labels, keep, engine."""
         return self.send(calls.acquire(key, **fields))
 
     def get(self, key: str) -> WorkspaceInfo:

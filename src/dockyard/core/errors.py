@@ -27,7 +27,8 @@ environments or tokens.
     └── OperationFailed         a step ran and failed                   exit 1
         ├── EngineError         the engine answered with an error
         ├── StoreError
-        └── ProvisionFailed     clone / copy / checkout inside the container
+        ├── ProvisionFailed     clone / copy / checkout inside the container
+        └── DiskError           a workspace's own file system (a loop device)
 """
 
 from __future__ import annotations
@@ -162,6 +163,13 @@ class StoreError(OperationFailed):
 
 class ProvisionFailed(OperationFailed):
     code = "provision_failed"
+
+
+class DiskError(OperationFailed):
+    """A size-capped volume's file system could not be made, attached or found (its
+    backing file is missing, loop devices are not available here)."""
+
+    code = "disk_error"
 
 
 class SaveFailed(OperationFailed):

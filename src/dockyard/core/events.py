@@ -25,6 +25,7 @@ class EventType(enum.StrEnum):
     WORKSPACE_REMOVED = "workspace.removed"
     WORKSPACE_FAILED = "workspace.failed"
     WORKSPACE_SAVE_FAILED = "workspace.save_failed"
+    WORKSPACE_DISK_WARNING = "workspace.disk_warning"
     CHECKPOINT_CREATED = "checkpoint.created"
     CHECKPOINT_DELETED = "checkpoint.deleted"
     ORPHAN_REMOVED = "orphan.removed"

@@ -160,11 +160,14 @@ class SessionStatus(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Resources:
-    """Per-container limits. ``nano_cpus`` is CPUs x 1e9, as the engine takes it."""
+    """Per-container limits. ``nano_cpus`` is CPUs x 1e9, as the engine takes it.
+    ``disk_bytes``: the size of the workspace volume's own file system (None: no cap, the
+    volume shares the engine's disk)."""
 
     memory_bytes: int
     nano_cpus: int
     pids: int
+    disk_bytes: int | None = None
 
     @property
     def cpus(self) -> float:
@@ -197,6 +200,8 @@ class Workspace:
     warned_deadline: datetime | None = None
     checkpoint_id: str | None = None  # the newest checkpoint parked to (or restored from)
     save_attempts: int = 0  # failed saves since the last successful park, for the backoff
+    #: its disk use is past ``policy.disk_warning`` of its cap (warned once per crossing)
+    disk_warned: bool = False
     revision: int = 0  # bumped by the store on every write: optimistic concurrency
 
     def transition(self, to: State, *, now: datetime, reason: str | None = None) -> Workspace:

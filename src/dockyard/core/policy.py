@@ -131,6 +131,13 @@ class Policy:
         minimum=0.0,
         maximum=100.0 * 1024,
     )
+    disk_warning_percent: float = knob(
+        90.0,
+        "a workspace.disk_warning event when a capped volume is this full (percent), once "
+        "per crossing; 0 = never",
+        minimum=0.0,
+        maximum=100.0,
+    )
     busy_processes: tuple[str, ...] = knob(
         (), "process names whose presence counts as activity (e.g. make, npm)"
     )
@@ -153,6 +160,14 @@ class Policy:
             if rule.matches(owner=owner, repo=repo):
                 effective = effective.apply(rule.overrides)
         return effective.apply(overrides)
+
+    def disk_for(self, *, owner: str, repo: str | None) -> int | None:
+        """The disk cap the last matching rule names, if any."""
+        chosen = None
+        for rule in self.rules:
+            if rule.disk is not None and rule.matches(owner=owner, repo=repo):
+                chosen = rule.disk
+        return chosen
 
     def strategy_for(self, *, owner: str, repo: str | None) -> SaveStrategy | None:
         """The save strategy the last matching rule names, if any."""
@@ -228,6 +243,7 @@ class Rule:
     owner: str | None = None
     repo: str | None = None
     strategy: SaveStrategy | None = None  # how new matching workspaces save their work
+    disk: int | None = None  # the disk cap of new matching workspaces, bytes
 
     def matches(self, *, owner: str, repo: str | None) -> bool:
         if self.owner is not None and not fnmatch.fnmatchcase(owner, self.owner):

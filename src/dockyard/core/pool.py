@@ -53,6 +53,7 @@ class PoolSpec:
                 str(self.resources.memory_bytes),
                 str(self.resources.nano_cpus),
                 str(self.resources.pids),
+                str(self.resources.disk_bytes),
                 "volume" if self.volume else "layer",
                 "\x1f".join(self.command),
                 self.workdir,

@@ -29,6 +29,7 @@ from dockyard.engine.models import (
     ContainerInfo,
     ContainerSpec,
     ContainerSummary,
+    DiskUse,
     EngineEvent,
     EngineInfo,
     ExecInfo,
@@ -80,6 +81,10 @@ class Engine(Protocol):
     @property
     def url(self) -> str: ...
 
+    def is_local(self) -> bool:
+        """Whether the engine runs on this machine (its host paths are this host's)."""
+        ...
+
     def ping(self) -> EngineInfo: ...
 
     def identity(self) -> str:
@@ -99,8 +104,11 @@ class Engine(Protocol):
         ...
 
     # -- volumes ------------------------------------------------------------------------
-    def create_volume(self, *, name: str, labels: Mapping[str, str]) -> VolumeInfo:
-        """Create the volume, or return the existing one of that name."""
+    def create_volume(
+        self, *, name: str, labels: Mapping[str, str], options: Mapping[str, str] | None = None
+    ) -> VolumeInfo:
+        """Create the volume (the local driver, with ``options``), or return the existing
+        one of that name."""
         ...
 
     def inspect_volume(self, *, name: str) -> VolumeInfo: ...
@@ -178,6 +186,12 @@ class Engine(Protocol):
 
     def memory_bytes(self, *, container_id: str) -> int | None:
         """Memory a running container uses now, in bytes; None if not measurable."""
+        ...
+
+    def disk_use(self, *, container_id: str, volume: str | None, budget_s: float) -> DiskUse:
+        """Disk the container's writable layer and its volume ``volume`` use, measured in
+        about ``budget_s`` at most (a measurement cut short is marked incomplete). Runs
+        nothing in the container: looking is not activity."""
         ...
 
     def processes(self, *, ref: str) -> list[str]:

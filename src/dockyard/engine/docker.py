@@ -18,6 +18,7 @@ import os
 import ssl
 import struct
 import threading
+import time
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from dockyard.core.archives import PathStat
 from dockyard.core.errors import Conflict, EngineError, NotFound
-from dockyard.engine import cgroups
+from dockyard.engine import cgroups, diskuse
 from dockyard.engine.base import STDERR, STDOUT, ExecSpec, LabelFilter
 from dockyard.engine.http import EngineTransport, RawStream
 from dockyard.engine.models import (
@@ -35,6 +36,7 @@ from dockyard.engine.models import (
     ContainerInfo,
     ContainerSpec,
     ContainerSummary,
+    DiskUse,
     EngineEvent,
     EngineInfo,
     ExecInfo,
@@ -146,6 +148,9 @@ class DockerEngine:
     def url(self) -> str:
         return self._http.url
 
+    def is_local(self) -> bool:
+        return self._http.is_local
+
     def close(self) -> None:
         self._http.close()
 
@@ -186,8 +191,12 @@ class DockerEngine:
 
     # -- volumes ------------------------------------------------------------------------
 
-    def create_volume(self, *, name: str, labels: Mapping[str, str]) -> VolumeInfo:
-        body = {"Name": name, "Labels": dict(labels)}
+    def create_volume(
+        self, *, name: str, labels: Mapping[str, str], options: Mapping[str, str] | None = None
+    ) -> VolumeInfo:
+        body: dict[str, Any] = {"Name": name, "Labels": dict(labels)}
+        if options:
+            body.update(Driver="local", DriverOpts=dict(options))
         return VolumeInfo.from_api(self._http.request("POST", "/volumes/create", body=body).json())
 
     def inspect_volume(self, *, name: str) -> VolumeInfo:
@@ -356,6 +365,33 @@ class DockerEngine:
                 return usage
         usage = (self._stats(container_id).get("memory_stats") or {}).get("usage")
         return int(usage) if usage else None
+
+    def disk_use(self, *, container_id: str, volume: str | None, budget_s: float) -> DiskUse:
+        deadline = time.monotonic() + budget_s
+        if self._http.is_local:  # walk this one container's directories, up to the deadline
+            info = self.inspect_container(ref=container_id)
+            layer = diskuse.used_bytes(info.upper_dir, deadline=deadline)
+            walked = None
+            if volume is not None:
+                walked = diskuse.used_bytes(
+                    self.inspect_volume(name=volume).mountpoint, deadline=deadline
+                )
+            if layer is not None:  # the host's files are readable here (else: ask the engine)
+                complete = layer.complete and (walked is None or walked.complete)
+                if walked is None:
+                    return DiskUse(None, layer.bytes, complete)
+                return DiskUse(walked.bytes, layer.bytes, complete, walked.capacity)
+        # a remote engine: the layer as dockerd measures it; a volume's use is not asked
+        # (/system/df walks every volume of the host)
+        sized = ContainerInfo.from_api(
+            self._http.request(
+                "GET",
+                f"/containers/{container_id}/json",
+                query={"size": True},
+                timeout_s=max(budget_s, 1.0),
+            ).json()
+        )
+        return DiskUse(None, sized.size_rw)
 
     def _stats(self, container_id: str) -> dict[str, Any]:
         """One stats sample from the engine (the slow path, for remote engines)."""

@@ -36,6 +36,7 @@ from dockyard.engine.models import (
     ContainerInfo,
     ContainerSpec,
     ContainerSummary,
+    DiskUse,
     EngineEvent,
     EngineInfo,
     ExecInfo,
@@ -155,6 +156,8 @@ class FakeEngine:
         self.cpu_ns: dict[str, int] = {}
         #: containers that burn CPU (their counter grows by a second on every read)
         self.busy_cpu: set[str] = set()
+        #: volume name -> bytes it uses (what ``disk_use`` answers; 0 if not set)
+        self.volume_bytes: dict[str, int] = {}
         #: container id -> extra process command lines
         self.process_names: dict[str, list[str]] = {}
         #: paths ``path_exists`` denies (any other path exists, so that ``exec_handler``
@@ -165,6 +168,9 @@ class FakeEngine:
     @property
     def url(self) -> str:
         return self._url
+
+    def is_local(self) -> bool:
+        return False  # its "host" is memory: nothing of it is on this machine
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -238,11 +244,17 @@ class FakeEngine:
         self.images.discard(name)
         self.images.discard(ref)
 
-    def create_volume(self, *, name: str, labels: Mapping[str, str]) -> VolumeInfo:
+    def create_volume(
+        self, *, name: str, labels: Mapping[str, str], options: Mapping[str, str] | None = None
+    ) -> VolumeInfo:
         self._check()
         if name not in self.volumes:
             self.volumes[name] = VolumeInfo(
-                name=name, labels=dict(labels), created_at=self.clock(), mountpoint=""
+                name=name,
+                labels=dict(labels),
+                created_at=self.clock(),
+                mountpoint="",
+                options=dict(options or {}),
             )
         return self.volumes[name]
 
@@ -412,6 +424,13 @@ class FakeEngine:
 
     def memory_bytes(self, *, container_id: str) -> int | None:
         return 1024**2 if self._find(container_id).status == "running" else None
+
+    def disk_use(self, *, container_id: str, volume: str | None, budget_s: float) -> DiskUse:  # noqa: ARG002
+        container = self._find(container_id)
+        if container.status != "running":
+            return DiskUse(None, None)
+        used = None if volume is None else self.volume_bytes.get(volume, 0)
+        return DiskUse(used, 4096)
 
     def processes(self, *, ref: str) -> list[str]:
         container = self._find(ref)

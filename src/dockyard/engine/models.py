@@ -150,6 +150,10 @@ class ContainerInfo:
     #: libnetwork's "none" and "host" networks have endpoints too).
     network_endpoint: bool = True
     networks: tuple[str, ...] = ()  # names of the networks it is attached to
+    #: the writable layer's directory on the engine's host (overlay2's UpperDir), if any
+    upper_dir: str = ""
+    #: bytes in the writable layer, when asked for (``inspect?size=true``)
+    size_rw: int | None = None
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> ContainerInfo:
@@ -178,6 +182,10 @@ class ContainerInfo:
             pids_limit=int(host.get("PidsLimit") or 0),
             network_endpoint=not config.get("NetworkDisabled"),
             networks=_network_names(data),
+            upper_dir=str(
+                ((data.get("GraphDriver") or {}).get("Data") or {}).get("UpperDir") or ""
+            ),
+            size_rw=int(data["SizeRw"]) if isinstance(data.get("SizeRw"), int) else None,
         )
 
 
@@ -241,11 +249,31 @@ class ImageInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class DiskUse:
+    """Disk a container uses: its named volume and its own writable layer, in bytes
+    (None where the engine cannot tell). ``complete`` is False when a measurement ran out
+    of its time budget: the figures are then lower bounds."""
+
+    volume_bytes: int | None
+    layer_bytes: int | None
+    complete: bool = True
+    #: a volume that is a file system of its own (a capped one): all it can hold
+    volume_capacity: int | None = None
+
+    @property
+    def total_bytes(self) -> int | None:
+        parts = [b for b in (self.volume_bytes, self.layer_bytes) if b is not None]
+        return sum(parts) if parts else None
+
+
+@dataclass(frozen=True, slots=True)
 class VolumeInfo:
     name: str
     labels: Mapping[str, str]
     created_at: datetime | None
     mountpoint: str
+    #: the driver's options (a capped volume's ``type`` and ``device``)
+    options: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> VolumeInfo:
@@ -254,6 +282,7 @@ class VolumeInfo:
             labels=_labels(data.get("Labels")),
             created_at=parse_timestamp(data.get("CreatedAt")),
             mountpoint=str(data.get("Mountpoint") or ""),
+            options=_labels(data.get("Options")),
         )
 
 

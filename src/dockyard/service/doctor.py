@@ -16,6 +16,8 @@ from pathlib import Path
 from dockyard.core.engines import known_defects
 from dockyard.core.errors import DockyardError, NotFound
 from dockyard.core.naming import LABEL_INSTALLATION, LABEL_MANAGED, LABEL_ROLE
+from dockyard.core.units import format_size
+from dockyard.engine import loopdisk
 from dockyard.engine.base import Engine, ExecSpec
 from dockyard.engine.models import ContainerSpec
 from dockyard.engine.process import run
@@ -62,6 +64,8 @@ def _engine_checks(settings: Settings, engine: Engine, *, installation: str | No
         engine_check = replace(engine_check, warnings=tuple(known_defects(info.kind, info.version)))
     checks.append(engine_check)
     if engine_check.ok:
+        checks.append(_disk_caps(settings, engine))
+    if engine_check.ok:
         image_check = _guard(
             "image", lambda: _image(engine, settings.workspace.image), hint=_IMAGE_HINT
         )
@@ -82,6 +86,25 @@ _ENGINE_HINT = (
 )
 _TLS_HINT = "put ca.pem, cert.pem and key.pem in the engine's cert_path ($DOCKER_CERT_PATH)"
 _IMAGE_HINT = "build it with images/build-workspace-image.sh, or set workspace.image"
+
+
+def _disk_caps(settings: Settings, engine: Engine) -> Check:
+    """Whether workspace volumes can be size-capped here (``workspace.disk``, ``up
+    --disk``): a failure only when the settings ask for a cap that cannot be made."""
+    why = None if engine.is_local() else f"the engine at {engine.url} is not on this machine"
+    why = why or loopdisk.unavailable()
+    wanted = settings.workspace.disk
+    if why is None:
+        cap = format_size(wanted) if wanted is not None else "off (up --disk SIZE sets one)"
+        return Check("disk caps", True, f"available (loop devices, ext4); workspace.disk {cap}")
+    if wanted is None:
+        return Check("disk caps", True, f"not available: {why}; workspace volumes are uncapped")
+    return Check(
+        "disk caps",
+        False,
+        f"workspace.disk is {format_size(wanted)} but caps are not available: {why}",
+        "unset workspace.disk, or run dockyard as root next to the engine with loop devices",
+    )
 
 
 def _guard(name: str, check: Callable[[], str], *, hint: str) -> Check:

@@ -37,7 +37,15 @@ from dockyard.service.engines import DrainReport, EngineView
 from dockyard.service.live import closing, commands, terminals
 from dockyard.service.live.commands import CommandResult
 from dockyard.service.live.terminals import Attachment, Listener
-from dockyard.service.probes import LiveUse, ResourceUse, live_use, resource_sweep, resource_use
+from dockyard.service.probes import (
+    LiveUse,
+    ResourceUse,
+    disk_json,
+    disk_sweep,
+    live_use,
+    resource_sweep,
+    resource_use,
+)
 from dockyard.service.reconcile import gc, passes, stats, wake
 from dockyard.service.reconcile.gc import ItemResult
 from dockyard.service.reconcile.loop import Reconciler
@@ -224,6 +232,16 @@ class Dockyard:
         """:meth:`resources` of every running workspace (``owner``'s), in one window."""
         running = self.ctx.store.workspaces.list(owner=owner, states=ACTIVE_STATES)
         return resource_sweep(self.ctx, running, window_s=window_s)
+
+    def disk_sweep(
+        self, *, owner: str | None = None
+    ) -> dict[str, dict[str, float | int | bool | None]]:
+        """Disk use of every running workspace (``owner``'s), each measured within a
+        bounded time: the flat figures the fronts show (``disk_bytes``, ...)."""
+        running = self.ctx.store.workspaces.list(owner=owner, states=ACTIVE_STATES)
+        limits = {ws.key: ws.resources.disk_bytes for ws in running}
+        found = disk_sweep(self.ctx, running)
+        return {key: disk_json(use, limit=limits[key]) for key, use in found.items()}
 
     def stop(self, key: str, *, force: bool = False) -> Change:
         return lifecycle.stop(self.ctx, key, force=force)

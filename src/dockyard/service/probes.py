@@ -9,6 +9,13 @@ calls (never a store write; looking is not using).
 
 The CPU sampler (``CpuReading``) is shared by the busy probe and the usage shown to
 people (``ls --usage``, the dashboard).
+
+Disk use (the workspace's volume and its container's writable layer) is measured in the
+same sweep, during the CPU window, each container within ``DISK_BUDGET_S``: on a local
+engine dockyard walks just that container's directories on the host and stops at the
+budget (a cut-short figure is a lower bound, ``disk_complete: false``); a size-capped
+volume is answered by its own file system at once. Nothing runs inside the container
+(an exec would be activity, and would keep an idle workspace alive).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from dockyard.core.errors import DockyardError, NotFound
 from dockyard.core.framing import is_session_process
 from dockyard.core.model import ACTIVE_STATES, Workspace
 from dockyard.engine.base import Engine
+from dockyard.engine.models import DiskUse
 from dockyard.service.runtime.context import Context
 from dockyard.service.runtime.records import require_running
 
@@ -121,11 +129,64 @@ def _named_process(engine: Engine, container_id: str, names: Sequence[str]) -> s
     return None
 
 
+#: Each container's disk measurement stops after this long (seconds); measured here, a
+#: workspace of 2,000 files and 30 MB walks in about 10 ms.
+DISK_BUDGET_S = 0.5
+
+
 @dataclass(frozen=True, slots=True)
 class ResourceUse:
     cpu_percent: float | None
     memory_bytes: int | None
     memory_limit: int
+    disk: DiskUse | None = None
+    disk_limit: int | None = None
+
+    def disk_json(self) -> dict[str, float | int | bool | None]:
+        return disk_json(self.disk, limit=self.disk_limit)
+
+
+def disk_json(disk: DiskUse | None, *, limit: int | None) -> dict[str, float | int | bool | None]:
+    """The disk figures as the fronts show them (flat, next to ``memory_bytes``):
+    ``disk_volume_percent`` is how full a capped volume's own file system is."""
+    found: dict[str, float | int | bool | None] = dict.fromkeys(DISK_FIELDS)
+    found["disk_limit_bytes"] = limit
+    if disk is None:
+        return found
+    return {
+        **found,
+        "disk_bytes": disk.total_bytes,
+        "disk_volume_bytes": disk.volume_bytes,
+        "disk_layer_bytes": disk.layer_bytes,
+        "disk_complete": disk.complete,
+        "disk_volume_percent": volume_percent(disk),
+    }
+
+
+def volume_percent(disk: DiskUse) -> float | None:
+    if disk.volume_bytes is None or not disk.volume_capacity:
+        return None
+    return round(disk.volume_bytes / disk.volume_capacity * 100, 1)
+
+
+DISK_FIELDS = (
+    "disk_bytes",
+    "disk_volume_bytes",
+    "disk_layer_bytes",
+    "disk_complete",
+    "disk_limit_bytes",
+    "disk_volume_percent",
+)
+
+
+def read_disk(engine: Engine, ws: Workspace, *, budget_s: float = DISK_BUDGET_S) -> DiskUse | None:
+    """Best effort: None when the engine could not tell (it failed, or it is gone)."""
+    try:
+        return engine.disk_use(
+            container_id=ws.container_id or ws.name, volume=ws.volume, budget_s=budget_s
+        )
+    except DockyardError:
+        return None
 
 
 def resource_use(
@@ -143,10 +204,14 @@ def resource_sweep(
     """:func:`resource_use` of many running workspaces, sampled in one shared window
     (a fleet costs one window, not one per container)."""
     running = [ws for ws in workspaces if ws.state in ACTIVE_STATES]
+    if not running:
+        return {}
     refs = {ws.key: ws.container_id or ws.name for ws in running}
     engines = {ws.key: ctx.at(ws).engine for ws in running}
     before = {key: read_cpu(engines[key], ref) for key, ref in refs.items()}
-    time.sleep(window_s)
+    began = time.monotonic()
+    disks = disk_sweep(ctx, running)  # measured while the CPU window passes
+    time.sleep(max(0.0, window_s - (time.monotonic() - began)))
     result = {}
     for ws in running:
         ref, engine = refs[ws.key], engines[ws.key]
@@ -155,8 +220,21 @@ def resource_sweep(
         if first is not None and after is not None:
             cpu = round(after.percent_since(first), 1)
         memory = engine.memory_bytes(container_id=ref)
-        result[ws.key] = ResourceUse(cpu, memory, ws.resources.memory_bytes)
+        result[ws.key] = ResourceUse(
+            cpu, memory, ws.resources.memory_bytes, disks[ws.key], ws.resources.disk_bytes
+        )
     return result
+
+
+def disk_sweep(ctx: Context, workspaces: Sequence[Workspace]) -> dict[str, DiskUse | None]:
+    """Disk use of each running workspace, measured in parallel, each within
+    ``DISK_BUDGET_S`` (None where the engine could not tell)."""
+    running = [ws for ws in workspaces if ws.state in ACTIVE_STATES]
+    if not running:
+        return {}
+    with ThreadPoolExecutor(min(PROBE_WORKERS, len(running))) as pool:
+        found = pool.map(lambda ws: read_disk(ctx.at(ws).engine, ws), running)
+        return {ws.key: use for ws, use in zip(running, found, strict=True)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,13 +245,16 @@ class LiveUse:
     uptime_s: float | None
     cpu_percent: float | None
     memory_bytes: int | None
+    disk: DiskUse | None = None
+    disk_limit: int | None = None
 
-    def to_json(self) -> dict[str, float | int | None]:
+    def to_json(self) -> dict[str, float | int | bool | None]:
         uptime = None if self.uptime_s is None else round(self.uptime_s, 3)
         return {
             "uptime_s": uptime,
             "cpu_percent": self.cpu_percent,
             "memory_bytes": self.memory_bytes,
+            **disk_json(self.disk, limit=self.disk_limit),
         }
 
 
@@ -195,4 +276,4 @@ def live_use(ctx: Context, ws: Workspace, *, window_s: float = 0.2) -> LiveUse:
     uptime = None
     if info.started_at is not None:
         uptime = max(0.0, (ctx.now() - info.started_at).total_seconds())
-    return LiveUse(uptime, use.cpu_percent, use.memory_bytes)
+    return LiveUse(uptime, use.cpu_percent, use.memory_bytes, use.disk, use.disk_limit)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, create_model
+from pydantic import Field, create_model, field_validator
 
 from dockyard.core.policy import PER_WORKSPACE, Policy, PolicyOverrides, Rule, SaveStrategy, knobs
-from dockyard.settings.types import Section, knob_fields
+from dockyard.settings.types import Section, Size, disk_field, knob_fields
 
 
 class RuleBase(Section):
@@ -20,6 +20,14 @@ class RuleBase(Section):
     strategy: SaveStrategy | None = Field(
         None, description="save strategy of new workspaces matching the rule"
     )
+    disk: Size | None = Field(
+        None, description="disk cap of new workspaces matching the rule (workspace.disk)"
+    )
+
+    @field_validator("disk")
+    @classmethod
+    def _disk_is_makeable(cls, disk: int | None) -> int | None:
+        return disk_field(disk)
 
     def to_rule(self) -> Rule:
         values = {name: getattr(self, name) for name in PER_WORKSPACE}
@@ -27,6 +35,7 @@ class RuleBase(Section):
             owner=self.owner,
             repo=self.repo,
             strategy=self.strategy,
+            disk=self.disk,
             overrides=PolicyOverrides(**values),
         )
 

@@ -6,14 +6,14 @@ from datetime import timedelta
 from ipaddress import IPv4Network
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from dockyard.core.fleet import DEFAULT_ENGINE, ENGINE_NAME
 from dockyard.core.model import Resources, SaveStrategy
 from dockyard.core.naming import validate_image
 from dockyard.settings.layers import default_data_dir
 from dockyard.settings.policy import PolicySettings
-from dockyard.settings.types import Duration, NonZeroDuration, Section, Size
+from dockyard.settings.types import Duration, NonZeroDuration, Section, Size, disk_field
 
 DEFAULT_IMAGE = "dockyard/workspace:latest"
 
@@ -25,6 +25,12 @@ class WorkspaceSettings(Section):
     memory: Size = Field(2 * 1024**3, description="memory limit in bytes (2g)")
     cpus: float = Field(1.0, gt=0, le=1024, description="CPU limit, in CPUs")
     pids: int = Field(512, ge=16, le=4_194_304, description="process limit")
+    disk: Size | None = Field(
+        None,
+        description="size of each new workspace volume's own file system (a sparse file "
+        "attached as a loop device; needs root, loop devices and a local engine: see "
+        "dockyard doctor); none: volumes share the engine's disk",
+    )
     workdir: str = Field("/workspace", pattern=r"^/\S*$", description="where the work lives")
     strategy: SaveStrategy = Field(SaveStrategy.VOLUME, description="how parked work is saved")
     command: tuple[str, ...] = Field(
@@ -49,6 +55,11 @@ class WorkspaceSettings(Section):
         24, ge=8, le=29, description="size of an owner's subnet (24: 253 workspaces)"
     )
 
+    @field_validator("disk")
+    @classmethod
+    def _disk_is_makeable(cls, disk: int | None) -> int | None:
+        return disk_field(disk)
+
     @model_validator(mode="after")
     def _prefix_fits_the_pool(self) -> WorkspaceSettings:
         if self.network_prefix < self.network_pool.prefixlen:
@@ -59,12 +70,18 @@ class WorkspaceSettings(Section):
         return self
 
     def resources(
-        self, *, memory: int | None = None, cpus: float | None = None, pids: int | None = None
+        self,
+        *,
+        memory: int | None = None,
+        cpus: float | None = None,
+        pids: int | None = None,
+        disk: int | None = None,
     ) -> Resources:
         return Resources(
             memory_bytes=memory if memory is not None else self.memory,
             nano_cpus=round((cpus if cpus is not None else self.cpus) * 1e9),
             pids=pids if pids is not None else self.pids,
+            disk_bytes=disk if disk is not None else self.disk,
         )
 
 

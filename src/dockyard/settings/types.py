@@ -19,6 +19,8 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from dockyard.core.disks import check_disk
+from dockyard.core.errors import InvalidValue
 from dockyard.core.policy import Knob, KnobValue, knobs
 from dockyard.core.units import (
     DURATION_MAX,
@@ -122,3 +124,12 @@ def _show(value: KnobValue) -> str:
 #: A duration of at least a second: where zero would make it mean nothing (an interval
 #: of 0 spins a loop; a timeout of 0 fails everything).
 NonZeroDuration = Annotated[Duration, AfterValidator(_bounds(timedelta(seconds=1), None))]
+
+
+def disk_field(disk: int | None) -> int | None:
+    """A disk cap setting: one dockyard can make (``core.disks``), else a validation error
+    that names the bounds (and, through pydantic, the key path)."""
+    try:
+        return check_disk(disk)
+    except InvalidValue as exc:
+        raise ValueError(exc.message) from None

@@ -72,6 +72,8 @@ workspaces = sa.Table(
     sa.Column("revision", sa.Integer, nullable=False, server_default="0"),
     sa.Column("checkpoint_id", sa.String(64)),
     sa.Column("save_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("disk_bytes", sa.BigInteger),
+    sa.Column("disk_warned", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 checkpoints = sa.Table(

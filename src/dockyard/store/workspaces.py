@@ -175,6 +175,23 @@ class Workspaces:
         with self.writing(ws.key) as conn:
             return conn.execute(query.values(**values)).rowcount == 1
 
+    def mark_disk_warned(self, key: str, *, warned: bool) -> bool:
+        """Record whether a live workspace's disk use is past its warning threshold, if
+        that is news: True only for the one writer that changed it (so exactly one
+        warns, whichever replicas look). The revision is left alone: a monitoring flag
+        never makes a lifecycle operation's compare-and-set fail."""
+        query = (
+            workspaces.update()
+            .where(
+                workspaces.c.key == key,
+                workspaces.c.disk_warned == (not warned),
+                workspaces.c.state.in_([s.value for s in ACTIVE_STATES]),
+            )
+            .values(disk_warned=warned)
+        )
+        with self.writing(key) as conn:
+            return conn.execute(query).rowcount == 1
+
     def delete(self, key: str) -> None:
         """Delete the record and its sessions."""
         with self.writing(key) as conn:
@@ -299,6 +316,7 @@ def _workspace_row(ws: Workspace) -> dict[str, Any]:
         "memory_bytes": ws.resources.memory_bytes,
         "nano_cpus": ws.resources.nano_cpus,
         "pids": ws.resources.pids,
+        "disk_bytes": ws.resources.disk_bytes,
         "repo": ws.repo,
         "branch": ws.branch,
         "strategy": ws.strategy.value,
@@ -317,6 +335,7 @@ def _workspace_row(ws: Workspace) -> dict[str, Any]:
         "warned_deadline": ws.warned_deadline,
         "checkpoint_id": ws.checkpoint_id,
         "save_attempts": ws.save_attempts,
+        "disk_warned": ws.disk_warned,
     }
 
 
@@ -328,7 +347,10 @@ def _workspace(row: sa.RowMapping) -> Workspace:
         owner=row["owner"],
         image=row["image"],
         resources=Resources(
-            memory_bytes=row["memory_bytes"], nano_cpus=row["nano_cpus"], pids=row["pids"]
+            memory_bytes=row["memory_bytes"],
+            nano_cpus=row["nano_cpus"],
+            pids=row["pids"],
+            disk_bytes=row["disk_bytes"],
         ),
         state=State(row["state"]),
         created_at=row["created_at"],
@@ -348,5 +370,6 @@ def _workspace(row: sa.RowMapping) -> Workspace:
         warned_deadline=row["warned_deadline"],
         checkpoint_id=row["checkpoint_id"],
         save_attempts=row["save_attempts"],
+        disk_warned=bool(row["disk_warned"]),
         revision=row["revision"],
     )

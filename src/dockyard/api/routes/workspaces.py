@@ -84,6 +84,7 @@ def _acquire(
         memory=body.resources.memory,
         cpus=body.resources.cpus,
         pids=body.resources.pids,
+        disk=body.resources.disk,
         labels=body.labels,
         keep=body.keep,
         strategy=body.strategy,
@@ -175,12 +176,15 @@ def unkeep(key: str, rt: Rt, who: Who) -> dict[str, Any]:
 
 @router.get("/workspaces/{key:path}/resources", response_model=out.UsageOut)
 def resources(key: str, rt: Rt, who: Who) -> dict[str, Any]:
-    """CPU and memory use now (best effort: null where the engine cannot tell)."""
+    """CPU, memory and disk use now (best effort: null where the engine cannot tell;
+    ``disk_complete`` false when the measurement ran out of its time budget and the disk
+    figures are lower bounds)."""
     use = rt.dy.resources(key, owner=who.owner)
     return {
         "cpu_percent": use.cpu_percent,
         "memory_bytes": use.memory_bytes,
         "memory_limit": use.memory_limit,
+        **use.disk_json(),
     }
 
 

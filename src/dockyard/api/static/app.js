@@ -132,7 +132,7 @@ function render() {
     keep.textContent = ws.keep ? "Unkeep" : "Keep";
     keep.setAttribute("aria-label", label(ws.keep ? "Unkeep" : "Keep"));
     row.querySelector('[data-act="remove"]').setAttribute("aria-label", label("Remove"));
-    if (!live) { set(".cpu", "–"); set(".mem", "–"); }
+    if (!live) { set(".cpu", "–"); set(".mem", "–"); set(".disk", "–"); }
     body.appendChild(row);
   }
   $("#empty").hidden = state.workspaces.length > 0;
@@ -205,7 +205,8 @@ function addEvent(event) {
   time.dateTime = event.at;
   time.textContent = clock(event.at);
   const text = document.createElement("span");
-  const detail = event.data && (event.data.reason || event.data.detail || event.data.outcome);
+  const full = event.data && event.data.percent != null ? `${event.data.percent}% full` : null;
+  const detail = event.data && (event.data.reason || event.data.detail || event.data.outcome || full);
   text.textContent = `${event.type} ${event.workspace || ""}${detail ? " (" + detail + ")" : ""}`;
   li.append(time, text);
   li.dataset.type = event.type;
@@ -243,6 +244,13 @@ async function refreshResources() {
       const mem = row.querySelector(".mem");
       mem.textContent = bytes(use.memory_bytes);
       mem.title = `${bytes(use.memory_bytes)} of ${bytes(use.memory_limit)}`;
+      const disk = row.querySelector(".disk");
+      const lower = use.disk_complete === false ? ">" : "";  // cut short: a lower bound
+      disk.textContent = use.disk_bytes === null ? "–" : lower + bytes(use.disk_bytes);
+      const full = use.disk_volume_percent === null ? "" : ` (${use.disk_volume_percent}% full)`;
+      const cap = use.disk_limit_bytes === null ? "" : ` of ${bytes(use.disk_limit_bytes)}${full}`;
+      disk.title = `volume ${bytes(use.disk_volume_bytes)}${cap}, writable layer ${bytes(use.disk_layer_bytes)}`;
+      disk.classList.toggle("full", (use.disk_volume_percent || 0) >= 90);
     } catch (_) { /* best effort: a workspace may have gone meanwhile */ }
   }
 }

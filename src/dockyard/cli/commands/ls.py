@@ -11,7 +11,7 @@ from rich.text import Text
 
 from dockyard.cli.app import App, pass_app
 from dockyard.cli.output import styled_state
-from dockyard.cli.params import json_option, pending_text, seconds_text
+from dockyard.cli.params import disk_text, json_option, pending_text, seconds_text
 from dockyard.core.model import State
 from dockyard.core.units import format_size
 from dockyard.service import ResourceUse
@@ -23,7 +23,7 @@ USAGE_WINDOW_S = 0.1
 @click.command(name="ls")
 @click.option("-a", "--all", "include_removed", is_flag=True, help="Include removed workspaces.")
 @click.option("--owner", help="Only this owner's workspaces.")
-@click.option("--usage", is_flag=True, help="Also CPU and memory of running ones (~0.1s).")
+@click.option("--usage", is_flag=True, help="Also CPU, memory and disk of running ones (~0.1s).")
 @json_option
 @pass_app
 def ls(app: App, *, include_removed: bool, owner: str | None, usage: bool, as_json: bool) -> None:
@@ -88,13 +88,18 @@ def _render(
             ]
         )
     columns = ["KEY", "CONTAINER", "STATE", "OWNER", "IDLE", "LEFT", "SESSIONS"]
-    app.term.table([*columns, *(["CPU/MEM"] if usage is not None else []), "NEXT"], rows)
+    app.term.table([*columns, *(["CPU/MEM/DISK"] if usage is not None else []), "NEXT"], rows)
 
 
 def _with_usage(data: dict[str, Any], use: ResourceUse | None) -> Mapping[str, Any]:
     if use is None:
         return data
-    return {**data, "cpu_percent": use.cpu_percent, "memory_bytes": use.memory_bytes}
+    return {
+        **data,
+        "cpu_percent": use.cpu_percent,
+        "memory_bytes": use.memory_bytes,
+        **use.disk_json(),
+    }
 
 
 def _usage_text(use: ResourceUse | None) -> str:
@@ -102,4 +107,5 @@ def _usage_text(use: ResourceUse | None) -> str:
         return "-"
     cpu = "-" if use.cpu_percent is None else f"{use.cpu_percent:g}%"
     memory = "-" if use.memory_bytes is None else format_size(use.memory_bytes)
-    return f"{cpu} {memory}"
+    disk = "-" if use.disk is None else disk_text(use.disk.total_bytes, complete=use.disk.complete)
+    return f"{cpu} {memory} {disk}"

@@ -8,7 +8,14 @@ from typing import Any
 import click
 
 from dockyard.cli.app import App, pass_app
-from dockyard.cli.params import clock_time, json_option, pending_text, relative, seconds_text
+from dockyard.cli.params import (
+    clock_time,
+    disk_text,
+    json_option,
+    pending_text,
+    relative,
+    seconds_text,
+)
 from dockyard.client import Client
 from dockyard.core.errors import DockyardError
 from dockyard.core.model import Workspace
@@ -159,6 +166,7 @@ def _render_one(app: App, view: WorkspaceView, use: LiveUse) -> None:
         ("up for", seconds_text(use.uptime_s)),
         ("cpu", "-" if use.cpu_percent is None else f"{use.cpu_percent:g}% of one CPU"),
         ("memory", _memory(use, ws)),
+        ("disk", _disk(use)),
     ]
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
@@ -171,6 +179,23 @@ def _memory(use: LiveUse, ws: Workspace) -> str:
     return f"{format_size(use.memory_bytes)} of {format_size(ws.resources.memory_bytes)}"
 
 
+def _disk(use: LiveUse) -> str:
+    if use.disk is None or use.disk.total_bytes is None:
+        return "-"
+    parts = [
+        f"{format_size(b)} {name}"
+        for name, b in (("volume", use.disk.volume_bytes), ("layer", use.disk.layer_bytes))
+        if b is not None
+    ]
+    total = disk_text(use.disk.total_bytes, complete=use.disk.complete)
+    full = ""
+    if use.disk.volume_bytes is not None and use.disk.volume_capacity:
+        full = f"; the volume is {use.disk.volume_bytes / use.disk.volume_capacity:.0%} full"
+    return f"{total} ({', '.join(parts)}{full})"
+
+
 def _resources(ws: Workspace) -> str:
     memory = format_size(ws.resources.memory_bytes)
-    return f"{memory} memory, {ws.resources.cpus:g} CPUs, {ws.resources.pids} pids"
+    disk = ws.resources.disk_bytes
+    capped = f", a {format_size(disk)} volume" if disk is not None else ""
+    return f"{memory} memory, {ws.resources.cpus:g} CPUs, {ws.resources.pids} pids{capped}"

@@ -23,6 +23,11 @@ from dockyard.service import AcquireRequest
 @click.option("--memory", type=SIZE, help="Memory limit, e.g. 2g.")
 @click.option("--cpus", type=float, help="CPU limit, e.g. 1.5.")
 @click.option("--pids", type=int, help="Process limit.")
+@click.option(
+    "--disk",
+    type=SIZE,
+    help="Give a new workspace's volume its own file system of this size, e.g. 64m.",
+)
 @click.option("--label", "labels", type=LABEL, multiple=True, help="Extra label (repeatable).")
 @click.option("--keep", is_flag=True, default=None, help="Never clean this workspace up.")
 @click.option(
@@ -58,6 +63,7 @@ def up(
     memory: int | None,
     cpus: float | None,
     pids: int | None,
+    disk: int | None,
     labels: tuple[tuple[str, str], ...],
     keep: bool | None,
     strategy: str | None,
@@ -85,6 +91,7 @@ def up(
             memory=memory,
             cpus=cpus,
             pids=pids,
+            disk=disk,
             labels=dict(labels),
             keep=keep or None,
             strategy=strategy,
@@ -110,6 +117,7 @@ def up(
         memory=memory,
         cpus=cpus,
         pids=pids,
+        disk=disk,
         labels=dict(labels),
         keep=keep or None,
         strategy=SaveStrategy(strategy) if strategy else None,

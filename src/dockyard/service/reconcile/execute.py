@@ -42,6 +42,7 @@ from dockyard.service.live.closing import close_inactive
 from dockyard.service.probes import running_execs
 from dockyard.service.reconcile import gc
 from dockyard.service.runtime.context import Context
+from dockyard.service.runtime.disks import drop_volume
 from dockyard.service.runtime.fleet import ACTING_S
 from dockyard.service.runtime.locking import SHORT_WAIT
 from dockyard.service.runtime.objects import (
@@ -278,7 +279,7 @@ def _recover(ctx: Context, action: Recover) -> str:
             case State.CREATING:
                 discard_container(ctx, ws)
                 with suppress(Conflict):
-                    ctx.engine.remove_volume(name=ws.volume)
+                    drop_volume(ctx, ws.volume)
                 ctx.store.workspaces.delete(ws.key)
                 ctx.emit(
                     EventType.WORKSPACE_FAILED, ws, reason="interrupted", detail="creation undone"

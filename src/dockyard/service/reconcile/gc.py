@@ -56,6 +56,7 @@ from dockyard.core.pool import LABEL_POOL
 from dockyard.engine.models import ContainerSummary, ImageInfo
 from dockyard.service.observe import installation_labels, observed_container
 from dockyard.service.runtime.context import Context, Progress, no_progress
+from dockyard.service.runtime.disks import drop_volume
 from dockyard.service.runtime.locking import SHORT_WAIT
 from dockyard.service.runtime.objects import Holders, holder_of, holders, in_pool
 from dockyard.service.workspaces.networks import owner_networks
@@ -306,7 +307,7 @@ def _apply_volume(ctx: Context, item: Item) -> GcOutcome:
     if mounted:
         raise Skip(f"mounted by container {mounted[0]} since the plan")
     if not item.key:
-        ctx.engine.remove_volume(name=item.ref)
+        drop_volume(ctx, item.ref)
         return GcOutcome.REMOVED
     with ctx.lock(item.key, wait=SHORT_WAIT):
         ws = ctx.store.workspaces.get(item.key)  # checked again right before the removal
@@ -321,7 +322,7 @@ def _apply_volume(ctx: Context, item: Item) -> GcOutcome:
         if ws is not None and live:
             raise Skip(f"workspace {item.key!r} has a checkpoint now")
         ctx.ensure_locked(item.key)
-        ctx.engine.remove_volume(name=item.ref)
+        drop_volume(ctx, item.ref)
     return GcOutcome.REMOVED
 
 

@@ -28,6 +28,7 @@ from dockyard.core.planner import Plan
 from dockyard.core.schedule import due_between
 from dockyard.core.shares import work_item
 from dockyard.service.observe import observe, replay_exec_events
+from dockyard.service.reconcile.diskwatch import CHECK_EVERY_S, watch_disks
 from dockyard.service.reconcile.execute import Result, Verdict, execute
 from dockyard.service.reconcile.passes import PassReport, with_scheduled_gc
 from dockyard.service.reconcile.replicas import Membership
@@ -102,6 +103,8 @@ class Reconciler:
         self._wanted: set[str] = set()  # claimed when a later plan had an action for it
         self._dying: set[str] = set()  # containers the engine's events said died
         self._pass_s = 0.0  # recent pass duration (moving average)
+        self._disks_due: datetime | None = None  # the next look at capped volumes
+        self._disks_busy = threading.Lock()  # held while one look is under way
         self._replayed = False
         #: the loops sharing this store: each pass plans for everything, acts on its share
         self.membership = Membership(ctx, on_change=self.wake)
@@ -183,6 +186,7 @@ class Reconciler:
         self._backoff = 1.0
         self._dispatch(plan, ahead, started, began)
         self._pool_due.set()
+        self._look_at_disks(started)
         elapsed = time.monotonic() - began
         self._pass_s = elapsed if not self.status.passes else 0.7 * self._pass_s + 0.3 * elapsed
         self.status.passes += 1
@@ -196,6 +200,26 @@ class Reconciler:
         # wake early enough that the pass ends before the moment, which it schedules
         until = (wakeup - self.ctx.now() - lead / 2).total_seconds()
         return min(max(until, 0.0), max_wait)
+
+    def _look_at_disks(self, now: datetime) -> None:
+        """Every ``CHECK_EVERY_S`` (on the loop's clock), measure the capped volumes in
+        the pool, not in the pass (one look takes up to a disk budget)."""
+        if self._disks_due is not None and now < self._disks_due:
+            return
+        if not self._disks_busy.acquire(blocking=False):
+            return  # the previous look is still under way
+        self._disks_due = now + timedelta(seconds=CHECK_EVERY_S)
+        self._pool.submit(self._disks_once)
+
+    def _disks_once(self) -> None:
+        try:
+            watch_disks(self.ctx)
+        except DockyardError as exc:
+            log.warning("disk use not measured this time: %s", exc)
+        except Exception:  # a bug here must not stop the loop
+            log.exception("measuring disk use failed")
+        finally:
+            self._disks_busy.release()
 
     def settle(self) -> None:
         """Wait until every dispatched and scheduled action is done (and reported)."""

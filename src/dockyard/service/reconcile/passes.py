@@ -18,6 +18,7 @@ from dockyard.core.planner import Plan
 from dockyard.core.schedule import with_collection
 from dockyard.service.observe import observe, replay_exec_events
 from dockyard.service.reconcile import gc
+from dockyard.service.reconcile.diskwatch import watch_disks
 from dockyard.service.reconcile.execute import Result, execute
 from dockyard.service.runtime.context import Context
 from dockyard.service.workspaces import pool as warm_pool
@@ -67,6 +68,10 @@ def run_pass(ctx: Context, *, dry_run: bool = False, probe: bool = True) -> Pass
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile") as pool:
             results = list(pool.map(lambda a: execute(ctx, a), the_plan.actions))
     if not dry_run:
+        try:
+            watch_disks(ctx)
+        except DockyardError as exc:
+            log.warning("disk use not measured: %s", exc)
         warm_pool.refill_fleet(ctx)
     return PassReport(the_plan, results, started, time.monotonic() - began)
 

@@ -10,6 +10,7 @@ from dockyard.core.actions import Reason, Verb
 from dockyard.core.errors import DockyardError
 from dockyard.core.model import SessionKind, SessionStatus, State, Workspace
 from dockyard.core.planner import session_due
+from dockyard.service.probes import disk_json, disk_sweep
 from dockyard.service.reconcile import gc
 from dockyard.service.runtime.context import Context
 from dockyard.service.workspaces import pool
@@ -42,9 +43,21 @@ def stats(ctx: Context) -> dict[str, Any]:
             Counter(v.workspace.owner for v in views if v.workspace.state is not State.REMOVED)
         ),
         "sessions": session_stats(ctx, {v.workspace.key: v.workspace for v in views}),
+        "disk": disk_stats(ctx, [v.workspace for v in views]),
         "pending_cleanup": pending + _collection(ctx, taken=due_now),
         "pool": pool.summary(ctx),
     }
+
+
+def disk_stats(ctx: Context, workspaces: list[Workspace]) -> dict[str, Any]:
+    """Each running workspace's disk use (volume and writable layer, measured within a
+    bounded time), and their sum."""
+    limits = {ws.key: ws.resources.disk_bytes for ws in workspaces}
+    found = {
+        key: disk_json(use, limit=limits[key]) for key, use in disk_sweep(ctx, workspaces).items()
+    }
+    total = sum(int(d["disk_bytes"] or 0) for d in found.values())
+    return {"total_bytes": total, "workspaces": found}
 
 
 def session_stats(ctx: Context, records: dict[str, Workspace]) -> dict[str, Any]:

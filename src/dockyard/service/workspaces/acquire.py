@@ -39,6 +39,7 @@ from dockyard.core.naming import (
 )
 from dockyard.core.repos import parse_repo, validate_branch
 from dockyard.service.runtime.context import Context, Progress, engine_of, no_progress
+from dockyard.service.runtime.disks import drop_volume
 from dockyard.service.runtime.objects import discard_container, find_container
 from dockyard.service.snapshots.checkpoints import current, resolve
 from dockyard.service.workspaces.create import create
@@ -124,7 +125,7 @@ def _acquire_locked(ctx: Context, request: AcquireRequest, progress: Progress) -
         # Its creator died mid-way (we hold the lease now): undo what it made, start over.
         progress("cleaning up an interrupted creation")
         discard_container(ctx, ws)
-        ctx.engine.remove_volume(name=ws.volume)
+        drop_volume(ctx, ws.volume)
         return create(ctx, request, previous=ws, progress=progress)
     if ws.state is State.PARKING and find_container(ctx, ws) is None:
         # A park cut off after its container went: its checkpoint is the newest work.

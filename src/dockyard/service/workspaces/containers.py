@@ -13,6 +13,7 @@ from dockyard.core.errors import EngineError, NotFound
 from dockyard.core.model import Resources, Workspace
 from dockyard.engine.models import ContainerInfo, ContainerSpec, VolumeMount
 from dockyard.service.runtime.context import Context, Progress
+from dockyard.service.runtime.disks import prepare_volume
 from dockyard.service.runtime.objects import labels_for
 from dockyard.service.snapshots.strategy import uses_volume
 from dockyard.service.workspaces.networks import network_for, network_missing
@@ -86,6 +87,8 @@ def start_new_container(
 
 def _create_and_start(ctx: Context, ws: Workspace, image: str | None, network: str) -> str:
     spec = container_spec(ctx, ws, network=network, image=image)
+    if uses_volume(ws):
+        prepare_volume(ctx, ws)
     container_id = ctx.engine.create_container(spec=spec)
     try:
         ctx.engine.start_container(ref=container_id)

@@ -11,21 +11,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dockyard.core.errors import Conflict
+from dockyard.core.disks import check_disk
+from dockyard.core.errors import Conflict, DiskError, InvalidValue
 from dockyard.core.events import EventType
-from dockyard.core.model import Outcome, State, Workspace
+from dockyard.core.model import Outcome, SaveStrategy, State, Workspace
 from dockyard.core.naming import validate_new_key, workspace_names
 from dockyard.core.pool import PoolMember
 from dockyard.core.repos import parse_repo
 from dockyard.service.runtime.context import Context, Progress
-from dockyard.service.runtime.objects import (
-    discard_container,
-    labels_for,
-    require_image,
-    volume_exists,
-)
+from dockyard.service.runtime.disks import disks_unavailable, drop_volume, make_volume
+from dockyard.service.runtime.objects import discard_container, require_image, volume_exists
 from dockyard.service.runtime.records import save_cas
-from dockyard.service.snapshots.strategy import uses_volume
+from dockyard.service.snapshots.strategy import strategy_for, uses_volume
 from dockyard.service.workspaces import pool
 from dockyard.service.workspaces.containers import start_new_container
 from dockyard.service.workspaces.placement import choose_engine, place_held
@@ -54,13 +51,16 @@ def create(
     strategy = (
         request.strategy or ctx.policy.strategy_for(owner=owner, repo=repo) or settings.strategy
     )
+    disk = _disk(ctx, request, previous, owner=owner, repo=repo, strategy=strategy)
     ws = Workspace(
         key=request.key,
         name=previous.name if previous else names.container,
         volume=previous.volume if previous else names.volume,
         owner=owner,
         image=image,
-        resources=settings.resources(memory=request.memory, cpus=request.cpus, pids=request.pids),
+        resources=settings.resources(
+            memory=request.memory, cpus=request.cpus, pids=request.pids, disk=disk
+        ),
         state=State.CREATING,
         created_at=now,
         state_changed_at=now,
@@ -82,8 +82,7 @@ def create(
         else:
             volume_kept = uses_volume(ws) and volume_exists(ctx, ws)
             if uses_volume(ws) and not volume_kept:
-                labels = labels_for(ctx, ws, role="volume")
-                ctx.engine.create_volume(name=ws.volume, labels=labels)
+                make_volume(ctx, ws)
                 made_volume = True
             container_id = start_new_container(ctx, ws, progress)
         if source is not None and not volume_kept:
@@ -105,7 +104,7 @@ def create(
     except BaseException:
         discard_container(ctx, ws)
         if made_volume:
-            ctx.engine.remove_volume(name=ws.volume)
+            drop_volume(ctx, ws.volume)
         _undo_intent(ctx, ws, previous)
         raise
     if volume_kept:
@@ -139,6 +138,32 @@ def _reserve(
             _write_intent(ctx, ws, previous)
             return ws, None
         return taken
+
+
+def _disk(
+    ctx: Context,
+    request: AcquireRequest,
+    previous: Workspace | None,
+    *,
+    owner: str,
+    repo: str | None,
+    strategy: SaveStrategy,
+) -> int | None:
+    """The disk cap of a new workspace: asked for, else its rule's, else the setting's.
+    A key whose volume was kept keeps the cap that volume was made with."""
+    if previous is not None and previous.resources.disk_bytes is not None:
+        return previous.resources.disk_bytes
+    asked = check_disk(request.disk)
+    disk = asked or ctx.policy.disk_for(owner=owner, repo=repo) or ctx.settings.workspace.disk
+    if disk is not None and not strategy_for(strategy).uses_volume:
+        if asked is None:
+            return None  # a default cannot apply: the work lives in the container
+        raise InvalidValue(f"--disk needs a volume; strategy {strategy} keeps no volume")
+    if disk is not None:
+        why = disks_unavailable(ctx)
+        if why is not None:
+            raise DiskError(f"cannot cap the disk of workspace {request.key!r}: {why}")
+    return disk
 
 
 def _write_intent(ctx: Context, ws: Workspace, previous: Workspace | None) -> None:

@@ -22,6 +22,7 @@ from dockyard.core.model import ACTIVE_STATES, CloseReason, State, Workspace
 from dockyard.core.naming import LABEL_KEEP, is_truthy_label, validate_key
 from dockyard.core.units import plural
 from dockyard.service.runtime.context import Context, Progress, no_progress
+from dockyard.service.runtime.disks import drop_volume, release_volume
 from dockyard.service.runtime.objects import discard_container
 from dockyard.service.runtime.records import get_workspace, save_cas
 from dockyard.service.snapshots import checkpoints
@@ -103,13 +104,14 @@ def remove(ctx: Context, key: str, *, purge: bool = False, force: bool = False) 
         end_sessions(ctx, ws, CloseReason.REMOVED)
         if purge:
             ctx.ensure_locked(ws.key)
-            ctx.engine.remove_volume(name=ws.volume)
+            drop_volume(ctx, ws.volume)
             deleted = checkpoints.purge(ctx, ws)
             ctx.store.workspaces.delete(ws.key)
             gone = replace(ws, state=State.REMOVED, container_id=None)
             ctx.emit(EventType.WORKSPACE_REMOVED, gone, purged=True)
             detail = f"volume {ws.volume} and {plural(deleted, 'checkpoint')} deleted"
             return Change(gone, changed=True, detail=detail)
+        release_volume(ctx, ws)
         removed = replace(
             ws.transition(State.REMOVED, now=ctx.now(), reason="removed on request"),
             container_id=None,

@@ -19,9 +19,10 @@ from dockyard.core.errors import Conflict, DockyardError, SaveFailed
 from dockyard.core.events import EventType
 from dockyard.core.model import CloseReason, State, Workspace
 from dockyard.service.runtime.context import Context, Progress, no_progress
+from dockyard.service.runtime.disks import prepare_volume, release_volume
 from dockyard.service.runtime.objects import discard_container, find_container
 from dockyard.service.runtime.records import save_cas
-from dockyard.service.snapshots.strategy import save_work
+from dockyard.service.snapshots.strategy import save_work, uses_volume
 from dockyard.service.workspaces.containers import stop_container
 from dockyard.service.workspaces.sessions import end_sessions
 
@@ -55,6 +56,10 @@ def park_locked(
             raise Conflict(f"workspace {ws.key!r} changed since the decision to park it")
     container = find_container(ctx, ws)
     try:
+        if container is not None and uses_volume(ws):
+            # a stopped container's files are read through its mounts: after a host
+            # restart its capped volume's device must be there again first
+            prepare_volume(ctx, ws)
         checkpoint = save_work(ctx, parking, container, progress=progress)
     except DockyardError as exc:
         retry_at = _save_failed(ctx, parking, exc)
@@ -69,6 +74,7 @@ def park_locked(
         progress(STEP_REMOVING)
         ctx.ensure_locked(ws.key)
         discard_container(ctx, ws)
+        release_volume(ctx, ws)
     parked = replace(
         parking.transition(State.PARKED, now=ctx.now(), reason=f"{reason}: {detail}"),
         container_id=None,

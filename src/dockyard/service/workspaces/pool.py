@@ -82,6 +82,8 @@ def wanted(ctx: Context) -> dict[PoolSpec, int]:
     """The members the settings ask for on ``ctx``'s engine, by spec (an image the
     engine does not have is left out, and said)."""
     settings = ctx.settings.workspace
+    if settings.disk is not None:
+        return {}  # members have plain volumes: a capped one is made per workspace
     volume = strategy_for(settings.strategy).uses_volume
     specs: dict[PoolSpec, int] = {}
     for image, size in ctx.settings.pool.sizes(settings.image).items():
@@ -104,8 +106,11 @@ def take(
     out of the pool in the same transaction; None if none is ready (nothing written).
     A member whose container is no longer running is dropped, not taken. ``reuse``: the
     key's removed (or expired) record is overwritten. Never for a kept workspace or one
-    with labels of its own: a member's labels were fixed before its key was known."""
-    if ws.keep or ws.labels or not ctx.settings.pool.sizes(ctx.settings.workspace.image):
+    with labels of its own (a member's labels were fixed before its key was known), nor
+    for one with a disk cap (a member's volume is a plain one)."""
+    if ws.keep or ws.labels or ws.resources.disk_bytes is not None:
+        return None
+    if not ctx.settings.pool.sizes(ctx.settings.workspace.image):
         return None
     spec = spec_of(ctx, ws, image_id=image_id)
     for member in ctx.store.pool.list(engine=ctx.engine_name, spec_id=spec.id):

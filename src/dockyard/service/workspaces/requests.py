@@ -22,6 +22,7 @@ class AcquireRequest:
     memory: int | None = None
     cpus: float | None = None
     pids: int | None = None
+    disk: int | None = None  # the volume's own file system of this size (new workspaces)
     labels: Mapping[str, str] = field(default_factory=dict)
     keep: bool | None = None
     strategy: SaveStrategy | None = None

@@ -17,9 +17,9 @@ from dockyard.core.events import EventType
 from dockyard.core.model import ACTIVE_STATES, Checkpoint, CheckpointKind, Outcome, State, Workspace
 from dockyard.engine.models import ContainerInfo
 from dockyard.service.runtime.context import Context, Progress
+from dockyard.service.runtime.disks import make_volume, prepare_volume
 from dockyard.service.runtime.objects import (
     discard_container,
-    labels_for,
     require_image,
     volume_exists,
 )
@@ -83,6 +83,7 @@ def revive(ctx: Context, ws: Workspace, *, progress: Progress) -> AcquireResult:
 
 def _start_existing(ctx: Context, ws: Workspace, info: ContainerInfo) -> None:
     join_owners_network(ctx, ws.owner, info)
+    prepare_volume(ctx, ws)
     ctx.engine.start_container(ref=info.id)
     ensure_running(ctx, info.id, what=f"container {ws.name}")
 
@@ -135,7 +136,7 @@ def restore(
             ensure_room(ctx, owner=ws.owner, key=ws.key, progress=progress)
             save_cas(ctx, restoring, expect=ws.state)
     if uses_volume(ws) and not volume_exists(ctx, ws):
-        ctx.engine.create_volume(name=ws.volume, labels=labels_for(ctx, ws, role="volume"))
+        make_volume(ctx, ws)
         if checkpoint is None or checkpoint.kind is CheckpointKind.VOLUME:
             note = f"its volume {ws.volume} was gone: the workspace starts empty"
     try:

@@ -91,6 +91,7 @@ class WorkspaceView:
                 "memory_bytes": ws.resources.memory_bytes,
                 "cpus": ws.resources.cpus,
                 "pids": ws.resources.pids,
+                "disk_bytes": ws.resources.disk_bytes,
             },
             "created_at": ws.created_at.isoformat(),
             "started_at": ws.started_at.isoformat() if ws.started_at else None,
