@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import cli, figures, fleet, pool, sessions
+from bench import cli, figures, fleet, peers, pool, sessions
 from bench.stats import Figure
 from dockyard.service import Dockyard
 from dockyard.settings import load_settings
@@ -75,6 +75,7 @@ def suite(
         lambda: pool.pooled_acquire(bench, network="bridge"),
     )
     measure("exec", lambda: figures.exec_trivial(bench))
+    measure("peers", lambda: peers.peer_figures(bench))
     measure("CLI processes", lambda: cli.cli_figures(bench))
     measure("park", lambda: figures.park_git(bench))
     with figures.served(bench) as server:
