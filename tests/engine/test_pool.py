@@ -29,21 +29,14 @@ from dockyard.service.reconcile.passes import run_pass
 from dockyard.service.workspaces import pool
 from dockyard.settings import Settings, load_settings
 from dockyard.store import Store
+from tests.engine_fixtures import ENGINE_FLAGS
 from tests.helpers import FakeClock, make_repo, store_env
 
 
 def pool_settings(tmp_path: Path, database: dict[str, str], **flags: object) -> Settings:
     return load_settings(
         env={},
-        flags={
-            "data_dir": tmp_path / "data",
-            "workspace.memory": "256m",
-            "workspace.stop_timeout": "2s",
-            "lock_timeout": "60s",
-            "pool.size": 1,
-            **database,
-            **flags,
-        },
+        flags={"data_dir": tmp_path / "data", **ENGINE_FLAGS, "pool.size": 1, **database, **flags},
     )
 
 

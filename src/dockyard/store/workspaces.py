@@ -115,15 +115,7 @@ class Workspaces:
             if not reuse:
                 conn.execute(workspaces.insert().values(**_workspace_row(ws)))
                 return True
-            replaced = conn.execute(
-                workspaces.update()
-                .where(
-                    workspaces.c.key == ws.key,
-                    workspaces.c.state.in_([State.REMOVED.value, State.EXPIRED.value]),
-                )
-                .values(**_workspace_row(ws), revision=workspaces.c.revision + 1)
-            )
-            if replaced.rowcount != 1:
+            if conn.execute(_replacing_removed(ws)).rowcount != 1:
                 raise Conflict(f"workspace {ws.key!r} changed while it was being created")
             return True
 
@@ -151,15 +143,7 @@ class Workspaces:
     def replace_removed(self, ws: Workspace) -> bool:
         """Overwrite a record only if it is ``removed`` or ``expired`` (a key reused)."""
         with self.writing(ws.key) as conn:
-            result = conn.execute(
-                workspaces.update()
-                .where(
-                    workspaces.c.key == ws.key,
-                    workspaces.c.state.in_([State.REMOVED.value, State.EXPIRED.value]),
-                )
-                .values(**_workspace_row(ws), revision=workspaces.c.revision + 1)
-            )
-            return result.rowcount == 1
+            return conn.execute(_replacing_removed(ws)).rowcount == 1
 
     def save(
         self, ws: Workspace, *, expect_state: State, expect_revision: int | None = None
@@ -265,6 +249,18 @@ class Workspaces:
         with self._recent_lock:
             self._writes += 1
             self._recent.pop(key, None)
+
+
+def _replacing_removed(ws: Workspace) -> sa.Update:
+    """The overwrite of ``ws``'s record if it is ``removed`` or ``expired``."""
+    return (
+        workspaces.update()
+        .where(
+            workspaces.c.key == ws.key,
+            workspaces.c.state.in_([State.REMOVED.value, State.EXPIRED.value]),
+        )
+        .values(**_workspace_row(ws), revision=workspaces.c.revision + 1)
+    )
 
 
 def touch_in(conn: sa.Connection, key: str, *, at: datetime) -> bool:
