@@ -24,7 +24,13 @@ def cli_figures(bench: Bench) -> list[Figure]:
     """exec and ls against docker exec and docker ps; --help on its own."""
     data = Path(tempfile.mkdtemp(prefix="dockyard-bench-cli-"))
     settings = load_settings(
-        env={}, flags={"data_dir": data, "workspace.memory": "64m", "workspace.stop_timeout": "2s"}
+        env={},
+        flags={
+            "data_dir": data,
+            "workspace.memory": "64m",
+            "workspace.stop_timeout": "2s",
+            "policy.max_workspaces_per_owner": WORKSPACES,
+        },
     )
     dy = Dockyard.open(settings)
     fleet.clean_up_on_exit(dy.ctx.installation)
