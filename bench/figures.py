@@ -450,7 +450,16 @@ def raw_server() -> Iterator[str]:
     """``bench.raw_asgi`` under uvicorn, as ``serve`` runs (httptools, uvloop)."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.raw_asgi:app", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.raw_asgi:app",
+            "--port",
+            str(port),
+            "--timeout-keep-alive",  # the connection waits between runs (default 5 s)
+            "600",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd=Path(__file__).parent.parent,
