@@ -4,7 +4,9 @@ failure.
 Creation writes its intent (a ``creating`` record) before touching the engine, and undoes
 every step it made if a later one fails or is interrupted: no container left in
 ``created``, no empty volume, no record. A key whose volume was kept (removed without
-``--purge``) gets its work back on that volume (``restored``).
+``--purge``) gets its work back on that volume (``restored``). A key that can take a
+ready container of the warm pool takes it in the intent's own write (``pool.take``),
+and is undone the same way.
 """
 
 from __future__ import annotations
