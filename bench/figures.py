@@ -414,22 +414,24 @@ def touches(bench: Bench, url: str | None) -> list[Figure]:
 
     written: list[float] = []
     floors: list[float] = []
-    client = KeepAliveClient(url) if url else None
+
+    def over_http(base: str, path: str) -> float:
+        """Touches over a connection of their own (an idle one is closed after 5 s)."""
+        client = KeepAliveClient(base)
+        try:
+            return rate(lambda: client.post(path), window)
+        finally:
+            client.close()
+
     try:
         with raw_server() as raw_url:
-            raw = KeepAliveClient(raw_url)
             for _ in range(bench.runs):
                 inproc.runs.append(rate(lambda: dy.touch(ws.key), window))
                 written.append(rate(lambda: write_touch(next(spread)), window))
-                if client is not None:
-                    http.runs.append(
-                        rate(lambda: client.post(f"/api/v1/workspaces/{ws.key}/touch"), window)
-                    )
-                    floors.append(rate(lambda: raw.post("/touch"), window))
-            raw.close()
+                if url is not None:
+                    http.runs.append(over_http(url, f"/api/v1/workspaces/{ws.key}/touch"))
+                    floors.append(over_http(raw_url, "/touch"))
     finally:
-        if client is not None:
-            client.close()
         fleet.delete_records(dy, records)
     inproc.note = (
         "one workspace: touches within a second are written once; "
@@ -442,7 +444,7 @@ def touches(bench: Bench, url: str | None) -> list[Figure]:
         if floors
         else "one keep-alive connection (http.client), sequential requests"
     )
-    return [inproc, http] if client is not None else [inproc]
+    return [inproc, http] if url is not None else [inproc]
 
 
 @contextmanager
@@ -457,8 +459,6 @@ def raw_server() -> Iterator[str]:
             "bench.raw_asgi:app",
             "--port",
             str(port),
-            "--timeout-keep-alive",  # the connection waits between runs (default 5 s)
-            "600",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
