@@ -16,7 +16,6 @@ from pathlib import Path
 from bench import cli, figures, fleet, peers, pool, sessions
 from bench.stats import Figure
 from dockyard.service import Dockyard
-from dockyard.settings import load_settings
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -115,17 +114,7 @@ def suite(
 
 def open_dockyard(data: Path) -> Dockyard:
     """The manager under test: its own data directory, small fast containers."""
-    settings = load_settings(
-        env={},
-        flags={
-            "data_dir": data,
-            "workspace.memory": "64m",
-            "workspace.stop_timeout": "2s",
-            "reconciler.background_interval": "0s",
-            "reconciler.busy_sample": "100ms",
-        },
-    )
-    return Dockyard.open(settings)
+    return fleet.open_manager(data)
 
 
 def log_to(path: Path) -> None:

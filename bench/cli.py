@@ -13,8 +13,7 @@ from pathlib import Path
 from bench import fleet
 from bench.figures import Bench, interleaved, ratio_figure
 from bench.stats import Figure, p50, timed
-from dockyard.service import AcquireRequest, Dockyard
-from dockyard.settings import load_settings
+from dockyard.service import AcquireRequest
 
 DOCKYARD = str(Path(sys.executable).parent / "dockyard")
 WORKSPACES = 10
@@ -23,16 +22,7 @@ WORKSPACES = 10
 def cli_figures(bench: Bench) -> list[Figure]:
     """exec and ls against docker exec and docker ps; --help on its own."""
     data = Path(tempfile.mkdtemp(prefix="dockyard-bench-cli-"))
-    settings = load_settings(
-        env={},
-        flags={
-            "data_dir": data,
-            "workspace.memory": "64m",
-            "workspace.stop_timeout": "2s",
-            "policy.max_workspaces_per_owner": WORKSPACES,
-        },
-    )
-    dy = Dockyard.open(settings)
+    dy = fleet.open_manager(data, **{"policy.max_workspaces_per_owner": WORKSPACES})
     fleet.clean_up_on_exit(dy.ctx.installation)
     env = {**os.environ, "DOCKYARD_DATA_DIR": str(data)}
     env.pop("DOCKYARD_URL", None)

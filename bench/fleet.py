@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from types import FrameType
 
 from dockyard.core.errors import DockyardError
@@ -27,8 +28,22 @@ from dockyard.engine.models import NO_NETWORK
 from dockyard.service import Dockyard
 from dockyard.service.workspaces.containers import container_spec
 from dockyard.service.workspaces.networks import network_for
+from dockyard.settings import load_settings
 
 WORKERS = 16
+
+
+def open_manager(data: Path, **flags: object) -> Dockyard:
+    """A manager under test: its own data directory, small fast containers, no background
+    cleanup (``flags``: more settings, by key path)."""
+    base: dict[str, object] = {
+        "data_dir": data,
+        "workspace.memory": "64m",
+        "workspace.stop_timeout": "2s",
+        "reconciler.background_interval": "0s",
+        "reconciler.busy_sample": "100ms",
+    }
+    return Dockyard.open(load_settings(env={}, flags={**base, **flags}))
 
 
 def sweep(installation: str, *, parallel: bool = True) -> int:

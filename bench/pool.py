@@ -17,20 +17,13 @@ from dockyard.service import AcquireRequest, Dockyard
 from dockyard.service.workspaces import pool
 from dockyard.service.workspaces.containers import container_spec
 from dockyard.service.workspaces.networks import network_for
-from dockyard.settings import load_settings
 
 
 def open_pooled(data: Path, *, network: str | None) -> Dockyard:
-    flags: dict[str, object] = {
-        "data_dir": data,
-        "workspace.memory": "64m",
-        "workspace.stop_timeout": "2s",
-        "reconciler.background_interval": "0s",
-        "pool.size": 1,
-    }
+    flags: dict[str, object] = {"pool.size": 1}
     if network is not None:
         flags["workspace.network"] = network
-    return Dockyard.open(load_settings(env={}, flags=flags))
+    return fleet.open_manager(data, **flags)
 
 
 def pooled_acquire(bench: Bench, *, network: str | None) -> Figure:
