@@ -8,8 +8,15 @@ from datetime import timedelta
 from dockyard.core.model import Resources
 from dockyard.core.planner import ObservedContainer, plan
 from dockyard.core.policy import Policy
-from dockyard.core.pool import MAX_AGE, PoolMember, PoolSpec, member_names, plan_refill
-from tests.helpers import T0
+from dockyard.core.pool import (
+    MAX_AGE,
+    PoolMember,
+    PoolSpec,
+    can_take_member,
+    member_names,
+    plan_refill,
+)
+from tests.helpers import T0, workspace
 
 SMALL = Resources(memory_bytes=256 * 1024**2, nano_cpus=10**9, pids=512)
 SPEC = PoolSpec(
@@ -115,3 +122,11 @@ def test_the_planner_leaves_waiting_members_to_the_pool() -> None:
     later = T0 + timedelta(days=1)
     found = plan(now=later, policy=Policy(), workspaces=[], containers=[waiting, rowless])
     assert [(a.verb, a.target) for a in found.actions] == [("remove container", "dy-pool-b")]
+
+
+def test_only_a_plain_new_workspace_can_take_a_member() -> None:
+    plain = workspace(resources=SMALL)
+    assert can_take_member(plain)
+    assert not can_take_member(replace(plain, keep=True))
+    assert not can_take_member(replace(plain, labels={"team": "a"}))
+    assert not can_take_member(replace(plain, resources=replace(SMALL, disk_bytes=64 * 1024**2)))

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from dockyard.core.model import Resources
+from dockyard.core.model import Resources, Workspace
 from dockyard.core.naming import NAME_PREFIX
 
 LABEL_POOL = "dockyard.pool"
@@ -74,6 +74,13 @@ class PoolMember:
     image: str
     engine: str
     created_at: datetime
+
+
+def can_take_member(ws: Workspace) -> bool:
+    """Whether a new workspace like ``ws`` may take a member at all: not a kept one nor
+    one with labels of its own (a member's labels were fixed before its key was known),
+    nor one with a disk cap (a member's volume is a plain one)."""
+    return not ws.keep and not ws.labels and ws.resources.disk_bytes is None
 
 
 def member_names() -> tuple[str, str]:

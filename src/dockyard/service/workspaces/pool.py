@@ -35,6 +35,7 @@ from dockyard.core.pool import (
     PoolMember,
     PoolPlan,
     PoolSpec,
+    can_take_member,
     member_names,
     plan_refill,
 )
@@ -105,12 +106,8 @@ def take(
     """Write ``ws``'s ``creating`` record on a ready member of its spec, taking the member
     out of the pool in the same transaction; None if none is ready (nothing written).
     A member whose container is no longer running is dropped, not taken. ``reuse``: the
-    key's removed (or expired) record is overwritten. Never for a kept workspace or one
-    with labels of its own (a member's labels were fixed before its key was known), nor
-    for one with a disk cap (a member's volume is a plain one)."""
-    if ws.keep or ws.labels or ws.resources.disk_bytes is not None:
-        return None
-    if not ctx.settings.pool.sizes(ctx.settings.workspace.image):
+    key's removed (or expired) record is overwritten. Only where ``can_take_member``."""
+    if not can_take_member(ws) or not ctx.settings.pool.sizes(ctx.settings.workspace.image):
         return None
     spec = spec_of(ctx, ws, image_id=image_id)
     for member in ctx.store.pool.list(engine=ctx.engine_name, spec_id=spec.id):
@@ -186,7 +183,10 @@ def summary(ctx: Context) -> dict[str, Any]:
 def refill_fleet(ctx: Context) -> None:
     """Refill the pool of every engine this manager knows, each by one replica at a
     time (another refilling an engine's pool now: this one leaves it). Never raises for
-    an engine: what fails is logged and tried again at the next refill."""
+    an engine: what fails is logged and tried again at the next refill. With no pool
+    configured and no member left, it costs one store read (no lease is taken)."""
+    if not ctx.settings.pool.sizes(ctx.settings.workspace.image) and not ctx.store.pool.list():
+        return
     for name in ctx.engines.names:
         on = ctx.on(name)
         try:
